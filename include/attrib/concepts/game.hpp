@@ -1,0 +1,43 @@
+#pragma once
+// game: a batched function of interpretable points. When the points are coalition
+// indicators (0/1 rows) it is a cooperative game, the object every Shapley-family method
+// explains; when they are real vectors (C-LIME, SmoothGrad) it is the model seen from x.
+#include <concepts>
+
+#include "attrib/core/types.hpp"
+
+namespace attrib {
+
+// values(points) returns one value per row of `points` (a batch x player_count() matrix).
+// values is const and must be safe to call from several threads at once.
+template <class G>
+concept game = requires(const G& g, const matrix& points) {
+  { g.player_count() } -> std::convertible_to<index>;
+  { g.values(points) } -> std::convertible_to<vector>;
+};
+
+// Opt-in cost accounting: how many model rows one game value costs (e.g. the background size).
+template <class G>
+concept costed_game = game<G> && requires(const G& g) {
+  { g.model_evaluations_per_value() } -> std::convertible_to<index>;
+};
+
+template <game G>
+index model_evaluations_per_value(const G& g) {
+  if constexpr (costed_game<G>)
+    return g.model_evaluations_per_value();
+  else
+    return 1;
+}
+
+namespace archetypes {
+// The least a type must provide to be a game.
+struct game {
+  index player_count() const { return 1; }
+  vector values(const matrix& points) const { return vector::Zero(points.rows()); }
+};
+}  // namespace archetypes
+
+static_assert(game<archetypes::game>);
+
+}  // namespace attrib

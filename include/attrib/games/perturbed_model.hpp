@@ -1,0 +1,82 @@
+#pragma once
+// perturbed_model: a model seen through a perturbation around the point x, one output picked.
+// With masking this is shap's "masked model", a cooperative game over features; with
+// additive noise it is the model restricted to a neighbourhood of x.
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "attrib/concepts/game.hpp"
+#include "attrib/concepts/model.hpp"
+#include "attrib/concepts/perturbation.hpp"
+#include "attrib/core/validate.hpp"
+#include "attrib/perturbations/masking.hpp"
+
+namespace attrib {
+
+// M may be a model or std::reference_wrapper of one (to avoid copying a large model).
+template <class M, class P>
+  requires model<std::unwrap_reference_t<M>> && perturbation_for<P, vector>
+class perturbed_model {
+ public:
+  perturbed_model(M model, vector x, P perturbation, index output = 0)
+      : model_(std::move(model)), x_(std::move(x)), perturbation_(std::move(perturbation)), output_(output) {
+    const auto& m = get_model();
+    detail::require_size(x_.size(), m.input_dim(), "explained point x");
+    detail::require_size(perturbation_.input_dim(), m.input_dim(), "perturbation input dimension");
+    detail::require_finite(x_, "explained point x");
+    detail::require(output_ >= 0 && output_ < m.output_dim(),
+                    "output index " + std::to_string(output_) + " is out of range; the model has " +
+                        std::to_string(m.output_dim()) + " outputs");
+  }
+
+  index player_count() const { return perturbation_.interpretable_dim(); }
+  index model_evaluations_per_value() const { return perturbation_.inputs_per_point(); }
+  const vector& point() const { return x_; }
+  const P& perturbation() const { return perturbation_; }
+  index output() const { return output_; }
+  const std::unwrap_reference_t<M>& get_model() const { return model_; }
+
+  vector values(const matrix& points) const {
+    detail::require_size(points.cols(), player_count(), "interpretable points (columns)");
+    matrix inputs;
+    perturbation_.map(x_, points, inputs);
+    const matrix outputs = get_model().predict(inputs);
+    detail::require(outputs.rows() == inputs.rows() && outputs.cols() == get_model().output_dim(),
+                    "model returned a " + std::to_string(outputs.rows()) + " x " +
+                        std::to_string(outputs.cols()) + " batch for " + std::to_string(inputs.rows()) +
+                        " inputs; expected " + std::to_string(inputs.rows()) + " x " +
+                        std::to_string(get_model().output_dim()));
+    const index per = perturbation_.inputs_per_point();
+    vector result(points.rows());
+    for (index i = 0; i < points.rows(); ++i) {
+      const double mean = outputs.col(output_).segment(i * per, per).mean();
+      if (!std::isfinite(mean))
+        detail::fail("model output " + std::to_string(output_) + " is not finite (" + std::to_string(mean) +
+                     ") for a perturbed input; check the model and the baseline");
+      result(i) = mean;
+    }
+    return result;
+  }
+
+ private:
+  M model_;
+  vector x_;
+  P perturbation_;
+  index output_;
+};
+
+// The usual case: explain output `output` of `m` at x, absent features taken from `baseline`
+// (one reference row or a background set).
+template <class M>
+auto masked_model(M m, vector x, matrix baseline, index output = 0) {
+  return perturbed_model<M, masking>(std::move(m), std::move(x), masking(std::move(baseline)), output);
+}
+template <class M>
+auto masked_model(M m, vector x, matrix baseline, feature_groups groups, index output = 0) {
+  return perturbed_model<M, masking>(std::move(m), std::move(x),
+                                     masking(std::move(baseline), std::move(groups)), output);
+}
+
+}  // namespace attrib

@@ -1,0 +1,23 @@
+#pragma once
+// squared_error: g must match the game's values, sum_k pi(z_k) (f(z_k) - g(z_k))^2.
+#include "attrib/solvers/regression_problem.hpp"
+
+namespace attrib {
+
+struct squared_error {
+  static constexpr bool matches_values = true;
+  static constexpr bool quadratic = true;  // closed-form solution and sandwich standard errors
+  static constexpr const char* name = "squared_error";
+
+  double objective(const vector& targets, const vector& fitted, const vector& weights,
+                   const vector&) const {
+    return (weights.array() * (targets - fitted).array().square()).sum();
+  }
+  matrix penalty_hessian(index unknowns, bool) const { return matrix::Zero(unknowns, unknowns); }
+  vector solve(const regression_problem& problem) const {
+    return detail::solve_quadratic(problem.gram, problem.moment, problem.intercept,
+                                   problem.coefficient_sum);
+  }
+};
+
+}  // namespace attrib

@@ -1,0 +1,178 @@
+#pragma once
+// What linear and logistic regression share: logits = standardize(x) W^T + b, a canonical
+// output head, and an L2 penalty on W (never on b). Parameters are flattened as W row by row,
+// then b.
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "attrib/core/error.hpp"
+#include "attrib/core/types.hpp"
+#include "attrib/core/validate.hpp"
+#include "attrib/models/detail/checks.hpp"
+#include "attrib/models/output_head.hpp"
+#include "attrib/models/standardizer.hpp"
+
+namespace attrib::detail {
+
+class linear_model_base {
+ public:
+  index input_dim() const { return weight_.cols(); }
+
+  // outputs x inputs; acts on standardised inputs.
+  const matrix& weight() const { return weight_; }
+  const vector& bias() const { return bias_; }
+
+  const standardizer& input_standardizer() const { return standardizer_; }
+  void set_standardizer(standardizer s) {
+    require(s.is_identity() || s.dim() == input_dim(),
+            who_ + ": standardizer has dimension " + std::to_string(s.dim()) + ", expected " +
+                std::to_string(input_dim()));
+    standardizer_ = std::move(s);
+  }
+
+  // Strength of the L2 penalty (l2 / 2) * ||W||^2 in the training objective; used by the loss,
+  // gradient and Hessian functions below. train() sets it.
+  double l2() const { return l2_; }
+  void set_l2(double l2) {
+    require(std::isfinite(l2) && l2 >= 0, who_ + ": l2 must be finite and non-negative");
+    l2_ = l2;
+  }
+
+  // The affine part, before the output head.
+  matrix logits(const matrix& inputs) const {
+    require_input_columns(inputs, input_dim(), who_);
+    return (standardizer_.transform(inputs) * weight_.transpose()).rowwise() +
+           bias_.transpose();
+  }
+
+  index parameter_count() const { return weight_.size() + bias_.size(); }
+
+  vector parameters() const {
+    vector theta(parameter_count());
+    theta.head(weight_.size()) = Eigen::Map<const vector>(weight_.data(), weight_.size());
+    theta.tail(bias_.size()) = bias_;
+    return theta;
+  }
+
+  void set_parameters(const vector& theta) {
+    require_size(theta.size(), parameter_count(), who_ + ": parameters");
+    require_finite(theta, who_ + ": parameters");
+    Eigen::Map<vector>(weight_.data(), weight_.size()) = theta.head(weight_.size());
+    bias_ = theta.tail(bias_.size());
+  }
+
+  // Mean per-example loss plus (l2 / 2) ||W||^2.
+  double loss(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    return head_losses(head_, logits(inputs), targets).mean() + 0.5 * l2_ * weight_.squaredNorm();
+  }
+
+  // Gradient of loss() with respect to parameters().
+  vector loss_gradient(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    const matrix z = standardizer_.transform(inputs);
+    const matrix residual = residuals(z, targets);
+    const double n = static_cast<double>(inputs.rows());
+    return flatten(residual.transpose() * z / n + l2_ * weight_,
+                   residual.colwise().sum().transpose() / n);
+  }
+
+  // Row i: gradient of example i's loss (without the penalty) with respect to parameters().
+  // Their mean plus the penalty's gradient is loss_gradient().
+  matrix per_example_loss_gradients(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    const matrix z = standardizer_.transform(inputs);
+    const matrix residual = residuals(z, targets);
+    const index d = input_dim();
+    const index k = bias_.size();
+    matrix grads(inputs.rows(), parameter_count());
+    for (index i = 0; i < inputs.rows(); ++i) {
+      for (index c = 0; c < k; ++c) grads.row(i).segment(c * d, d) = residual(i, c) * z.row(i);
+      grads.row(i).tail(k) = residual.row(i);
+    }
+    return grads;
+  }
+
+  // Hessian of loss() times `direction`, exactly: the logits are linear in the parameters, so
+  // H v = Z^T J_head (Z V^T + v_b) / n + l2 V.
+  vector hessian_vector_product(const matrix& inputs, const vector& targets,
+                                const vector& direction) const {
+    check_training(inputs, targets);
+    require_size(direction.size(), parameter_count(), who_ + ": direction");
+    const matrix z = standardizer_.transform(inputs);
+    return hvp_standardized(z, head_prediction(z), direction);
+  }
+
+  // The exact p x p Hessian of loss(), one Hessian-vector product per column.
+  matrix hessian(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    const matrix z = standardizer_.transform(inputs);
+    const matrix prediction = head_prediction(z);
+    const index p = parameter_count();
+    matrix h(p, p);
+    vector unit = vector::Zero(p);
+    for (index j = 0; j < p; ++j) {
+      unit[j] = 1.0;
+      h.col(j) = hvp_standardized(z, prediction, unit);
+      unit[j] = 0.0;
+    }
+    return h;
+  }
+
+ protected:
+  linear_model_base(matrix weight, vector bias, output_head head, std::string who)
+      : weight_(std::move(weight)), bias_(std::move(bias)), head_(head), who_(std::move(who)) {
+    require(weight_.rows() > 0 && weight_.cols() > 0,
+            who_ + ": weight must be non-empty (outputs x inputs)");
+    require_size(bias_.size(), weight_.rows(), who_ + ": bias");
+    require_finite(weight_, who_ + ": weight");
+    require_finite(bias_, who_ + ": bias");
+  }
+
+  output_head head() const { return head_; }
+  const std::string& who() const { return who_; }
+
+  void check_training(const matrix& inputs, const vector& targets) const {
+    require_training_inputs(inputs, input_dim(), who_);
+    require_head_targets(head_, bias_.size(), inputs, targets, who_);
+  }
+
+  matrix head_prediction(const matrix& standardized) const {
+    return apply_head(head_, (standardized * weight_.transpose()).rowwise() + bias_.transpose());
+  }
+
+  vector flatten(const matrix& weight_part, const vector& bias_part) const {
+    vector theta(parameter_count());
+    // matrix is row-major, so its storage order is the parameter order.
+    theta.head(weight_part.size()) = Eigen::Map<const vector>(weight_part.data(), weight_part.size());
+    theta.tail(bias_part.size()) = bias_part;
+    return theta;
+  }
+
+ private:
+  matrix residuals(const matrix& standardized, const vector& targets) const {
+    return head_loss_gradient(head_, head_prediction(standardized), targets);
+  }
+
+  vector hvp_standardized(const matrix& z, const matrix& prediction, const vector& direction) const {
+    const index k = bias_.size();
+    const index d = input_dim();
+    const matrix v = Eigen::Map<const matrix>(direction.data(), k, d);
+    const vector vb = direction.tail(k);
+    const matrix dlogits = (z * v.transpose()).rowwise() + vb.transpose();
+    const matrix dresidual = head_jacobian_product(head_, prediction, dlogits);
+    const double n = static_cast<double>(z.rows());
+    return flatten(dresidual.transpose() * z / n + l2_ * v,
+                   dresidual.colwise().sum().transpose() / n);
+  }
+
+  matrix weight_;
+  vector bias_;
+  output_head head_;
+  std::string who_;
+  standardizer standardizer_;
+  double l2_ = 0.0;
+};
+
+}  // namespace attrib::detail

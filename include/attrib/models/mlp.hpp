@@ -1,0 +1,417 @@
+#pragma once
+// A multilayer perceptron: dense layers x -> act(x W^T + b), then an output head. Everything is
+// batched (one GEMM per layer for a whole batch) and differentiated by hand: input
+// vector-Jacobian products, parameter gradients (batched and per example), and exact
+// Hessian-vector products of the training loss by Pearlmutter's R-operator.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attrib/concepts/model.hpp"
+#include "attrib/core/error.hpp"
+#include "attrib/core/random.hpp"
+#include "attrib/core/types.hpp"
+#include "attrib/core/validate.hpp"
+#include "attrib/models/activation.hpp"
+#include "attrib/models/detail/checks.hpp"
+#include "attrib/models/output_head.hpp"
+#include "attrib/models/standardizer.hpp"
+
+namespace attrib {
+
+struct dense_layer {
+  matrix weight;  // outputs x inputs
+  vector bias;    // outputs
+  activation act = activation::identity;
+};
+
+// The shape of a layer to be initialised.
+struct layer_shape {
+  index inputs = 0;
+  index outputs = 0;
+  activation act = activation::identity;
+};
+
+struct adam_options {
+  double learning_rate = 1e-3;
+  index epochs = 100;
+  index batch_size = 32;
+  double l2 = 0.0;  // penalty (l2 / 2) * sum of squared weights (biases are not penalised)
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+  std::uint64_t seed = 0;  // drives the minibatch shuffling
+};
+
+class mlp {
+ public:
+  mlp(std::vector<dense_layer> layers, output_head head)
+      : layers_(std::move(layers)), head_(head) {
+    detail::require(!layers_.empty(), "mlp: at least one layer is needed");
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const auto& layer = layers_[l];
+      const std::string name = "mlp: layers[" + std::to_string(l) + "]";
+      detail::require(layer.weight.rows() > 0 && layer.weight.cols() > 0,
+                      name + ".weight must be non-empty");
+      detail::require_size(layer.bias.size(), layer.weight.rows(), name + ".bias");
+      detail::require_finite(layer.weight, name + ".weight");
+      detail::require_finite(layer.bias, name + ".bias");
+      if (l > 0)
+        detail::require(layer.weight.cols() == layers_[l - 1].weight.rows(),
+                        name + ".weight has " + std::to_string(layer.weight.cols()) +
+                            " inputs, but the previous layer has " +
+                            std::to_string(layers_[l - 1].weight.rows()) + " outputs");
+    }
+  }
+
+  // Random initial weights drawn from attrib::rng(seed): He-normal (sd sqrt(2 / inputs)) before
+  // relu and gelu, Glorot-uniform (limit sqrt(6 / (inputs + outputs))) otherwise; zero biases.
+  mlp(const std::vector<layer_shape>& shapes, output_head head, std::uint64_t seed)
+      : mlp(initial_layers(shapes, seed), head) {}
+
+  index input_dim() const { return layers_.front().weight.cols(); }
+  index output_dim() const { return layers_.back().weight.rows(); }
+  const std::vector<dense_layer>& layers() const { return layers_; }
+  output_head head() const { return head_; }
+
+  const standardizer& input_standardizer() const { return standardizer_; }
+  void set_standardizer(standardizer s) {
+    detail::require(s.is_identity() || s.dim() == input_dim(),
+                    "mlp: standardizer has dimension " + std::to_string(s.dim()) +
+                        ", expected " + std::to_string(input_dim()));
+    standardizer_ = std::move(s);
+  }
+
+  // Strength of the weight penalty in loss(); train() sets it.
+  double l2() const { return l2_; }
+  void set_l2(double l2) {
+    detail::require(std::isfinite(l2) && l2 >= 0, "mlp: l2 must be finite and non-negative");
+    l2_ = l2;
+  }
+
+  // The last layer's output, before the head.
+  matrix logits(const matrix& inputs) const {
+    detail::require_input_columns(inputs, input_dim(), "mlp");
+    return forward(standardizer_.transform(inputs)).post.back();
+  }
+
+  matrix predict(const matrix& inputs) const { return detail::apply_head(head_, logits(inputs)); }
+
+  // For each row i, output_cotangent.row(i) times the Jacobian of predict at inputs.row(i).
+  matrix vjp_inputs(const matrix& inputs, const matrix& output_cotangent) const {
+    detail::require_input_columns(inputs, input_dim(), "mlp");
+    detail::require_cotangent_shape(inputs, output_cotangent, output_dim(), "mlp");
+    const trace t = forward(standardizer_.transform(inputs));
+    const matrix dlogits = detail::head_jacobian_product(
+        head_, detail::apply_head(head_, t.post.back()), output_cotangent);
+    const std::vector<matrix> e = backward(t, dlogits);
+    return standardizer_.pull_back(e.front() * layers_.front().weight);
+  }
+
+  index parameter_count() const {
+    index p = 0;
+    for (const auto& layer : layers_) p += layer.weight.size() + layer.bias.size();
+    return p;
+  }
+
+  // Layer by layer: the weight row by row, then the bias.
+  vector parameters() const {
+    vector theta(parameter_count());
+    index at = 0;
+    for (const auto& layer : layers_) {
+      theta.segment(at, layer.weight.size()) =
+          Eigen::Map<const vector>(layer.weight.data(), layer.weight.size());
+      at += layer.weight.size();
+      theta.segment(at, layer.bias.size()) = layer.bias;
+      at += layer.bias.size();
+    }
+    return theta;
+  }
+
+  void set_parameters(const vector& theta) {
+    detail::require_size(theta.size(), parameter_count(), "mlp: parameters");
+    detail::require_finite(theta, "mlp: parameters");
+    index at = 0;
+    for (auto& layer : layers_) {
+      Eigen::Map<vector>(layer.weight.data(), layer.weight.size()) =
+          theta.segment(at, layer.weight.size());
+      at += layer.weight.size();
+      layer.bias = theta.segment(at, layer.bias.size());
+      at += layer.bias.size();
+    }
+  }
+
+  // Mean per-example loss (cross-entropy for softmax and sigmoid heads, squared error / 2 for
+  // identity) plus (l2 / 2) * sum of squared weights. Targets: class indices for softmax, 0/1
+  // for sigmoid, reals for identity; sigmoid and identity need output_dim 1.
+  double loss(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    return objective(standardizer_.transform(inputs), targets);
+  }
+
+  vector loss_gradient(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    return gradient(standardizer_.transform(inputs), targets);
+  }
+
+  // Row i: the gradient of example i's loss (without the penalty) with respect to parameters().
+  matrix per_example_loss_gradients(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    const trace t = forward(standardizer_.transform(inputs));
+    const matrix residual =
+        detail::head_loss_gradient(head_, detail::apply_head(head_, t.post.back()), targets);
+    const std::vector<matrix> e = backward(t, residual);
+    matrix grads(inputs.rows(), parameter_count());
+    for (index i = 0; i < inputs.rows(); ++i) {
+      index at = 0;
+      for (std::size_t l = 0; l < layers_.size(); ++l) {
+        const index in = layers_[l].weight.cols();
+        for (index o = 0; o < layers_[l].weight.rows(); ++o, at += in)
+          grads.row(i).segment(at, in) = e[l](i, o) * t.post[l].row(i);
+        grads.row(i).segment(at, e[l].cols()) = e[l].row(i);
+        at += e[l].cols();
+      }
+    }
+    return grads;
+  }
+
+  // The exact Hessian of loss() times `direction`, by forward-mode differentiation (the
+  // R-operator) of the backward pass; costs about two gradient evaluations.
+  vector hessian_vector_product(const matrix& inputs, const vector& targets,
+                                const vector& direction) const {
+    check_training(inputs, targets);
+    detail::require_size(direction.size(), parameter_count(), "mlp: direction");
+    const matrix z = standardizer_.transform(inputs);
+    const trace t = forward(z);
+    return hvp(t, detail::apply_head(head_, t.post.back()), targets, direction);
+  }
+
+  // The exact p x p Hessian of loss(), one Hessian-vector product per column: O(p) passes.
+  matrix hessian(const matrix& inputs, const vector& targets) const {
+    check_training(inputs, targets);
+    const trace t = forward(standardizer_.transform(inputs));
+    const matrix prediction = detail::apply_head(head_, t.post.back());
+    const index p = parameter_count();
+    matrix h(p, p);
+    vector unit = vector::Zero(p);
+    for (index j = 0; j < p; ++j) {
+      unit[j] = 1.0;
+      h.col(j) = hvp(t, prediction, targets, unit);
+      unit[j] = 0.0;
+    }
+    return h;
+  }
+
+  // Adam on minibatches from the current parameters; sets l2() to options.l2. Epoch e visits
+  // the rows in the order of a shuffle drawn from rng::stream(options.seed, e), so the same
+  // seed gives the same weights. Returns the full-data objective after each epoch.
+  std::vector<double> train(const matrix& inputs, const vector& targets,
+                            const adam_options& options = {}) {
+    check_training(inputs, targets);
+    detail::require(options.learning_rate > 0 && std::isfinite(options.learning_rate),
+                    "mlp::train: learning_rate must be positive");
+    detail::require(options.epochs >= 0, "mlp::train: epochs must be non-negative");
+    detail::require(options.batch_size > 0, "mlp::train: batch_size must be positive");
+    detail::require(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 &&
+                        options.beta2 < 1 && options.epsilon > 0,
+                    "mlp::train: expected 0 <= beta1, beta2 < 1 and epsilon > 0");
+    set_l2(options.l2);
+    const matrix z = standardizer_.transform(inputs);
+    const index n = z.rows();
+    vector theta = parameters();
+    vector m = vector::Zero(theta.size());
+    vector v = vector::Zero(theta.size());
+    std::vector<index> order(static_cast<std::size_t>(n));
+    std::vector<double> history;
+    history.reserve(static_cast<std::size_t>(options.epochs));
+    double beta1_power = 1.0;
+    double beta2_power = 1.0;
+    for (index epoch = 0; epoch < options.epochs; ++epoch) {
+      std::iota(order.begin(), order.end(), index{0});
+      rng shuffler = rng::stream(options.seed, static_cast<std::uint64_t>(epoch));
+      shuffler.shuffle(order.begin(), order.end());
+      for (index start = 0; start < n; start += options.batch_size) {
+        const index size = std::min(options.batch_size, n - start);
+        matrix batch(size, z.cols());
+        vector batch_targets(size);
+        for (index i = 0; i < size; ++i) {
+          const index row = order[static_cast<std::size_t>(start + i)];
+          batch.row(i) = z.row(row);
+          batch_targets[i] = targets[row];
+        }
+        const vector g = gradient(batch, batch_targets);
+        beta1_power *= options.beta1;
+        beta2_power *= options.beta2;
+        m = options.beta1 * m + (1 - options.beta1) * g;
+        v = options.beta2 * v + (1 - options.beta2) * g.cwiseAbs2();
+        theta.array() -= options.learning_rate * (m.array() / (1 - beta1_power)) /
+                         ((v.array() / (1 - beta2_power)).sqrt() + options.epsilon);
+        set_parameters(theta);
+      }
+      history.push_back(objective(z, targets));
+    }
+    return history;
+  }
+
+ private:
+  // Every layer's input (post[0] is the standardised input, post.back() the logits) and
+  // pre-activation.
+  struct trace {
+    std::vector<matrix> post;
+    std::vector<matrix> pre;
+  };
+
+  static std::vector<dense_layer> initial_layers(const std::vector<layer_shape>& shapes,
+                                                 std::uint64_t seed) {
+    rng gen(seed);
+    std::vector<dense_layer> layers;
+    for (std::size_t l = 0; l < shapes.size(); ++l) {
+      const auto& s = shapes[l];
+      detail::require(s.inputs > 0 && s.outputs > 0,
+                      "mlp: layer " + std::to_string(l) + " needs positive inputs and outputs");
+      dense_layer layer{matrix(s.outputs, s.inputs), vector::Zero(s.outputs), s.act};
+      const bool he = s.act == activation::relu || s.act == activation::gelu;
+      const double in = static_cast<double>(s.inputs);
+      const double limit = std::sqrt(6.0 / (in + static_cast<double>(s.outputs)));
+      for (index k = 0; k < layer.weight.size(); ++k)
+        layer.weight.data()[k] =
+            he ? gen.normal() * std::sqrt(2.0 / in) : (2.0 * gen.uniform() - 1.0) * limit;
+      layers.push_back(std::move(layer));
+    }
+    return layers;
+  }
+
+  static matrix derivative(activation a, const matrix& pre) {
+    if (a == activation::identity) return matrix::Ones(pre.rows(), pre.cols());
+    return pre.unaryExpr([a](double x) { return activation_derivative(a, x); });
+  }
+
+  static matrix second_derivative(activation a, const matrix& pre) {
+    return pre.unaryExpr([a](double x) { return activation_second_derivative(a, x); });
+  }
+
+  void check_training(const matrix& inputs, const vector& targets) const {
+    detail::require_training_inputs(inputs, input_dim(), "mlp");
+    detail::require_head_targets(head_, output_dim(), inputs, targets, "mlp");
+  }
+
+  trace forward(const matrix& standardized) const {
+    trace t;
+    t.post.reserve(layers_.size() + 1);
+    t.pre.reserve(layers_.size());
+    t.post.push_back(standardized);
+    for (const auto& layer : layers_) {
+      t.pre.push_back((t.post.back() * layer.weight.transpose()).rowwise() +
+                      layer.bias.transpose());
+      const matrix& s = t.pre.back();
+      t.post.push_back(layer.act == activation::identity
+                           ? s
+                           : matrix(s.unaryExpr([a = layer.act](double x) { return activate(a, x); })));
+    }
+    return t;
+  }
+
+  // The gradient with respect to every layer's pre-activation, given the gradient with respect
+  // to the logits.
+  std::vector<matrix> backward(const trace& t, const matrix& dlogits) const {
+    std::vector<matrix> e(layers_.size());
+    matrix delta = dlogits;
+    for (std::size_t l = layers_.size(); l-- > 0;) {
+      e[l] = delta.cwiseProduct(derivative(layers_[l].act, t.pre[l]));
+      if (l > 0) delta = e[l] * layers_[l].weight;
+    }
+    return e;
+  }
+
+  double objective(const matrix& standardized, const vector& targets) const {
+    double penalty = 0.0;
+    for (const auto& layer : layers_) penalty += layer.weight.squaredNorm();
+    return detail::head_losses(head_, forward(standardized).post.back(), targets).mean() +
+           0.5 * l2_ * penalty;
+  }
+
+  vector gradient(const matrix& standardized, const vector& targets) const {
+    const trace t = forward(standardized);
+    const double n = static_cast<double>(standardized.rows());
+    const matrix residual =
+        detail::head_loss_gradient(head_, detail::apply_head(head_, t.post.back()), targets) / n;
+    const std::vector<matrix> e = backward(t, residual);
+    vector g(parameter_count());
+    index at = 0;
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const matrix dw = e[l].transpose() * t.post[l] + l2_ * layers_[l].weight;
+      g.segment(at, dw.size()) = Eigen::Map<const vector>(dw.data(), dw.size());
+      at += dw.size();
+      g.segment(at, e[l].cols()) = e[l].colwise().sum().transpose();
+      at += e[l].cols();
+    }
+    return g;
+  }
+
+  // R-operator: R{.} is the directional derivative along the parameter direction V. The
+  // forward pass gives R{pre} and R{post}; the backward pass is then differentiated, which
+  // is where the activations' second derivatives enter.
+  vector hvp(const trace& t, const matrix& prediction, const vector& targets,
+             const vector& direction) const {
+    const std::size_t layer_count = layers_.size();
+    const double n = static_cast<double>(t.post.front().rows());
+    std::vector<matrix> dir_weight(layer_count);
+    std::vector<vector> dir_bias(layer_count);
+    index at = 0;
+    for (std::size_t l = 0; l < layer_count; ++l) {
+      const matrix& w = layers_[l].weight;
+      dir_weight[l] = Eigen::Map<const matrix>(direction.data() + at, w.rows(), w.cols());
+      at += w.size();
+      dir_bias[l] = direction.segment(at, w.rows());
+      at += w.rows();
+    }
+
+    std::vector<matrix> r_post(layer_count + 1);
+    std::vector<matrix> r_pre(layer_count);
+    r_post[0] = matrix::Zero(t.post[0].rows(), t.post[0].cols());
+    for (std::size_t l = 0; l < layer_count; ++l) {
+      r_pre[l] = (r_post[l] * layers_[l].weight.transpose() +
+                  t.post[l] * dir_weight[l].transpose())
+                     .rowwise() +
+                 dir_bias[l].transpose();
+      r_post[l + 1] = r_pre[l].cwiseProduct(derivative(layers_[l].act, t.pre[l]));
+    }
+
+    matrix delta = detail::head_loss_gradient(head_, prediction, targets) / n;
+    matrix r_delta = detail::head_jacobian_product(head_, prediction, r_post.back()) / n;
+    vector hv(parameter_count());
+    at = hv.size();
+    for (std::size_t l = layer_count; l-- > 0;) {
+      const matrix d1 = derivative(layers_[l].act, t.pre[l]);
+      const matrix e = delta.cwiseProduct(d1);
+      matrix r_e = r_delta.cwiseProduct(d1);
+      if (layers_[l].act != activation::identity && layers_[l].act != activation::relu)
+        r_e += delta.cwiseProduct(second_derivative(layers_[l].act, t.pre[l]))
+                   .cwiseProduct(r_pre[l]);
+      const matrix r_dw = r_e.transpose() * t.post[l] + e.transpose() * r_post[l] +
+                          l2_ * dir_weight[l];
+      at -= r_e.cols();
+      hv.segment(at, r_e.cols()) = r_e.colwise().sum().transpose();
+      at -= r_dw.size();
+      hv.segment(at, r_dw.size()) = Eigen::Map<const vector>(r_dw.data(), r_dw.size());
+      if (l > 0) {
+        r_delta = r_e * layers_[l].weight + e * dir_weight[l];
+        delta = e * layers_[l].weight;
+      }
+    }
+    return hv;
+  }
+
+  std::vector<dense_layer> layers_;
+  output_head head_;
+  standardizer standardizer_;
+  double l2_ = 0.0;
+};
+
+static_assert(model<mlp>);
+
+}  // namespace attrib

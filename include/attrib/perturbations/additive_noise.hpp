@@ -1,0 +1,26 @@
+#pragma once
+// additive_noise: the interpretable point z is an offset in input space, the input is x + z.
+#include "attrib/concepts/perturbation.hpp"
+#include "attrib/core/error.hpp"
+
+namespace attrib {
+
+class additive_noise {
+ public:
+  explicit additive_noise(index features) : features_(features) {
+    detail::require(features > 0, "additive_noise: feature count must be positive");
+  }
+  index interpretable_dim() const { return features_; }
+  index input_dim() const { return features_; }
+  index inputs_per_point() const { return 1; }
+  void map(const vector& x, const matrix& z, matrix& inputs) const {
+    inputs = z.rowwise() + x.transpose();
+  }
+
+ private:
+  index features_;
+};
+
+static_assert(perturbation_for<additive_noise, vector>);
+
+}  // namespace attrib

@@ -1,0 +1,58 @@
+#pragma once
+// masking: a coalition keeps the features of its present players at the explained point x
+// and takes the others from a baseline - one reference input, or every row of a background
+// set, the point's value then being the mean over the rows (interventional expectation).
+#include <string>
+#include <utility>
+
+#include "attrib/concepts/perturbation.hpp"
+#include "attrib/core/feature_groups.hpp"
+#include "attrib/core/validate.hpp"
+
+namespace attrib {
+
+class masking {
+ public:
+  // A single reference input as the baseline.
+  explicit masking(const vector& reference)
+      : masking(matrix(reference.transpose()), feature_groups::singletons(reference.size())) {}
+  // A background set: the value of a coalition is its mean over the background rows.
+  explicit masking(matrix background)
+      : masking(background, feature_groups::singletons(background.cols())) {}
+  masking(matrix background, feature_groups groups)
+      : background_(std::move(background)), groups_(std::move(groups)) {
+    detail::require(background_.rows() > 0 && background_.cols() > 0,
+                    "masking: the baseline is empty; expected at least one row of features");
+    detail::require_finite(background_, "masking: baseline");
+    detail::require(groups_.feature_count() == background_.cols(),
+                    "masking: feature groups cover " + std::to_string(groups_.feature_count()) +
+                        " features but the baseline has " + std::to_string(background_.cols()));
+  }
+
+  index interpretable_dim() const { return groups_.player_count(); }
+  index input_dim() const { return background_.cols(); }
+  index inputs_per_point() const { return background_.rows(); }
+  const matrix& background() const { return background_; }
+  const feature_groups& groups() const { return groups_; }
+
+  void map(const vector& x, const matrix& z, matrix& inputs) const {
+    const index rows = background_.rows();
+    inputs.resize(z.rows() * rows, background_.cols());
+    for (index i = 0; i < z.rows(); ++i) {
+      auto block = inputs.middleRows(i * rows, rows);
+      block = background_;
+      for (index p = 0; p < z.cols(); ++p) {
+        if (z(i, p) < 0.5) continue;
+        for (index f : groups_.members(p)) block.col(f).setConstant(x(f));
+      }
+    }
+  }
+
+ private:
+  matrix background_;
+  feature_groups groups_;
+};
+
+static_assert(perturbation_for<masking, vector>);
+
+}  // namespace attrib

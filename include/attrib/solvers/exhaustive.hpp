@@ -1,0 +1,232 @@
+#pragma once
+// exhaustive: the neighbourhood is enumerated completely, so the result carries no sampling
+// error. For the Shapley and uniform kernels the weighted least-squares minimiser has a
+// closed form (the Shapley and Banzhaf values), computed in one pass over all 2^n coalitions,
+// each evaluated once; other size-dependent kernels stream the normal equations; finite
+// neighbourhoods (single removals) are fitted directly.
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "attrib/concepts/local_approximation.hpp"
+#include "attrib/core/coalitions.hpp"
+#include "attrib/losses/squared_error.hpp"
+#include "attrib/neighborhoods/shapley_kernel.hpp"
+#include "attrib/neighborhoods/uniform_coalitions.hpp"
+#include "attrib/solvers/evaluate_points.hpp"
+#include "attrib/solvers/fit_surrogate.hpp"
+
+namespace attrib {
+
+struct exhaustive {
+  static constexpr const char* name = "exhaustive";
+};
+
+namespace detail {
+
+struct coalition_chunking {
+  std::uint64_t chunk = 0;  // coalitions per chunk
+  std::size_t chunks = 0;
+};
+
+// Fixed chunks (independent of the thread count), at most 65536 of them.
+template <game G>
+coalition_chunking chunk_coalitions(const G& g) {
+  const std::uint64_t total = std::uint64_t{1} << g.player_count();
+  coalition_chunking c;
+  c.chunk = std::max<std::uint64_t>(static_cast<std::uint64_t>(chunk_points(g)), total >> 16);
+  c.chunks = static_cast<std::size_t>((total + c.chunk - 1) / c.chunk);
+  return c;
+}
+
+// Streams all 2^n coalitions chunk by chunk: `accumulate(chunk_index, points, values)` is
+// called once per chunk; the caller keeps per-chunk partial sums and adds them in chunk
+// order, which makes the result bit-identical on any thread count.
+template <game G, class Accumulate>
+void for_all_coalitions(const G& g, const coalition_chunking& chunking, const run_settings& settings,
+                        Accumulate&& accumulate) {
+  const index n = g.player_count();
+  const std::uint64_t total = std::uint64_t{1} << n;
+  progress_counter progress(settings, static_cast<std::size_t>(total));
+  parallel_for(chunking.chunks, settings.threads, [&](std::size_t c) {
+    const std::uint64_t begin = c * chunking.chunk;
+    const auto len = static_cast<index>(std::min<std::uint64_t>(chunking.chunk, total - begin));
+    matrix points(len, n);
+    for (index r = 0; r < len; ++r) mask_to_row(begin + static_cast<std::uint64_t>(r), points.row(r));
+    const vector values = g.values(points);
+    require(values.size() == len, "game returned the wrong number of values");
+    for (index r = 0; r < len; ++r)
+      if (!std::isfinite(values(r)))
+        fail("game value of coalition " + std::to_string(begin + static_cast<std::uint64_t>(r)) +
+             " is not finite (" + std::to_string(values(r)) + ")");
+    accumulate(c, points, values);
+    progress.add(static_cast<std::size_t>(len));
+  });
+}
+
+template <game G>
+attribution exact_from_coalitions(const G& g, const char* method) {
+  attribution a;
+  a.method = method;
+  const index n = g.player_count();
+  a.game_evaluations = std::size_t{1} << n;
+  a.model_evaluations = a.game_evaluations * static_cast<std::size_t>(model_evaluations_per_value(g));
+  a.fit.exhaustive = true;
+  a.fit.distinct_points = a.game_evaluations;
+  return a;
+}
+
+}  // namespace detail
+
+// Exact Shapley value: phi_i = sum_{S contains i} v(S) (a_s + b_s) - sum_S v(S) b_s, with
+// a_s = (s-1)!(n-s)!/n! and b_s = s!(n-s-1)!/n!, so one pass over the coalitions suffices.
+template <>
+struct approximation_solver<shapley_kernel, squared_error, exhaustive> {
+  template <game G>
+  static attribution solve(const shapley_kernel&, const squared_error&, const exhaustive&, const G& g,
+                           const run_settings& settings) {
+    const index n = detail::require_players(g, "exact_shapley");
+    detail::require_enumerable(n, "exact_shapley");
+    std::vector<double> inside(static_cast<std::size_t>(n + 1), 0.0), outside(inside);
+    for (index s = 0; s <= n; ++s) {
+      const double a = s >= 1 ? 1.0 / (static_cast<double>(n) * detail::binomial(n - 1, s - 1)) : 0.0;
+      const double b = s <= n - 1 ? 1.0 / (static_cast<double>(n) * detail::binomial(n - 1, s)) : 0.0;
+      inside[static_cast<std::size_t>(s)] = a + b;
+      outside[static_cast<std::size_t>(s)] = b;
+    }
+    const auto chunking = detail::chunk_coalitions(g);
+    const std::size_t chunks = chunking.chunks;
+    std::vector<vector> partial(chunks);
+    std::vector<double> partial_outside(chunks, 0.0);
+    double empty_value = 0.0, full_value = 0.0;
+    detail::for_all_coalitions(g, chunking, settings, [&](std::size_t c, const matrix& points, const vector& values) {
+      vector weighted(values.size());
+      double out_sum = 0.0;
+      for (index r = 0; r < values.size(); ++r) {
+        const auto s = static_cast<std::size_t>(points.row(r).sum());
+        weighted(r) = values(r) * inside[s];
+        out_sum += values(r) * outside[s];
+      }
+      partial[c] = points.transpose() * weighted;
+      partial_outside[c] = out_sum;
+      if (c == 0) empty_value = values(0);
+      if (c + 1 == chunks) full_value = values(values.size() - 1);
+    });
+    vector phi = vector::Zero(n);
+    double out_total = 0.0;
+    for (std::size_t c = 0; c < chunks; ++c) {
+      phi += partial[c];
+      out_total += partial_outside[c];
+    }
+    phi.array() -= out_total;
+    attribution a = detail::exact_from_coalitions(g, "exact_shapley");
+    a.values = phi;
+    a.base_value = empty_value;
+    a.prediction = full_value;
+    a.fit.intercept = empty_value;
+    return a;
+  }
+};
+
+// Exact Banzhaf value: phi_i = (2 sum_{S contains i} v(S) - sum_S v(S)) / 2^(n-1).
+template <>
+struct approximation_solver<uniform_coalitions, squared_error, exhaustive> {
+  template <game G>
+  static attribution solve(const uniform_coalitions&, const squared_error&, const exhaustive&, const G& g,
+                           const run_settings& settings) {
+    const index n = detail::require_players(g, "exact_banzhaf");
+    detail::require_enumerable(n, "exact_banzhaf");
+    const auto chunking = detail::chunk_coalitions(g);
+    const std::size_t chunks = chunking.chunks;
+    std::vector<vector> partial(chunks);
+    std::vector<double> partial_sum(chunks, 0.0);
+    double empty_value = 0.0, full_value = 0.0;
+    detail::for_all_coalitions(g, chunking, settings, [&](std::size_t c, const matrix& points, const vector& values) {
+      partial[c] = points.transpose() * values;
+      partial_sum[c] = values.sum();
+      if (c == 0) empty_value = values(0);
+      if (c + 1 == chunks) full_value = values(values.size() - 1);
+    });
+    vector inside = vector::Zero(n);
+    double total = 0.0;
+    for (std::size_t c = 0; c < chunks; ++c) {
+      inside += partial[c];
+      total += partial_sum[c];
+    }
+    attribution a = detail::exact_from_coalitions(g, "exact_banzhaf");
+    a.values = (2.0 * inside.array() - total) / std::ldexp(1.0, static_cast<int>(n - 1));
+    a.base_value = empty_value;
+    a.prediction = full_value;
+    a.fit.intercept = total / std::ldexp(1.0, static_cast<int>(n)) - a.values.sum() / 2.0;
+    return a;
+  }
+};
+
+// Any other size-dependent kernel with a value-matching loss (e.g. LIME's exponential kernel
+// with ridge): the normal equations are accumulated over all coalitions, chunk by chunk.
+template <size_kernel_neighborhood N, value_matching_loss L>
+  requires(!N::constrained_endpoints)
+struct approximation_solver<N, L, exhaustive> {
+  template <game G>
+  static attribution solve(const N& nb, const L& loss, const exhaustive&, const G& g, const run_settings& settings) {
+    const index n = detail::require_players(g, "exhaustive regression");
+    detail::require_enumerable(n, "exhaustive regression");
+    const auto chunking = detail::chunk_coalitions(g);
+    const std::size_t chunks = chunking.chunks;
+    std::vector<regression_problem> partial(chunks, regression_problem(n, true));
+    double empty_value = 0.0, full_value = 0.0;
+    detail::for_all_coalitions(g, chunking, settings, [&](std::size_t c, const matrix& points, const vector& values) {
+      vector weights(values.size());
+      for (index r = 0; r < values.size(); ++r)
+        weights(r) = nb.size_weight(n, static_cast<index>(points.row(r).sum()));
+      partial[c].add(points, values, weights);
+      if (c == 0) empty_value = values(0);
+      if (c + 1 == chunks) full_value = values(values.size() - 1);
+    });
+    regression_problem problem(n, true);
+    for (const auto& p : partial) {
+      problem.gram += p.gram;
+      problem.moment += p.moment;
+      problem.target_square += p.target_square;
+      problem.target_sum += p.target_sum;
+      problem.weight_sum += p.weight_sum;
+    }
+    const vector beta = loss.solve(problem);
+    attribution a = detail::exact_from_coalitions(g, N::name);
+    a.values = beta.tail(n);
+    a.base_value = empty_value;
+    a.prediction = full_value;
+    a.fit.intercept = beta(0);
+    a.fit.r_squared = problem.r_squared(beta);
+    a.fit.weighted_rmse = std::sqrt(std::max(0.0, problem.residual_square(beta)) / problem.weight_sum);
+    return a;
+  }
+};
+
+// A finite neighbourhood (e.g. single removals: occlusion) is enumerated and fitted directly.
+template <neighborhood N, value_matching_loss L>
+  requires requires(const N& nb, index n) {
+    { nb.enumerate(n) } -> std::same_as<neighborhood_sample>;
+  }
+struct approximation_solver<N, L, exhaustive> {
+  template <game G>
+  static attribution solve(const N& nb, const L& loss, const exhaustive&, const G& g, const run_settings& settings) {
+    const index n = detail::require_players(g, N::name);
+    const neighborhood_sample sample = nb.enumerate(n);
+    const vector targets = detail::evaluate_points(g, sample.points, settings);
+    const auto [empty_value, full_value] = detail::endpoint_values(g);
+    const detail::surrogate_fit fit = detail::fit_surrogate(loss, sample, targets, true, std::nullopt);
+    attribution a;
+    a.method = N::name;
+    a.values = fit.coefficients;
+    a.base_value = empty_value;
+    a.prediction = full_value;
+    a.fit = fit.diagnostics;
+    a.game_evaluations = static_cast<std::size_t>(sample.points.rows()) + 2;
+    a.model_evaluations = a.game_evaluations * static_cast<std::size_t>(model_evaluations_per_value(g));
+    return a;
+  }
+};
+
+}  // namespace attrib

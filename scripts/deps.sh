@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what attrib needs to build, test and fuzz on Debian 12, skipping packages already present.
+# Extra package names may be given as arguments.  Usage: bash scripts/deps.sh [package...]
+set -euo pipefail
+
+packages=(
+  build-essential cmake clang libclang-rt-dev # libclang-rt-dev: libFuzzer for the fuzz preset
+  libeigen3-dev xtensor-dev xtl-dev nlohmann-json3-dev libboost-graph-dev doctest-dev libbenchmark-dev
+  "$@"
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "deps.sh: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=(sudo)
+fi
+echo "deps.sh: installing ${missing[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"

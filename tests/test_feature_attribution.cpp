@@ -1,0 +1,394 @@
+// Evidence for the perturbation-based feature-attribution methods: game-theoretic axioms,
+// closed forms, a published power Eigen::Index, convergence of the estimators to the exact values,
+// determinism across thread counts, and the errors raised on bad input.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "attrib/games/coalition_game.hpp"
+#include "attrib/games/perturbed_model.hpp"
+#include "attrib/methods/feature/banzhaf.hpp"
+#include "attrib/methods/feature/clime.hpp"
+#include "attrib/methods/feature/lime.hpp"
+#include "attrib/methods/feature/occlusion.hpp"
+#include "attrib/methods/feature/shapley.hpp"
+#include "attrib/models/function_model.hpp"
+
+using namespace attrib;
+
+namespace {
+
+// A game with an arbitrary (seeded random) value for every coalition.
+auto random_game(Eigen::Index n, std::uint64_t seed) {
+  rng random(seed);
+  std::vector<double> table(std::size_t{1} << n);
+  for (auto& v : table) v = random.normal();
+  return coalition_game(n, [table](std::uint64_t mask) { return table[mask]; });
+}
+
+// Brute-force Shapley value by the permutation-free subset formula, written independently of
+// the library's one-pass accumulation.
+template <class G>
+vector brute_shapley(const G& g, Eigen::Index n) {
+  vector phi = vector::Zero(n);
+  std::vector<double> fact(static_cast<std::size_t>(n + 1), 1.0);
+  for (Eigen::Index k = 1; k <= n; ++k) fact[static_cast<std::size_t>(k)] = fact[static_cast<std::size_t>(k - 1)] * static_cast<double>(k);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (std::uint64_t s = 0; s < (std::uint64_t{1} << n); ++s) {
+      if ((s >> i) & 1u) continue;
+      const auto size = static_cast<Eigen::Index>(std::popcount(s));
+      const double w = fact[static_cast<std::size_t>(size)] * fact[static_cast<std::size_t>(n - size - 1)] / fact[static_cast<std::size_t>(n)];
+      phi(i) += w * (g.value(s | (std::uint64_t{1} << i)) - g.value(s));
+    }
+  return phi;
+}
+
+template <class G>
+vector brute_banzhaf(const G& g, Eigen::Index n) {
+  vector phi = vector::Zero(n);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (std::uint64_t s = 0; s < (std::uint64_t{1} << n); ++s)
+      if (!((s >> i) & 1u)) phi(i) += g.value(s | (std::uint64_t{1} << i)) - g.value(s);
+  return phi / std::ldexp(1.0, static_cast<int>(n - 1));
+}
+
+auto linear_model(vector w, double bias) {
+  const Eigen::Index d = w.size();
+  return function_model(d, 1, [w = std::move(w), bias](const matrix& x) {
+    matrix y = (x * w).array() + bias;
+    return y;
+  });
+}
+
+// A smooth nonlinear model with interactions, 2 outputs.
+auto nonlinear_model() {
+  return function_model(5, 2, [](const matrix& x) {
+    matrix y(x.rows(), 2);
+    for (Eigen::Index r = 0; r < x.rows(); ++r) {
+      y(r, 0) = std::tanh(x(r, 0) * x(r, 1)) + 0.5 * x(r, 2) * x(r, 2) - x(r, 3) + std::sin(x(r, 4));
+      y(r, 1) = x(r, 0) + x(r, 1) * x(r, 2) * x(r, 3);
+    }
+    return y;
+  });
+}
+
+double rmse(const vector& a, const vector& b) { return std::sqrt((a - b).squaredNorm() / static_cast<double>(a.size())); }
+
+}  // namespace
+
+TEST_CASE("exact Shapley equals the brute-force subset formula and satisfies efficiency") {
+  for (Eigen::Index n : {1, 2, 5, 9}) {
+    const auto g = random_game(n, static_cast<std::uint64_t>(n));
+    const attribution a = exact_shapley{}.explain(g);
+    CHECK((a.values - brute_shapley(g, n)).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK(std::abs(a.efficiency_gap()) < 1e-12);
+    CHECK(a.base_value == g.value(0));
+    CHECK(a.prediction == g.value((std::uint64_t{1} << n) - 1));
+    CHECK(a.game_evaluations == (std::size_t{1} << n));
+    CHECK(a.standard_errors.size() == 0);
+  }
+}
+
+TEST_CASE("Shapley axioms: symmetry, dummy and linearity") {
+  // Players 0 and 1 symmetric, player 3 a dummy.
+  auto v = [](std::uint64_t s) {
+    const double a = static_cast<double>((s & 1u) + ((s >> 1) & 1u));
+    const double c = static_cast<double>((s >> 2) & 1u);
+    return a * a + 3.0 * a * c + 0.5 * c;
+  };
+  const attribution a = exact_shapley{}.explain(coalition_game(4, v));
+  CHECK(a.values(0) == doctest::Approx(a.values(1)).epsilon(1e-14));
+  CHECK(std::abs(a.values(3)) < 1e-14);
+  const attribution b = exact_banzhaf{}.explain(coalition_game(4, v));
+  CHECK(b.values(0) == doctest::Approx(b.values(1)).epsilon(1e-14));
+  CHECK(std::abs(b.values(3)) < 1e-14);
+
+  const auto g1 = random_game(7, 11), g2 = random_game(7, 12);
+  const auto sum = coalition_game(7, [&](std::uint64_t s) { return 2.0 * g1.value(s) - 3.0 * g2.value(s); });
+  for (int method = 0; method < 2; ++method) {
+    auto run = [&](const auto& g) { return method == 0 ? exact_shapley{}.explain(g).values : exact_banzhaf{}.explain(g).values; };
+    CHECK((run(sum) - (2.0 * run(g1) - 3.0 * run(g2))).cwiseAbs().maxCoeff() < 1e-12);
+  }
+}
+
+TEST_CASE("exact Banzhaf equals the brute-force marginal average") {
+  for (Eigen::Index n : {1, 3, 8}) {
+    const auto g = random_game(n, 100 + static_cast<std::uint64_t>(n));
+    CHECK((exact_banzhaf{}.explain(g).values - brute_banzhaf(g, n)).cwiseAbs().maxCoeff() < 1e-12);
+  }
+}
+
+TEST_CASE("Shapley-Shubik Eigen::Index of the UN Security Council (published: 421/2145 and 4/2145)") {
+  // [39; 7,7,7,7,7, 1 x 10]: five permanent members with a veto, ten elected members.
+  std::vector<double> weights(15, 1.0);
+  for (int i = 0; i < 5; ++i) weights[static_cast<std::size_t>(i)] = 7.0;
+  const attribution a = exact_shapley{}.explain(weighted_voting_game(39.0, weights), {.threads = 2});
+  for (Eigen::Index i = 0; i < 5; ++i) CHECK(a.values(i) == doctest::Approx(421.0 / 2145.0).epsilon(1e-12));
+  for (Eigen::Index i = 5; i < 15; ++i) CHECK(a.values(i) == doctest::Approx(4.0 / 2145.0).epsilon(1e-12));
+  // [51; 49, 48, 3]: any two players win, so all have power 1/3 despite unequal weights.
+  const attribution b = exact_shapley{}.explain(weighted_voting_game(51.0, {49.0, 48.0, 3.0}));
+  for (Eigen::Index i = 0; i < 3; ++i) CHECK(b.values(i) == doctest::Approx(1.0 / 3.0));
+}
+
+TEST_CASE("closed form for a linear model: phi_i = w_i (x_i - b_i), and the mean background") {
+  vector w(6), x(6);
+  w << 1.5, -2.0, 0.5, 3.0, 0.0, -1.0;
+  x << 1.0, 2.0, -1.0, 0.5, 4.0, 2.0;
+  const auto m = linear_model(w, 0.7);
+  rng random(5);
+  matrix background(20, 6);
+  for (Eigen::Index r = 0; r < background.rows(); ++r)
+    for (Eigen::Index c = 0; c < 6; ++c) background(r, c) = random.normal();
+  const vector expected = w.cwiseProduct(x - background.colwise().mean().transpose());
+  const auto game = masked_model(m, x, background);
+  CHECK((exact_shapley{}.explain(game).values - expected).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((exact_banzhaf{}.explain(game).values - expected).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((occlusion{}.explain(game).values - expected).cwiseAbs().maxCoeff() < 1e-12);
+  // Antithetic permutations and KernelSHAP are exact for additive games.
+  CHECK((permutation_shapley{.solver = {.budget = 100}}.explain(game).values - expected).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((kernel_shap{.solver = {.budget = 30}}.explain(game).values - expected).cwiseAbs().maxCoeff() < 1e-10);
+  const attribution e = exact_shapley{}.explain(game);
+  CHECK(e.model_evaluations == 64 * 20);
+}
+
+TEST_CASE("occlusion with feature groups removes whole groups") {
+  vector w(4), x(4), b(4);
+  w << 1, 2, 3, 4;
+  x << 1, 1, 1, 1;
+  b << 0, 0, 0, 0;
+  const auto m = function_model(4, 1, [w](const matrix& in) {
+    matrix y(in.rows(), 1);
+    for (Eigen::Index r = 0; r < in.rows(); ++r) y(r, 0) = in.row(r).dot(w) + in(r, 0) * in(r, 3);
+    return y;
+  });
+  const auto game = masked_model(m, x, matrix(b.transpose()), feature_groups({{0, 3}, {1, 2}}, 4));
+  const attribution a = occlusion{}.explain(game);
+  REQUIRE(a.values.size() == 2);
+  CHECK(a.values(0) == doctest::Approx(1 + 4 + 1));  // removes x0, x3 and their product
+  CHECK(a.values(1) == doctest::Approx(2 + 3));
+  CHECK(a.prediction == doctest::Approx(11));
+}
+
+TEST_CASE("KernelSHAP with the whole neighbourhood is the exact Shapley value") {
+  const auto g = random_game(8, 21);
+  const attribution exact = exact_shapley{}.explain(g);
+  const attribution full = kernel_shap{.solver = {.budget = 254}}.explain(g);
+  CHECK(full.fit.exhaustive);
+  CHECK((full.values - exact.values).cwiseAbs().maxCoeff() < 1e-10);
+  CHECK(std::abs(full.efficiency_gap()) < 1e-12);
+  // The uniform kernel fitted by the generic streaming regression is the Banzhaf value.
+  const auto generic = local_approximation<uniform_coalitions, ridge, exhaustive>{.loss = {.alpha = 0.0}}.explain(g);
+  CHECK((generic.values - exact_banzhaf{}.explain(g).values).cwiseAbs().maxCoeff() < 1e-10);
+}
+
+TEST_CASE("KernelSHAP: exact efficiency, enumeration of small sizes, deduplication") {
+  const auto g = random_game(10, 3);
+  const attribution a = kernel_shap{.solver = {.budget = 300}}.explain(g, {.seed = 9});
+  CHECK(std::abs(a.efficiency_gap()) < 1e-10);
+  CHECK(a.game_evaluations <= 302);
+  CHECK(a.has_standard_errors());
+  // Sizes 1 and 9 (20 coalitions) are enumerated first; the shapley_kernel sample shows it.
+  rng random(9);
+  const neighborhood_sample s = shapley_kernel{}.sample(10, 300, random);
+  Eigen::Index singles = 0;
+  for (Eigen::Index r = 0; r < s.points.rows(); ++r) {
+    const double size = s.points.row(r).sum();
+    if (size == 1.0 || size == 9.0) {
+      ++singles;
+      CHECK(s.unit[static_cast<std::size_t>(r)] < 0);
+    }
+  }
+  CHECK(singles == 20);
+  // Paired sampling: every sampled coalition appears with its complement, and no row twice.
+  std::set<std::string> keys;
+  for (Eigen::Index r = 0; r < s.points.rows(); ++r) CHECK(keys.insert(detail::coalition_key(s.points.row(r))).second);
+  for (Eigen::Index r = 0; r < s.points.rows(); ++r) {
+    const vector complement = (1.0 - s.points.row(r).array()).matrix().transpose();
+    CHECK(keys.count(detail::coalition_key(complement)) == 1);
+  }
+}
+
+TEST_CASE("estimators converge to the exact values as the budget grows") {
+  const Eigen::Index n = 12;
+  const auto g = random_game(n, 77);
+  const vector shapley = exact_shapley{}.explain(g).values;
+  const vector banzhaf = exact_banzhaf{}.explain(g).values;
+  auto mean_error = [&](auto method, const vector& truth) {
+    double total = 0.0;
+    for (std::uint64_t seed = 0; seed < 8; ++seed) total += rmse(method.explain(g, {.seed = seed}).values, truth);
+    return total / 8.0;
+  };
+  double previous = std::numeric_limits<double>::infinity();
+  for (std::size_t budget : {200, 800, 3200}) {
+    const double e = mean_error(kernel_shap{.solver = {.budget = budget}}, shapley);
+    CHECK(e < previous);
+    previous = e;
+  }
+  previous = std::numeric_limits<double>::infinity();
+  for (std::size_t budget : {200, 800, 3200}) {
+    const double e = mean_error(permutation_shapley{.solver = {.budget = budget}}, shapley);
+    CHECK(e < previous * 0.75);
+    previous = e;
+  }
+  previous = std::numeric_limits<double>::infinity();
+  for (std::size_t budget : {200, 800, 3200}) {
+    const double e = mean_error(msr_banzhaf{.solver = {.budget = budget}}, banzhaf);
+    CHECK(e < previous * 0.75);
+    previous = e;
+  }
+}
+
+TEST_CASE("standard errors are calibrated: z-scores against exact values have unit scale") {
+  const Eigen::Index n = 10;
+  const auto g = random_game(n, 5);
+  const vector shapley = exact_shapley{}.explain(g).values;
+  const vector banzhaf = exact_banzhaf{}.explain(g).values;
+  auto z_rms = [&](auto method, const vector& truth) {
+    double sum = 0.0;
+    int count = 0;
+    for (std::uint64_t seed = 0; seed < 40; ++seed) {
+      const attribution a = method.explain(g, {.seed = seed});
+      REQUIRE(a.has_standard_errors());
+      sum += ((a.values - truth).array() / a.standard_errors.array()).square().sum();
+      count += static_cast<int>(n);
+    }
+    return std::sqrt(sum / count);
+  };
+  const double kernel = z_rms(kernel_shap{.solver = {.budget = 400}}, shapley);
+  const double permutation = z_rms(permutation_shapley{.solver = {.budget = 400}}, shapley);
+  const double msr = z_rms(msr_banzhaf{.solver = {.budget = 400}}, banzhaf);
+  CHECK(kernel > 0.6);
+  CHECK(kernel < 1.6);
+  CHECK(permutation > 0.7);
+  CHECK(permutation < 1.4);
+  CHECK(msr > 0.7);
+  CHECK(msr < 1.4);
+}
+
+TEST_CASE("KernelSHAP early stopping at a target standard error") {
+  const auto g = random_game(12, 8);
+  const attribution a = kernel_shap{.solver = {.budget = 4000, .target_standard_error = 0.05}}.explain(g, {.seed = 1});
+  CHECK(a.fit.converged);
+  CHECK(a.standard_errors.maxCoeff() <= 0.05);
+  CHECK(a.game_evaluations < 4000);
+  const attribution b = kernel_shap{.solver = {.budget = 100, .target_standard_error = 1e-9}}.explain(g, {.seed = 1});
+  CHECK_FALSE(b.fit.converged);
+}
+
+TEST_CASE("LIME and C-LIME recover a linear model") {
+  vector w(5), x(5), b(5);
+  w << 2.0, -1.0, 0.5, 0.0, 3.0;
+  x << 1.0, 2.0, 3.0, -1.0, 0.5;
+  b << 0.5, 0.0, 1.0, 1.0, -0.5;
+  const auto m = linear_model(w, 1.0);
+  const auto game = masked_model(m, x, matrix(b.transpose()));
+  const vector expected = w.cwiseProduct(x - b);
+  const attribution lime_ridge = lime<>{.loss = {.alpha = 1e-9}, .solver = {.budget = 400}}.explain(game, {.seed = 2});
+  CHECK((lime_ridge.values - expected).cwiseAbs().maxCoeff() < 1e-6);
+  CHECK(lime_ridge.fit.r_squared == doctest::Approx(1.0));
+  const attribution lime_l1 = lime<lasso>{.loss = {.alpha = 1e-6}, .solver = {.budget = 400}}.explain(game, {.seed = 2});
+  CHECK((lime_l1.values - expected).cwiseAbs().maxCoeff() < 1e-3);
+  CHECK(lime_l1.values(3) == 0.0);  // a zero weight stays exactly zero under L1
+  // Ridge shrinks towards zero as alpha grows.
+  const attribution shrunk = lime<>{.loss = {.alpha = 10.0}, .solver = {.budget = 400}}.explain(game, {.seed = 2});
+  CHECK(shrunk.values.norm() < lime_ridge.values.norm());
+  // C-LIME: the slope of f(x + z) on z is w, for any sigma.
+  for (double sigma : {0.01, 1.0}) {
+    const attribution c = clime{.neighborhood = {.sigma = sigma}, .solver = {.budget = 200}}.explain(noisy_model(m, x), {.seed = 3});
+    CHECK((c.values - w).cwiseAbs().maxCoeff() < 1e-9);
+    CHECK(c.prediction == doctest::Approx(w.dot(x) + 1.0));
+  }
+}
+
+TEST_CASE("C-LIME tends to the gradient of a smooth model as sigma shrinks") {
+  const auto m = nonlinear_model();
+  vector x(5);
+  x << 0.3, -0.4, 0.8, 0.1, 0.6;
+  vector gradient(5);  // of output 0, by hand
+  const double t = std::tanh(x(0) * x(1));
+  gradient << (1 - t * t) * x(1), (1 - t * t) * x(0), x(2), -1.0, std::cos(x(4));
+  double previous = std::numeric_limits<double>::infinity();
+  for (double sigma : {0.3, 0.03, 0.003}) {
+    const attribution c = clime{.neighborhood = {.sigma = sigma}, .solver = {.budget = 2000}}.explain(noisy_model(m, x), {.seed = 4});
+    const double error = (c.values - gradient).cwiseAbs().maxCoeff();
+    CHECK(error < previous);
+    previous = error;
+  }
+  CHECK(previous < 1e-3);
+}
+
+TEST_CASE("same seed, same result on 1 and 2 threads") {
+  const auto m = nonlinear_model();
+  vector x(5);
+  x << 1.0, -0.5, 0.25, 2.0, -1.0;
+  rng random(3);
+  matrix background(7, 5);
+  for (Eigen::Index r = 0; r < 7; ++r)
+    for (Eigen::Index c = 0; c < 5; ++c) background(r, c) = random.normal();
+  const auto game = masked_model(m, x, background, 1);
+  auto same = [&](auto method) {
+    const attribution one = method.explain(game, {.seed = 42, .threads = 1});
+    const attribution two = method.explain(game, {.seed = 42, .threads = 2});
+    const attribution again = method.explain(game, {.seed = 42, .threads = 2});
+    CHECK(one.values == two.values);
+    CHECK(two.values == again.values);
+    CHECK(one.standard_errors == two.standard_errors);
+  };
+  same(exact_shapley{});
+  same(exact_banzhaf{});
+  same(kernel_shap{.solver = {.budget = 20}});
+  same(permutation_shapley{.solver = {.budget = 40}});
+  same(msr_banzhaf{.solver = {.budget = 40}});
+  same(lime<>{.solver = {.budget = 20}});
+  same(occlusion{});
+  // Many chunks: a 20-player game splits into 256 chunks of 4096 coalitions.
+  const auto big = random_game(16, 1);
+  CHECK(exact_shapley{}.explain(big, {.threads = 1}).values == exact_shapley{}.explain(big, {.threads = 2}).values);
+  // A different seed gives a different estimate.
+  CHECK(kernel_shap{.solver = {.budget = 20}}.explain(game, {.seed = 1}).values !=
+        kernel_shap{.solver = {.budget = 20}}.explain(game, {.seed = 2}).values);
+}
+
+TEST_CASE("bad input is rejected with a message naming the problem") {
+  vector w(3), x(3);
+  w << 1, 2, 3;
+  x << 1, 1, 1;
+  const auto m = linear_model(w, 0.0);
+  const matrix baseline = matrix::Zero(1, 3);
+  CHECK_THROWS_WITH_AS(masked_model(m, vector::Ones(4), baseline), doctest::Contains("explained point x has size 4, expected 3"), invalid_argument);
+  CHECK_THROWS_WITH_AS(masked_model(m, x, matrix::Zero(1, 2)), doctest::Contains("perturbation input dimension"), invalid_argument);
+  CHECK_THROWS_WITH_AS(masked_model(m, x, matrix::Zero(0, 3)), doctest::Contains("baseline is empty"), invalid_argument);
+  CHECK_THROWS_WITH_AS(masked_model(m, x, baseline, 1), doctest::Contains("output index 1 is out of range"), invalid_argument);
+  vector bad = x;
+  bad(1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(masked_model(m, bad, baseline), doctest::Contains("x must be finite"), invalid_argument);
+  matrix bad_baseline = baseline;
+  bad_baseline(0, 2) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(masked_model(m, x, bad_baseline), doctest::Contains("baseline must be finite"), invalid_argument);
+
+  const auto nan_model = function_model(3, 1, [](const matrix& in) {
+    matrix y = in.rowwise().sum();
+    for (Eigen::Index r = 0; r < y.rows(); ++r)
+      if (in(r, 0) == 0.0) y(r, 0) = std::numeric_limits<double>::quiet_NaN();
+    return y;
+  });
+  CHECK_THROWS_WITH_AS(exact_shapley{}.explain(masked_model(nan_model, x, baseline)), doctest::Contains("not finite"), invalid_argument);
+  const auto wrong_shape = function_model(3, 1, [](const matrix& in) { return matrix(matrix::Zero(in.rows(), 2)); });
+  CHECK_THROWS_WITH_AS(occlusion{}.explain(masked_model(wrong_shape, x, baseline)), doctest::Contains("model returned"), invalid_argument);
+
+  CHECK_THROWS_WITH_AS(coalition_game(0, [](std::uint64_t) { return 0.0; }), doctest::Contains("player count"), invalid_argument);
+  CHECK_THROWS_WITH_AS(exact_shapley{}.explain(coalition_game(31, [](std::uint64_t) { return 0.0; })),
+                       doctest::Contains("needs n <= 30, got n = 31"), invalid_argument);
+  const auto g = random_game(6, 1);
+  CHECK_THROWS_WITH_AS(kernel_shap{.solver = {.budget = 3}}.explain(g), doctest::Contains("budget 3 is too small"), invalid_argument);
+  CHECK_THROWS_WITH_AS(permutation_shapley{.solver = {.budget = 5}}.explain(g), doctest::Contains("budget 5 is too small"), invalid_argument);
+  CHECK_THROWS_WITH_AS(msr_banzhaf{.solver = {.budget = 3}}.explain(g), doctest::Contains("budget 3 is too small"), invalid_argument);
+  CHECK_THROWS_WITH_AS(lime<>{.solver = {.budget = 4}}.explain(g), doctest::Contains("too small"), invalid_argument);
+  CHECK_THROWS_WITH_AS(clime{.neighborhood = {.sigma = 0.0}}.explain(noisy_model(m, x)), doctest::Contains("sigma must be finite and > 0"), invalid_argument);
+  CHECK_THROWS_WITH_AS(feature_groups({{0, 1}, {1, 2}}, 3), doctest::Contains("feature 1 belongs to groups 0 and 1"), invalid_argument);
+  CHECK_THROWS_WITH_AS(feature_groups({{0}, {2}}, 3), doctest::Contains("feature 1 is in no group"), invalid_argument);
+}
