@@ -392,3 +392,16 @@ TEST_CASE("bad input is rejected with a message naming the problem") {
   CHECK_THROWS_WITH_AS(feature_groups({{0, 1}, {1, 2}}, 3), doctest::Contains("feature 1 belongs to groups 0 and 1"), invalid_argument);
   CHECK_THROWS_WITH_AS(feature_groups({{0}, {2}}, 3), doctest::Contains("feature 1 is in no group"), invalid_argument);
 }
+
+TEST_CASE("exact enumeration gives the same values through bitmasks and through 0/1 rows") {
+  const auto g = random_game(11, 4);
+  struct rows_only {  // the same game without the bitmask fast path
+    const decltype(g)& inner;
+    Eigen::Index player_count() const { return inner.player_count(); }
+    vector values(const matrix& points) const { return inner.values(points); }
+  };
+  static_assert(bitmask_game<decltype(g)> && !bitmask_game<rows_only>);
+  const rows_only slow{g};
+  CHECK((exact_shapley{}.explain(g).values - exact_shapley{}.explain(slow).values).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((exact_banzhaf{}.explain(g).values - exact_banzhaf{}.explain(slow).values).cwiseAbs().maxCoeff() < 1e-13);
+}

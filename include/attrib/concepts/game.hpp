@@ -3,6 +3,7 @@
 // indicators (0/1 rows) it is a cooperative game, the object every Shapley-family method
 // explains; when they are real vectors (C-LIME, SmoothGrad) it is the model seen from x.
 #include <concepts>
+#include <cstdint>
 
 #include "attrib/core/types.hpp"
 
@@ -20,6 +21,13 @@ concept game = requires(const G& g, const matrix& points) {
 template <class G>
 concept costed_game = game<G> && requires(const G& g) {
   { g.model_evaluations_per_value() } -> std::convertible_to<index>;
+};
+
+// Opt-in fast path: a game over at most 64 players whose value can be read from the
+// coalition's bitmask directly; exact enumeration then skips building 0/1 rows.
+template <class G>
+concept bitmask_game = game<G> && requires(const G& g, std::uint64_t mask) {
+  { g.value(mask) } -> std::convertible_to<double>;
 };
 
 template <game G>

@@ -2,6 +2,8 @@
 // Linear regression with one output, fitted in closed form (ridge when l2 > 0).
 #include <string>
 
+#include <Eigen/QR>
+
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <Eigen/Cholesky>
+
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"

@@ -65,6 +65,33 @@ void for_all_coalitions(const G& g, const coalition_chunking& chunking, const ru
   });
 }
 
+// Calls visit(chunk_index, mask, value) for every coalition, chunk by chunk; bitmask games
+// are read directly, others through batches of 0/1 rows.
+template <game G, class Visit>
+void for_each_coalition_value(const G& g, const coalition_chunking& chunking, const run_settings& settings,
+                              Visit&& visit) {
+  if constexpr (bitmask_game<G>) {
+    const std::uint64_t total = std::uint64_t{1} << g.player_count();
+    progress_counter progress(settings, static_cast<std::size_t>(total));
+    parallel_for(chunking.chunks, settings.threads, [&](std::size_t c) {
+      const std::uint64_t begin = c * chunking.chunk;
+      const std::uint64_t end = std::min(total, begin + chunking.chunk);
+      for (std::uint64_t mask = begin; mask < end; ++mask) {
+        const double v = static_cast<double>(g.value(mask));
+        if (!std::isfinite(v))
+          fail("game value of coalition " + std::to_string(mask) + " is not finite (" + std::to_string(v) + ")");
+        visit(c, mask, v);
+      }
+      progress.add(static_cast<std::size_t>(end - begin));
+    });
+  } else {
+    for_all_coalitions(g, chunking, settings, [&](std::size_t c, const matrix&, const vector& values) {
+      const std::uint64_t begin = c * chunking.chunk;
+      for (index r = 0; r < values.size(); ++r) visit(c, begin + static_cast<std::uint64_t>(r), values(r));
+    });
+  }
+}
+
 template <game G>
 attribution exact_from_coalitions(const G& g, const char* method) {
   attribution a;
@@ -97,21 +124,18 @@ struct approximation_solver<shapley_kernel, squared_error, exhaustive> {
     }
     const auto chunking = detail::chunk_coalitions(g);
     const std::size_t chunks = chunking.chunks;
-    std::vector<vector> partial(chunks);
+    const std::uint64_t full_mask = (std::uint64_t{1} << n) - 1;
+    std::vector<vector> partial(chunks, vector::Zero(n));
     std::vector<double> partial_outside(chunks, 0.0);
     double empty_value = 0.0, full_value = 0.0;
-    detail::for_all_coalitions(g, chunking, settings, [&](std::size_t c, const matrix& points, const vector& values) {
-      vector weighted(values.size());
-      double out_sum = 0.0;
-      for (index r = 0; r < values.size(); ++r) {
-        const auto s = static_cast<std::size_t>(points.row(r).sum());
-        weighted(r) = values(r) * inside[s];
-        out_sum += values(r) * outside[s];
-      }
-      partial[c] = points.transpose() * weighted;
-      partial_outside[c] = out_sum;
-      if (c == 0) empty_value = values(0);
-      if (c + 1 == chunks) full_value = values(values.size() - 1);
+    detail::for_each_coalition_value(g, chunking, settings, [&](std::size_t c, std::uint64_t mask, double v) {
+      const auto s = static_cast<std::size_t>(std::popcount(mask));
+      const double weighted = v * inside[s];
+      partial_outside[c] += v * outside[s];
+      double* phi = partial[c].data();
+      for (std::uint64_t m = mask; m != 0; m &= m - 1) phi[std::countr_zero(m)] += weighted;
+      if (mask == 0) empty_value = v;
+      if (mask == full_mask) full_value = v;
     });
     vector phi = vector::Zero(n);
     double out_total = 0.0;
@@ -139,14 +163,16 @@ struct approximation_solver<uniform_coalitions, squared_error, exhaustive> {
     detail::require_enumerable(n, "exact_banzhaf");
     const auto chunking = detail::chunk_coalitions(g);
     const std::size_t chunks = chunking.chunks;
-    std::vector<vector> partial(chunks);
+    const std::uint64_t full_mask = (std::uint64_t{1} << n) - 1;
+    std::vector<vector> partial(chunks, vector::Zero(n));
     std::vector<double> partial_sum(chunks, 0.0);
     double empty_value = 0.0, full_value = 0.0;
-    detail::for_all_coalitions(g, chunking, settings, [&](std::size_t c, const matrix& points, const vector& values) {
-      partial[c] = points.transpose() * values;
-      partial_sum[c] = values.sum();
-      if (c == 0) empty_value = values(0);
-      if (c + 1 == chunks) full_value = values(values.size() - 1);
+    detail::for_each_coalition_value(g, chunking, settings, [&](std::size_t c, std::uint64_t mask, double v) {
+      partial_sum[c] += v;
+      double* phi = partial[c].data();
+      for (std::uint64_t m = mask; m != 0; m &= m - 1) phi[std::countr_zero(m)] += v;
+      if (mask == 0) empty_value = v;
+      if (mask == full_mask) full_value = v;
     });
     vector inside = vector::Zero(n);
     double total = 0.0;
