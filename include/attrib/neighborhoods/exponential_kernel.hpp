@@ -39,9 +39,9 @@ struct exponential_kernel {
     return std::exp(-d * d / (w * w));
   }
 
-  double size_weight(index n, index s) const {
-    return kernel(n, s) * std::ldexp(1.0, -static_cast<int>(n));
-  }
+  // Weights are the kernel values themselves, as in lime, so a ridge or lasso alpha means what
+  // it means there: a penalty relative to the summed kernel weight of the points.
+  double size_weight(index n, index s) const { return kernel(n, s); }
 
   neighborhood_sample sample(index n, std::size_t budget, rng& random) const {
     detail::require(n >= 1, "exponential_kernel: the game has no players");
@@ -55,7 +55,7 @@ struct exponential_kernel {
         out.points(r, j) = static_cast<double>(random() >> 63);
         s += out.points(r, j) > 0.5;
       }
-      out.weights(r) = kernel(n, s) / static_cast<double>(m);
+      out.weights(r) = kernel(n, s);
     }
     out.unit.resize(static_cast<std::size_t>(m));
     for (index r = 0; r < m; ++r) out.unit[static_cast<std::size_t>(r)] = r;
