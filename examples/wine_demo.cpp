@@ -2,6 +2,9 @@
 // perturbation method, and compare each with the exact Shapley value.
 //
 //   wine_demo [chart.svg] [wine_data.csv]
+//
+// It also saves the trained model as wine_mlp.json + wine_mlp.safetensors beside the chart, for
+// `attrib explain --model wine_mlp.json ...`.
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -83,6 +86,11 @@ int main(int argc, char** argv) try {
   };
   std::printf("wine MLP 13-16-16-3: train accuracy %.3f, test accuracy %.3f (%ld train, %ld test rows)\n\n",
               accuracy(train_x, train_y), accuracy(test_x, test_y), static_cast<long>(n_train), static_cast<long>(n_test));
+
+  const auto model_path = std::filesystem::absolute(chart).parent_path() / "wine_mlp.json";
+  save_model(model_path, any_model(model, {.feature_names = feature_names, .class_names = wine.class_names}),
+             {.weights_file = "wine_mlp.safetensors"});
+  std::printf("model saved to %s\n\n", model_path.string().c_str());
 
   // Background: 20 training rows; absent features are averaged over them.
   const matrix background = train_x.topRows(20);

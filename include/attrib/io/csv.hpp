@@ -4,6 +4,7 @@
 // label per row). Cells are separated by commas; quoting is supported only around header names.
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -79,7 +80,9 @@ inline std::string printable(std::string_view cell) {
   throw format_error(where + ": " + what);
 }
 
-// A number in the cell, if it is one: from_chars syntax plus an optional leading '+'.
+// A number in the cell, if it is one: from_chars syntax plus an optional leading '+'. Values
+// beyond double's range read as +-inf (and are then rejected as non-finite); values below it
+// round to zero or a subnormal, as strtod does.
 inline bool parse_number(std::string_view cell, double& value) {
   if (!cell.empty() && cell.front() == '+') {
     cell.remove_prefix(1);
@@ -87,7 +90,9 @@ inline bool parse_number(std::string_view cell, double& value) {
   }
   if (cell.empty()) return false;
   const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-  return ec == std::errc{} && end == cell.data() + cell.size();
+  if (end != cell.data() + cell.size()) return false;
+  if (ec == std::errc::result_out_of_range) value = std::strtod(std::string(cell).c_str(), nullptr);
+  return ec == std::errc{} || ec == std::errc::result_out_of_range;
 }
 
 // A finite number, or a format_error that names the cell.
@@ -189,7 +194,7 @@ inline labelled_dataset parse_sklearn_csv(std::string_view text,
   if (lines.size() - 1 != rows)
     throw format_error(source + ": header declares " + std::to_string(rows) +
                        " rows, found " + std::to_string(lines.size() - 1));
-  if (features > static_cast<std::size_t>(lines[1].cells.size()))
+  if (features + 1 != lines[1].cells.size())
     detail::csv_fail(source, lines[1].number, 0,
                      "header declares " + std::to_string(features) +
                          " features, so expected " + std::to_string(features + 1) +

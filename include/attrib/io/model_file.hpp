@@ -142,8 +142,10 @@ class model_reader {
       fail("class_names", "has " + std::to_string(classes) + " names, expected outputs = " +
                               std::to_string(outputs) + (outputs == 1 ? " or 2" : ""));
 
-    if (type != "mlp" && config.contains("layers"))
-      fail("layers", "only an mlp has layers");
+    if (type != "mlp" && type != "logistic_regression" && type != "linear_regression")
+      fail("type", "unknown model type '" + type +
+                       "', expected mlp, logistic_regression or linear_regression");
+    if (type != "mlp" && config.contains("layers")) fail("layers", "only an mlp has layers");
     std::optional<any_model::variant_type> built;
     try {
       if (type == "mlp") {
@@ -153,14 +155,11 @@ class model_reader {
         logistic_regression m(take_matrix("weight", outputs, inputs), take_vector("bias", outputs),
                               output);
         built.emplace(std::move(m));
-      } else if (type == "linear_regression") {
+      } else {
         if (outputs != 1) fail("outputs", "a linear_regression has exactly 1 output");
         if (config.contains("output") && string_field(config, "output") != "identity")
           fail("output", "a linear_regression's output can only be \"identity\"");
         built.emplace(linear_regression(take_matrix("weight", 1, inputs), take_vector("bias", 1)));
-      } else {
-        fail("type", "unknown model type '" + type +
-                         "', expected mlp, logistic_regression or linear_regression");
       }
     } catch (const invalid_argument& e) {
       fail(current_field_, e.what());
@@ -253,8 +252,9 @@ class model_reader {
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const std::string field = "layers[" + std::to_string(l) + "]";
       const auto& layer = layers[l];
-      if (!layer.is_object() || layer.size() != 3)
-        fail(field, "expected an object with exactly in, out and activation");
+      if (!layer.is_object()) fail(field, "expected an object with in, out and activation");
+      for (const auto& [key, value] : layer.items())
+        if (key != "in" && key != "out" && key != "activation") fail(field + "." + key, "unknown field");
       const index in = positive(required(layer, "in", field + ".in"), field + ".in");
       const index out = positive(required(layer, "out", field + ".out"), field + ".out");
       if (in != previous)

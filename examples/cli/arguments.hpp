@@ -1,0 +1,100 @@
+#pragma once
+// Minimal command-line parsing for the attrib tool: --name value pairs and --flags, every
+// unknown or malformed option reported by name.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cli {
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class arguments {
+ public:
+  // `valued` lists the options that take a value, `flags` those that do not.
+  arguments(const std::vector<std::string>& args, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a.rfind("--", 0) != 0) throw usage_error("unexpected argument '" + a + "'; options start with --");
+      std::string name = a.substr(2), value;
+      const auto eq = name.find('=');
+      const bool inline_value = eq != std::string::npos;
+      if (inline_value) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      if (flags.count(name)) {
+        if (inline_value) throw usage_error("option --" + name + " takes no value");
+        flags_.insert(name);
+      } else if (valued.count(name)) {
+        if (!inline_value) {
+          if (i + 1 >= args.size()) throw usage_error("option --" + name + " needs a value");
+          value = args[++i];
+        }
+        values_[name] = value;
+      } else {
+        throw usage_error("unknown option --" + name + " (see --help)");
+      }
+    }
+  }
+
+  bool flag(const std::string& name) const { return flags_.count(name) > 0; }
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string text(const std::string& name, const std::string& fallback = "") const {
+    const auto it = values_.find(name);
+    return it == values_.end() ? fallback : it->second;
+  }
+  std::string required(const std::string& name) const {
+    if (!has(name)) throw usage_error("option --" + name + " is required (see --help)");
+    return values_.at(name);
+  }
+  double number(const std::string& name, double fallback) const {
+    if (!has(name)) return fallback;
+    try {
+      std::size_t used = 0;
+      const double v = std::stod(values_.at(name), &used);
+      if (used != values_.at(name).size()) throw std::invalid_argument("trailing characters");
+      return v;
+    } catch (const std::exception&) {
+      throw usage_error("option --" + name + " expects a number, got '" + values_.at(name) + "'");
+    }
+  }
+  std::uint64_t count(const std::string& name, std::uint64_t fallback) const {
+    if (!has(name)) return fallback;
+    const std::string& s = values_.at(name);
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+      throw usage_error("option --" + name + " expects a non-negative integer, got '" + s + "'");
+    try {
+      return std::stoull(s);
+    } catch (const std::exception&) {
+      throw usage_error("option --" + name + " is out of range: '" + s + "'");
+    }
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::set<std::string> flags_;
+};
+
+// Splits "a,b,c" into its parts.
+inline std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::string current;
+  for (char c : text) {
+    if (c == separator) {
+      parts.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  parts.push_back(current);
+  return parts;
+}
+
+}  // namespace cli

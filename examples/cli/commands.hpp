@@ -1,0 +1,10 @@
+#pragma once
+// The subcommands of the attrib tool; each takes the arguments after its name.
+#include <string>
+#include <vector>
+
+namespace cli {
+
+int explain(const std::vector<std::string>& args);
+
+}  // namespace cli

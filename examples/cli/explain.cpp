@@ -1,0 +1,253 @@
+// attrib explain: feature attributions of a saved model for rows of a CSV file.
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "arguments.hpp"
+#include "attrib/attrib.hpp"
+#include "commands.hpp"
+
+namespace cli {
+namespace {
+
+const char* help = R"(usage: attrib explain --model FILE --data FILE --method NAME [options]
+
+Writes one CSV row per explained instance: row, output, base_value, prediction, one column
+per feature (or feature group), then se_<feature> standard errors when the method estimates
+by sampling, and the number of model evaluations.
+
+input:
+  --model FILE          model config in attrib's JSON format (docs/model-format.md)
+  --data FILE           CSV of instances, one per row (a header line is detected)
+  --data-format F       csv (default) or sklearn (first line n,d,class names; last column
+                        is a label and is dropped)
+  --rows LIST           rows of --data to explain, e.g. 0,3,10-19 (default: all)
+
+baseline (what an absent feature is replaced by):
+  --baseline FILE       CSV of baseline rows (default: the --data file)
+  --baseline-format F   csv (default) or sklearn
+  --baseline-mode M     background: the expectation over the rows (default with --baseline)
+                        mean: the column means as one reference row (default without)
+                        row: one row, chosen by --baseline-row
+  --baseline-row N      the row for --baseline-mode row (default 0)
+  --max-background N    use at most the first N background rows (default 100)
+
+method:
+  --method NAME         exact-shapley, kernel-shap, permutation-shapley, exact-banzhaf,
+                        msr-banzhaf, lime, lime-lasso, clime, occlusion
+  --output K            model output to explain: an index, or 'predicted' for the arg-max
+                        output of each instance (default 0)
+  --samples N           evaluation budget of sampling methods (default: the method's own)
+  --seed S              random seed (default 0); same seed, same result
+  --threads T           worker threads, 0 for all cores (default 1)
+  --target-se E         kernel-shap, lime: stop early once every standard error is <= E
+  --alpha A             lime (ridge, default 1) and lime-lasso (default 0.01) penalty
+  --width W             lime kernel width (default: 1 for cosine, 0.75 sqrt(d) euclidean)
+  --distance D          lime distance: cosine (default) or euclidean
+  --sigma S             clime: standard deviation of the Gaussian offsets (default 0.1)
+  --groups LIST         one group label per feature, e.g. 0,0,1,2,2: players are groups
+
+output:
+  --out FILE            write the CSV there (default: standard output)
+  --quiet               no progress messages on standard error
+  --help                this text
+)";
+
+using model_ref = std::reference_wrapper<const attrib::any_model>;
+
+// Runs the named method on a game; C-LIME uses the noisy game, the rest the masked one.
+template <class Game, class NoisyGame>
+attrib::attribution run_method(const std::string& name, const arguments& a, const Game& game,
+                               const NoisyGame& noisy, const attrib::run_settings& settings) {
+  using namespace attrib;
+  const std::size_t samples = a.count("samples", 0);
+  const double target = a.number("target-se", 0.0);
+  const sampled_regression regression{.budget = samples, .target_standard_error = target};
+  exponential_kernel kernel{.width = a.number("width", 0.0)};
+  const std::string distance = a.text("distance", "cosine");
+  if (distance == "euclidean")
+    kernel.distance = coalition_distance::euclidean;
+  else if (distance != "cosine")
+    throw usage_error("--distance must be cosine or euclidean, got '" + distance + "'");
+
+  if (name == "exact-shapley") return exact_shapley{}.explain(game, settings);
+  if (name == "kernel-shap") return kernel_shap{.solver = regression}.explain(game, settings);
+  if (name == "permutation-shapley") return permutation_shapley{.solver = {.budget = samples}}.explain(game, settings);
+  if (name == "exact-banzhaf") return exact_banzhaf{}.explain(game, settings);
+  if (name == "msr-banzhaf") return msr_banzhaf{.solver = {.budget = samples}}.explain(game, settings);
+  if (name == "lime")
+    return lime<ridge>{.neighborhood = kernel, .loss = {.alpha = a.number("alpha", 1.0)}, .solver = regression}.explain(game, settings);
+  if (name == "lime-lasso")
+    return lime<lasso>{.neighborhood = kernel, .loss = {.alpha = a.number("alpha", 0.01)}, .solver = regression}.explain(game, settings);
+  if (name == "occlusion") return occlusion{}.explain(game, settings);
+  if (name == "clime")
+    return clime{.neighborhood = {.sigma = a.number("sigma", 0.1)}, .solver = regression}.explain(noisy, settings);
+  throw usage_error("unknown --method '" + name + "' (see --help)");
+}
+
+attrib::matrix read_rows(const std::string& path, const std::string& format, std::vector<std::string>* header) {
+  if (format == "sklearn") return attrib::read_sklearn_csv(path).features;
+  if (format != "csv") throw usage_error("format must be csv or sklearn, got '" + format + "'");
+  attrib::csv_table table = attrib::read_csv(path);
+  if (header) *header = table.header;
+  return table.values;
+}
+
+std::vector<Eigen::Index> parse_rows(const std::string& text, Eigen::Index available) {
+  std::vector<Eigen::Index> rows;
+  auto parse = [&](const std::string& s) -> Eigen::Index {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+      throw usage_error("--rows expects indices like 0,3,10-19, got '" + text + "'");
+    const auto v = static_cast<Eigen::Index>(std::stoll(s));
+    if (v >= available)
+      throw usage_error("--rows names row " + s + " but the data has " + std::to_string(available) + " rows");
+    return v;
+  };
+  for (const std::string& part : split(text, ',')) {
+    const auto dash = part.find('-');
+    if (dash == std::string::npos) {
+      rows.push_back(parse(part));
+    } else {
+      const Eigen::Index first = parse(part.substr(0, dash)), last = parse(part.substr(dash + 1));
+      if (last < first) throw usage_error("--rows range '" + part + "' is decreasing");
+      for (Eigen::Index r = first; r <= last; ++r) rows.push_back(r);
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+int explain(const std::vector<std::string>& args) {
+  const arguments a(args,
+                    {"model", "data", "data-format", "rows", "baseline", "baseline-format", "baseline-mode",
+                     "baseline-row", "max-background", "method", "output", "samples", "seed", "threads",
+                     "target-se", "alpha", "width", "distance", "sigma", "groups", "out"},
+                    {"help", "quiet"});
+  if (a.flag("help")) {
+    std::cout << help;
+    return 0;
+  }
+  const std::string method = a.required("method");
+  const attrib::any_model model = attrib::load_model(a.required("model"));
+  const Eigen::Index d = model.input_dim();
+
+  std::vector<std::string> header;
+  const attrib::matrix data = read_rows(a.required("data"), a.text("data-format", "csv"), &header);
+  if (data.cols() != d)
+    throw usage_error("--data has " + std::to_string(data.cols()) + " columns but the model takes " +
+                      std::to_string(d) + " inputs");
+  const std::vector<Eigen::Index> rows = a.has("rows") ? parse_rows(a.text("rows"), data.rows()) : [&] {
+    std::vector<Eigen::Index> all(static_cast<std::size_t>(data.rows()));
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<Eigen::Index>(i);
+    return all;
+  }();
+
+  // Baseline.
+  const bool own_baseline = a.has("baseline");
+  attrib::matrix baseline_rows =
+      own_baseline ? read_rows(a.text("baseline"), a.text("baseline-format", "csv"), nullptr) : data;
+  if (baseline_rows.cols() != d)
+    throw usage_error("--baseline has " + std::to_string(baseline_rows.cols()) + " columns, expected " + std::to_string(d));
+  if (baseline_rows.rows() == 0) throw usage_error("--baseline has no rows");
+  const std::string mode = a.text("baseline-mode", own_baseline ? "background" : "mean");
+  attrib::matrix baseline;
+  if (mode == "mean") {
+    baseline = baseline_rows.colwise().mean();
+  } else if (mode == "row") {
+    const auto r = static_cast<Eigen::Index>(a.count("baseline-row", 0));
+    if (r >= baseline_rows.rows())
+      throw usage_error("--baseline-row " + std::to_string(r) + " is out of range; the baseline has " +
+                        std::to_string(baseline_rows.rows()) + " rows");
+    baseline = baseline_rows.row(r);
+  } else if (mode == "background") {
+    const auto cap = static_cast<Eigen::Index>(a.count("max-background", 100));
+    if (cap == 0) throw usage_error("--max-background must be positive");
+    if (baseline_rows.rows() > cap && !a.flag("quiet"))
+      std::cerr << "attrib explain: using the first " << cap << " of " << baseline_rows.rows()
+                << " background rows (--max-background)\n";
+    baseline = baseline_rows.topRows(std::min(cap, baseline_rows.rows()));
+  } else {
+    throw usage_error("--baseline-mode must be background, mean or row, got '" + mode + "'");
+  }
+
+  // Players: features, or groups of them.
+  std::vector<std::string> names = model.info().feature_names;
+  if (names.empty() && static_cast<Eigen::Index>(header.size()) == d) names = header;
+  if (names.empty())
+    for (Eigen::Index f = 0; f < d; ++f) names.push_back("x" + std::to_string(f));
+  attrib::feature_groups groups = attrib::feature_groups::singletons(d);
+  if (a.has("groups")) {
+    std::vector<Eigen::Index> labels;
+    for (const std::string& s : split(a.text("groups"), ',')) {
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+        throw usage_error("--groups expects one non-negative integer label per feature, got '" + s + "'");
+      labels.push_back(static_cast<Eigen::Index>(std::stoll(s)));
+    }
+    if (static_cast<Eigen::Index>(labels.size()) != d)
+      throw usage_error("--groups has " + std::to_string(labels.size()) + " labels, expected one per feature (" +
+                        std::to_string(d) + ")");
+    groups = attrib::feature_groups::from_labels(labels);
+    std::vector<std::string> group_names;
+    for (Eigen::Index p = 0; p < groups.player_count(); ++p) {
+      std::string joined;
+      for (Eigen::Index f : groups.members(p)) joined += (joined.empty() ? "" : "+") + names[static_cast<std::size_t>(f)];
+      group_names.push_back(joined);
+    }
+    names = group_names;
+  }
+
+  const std::string output_text = a.text("output", "0");
+  const bool predicted = output_text == "predicted";
+  const Eigen::Index fixed_output = predicted ? 0 : static_cast<Eigen::Index>(a.count("output", 0));
+  const attrib::run_settings settings{.seed = a.count("seed", 0), .threads = a.count("threads", 1)};
+
+  std::vector<std::vector<double>> table;
+  bool with_errors = false;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const attrib::vector x = data.row(rows[i]).transpose();
+    Eigen::Index output = fixed_output;
+    if (predicted) model.predict(attrib::matrix(x.transpose())).row(0).maxCoeff(&output);
+    const auto game = attrib::perturbed_model<model_ref, attrib::masking>(std::cref(model), x,
+                                                                          attrib::masking(baseline, groups), output);
+    const auto noisy = attrib::noisy_model(std::cref(model), x, output);
+    if (method == "clime" && a.has("groups")) throw usage_error("--groups does not apply to clime");
+    const attrib::attribution r = run_method(method, a, game, noisy, settings);
+    std::vector<double> line{static_cast<double>(rows[i]), static_cast<double>(output), r.base_value, r.prediction};
+    line.insert(line.end(), r.values.data(), r.values.data() + r.values.size());
+    if (r.has_standard_errors()) {
+      with_errors = true;
+      line.insert(line.end(), r.standard_errors.data(), r.standard_errors.data() + r.standard_errors.size());
+    }
+    line.push_back(static_cast<double>(r.model_evaluations));
+    table.push_back(std::move(line));
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!a.flag("quiet") && elapsed > 1.0 && rows.size() > 1)
+      std::cerr << "\rattrib explain: " << i + 1 << "/" << rows.size() << " instances, " << static_cast<int>(elapsed)
+                << " s" << (i + 1 == rows.size() ? "\n" : "") << std::flush;
+  }
+
+  std::vector<std::string> columns{"row", "output", "base_value", "prediction"};
+  columns.insert(columns.end(), names.begin(), names.end());
+  if (with_errors)
+    for (const auto& n : names) columns.push_back("se_" + n);
+  columns.push_back("model_evaluations");
+  attrib::matrix values(static_cast<Eigen::Index>(table.size()), static_cast<Eigen::Index>(columns.size()));
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    if (table[r].size() != columns.size())
+      throw std::runtime_error("some instances have standard errors and others not");
+    for (std::size_t c = 0; c < columns.size(); ++c) values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = table[r][c];
+  }
+  if (a.has("out"))
+    attrib::write_csv(a.text("out"), columns, values);
+  else
+    std::cout << attrib::format_csv(columns, values);
+  return 0;
+}
+
+}  // namespace cli

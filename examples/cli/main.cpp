@@ -1,0 +1,42 @@
+// attrib: the command-line face of the library. Each subcommand is a thin layer over the
+// headers: parse options, load files, call one library function, write CSV.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "arguments.hpp"
+#include "commands.hpp"
+
+namespace {
+
+const char* usage = R"(usage: attrib <command> [options]
+
+commands:
+  explain   feature attributions of a saved model for the rows of a CSV file
+
+Run 'attrib <command> --help' for the options of a command.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (command == "explain") return cli::explain(args);
+    std::cerr << "attrib: unknown command '" << command << "'\n" << usage;
+    return 2;
+  } catch (const cli::usage_error& e) {
+    std::cerr << "attrib " << command << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "attrib " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+}
