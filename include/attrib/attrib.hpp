@@ -10,6 +10,7 @@
 #include "attrib/core/coalitions.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/feature_groups.hpp"
+#include "attrib/core/interop.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/run_settings.hpp"

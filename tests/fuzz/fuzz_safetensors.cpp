@@ -1,0 +1,30 @@
+// libFuzzer target: safetensors parsing. format_error is the only acceptable failure; for input
+// that parses, re-serialising and re-parsing must reproduce the tensors.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+
+#include "attrib/io/safetensors.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  attrib::safetensors_content content;
+  try {
+    content = attrib::parse_safetensors(std::as_bytes(std::span(data, size)));
+  } catch (const attrib::format_error&) {
+    return 0;
+  }
+  for (auto& [name, t] : content.tensors) t.dtype = attrib::tensor_dtype::f64;
+  const auto again = attrib::parse_safetensors(
+      std::string_view(attrib::serialize_safetensors(content.tensors, attrib::tensor_dtype::f64,
+                                                     content.metadata)));
+  if (again.tensors.size() != content.tensors.size()) std::abort();
+  for (const auto& [name, t] : content.tensors) {
+    const auto& u = again.tensors.at(name);
+    if (u.shape != t.shape || u.values.size() != t.values.size()) std::abort();
+    for (attrib::index k = 0; k < t.values.size(); ++k)
+      if (!(u.values[k] == t.values[k]) && !(std::isnan(u.values[k]) && std::isnan(t.values[k])))
+        std::abort();
+  }
+  return 0;
+}
