@@ -4,6 +4,9 @@
 // the test cases at the end run the archetypes so that the file is also a runtime test.
 #include <doctest/doctest.h>
 
+#include "attrib/methods/feature/gradients.hpp"
+#include "attrib/models/mlp.hpp"
+
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -127,12 +130,15 @@ struct neighborhood_with_mutating_sample {
 // --- losses and near-misses ---------------------------------------------------------------------
 struct loss_without_objective {
   static constexpr bool matches_values = true;
+  static constexpr const char* name = "no objective";
 };
 struct gradient_matching_loss {  // a loss, but it does not opt in to matching values
+  static constexpr const char* name = "gradient-like";
   double objective(const vector&, const vector&, const vector&, const vector&) const { return 0; }
 };
 struct loss_opting_out {
   static constexpr bool matches_values = false;
+  static constexpr const char* name = "opting out";
   double objective(const vector&, const vector&, const vector&, const vector&) const { return 0; }
 };
 
@@ -234,6 +240,25 @@ static_assert(attrib::solver_for<attrib::sampled_regression, attrib::gaussian, a
 static_assert(attrib::solver_for<attrib::sampled_regression, attrib::gaussian, attrib::lasso>);
 static_assert(attrib::solver_for<attrib::permutation_sampling, attrib::shapley_kernel, attrib::squared_error>);
 static_assert(attrib::solver_for<attrib::maximum_sample_reuse, attrib::uniform_coalitions, attrib::squared_error>);
+
+// The gradient-matching half of the framework.
+static_assert(attrib::differentiable_model<attrib::archetypes::differentiable_model>);
+static_assert(attrib::differentiable_model<attrib::mlp>);
+static_assert(!attrib::differentiable_model<attrib::archetypes::model>);
+static_assert(attrib::differentiable_game<attrib::archetypes::differentiable_game>);
+static_assert(!attrib::differentiable_game<attrib::archetypes::game>);
+static_assert(attrib::loss<attrib::gradient_matching> && !attrib::value_matching_loss<attrib::gradient_matching>);
+static_assert(attrib::quadratic_loss<attrib::ridge> && !attrib::quadratic_loss<attrib::lasso>);
+static_assert(attrib::finite_neighborhood<attrib::straight_path> && attrib::finite_neighborhood<attrib::point_mass>);
+static_assert(!attrib::finite_neighborhood<attrib::gaussian>);
+static_assert(attrib::solver_for<attrib::gradient_average, attrib::straight_path, attrib::gradient_matching>);
+static_assert(attrib::solver_for<attrib::gradient_average, attrib::gaussian, attrib::gradient_matching>);
+static_assert(attrib::solver_for<attrib::gradient_average, attrib::point_mass, attrib::gradient_matching>);
+static_assert(!attrib::solver_for<attrib::gradient_average, attrib::gaussian, attrib::squared_error>);
+static_assert(!attrib::solver_for<attrib::sampled_regression, attrib::gaussian, attrib::gradient_matching>);
+// A masked model of a differentiable model is a differentiable game; of a plain model it is not.
+static_assert(attrib::differentiable_game<attrib::perturbed_model<attrib::mlp, attrib::masking>>);
+static_assert(!attrib::differentiable_game<attrib::perturbed_model<attrib::archetypes::model, attrib::masking>>);
 
 // ... and the rejected ones.
 static_assert(!attrib::solver_for<attrib::sampled_regression, attrib::shapley_kernel, attrib::lasso>);

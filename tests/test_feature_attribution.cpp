@@ -1,5 +1,5 @@
 // Evidence for the perturbation-based feature-attribution methods: game-theoretic axioms,
-// closed forms, a published power Eigen::Index, convergence of the estimators to the exact values,
+// closed forms, a published power index, convergence of the estimators to the exact values,
 // determinism across thread counts, and the errors raised on bad input.
 #include <doctest/doctest.h>
 
@@ -122,7 +122,7 @@ TEST_CASE("exact Banzhaf equals the brute-force marginal average") {
   }
 }
 
-TEST_CASE("Shapley-Shubik Eigen::Index of the UN Security Council (published: 421/2145 and 4/2145)") {
+TEST_CASE("Shapley-Shubik index of the UN Security Council (published: 421/2145 and 4/2145)") {
   // [39; 7,7,7,7,7, 1 x 10]: five permanent members with a veto, ten elected members.
   std::vector<double> weights(15, 1.0);
   for (int i = 0; i < 5; ++i) weights[static_cast<std::size_t>(i)] = 7.0;

@@ -38,14 +38,34 @@ index model_evaluations_per_value(const G& g) {
     return 1;
 }
 
+// A game that also gives the gradient of its value with respect to the interpretable point:
+// gradients(points) has one row per point. Gradient-matching methods need it.
+template <class G>
+concept differentiable_game = game<G> && requires(const G& g, const matrix& points) {
+  { g.gradients(points) } -> std::convertible_to<matrix>;
+};
+
 namespace archetypes {
 // The least a type must provide to be a game.
 struct game {
   index player_count() const { return 1; }
   vector values(const matrix& points) const { return vector::Zero(points.rows()); }
 };
+// A game that states its cost in model rows per value.
+struct costed_game : game {
+  index model_evaluations_per_value() const { return 1; }
+};
+// A differentiable game: v(z) = sum(z).
+struct differentiable_game {
+  index player_count() const { return 1; }
+  vector values(const matrix& points) const { return points.rowwise().sum(); }
+  matrix gradients(const matrix& points) const { return matrix::Ones(points.rows(), points.cols()); }
+};
 }  // namespace archetypes
 
 static_assert(game<archetypes::game>);
+static_assert(differentiable_game<archetypes::differentiable_game>);
+static_assert(!differentiable_game<archetypes::game>);
+static_assert(costed_game<archetypes::costed_game>);
 
 }  // namespace attrib

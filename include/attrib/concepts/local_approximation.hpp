@@ -20,9 +20,24 @@ namespace attrib {
 template <class Neighborhood, class Loss, class Solver>
 struct approximation_solver {};
 
+namespace detail {
+// The least game a loss can work with: value-matching losses need values, gradient-matching
+// losses need gradients too (a loss names it as `using game_archetype = ...`).
+template <class L>
+struct game_archetype_of {
+  using type = archetypes::game;
+};
+template <class L>
+  requires requires { typename L::game_archetype; }
+struct game_archetype_of<L> {
+  using type = typename L::game_archetype;
+};
+}  // namespace detail
+
 template <class S, class N, class L>
 concept solver_for = neighborhood<N> && loss<L> &&
-    requires(const N& nb, const L& l, const S& s, const archetypes::game& g, const run_settings& r) {
+    requires(const N& nb, const L& l, const S& s, const typename detail::game_archetype_of<L>::type& g,
+             const run_settings& r) {
       { approximation_solver<N, L, S>::solve(nb, l, s, g, r) } -> std::same_as<attribution>;
     };
 

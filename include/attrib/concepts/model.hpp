@@ -16,4 +16,15 @@ concept model = requires(const M& m, const matrix& inputs) {
   { m.predict(inputs) } -> std::convertible_to<matrix>;
 };
 
+namespace archetypes {
+// The least a type must provide to be a model: f(x) = sum(x), one output.
+struct model {
+  index input_dim() const { return 1; }
+  index output_dim() const { return 1; }
+  matrix predict(const matrix& inputs) const { return inputs.rowwise().sum(); }
+};
+}  // namespace archetypes
+
+static_assert(model<archetypes::model>);
+
 }  // namespace attrib

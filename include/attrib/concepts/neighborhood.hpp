@@ -22,9 +22,17 @@ struct neighborhood_sample {
   bool exhaustive = false;  // every point of the neighbourhood is present with its exact weight
 };
 
+// nb.sample(n, budget, random) draws about `budget` points in n dimensions; N::name names it.
 template <class N>
 concept neighborhood = requires(const N& nb, index dimension, std::size_t budget, rng& random) {
+  { N::name } -> std::convertible_to<const char*>;
   { nb.sample(dimension, budget, random) } -> std::same_as<neighborhood_sample>;
+};
+
+// A neighbourhood with finitely many points, all given with their weights by enumerate(n).
+template <class N>
+concept finite_neighborhood = neighborhood<N> && requires(const N& nb, index n) {
+  { nb.enumerate(n) } -> std::same_as<neighborhood_sample>;
 };
 
 // A neighbourhood over coalitions whose kernel depends only on the coalition size: it can be
@@ -36,6 +44,7 @@ concept size_kernel_neighborhood = neighborhood<N> && requires(const N& nb, inde
 
 namespace archetypes {
 struct neighborhood {
+  static constexpr const char* name = "archetype_neighborhood";
   neighborhood_sample sample(index dimension, std::size_t, rng&) const {
     neighborhood_sample s;
     s.points = matrix::Ones(1, dimension);

@@ -17,6 +17,15 @@ concept perturbation_for = requires(const P& p, const X& x, const matrix& z, mat
   p.map(x, z, inputs);
 };
 
+// A perturbation that can pull gradients with respect to the model inputs back to the
+// interpretable point: p.pull_back(x, z, input_gradients, point_gradients) averages over a
+// point's inputs, like the value does.
+template <class P, class X = vector>
+concept differentiable_perturbation_for =
+    perturbation_for<P, X> && requires(const P& p, const X& x, const matrix& z, const matrix& g, matrix& out) {
+      p.pull_back(x, z, g, out);
+    };
+
 namespace archetypes {
 struct perturbation {
   index interpretable_dim() const { return 1; }
@@ -25,9 +34,12 @@ struct perturbation {
   void map(const vector& x, const matrix& z, matrix& inputs) const {
     inputs = z * x(0);
   }
+  void pull_back(const vector& x, const matrix&, const matrix& gradients, matrix& out) const {
+    out = gradients * x(0);
+  }
 };
 }  // namespace archetypes
 
-static_assert(perturbation_for<archetypes::perturbation, vector>);
+static_assert(differentiable_perturbation_for<archetypes::perturbation, vector>);
 
 }  // namespace attrib

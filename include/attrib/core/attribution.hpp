@@ -31,6 +31,8 @@ struct attribution {
 
   // sum(values) - (prediction - base_value); zero for efficient methods such as Shapley.
   double efficiency_gap() const { return values.sum() - (prediction - base_value); }
+  // The same quantity under the name gradient methods use (Integrated Gradients' completeness).
+  double completeness_delta() const { return efficiency_gap(); }
   bool has_standard_errors() const { return standard_errors.size() == values.size(); }
 };
 

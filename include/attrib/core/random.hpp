@@ -54,18 +54,12 @@ class rng {
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
 
-  // Uniform integer in [0, n), without modulo bias (Lemire's multiply-shift with rejection).
+  // Uniform integer in [0, n), without modulo bias: draws below 2^64 mod n are rejected.
   std::uint64_t below(std::uint64_t n) {
-    unsigned __int128 m = static_cast<unsigned __int128>((*this)()) * n;
-    auto low = static_cast<std::uint64_t>(m);
-    if (low < n) {
-      const std::uint64_t threshold = (0 - n) % n;
-      while (low < threshold) {
-        m = static_cast<unsigned __int128>((*this)()) * n;
-        low = static_cast<std::uint64_t>(m);
-      }
-    }
-    return static_cast<std::uint64_t>(m >> 64);
+    const std::uint64_t threshold = (0 - n) % n;
+    std::uint64_t r = (*this)();
+    while (r < threshold) r = (*this)();
+    return r % n;
   }
 
   // Standard normal by the Box-Muller transform; the second value of each pair is kept.

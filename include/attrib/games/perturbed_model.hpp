@@ -2,11 +2,13 @@
 // perturbed_model: a model seen through a perturbation around the point x, one output picked.
 // With masking this is shap's "masked model", a cooperative game over features; with
 // additive noise it is the model restricted to a neighbourhood of x.
+#include <cmath>
 #include <functional>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+#include "attrib/concepts/differentiable_model.hpp"
 #include "attrib/concepts/game.hpp"
 #include "attrib/concepts/model.hpp"
 #include "attrib/concepts/perturbation.hpp"
@@ -57,6 +59,30 @@ class perturbed_model {
                      ") for a perturbed input; check the model and the baseline");
       result(i) = mean;
     }
+    return result;
+  }
+
+  // Gradient of the value with respect to the interpretable point, one row per point: the
+  // model's input gradient of the chosen output, pulled back through the perturbation.
+  matrix gradients(const matrix& points) const
+    requires differentiable_model<std::unwrap_reference_t<M>> && differentiable_perturbation_for<P, vector>
+  {
+    detail::require_size(points.cols(), player_count(), "interpretable points (columns)");
+    matrix inputs;
+    perturbation_.map(x_, points, inputs);
+    matrix cotangent = matrix::Zero(inputs.rows(), get_model().output_dim());
+    cotangent.col(output_).setOnes();
+    const matrix input_gradients = get_model().vjp_inputs(inputs, cotangent);
+    detail::require(input_gradients.rows() == inputs.rows() && input_gradients.cols() == inputs.cols(),
+                    "model returned input gradients of the wrong shape");
+    matrix result;
+    perturbation_.pull_back(x_, points, input_gradients, result);
+    for (index r = 0; r < result.rows(); ++r)
+      for (index c = 0; c < result.cols(); ++c)
+        if (!std::isfinite(result(r, c)))
+          detail::fail("gradient of model output " + std::to_string(output_) + " is not finite (" +
+                       std::to_string(result(r, c)) + ") at interpretable point " + std::to_string(r) +
+                       ", coordinate " + std::to_string(c));
     return result;
   }
 

@@ -197,12 +197,12 @@ inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
       safetensors_fail(source, where + "data_offsets [" + std::to_string(begin) + ", " +
                                    std::to_string(end) + "] lie outside the " +
                                    std::to_string(data.size()) + "-byte data buffer");
-    if (count > (end - begin) / info->bytes || count * info->bytes != end - begin)
+    const bool huge = count > std::numeric_limits<std::uint64_t>::max() / info->bytes;
+    if (huge || count * info->bytes != end - begin)
       safetensors_fail(source, where + "data_offsets span " + std::to_string(end - begin) +
                                    " bytes, but shape and dtype need " +
-                                   (count > (end - begin) / info->bytes
-                                        ? std::string("more")
-                                        : std::to_string(count * info->bytes)));
+                                   (huge ? std::string("more than 2^64")
+                                         : std::to_string(count * info->bytes)));
     t.values.resize(static_cast<index>(count));
     for (std::uint64_t k = 0; k < count; ++k)
       t.values[static_cast<index>(k)] = detail::decode(data.data() + begin + k * info->bytes,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "attrib/core/error.hpp"
+#include "attrib/concepts/loss.hpp"
 #include "attrib/solvers/regression_problem.hpp"
 
 namespace attrib {
@@ -59,5 +60,7 @@ struct lasso {
     return beta;
   }
 };
+
+static_assert(value_matching_loss<lasso>);
 
 }  // namespace attrib

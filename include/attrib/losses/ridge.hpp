@@ -3,6 +3,7 @@
 #include <string>
 
 #include "attrib/core/error.hpp"
+#include "attrib/concepts/loss.hpp"
 #include "attrib/solvers/regression_problem.hpp"
 
 namespace attrib {
@@ -30,5 +31,7 @@ struct ridge {
         problem.intercept, problem.coefficient_sum);
   }
 };
+
+static_assert(quadratic_loss<ridge>);
 
 }  // namespace attrib

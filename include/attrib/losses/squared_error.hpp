@@ -1,5 +1,6 @@
 #pragma once
 // squared_error: g must match the game's values, sum_k pi(z_k) (f(z_k) - g(z_k))^2.
+#include "attrib/concepts/loss.hpp"
 #include "attrib/solvers/regression_problem.hpp"
 
 namespace attrib {
@@ -19,5 +20,7 @@ struct squared_error {
                                    problem.coefficient_sum);
   }
 };
+
+static_assert(quadratic_loss<squared_error>);
 
 }  // namespace attrib

@@ -7,6 +7,8 @@ namespace attrib {
 
 class additive_noise {
  public:
+  static constexpr bool offsets_in_input_space = true;
+
   explicit additive_noise(index features) : features_(features) {
     detail::require(features > 0, "additive_noise: feature count must be positive");
   }
@@ -16,11 +18,15 @@ class additive_noise {
   void map(const vector& x, const matrix& z, matrix& inputs) const {
     inputs = z.rowwise() + x.transpose();
   }
+  // d input / d z is the identity.
+  void pull_back(const vector&, const matrix&, const matrix& input_gradients, matrix& out) const {
+    out = input_gradients;
+  }
 
  private:
   index features_;
 };
 
-static_assert(perturbation_for<additive_noise, vector>);
+static_assert(differentiable_perturbation_for<additive_noise, vector>);
 
 }  // namespace attrib

@@ -2,6 +2,9 @@
 // masking: a coalition keeps the features of its present players at the explained point x
 // and takes the others from a baseline - one reference input, or every row of a background
 // set, the point's value then being the mean over the rows (interventional expectation).
+// Between the corners a point z in [0, 1]^players interpolates, b + z (x - b) per group: the
+// straight path from the baseline (z = 0) to x (z = 1) that Integrated Gradients integrates
+// along, so gradient methods and coalition methods share one interpretable space.
 #include <string>
 #include <utility>
 
@@ -42,10 +45,26 @@ class masking {
       auto block = inputs.middleRows(i * rows, rows);
       block = background_;
       for (index p = 0; p < z.cols(); ++p) {
-        if (z(i, p) < 0.5) continue;
-        for (index f : groups_.members(p)) block.col(f).setConstant(x(f));
+        const double t = z(i, p);
+        if (t == 0.0) continue;
+        if (t == 1.0) {  // exactly x, not b + (x - b)
+          for (index f : groups_.members(p)) block.col(f).setConstant(x(f));
+        } else {
+          for (index f : groups_.members(p)) block.col(f) += t * (x(f) - block.col(f).array()).matrix();
+        }
       }
     }
+  }
+
+  // d value / d z_p = mean over baseline rows of sum_{f in p} (x_f - b_f) d model / d input_f.
+  void pull_back(const vector& x, const matrix& z, const matrix& input_gradients, matrix& out) const {
+    const index rows = background_.rows();
+    out = matrix::Zero(z.rows(), z.cols());
+    for (index i = 0; i < z.rows(); ++i)
+      for (index p = 0; p < z.cols(); ++p)
+        for (index f : groups_.members(p))
+          out(i, p) += ((x(f) - background_.col(f).array()) * input_gradients.col(f).segment(i * rows, rows).array()).sum();
+    out /= static_cast<double>(rows);
   }
 
  private:
@@ -53,6 +72,6 @@ class masking {
   feature_groups groups_;
 };
 
-static_assert(perturbation_for<masking, vector>);
+static_assert(differentiable_perturbation_for<masking, vector>);
 
 }  // namespace attrib

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "attrib/concepts/local_approximation.hpp"
@@ -231,17 +232,24 @@ struct approximation_solver<N, L, exhaustive> {
 };
 
 // A finite neighbourhood (e.g. single removals: occlusion) is enumerated and fitted directly.
-template <neighborhood N, value_matching_loss L>
-  requires requires(const N& nb, index n) {
-    { nb.enumerate(n) } -> std::same_as<neighborhood_sample>;
-  }
+template <finite_neighborhood N, value_matching_loss L>
+  requires(!size_kernel_neighborhood<N>)
 struct approximation_solver<N, L, exhaustive> {
   template <game G>
   static attribution solve(const N& nb, const L& loss, const exhaustive&, const G& g, const run_settings& settings) {
     const index n = detail::require_players(g, N::name);
     const neighborhood_sample sample = nb.enumerate(n);
-    const vector targets = detail::evaluate_points(g, sample.points, settings);
-    const auto [empty_value, full_value] = detail::endpoint_values(g);
+    // The empty coalition rides along with the neighbourhood's own points.
+    matrix points(sample.points.rows() + 1, n);
+    points.topRows(sample.points.rows()) = sample.points;
+    points.bottomRows(1).setZero();
+    const vector values = detail::evaluate_points(g, points, settings);
+    const vector targets = values.head(sample.points.rows());
+    const double empty_value = values(values.size() - 1);
+    double full_value = std::numeric_limits<double>::quiet_NaN();
+    for (index r = 0; r < sample.points.rows(); ++r)
+      if (sample.points.row(r).minCoeff() == 1.0) full_value = targets(r);
+    if (std::isnan(full_value)) full_value = detail::endpoint_values(g).second;
     const detail::surrogate_fit fit = detail::fit_surrogate(loss, sample, targets, true, std::nullopt);
     attribution a;
     a.method = N::name;
@@ -249,7 +257,7 @@ struct approximation_solver<N, L, exhaustive> {
     a.base_value = empty_value;
     a.prediction = full_value;
     a.fit = fit.diagnostics;
-    a.game_evaluations = static_cast<std::size_t>(sample.points.rows()) + 2;
+    a.game_evaluations = static_cast<std::size_t>(points.rows());
     a.model_evaluations = a.game_evaluations * static_cast<std::size_t>(model_evaluations_per_value(g));
     return a;
   }

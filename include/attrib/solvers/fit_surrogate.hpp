@@ -5,6 +5,7 @@
 #include <cmath>
 #include <optional>
 
+#include "attrib/concepts/loss.hpp"
 #include "attrib/concepts/neighborhood.hpp"
 #include "attrib/core/attribution.hpp"
 #include "attrib/solvers/regression_problem.hpp"
@@ -37,7 +38,7 @@ surrogate_fit fit_surrogate(const Loss& loss, const neighborhood_sample& sample,
   fit.diagnostics.distinct_points = static_cast<std::size_t>(sample.points.rows());
   fit.diagnostics.exhaustive = sample.exhaustive;
 
-  if constexpr (Loss::quadratic) {
+  if constexpr (quadratic_loss<Loss>) {
     if (sample.exhaustive || sample.draws.empty()) return fit;
     const matrix design = problem.design_matrix(sample.points);
     const vector residuals = targets - design * beta;

@@ -32,7 +32,8 @@ struct approximation_solver<shapley_kernel, squared_error, permutation_sampling>
                                                 " is too small; one antithetic pair of permutations of " +
                                                 std::to_string(n) + " players needs " +
                                                 std::to_string(2 + per_pair) + " evaluations");
-    const auto [empty_value, full_value] = detail::endpoint_values(g);
+    const auto endpoints = detail::endpoint_values(g);
+    const double empty_value = endpoints.first, full_value = endpoints.second;
     attribution a;
     a.method = "permutation_shapley";
     a.base_value = empty_value;

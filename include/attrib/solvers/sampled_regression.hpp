@@ -2,8 +2,8 @@
 // sampled_regression: draw a budget of points from the neighbourhood, evaluate the game there
 // and fit g by the loss (KernelSHAP, LIME, C-LIME). Coalition neighbourhoods with constrained
 // endpoints (the Shapley kernel) fit through v(empty) and v(full) exactly. With a target
-// standard error the budget doubles until every value's standard error reaches it, and no
-// coalition is evaluated twice.
+// standard error the budget doubles until every value's standard error reaches it. A
+// coalition drawn twice (in one round or across rounds) is evaluated once.
 #include <algorithm>
 #include <string>
 #include <unordered_map>
@@ -32,7 +32,7 @@ constexpr bool binary_v = requires { requires N::binary; };
 }  // namespace detail
 
 template <neighborhood N, value_matching_loss L>
-  requires(!detail::constrained_endpoints_v<N> || L::quadratic)
+  requires(!detail::constrained_endpoints_v<N> || quadratic_loss<L>)
 struct approximation_solver<N, L, sampled_regression> {
   template <game G>
   static attribution solve(const N& nb, const L& loss, const sampled_regression& solver, const G& g,
@@ -77,7 +77,8 @@ struct approximation_solver<N, L, sampled_regression> {
         std::vector<std::string> keys(static_cast<std::size_t>(sample.points.rows()));
         for (index r = 0; r < sample.points.rows(); ++r) {
           keys[static_cast<std::size_t>(r)] = detail::coalition_key(sample.points.row(r));
-          if (!cache.contains(keys[static_cast<std::size_t>(r)])) fresh.push_back(r);
+          // Reserve the key now so a repeat later in this round is not evaluated again.
+          if (cache.emplace(keys[static_cast<std::size_t>(r)], 0.0).second) fresh.push_back(r);
         }
         matrix fresh_points(static_cast<index>(fresh.size()), n);
         for (std::size_t i = 0; i < fresh.size(); ++i) fresh_points.row(static_cast<index>(i)) = sample.points.row(fresh[i]);

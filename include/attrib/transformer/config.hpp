@@ -1,0 +1,58 @@
+#pragma once
+// Hyper-parameters of a Llama-family decoder (Llama 2 and 3, Mistral, llama2.c): pre-norm
+// blocks with RMSNorm, rotary position embeddings on adjacent pairs, grouped-query attention
+// and a SwiGLU feed-forward network, without biases.
+#include <cstdint>
+#include <string>
+
+#include "attrib/core/error.hpp"
+#include "attrib/core/types.hpp"
+
+namespace attrib {
+
+// Token ids index the vocabulary; int32 matches llama.cpp and llama2.c.
+using token_id = std::int32_t;
+
+struct transformer_config {
+  index dim = 0;             // width of the residual stream
+  index hidden_dim = 0;      // width of the feed-forward layer (neurons)
+  index n_layers = 0;
+  index n_heads = 0;         // query heads
+  index n_kv_heads = 0;      // key/value heads; n_heads / n_kv_heads query heads share each one
+  index vocab_size = 0;
+  index context_length = 0;  // the most positions a sequence may hold
+  float norm_eps = 1e-5f;    // added to the mean square inside RMSNorm
+  float rope_theta = 10000.0f;
+
+  index head_dim() const { return dim / n_heads; }
+  index kv_dim() const { return head_dim() * n_kv_heads; }
+};
+
+// Throws invalid_argument naming the first field that makes `c` unusable.
+inline void validate(const transformer_config& c) {
+  auto positive = [](index v, const char* name) {
+    if (v <= 0)
+      throw invalid_argument(std::string("transformer_config: ") + name + " is " +
+                             std::to_string(v) + ", expected a positive value");
+  };
+  positive(c.dim, "dim");
+  positive(c.hidden_dim, "hidden_dim");
+  positive(c.n_layers, "n_layers");
+  positive(c.n_heads, "n_heads");
+  positive(c.n_kv_heads, "n_kv_heads");
+  positive(c.vocab_size, "vocab_size");
+  positive(c.context_length, "context_length");
+  if (c.dim % c.n_heads != 0)
+    throw invalid_argument("transformer_config: dim " + std::to_string(c.dim) +
+                           " is not a multiple of n_heads " + std::to_string(c.n_heads));
+  if (c.head_dim() % 2 != 0)
+    throw invalid_argument("transformer_config: head dimension " + std::to_string(c.head_dim()) +
+                           " is odd, but rotary embeddings rotate pairs");
+  if (c.n_heads % c.n_kv_heads != 0)
+    throw invalid_argument("transformer_config: n_heads " + std::to_string(c.n_heads) +
+                           " is not a multiple of n_kv_heads " + std::to_string(c.n_kv_heads));
+  if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
+    throw invalid_argument("transformer_config: norm_eps and rope_theta must be positive");
+}
+
+}  // namespace attrib

@@ -1,0 +1,320 @@
+#pragma once
+// The forward pass of a Llama-family decoder in float32 with float32 accumulation, as llama2.c's
+// run.c and llama.cpp compute it. A call runs new tokens for each row of a batch through the
+// model, appending their keys and values to a kv_cache: a whole prompt in one call, or one token
+// per call while generating. Interventions from a hook_set apply at every named point.
+//
+// The per-token numerics (rmsnorm, rope, attention, silu) are plain loops over plain arrays in
+// detail:: so that a device kernel can reuse them; matrix products go through Eigen, converting
+// each block of weight rows from its stored type once per call, shared by all tokens of the batch.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "attrib/core/error.hpp"
+#include "attrib/core/types.hpp"
+#include "attrib/transformer/config.hpp"
+#include "attrib/transformer/hooks.hpp"
+#include "attrib/transformer/kv_cache.hpp"
+#include "attrib/transformer/weights.hpp"
+
+namespace attrib {
+
+struct forward_options {
+  // Interventions to apply; null runs the plain model.
+  const hook_set* hooks = nullptr;
+  // Compute logits of these token ids only (columns in this order); empty: the whole vocabulary.
+  std::vector<token_id> logit_tokens;
+  // Compute logits for the last new token of each row only, as generation needs.
+  bool last_position_only = false;
+};
+
+namespace detail {
+
+// out = w * x / sqrt(mean(x^2) + eps), summed in float like run.c.
+inline void rmsnorm(const float* x, const float* w, float* out, index n, float eps) {
+  float ss = 0.0f;
+  for (index i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  for (index i = 0; i < n; ++i) out[i] = w[i] * (scale * x[i]);
+}
+
+// Rotates adjacent pairs (2j, 2j+1) of each head by position * inv_freq[j] (llama2.c and GGUF
+// layout; Hugging Face checkpoints pair j with j + head_dim/2 instead and must be permuted).
+inline void rope(float* v, index heads, index head_dim, index position, const double* inv_freq) {
+  for (index j = 0; j < head_dim / 2; ++j) {
+    const double angle = static_cast<double>(position) * inv_freq[j];
+    const auto c = static_cast<float>(std::cos(angle));
+    const auto s = static_cast<float>(std::sin(angle));
+    for (index h = 0; h < heads; ++h) {
+      float* pair = v + h * head_dim + 2 * j;
+      const float a = pair[0];
+      const float b = pair[1];
+      pair[0] = a * c - b * s;
+      pair[1] = a * s + b * c;
+    }
+  }
+}
+
+inline void softmax(float* x, index n) {
+  float top = x[0];
+  for (index i = 1; i < n; ++i) top = std::max(top, x[i]);
+  float sum = 0.0f;
+  for (index i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - top);
+    sum += x[i];
+  }
+  for (index i = 0; i < n; ++i) x[i] /= sum;
+}
+
+// Causal attention of one query token over positions [0, length) of one cached sequence, for
+// every query head: head h reads key/value head h / (heads / kv_heads).
+inline void attend(const float* q, const float* const* keys, const float* const* values,
+                   index length, index heads, index kv_heads, index head_dim, float* scores,
+                   float* out) {
+  const index group = heads / kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (index h = 0; h < heads; ++h) {
+    const float* qh = q + h * head_dim;
+    const index offset = (h / group) * head_dim;
+    for (index t = 0; t < length; ++t) {
+      const float* k = keys[t] + offset;
+      float dot = 0.0f;
+      for (index d = 0; d < head_dim; ++d) dot += qh[d] * k[d];
+      scores[t] = dot * scale;
+    }
+    softmax(scores, length);
+    float* oh = out + h * head_dim;
+    std::fill(oh, oh + head_dim, 0.0f);
+    for (index t = 0; t < length; ++t) {
+      const float* v = values[t] + offset;
+      for (index d = 0; d < head_dim; ++d) oh[d] += scores[t] * v[d];
+    }
+  }
+}
+
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// Rows of w converted per block: about 64 KiB of floats, so a block stays in cache while every
+// token of the batch multiplies it.
+inline index weight_block_rows(index cols) { return std::max<index>(1, 16384 / std::max<index>(1, cols)); }
+
+// y = x w^T for all rows of w.
+inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& y) {
+  y.resize(x.rows(), w.rows);
+  const index block = weight_block_rows(w.cols);
+  float_matrix wb;
+  for (index first = 0; first < w.rows; first += block) {
+    const index count = std::min(block, w.rows - first);
+    wb.resize(count, w.cols);
+    w.decode_rows(first, count, wb.data());
+    y.middleCols(first, count).noalias() = x * wb.transpose();
+  }
+}
+
+// y = x w[rows]^T for selected rows of w (a restricted vocabulary).
+inline void linear_rows(const float_matrix& x, const weight_tensor& w,
+                        std::span<const token_id> rows, float_matrix& y) {
+  float_matrix wb(static_cast<index>(rows.size()), w.cols);
+  for (std::size_t k = 0; k < rows.size(); ++k)
+    w.decode_rows(rows[k], 1, wb.row(static_cast<index>(k)).data());
+  y.noalias() = x * wb.transpose();
+}
+
+}  // namespace detail
+
+class llama_model {
+ public:
+  // Throws format_error when a weight's shape or size disagrees with the configuration.
+  llama_model(transformer_config config, llama_weights weights)
+      : config_(std::move(config)), weights_(std::move(weights)) {
+    validate(config_, weights_);
+    const index half = config_.head_dim() / 2;
+    inv_freq_.resize(static_cast<std::size_t>(half));
+    for (index j = 0; j < half; ++j)
+      inv_freq_[static_cast<std::size_t>(j)] =
+          std::pow(static_cast<double>(config_.rope_theta),
+                   -static_cast<double>(2 * j) / static_cast<double>(config_.head_dim()));
+  }
+
+  const transformer_config& config() const { return config_; }
+  const llama_weights& weights() const { return weights_; }
+
+  kv_cache make_cache(index batch_rows) const { return kv_cache(config_, batch_rows); }
+
+  // Runs tokens[b] for each batch row b at positions cache.length(b) onwards and appends their
+  // keys and values to the cache. Returns one logits matrix per row: a row per new token (one,
+  // or none for a row without tokens, with last_position_only) and a column per vocabulary entry
+  // or per options.logit_tokens entry. Throws invalid_argument, leaving the cache as it was, when
+  // the batch size differs from the cache's, a token id is outside the vocabulary, or a row would
+  // exceed the context length.
+  std::vector<float_matrix> forward(kv_cache& cache, std::span<const std::vector<token_id>> tokens,
+                                    const forward_options& options = {}) const {
+    check_inputs(cache, tokens, options);
+    std::vector<index> old_lengths(tokens.size());
+    for (std::size_t b = 0; b < tokens.size(); ++b) old_lengths[b] = cache.length(static_cast<index>(b));
+    try {
+      return run(cache, tokens, options);
+    } catch (...) {
+      for (std::size_t b = 0; b < tokens.size(); ++b)
+        cache.truncate(static_cast<index>(b), old_lengths[b]);
+      throw;
+    }
+  }
+
+  // Runs whole sequences from position 0 with a fresh cache.
+  std::vector<float_matrix> forward(std::span<const std::vector<token_id>> sequences,
+                                    const forward_options& options = {}) const {
+    kv_cache cache = make_cache(static_cast<index>(sequences.size()));
+    return forward(cache, sequences, options);
+  }
+
+ private:
+  void check_inputs(const kv_cache& cache, std::span<const std::vector<token_id>> tokens,
+                    const forward_options& options) const {
+    if (cache.rows() != static_cast<index>(tokens.size()))
+      throw invalid_argument("llama_model::forward: " + std::to_string(tokens.size()) +
+                             " token sequences for a kv_cache of " + std::to_string(cache.rows()) +
+                             " batch rows");
+    if (cache.kv_dim() != config_.kv_dim() || cache.context_length() != config_.context_length)
+      throw invalid_argument("llama_model::forward: the kv_cache was made for another model");
+    auto check_id = [&](token_id id, const std::string& where) {
+      if (id < 0 || id >= config_.vocab_size)
+        throw invalid_argument("llama_model::forward: token id " + std::to_string(id) + " at " +
+                               where + " is outside the vocabulary [0, " +
+                               std::to_string(config_.vocab_size) + ")");
+    };
+    for (std::size_t b = 0; b < tokens.size(); ++b) {
+      const auto& row = tokens[b];
+      for (std::size_t i = 0; i < row.size(); ++i)
+        check_id(row[i], "batch row " + std::to_string(b) + ", index " + std::to_string(i));
+      const index end = cache.length(static_cast<index>(b)) + static_cast<index>(row.size());
+      if (end > config_.context_length)
+        throw invalid_argument("llama_model::forward: batch row " + std::to_string(b) + " needs " +
+                               std::to_string(end) + " positions, more than the context length " +
+                               std::to_string(config_.context_length));
+    }
+    for (std::size_t k = 0; k < options.logit_tokens.size(); ++k)
+      check_id(options.logit_tokens[k], "logit_tokens[" + std::to_string(k) + "]");
+  }
+
+  std::vector<float_matrix> run(kv_cache& cache, std::span<const std::vector<token_id>> tokens,
+                                const forward_options& options) const {
+    const auto& c = config_;
+    const index dim = c.dim;
+    const index head_dim = c.head_dim();
+    const index kv_dim = c.kv_dim();
+
+    // Every new token of every row becomes one row of the activation matrices.
+    std::vector<token_location> where;
+    std::vector<token_id> ids;
+    for (std::size_t b = 0; b < tokens.size(); ++b) {
+      const index row = static_cast<index>(b);
+      const index start = cache.length(row);
+      for (std::size_t i = 0; i < tokens[b].size(); ++i) {
+        where.push_back({row, start + static_cast<index>(i)});
+        ids.push_back(tokens[b][i]);
+      }
+      cache.extend(row, start + static_cast<index>(tokens[b].size()));
+    }
+    const index n = static_cast<index>(ids.size());
+    auto hook = [&](hook_point p, float_matrix& values) {
+      if (options.hooks != nullptr) options.hooks->apply(p, values, where);
+    };
+
+    float_matrix x(n, dim);
+    for (index i = 0; i < n; ++i) weights_.token_embedding.decode_rows(ids[static_cast<std::size_t>(i)], 1, x.row(i).data());
+    hook(hook_point::embed(), x);
+
+    float_matrix xb(n, dim), q, k, v, attn(n, dim), out, gate, up;
+    std::vector<float> norm(static_cast<std::size_t>(dim));
+    std::vector<float> scores(static_cast<std::size_t>(c.context_length));
+    std::vector<const float*> key_rows(static_cast<std::size_t>(c.context_length));
+    std::vector<const float*> value_rows(static_cast<std::size_t>(c.context_length));
+    for (index l = 0; l < c.n_layers; ++l) {
+      const auto& w = weights_.layers[static_cast<std::size_t>(l)];
+      hook(hook_point::resid_pre(l), x);
+
+      w.attn_norm.decode_rows(0, 1, norm.data());
+      for (index i = 0; i < n; ++i) detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
+      detail::linear(xb, w.wq, q);
+      detail::linear(xb, w.wk, k);
+      detail::linear(xb, w.wv, v);
+      for (index i = 0; i < n; ++i) {
+        const auto t = where[static_cast<std::size_t>(i)];
+        detail::rope(q.row(i).data(), c.n_heads, head_dim, t.position, inv_freq_.data());
+        detail::rope(k.row(i).data(), c.n_kv_heads, head_dim, t.position, inv_freq_.data());
+        std::copy_n(k.row(i).data(), kv_dim, cache.key(t.row, l, t.position));
+        std::copy_n(v.row(i).data(), kv_dim, cache.value(t.row, l, t.position));
+      }
+      for (index i = 0; i < n; ++i) {
+        const auto t = where[static_cast<std::size_t>(i)];
+        for (index p = 0; p <= t.position; ++p) {
+          key_rows[static_cast<std::size_t>(p)] = cache.key(t.row, l, p);
+          value_rows[static_cast<std::size_t>(p)] = cache.value(t.row, l, p);
+        }
+        detail::attend(q.row(i).data(), key_rows.data(), value_rows.data(), t.position + 1,
+                       c.n_heads, c.n_kv_heads, head_dim, scores.data(), attn.row(i).data());
+      }
+      detail::linear(attn, w.wo, out);
+      hook(hook_point::attn_out(l), out);
+      x += out;
+      hook(hook_point::resid_mid(l), x);
+
+      w.ffn_norm.decode_rows(0, 1, norm.data());
+      for (index i = 0; i < n; ++i) detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
+      detail::linear(xb, w.w_gate, gate);
+      detail::linear(xb, w.w_up, up);
+      for (index i = 0; i < n; ++i)
+        for (index j = 0; j < c.hidden_dim; ++j) gate(i, j) = detail::silu(gate(i, j)) * up(i, j);
+      hook(hook_point::mlp_post(l), gate);
+      detail::linear(gate, w.w_down, out);
+      hook(hook_point::mlp_out(l), out);
+      x += out;
+      hook(hook_point::resid_post(l), x);
+    }
+
+    weights_.final_norm.decode_rows(0, 1, norm.data());
+    for (index i = 0; i < n; ++i) detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
+    hook(hook_point::final_norm(), xb);
+
+    // Which activation rows get logits, and how many belong to each batch row.
+    std::vector<index> selected;
+    std::vector<index> per_row(tokens.size(), 0);
+    for (index i = 0; i < n; ++i) {
+      const auto row = static_cast<std::size_t>(where[static_cast<std::size_t>(i)].row);
+      const bool last = i + 1 == n || where[static_cast<std::size_t>(i + 1)].row != where[static_cast<std::size_t>(i)].row;
+      if (!options.last_position_only || last) {
+        selected.push_back(i);
+        ++per_row[row];
+      }
+    }
+    float_matrix final_rows(static_cast<index>(selected.size()), dim);
+    for (std::size_t s = 0; s < selected.size(); ++s) final_rows.row(static_cast<index>(s)) = xb.row(selected[s]);
+    float_matrix logits;
+    if (options.logit_tokens.empty())
+      detail::linear(final_rows, weights_.output, logits);
+    else
+      detail::linear_rows(final_rows, weights_.output, options.logit_tokens, logits);
+
+    std::vector<float_matrix> result(tokens.size());
+    index next = 0;
+    for (std::size_t b = 0; b < tokens.size(); ++b) {
+      result[b] = logits.middleRows(next, per_row[b]);
+      next += per_row[b];
+    }
+    return result;
+  }
+
+  transformer_config config_;
+  llama_weights weights_;
+  std::vector<double> inv_freq_;  // per rotary pair j: rope_theta^(-2j / head_dim)
+};
+
+}  // namespace attrib

@@ -1,0 +1,101 @@
+#pragma once
+// Weights of a Llama-family model as views over their stored bytes (float32, float16, bfloat16 or
+// Q8_0), usually inside a memory-mapped checkpoint. Nothing is converted at load time: a matrix
+// converts the rows a computation needs to float when it needs them, so a model takes no more
+// memory than its file and a quantised file stays quantised.
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "attrib/core/error.hpp"
+#include "attrib/core/types.hpp"
+#include "attrib/io/gguf.hpp"
+#include "attrib/transformer/config.hpp"
+
+namespace attrib {
+
+// A row-major [rows][cols] matrix (a vector is one row) in its stored type.
+struct weight_tensor {
+  ggml_type type = ggml_type::f32;
+  index rows = 0;
+  index cols = 0;
+  std::span<const std::byte> bytes;
+
+  std::size_t row_bytes() const { return ggml_row_bytes(type, static_cast<std::size_t>(cols)); }
+
+  // Writes rows [first, first + count) as floats to out[0 .. count * cols).
+  void decode_rows(index first, index count, float* out) const {
+    for (index r = 0; r < count; ++r)
+      dequantize_row(type, bytes.data() + static_cast<std::size_t>(first + r) * row_bytes(),
+                     out + r * cols, static_cast<std::size_t>(cols));
+  }
+
+  std::vector<float> decode_row(index r) const {
+    std::vector<float> out(static_cast<std::size_t>(cols));
+    decode_rows(r, 1, out.data());
+    return out;
+  }
+};
+
+struct llama_layer_weights {
+  weight_tensor attn_norm;  // [1][dim]
+  weight_tensor wq;         // [dim][dim]
+  weight_tensor wk;         // [kv_dim][dim]
+  weight_tensor wv;         // [kv_dim][dim]
+  weight_tensor wo;         // [dim][dim]
+  weight_tensor ffn_norm;   // [1][dim]
+  weight_tensor w_gate;     // [hidden][dim]
+  weight_tensor w_up;       // [hidden][dim]
+  weight_tensor w_down;     // [dim][hidden]
+};
+
+struct llama_weights {
+  weight_tensor token_embedding;  // [vocab][dim]
+  std::vector<llama_layer_weights> layers;
+  weight_tensor final_norm;       // [1][dim]
+  weight_tensor output;           // [vocab][dim]; the same bytes as token_embedding when tied
+  // Keeps the bytes the views point into alive (a mapped_file, say); null when the caller owns them.
+  std::shared_ptr<const void> storage;
+};
+
+namespace detail {
+inline void check_weight(const weight_tensor& w, index rows, index cols, const std::string& name) {
+  if (w.rows != rows || w.cols != cols)
+    throw format_error("weight '" + name + "' has shape [" + std::to_string(w.rows) + "][" +
+                       std::to_string(w.cols) + "], expected [" + std::to_string(rows) + "][" +
+                       std::to_string(cols) + "]");
+  if (static_cast<std::size_t>(cols) % ggml_layout(w.type).block_size != 0 ||
+      w.bytes.size() != static_cast<std::size_t>(rows) * w.row_bytes())
+    throw format_error("weight '" + name + "' holds " + std::to_string(w.bytes.size()) +
+                       " bytes, which does not match its shape and type " +
+                       std::string(ggml_type_name(w.type)));
+}
+}  // namespace detail
+
+// Throws format_error naming the first weight whose shape or byte size disagrees with `c`.
+inline void validate(const transformer_config& c, const llama_weights& w) {
+  validate(c);
+  if (static_cast<index>(w.layers.size()) != c.n_layers)
+    throw format_error("model has " + std::to_string(w.layers.size()) + " layers of weights, but " +
+                       std::to_string(c.n_layers) + " in its configuration");
+  detail::check_weight(w.token_embedding, c.vocab_size, c.dim, "token_embedding");
+  detail::check_weight(w.final_norm, 1, c.dim, "final_norm");
+  detail::check_weight(w.output, c.vocab_size, c.dim, "output");
+  for (index l = 0; l < c.n_layers; ++l) {
+    const auto& layer = w.layers[static_cast<std::size_t>(l)];
+    const std::string p = "layers." + std::to_string(l) + ".";
+    detail::check_weight(layer.attn_norm, 1, c.dim, p + "attn_norm");
+    detail::check_weight(layer.wq, c.dim, c.dim, p + "wq");
+    detail::check_weight(layer.wk, c.kv_dim(), c.dim, p + "wk");
+    detail::check_weight(layer.wv, c.kv_dim(), c.dim, p + "wv");
+    detail::check_weight(layer.wo, c.dim, c.dim, p + "wo");
+    detail::check_weight(layer.ffn_norm, 1, c.dim, p + "ffn_norm");
+    detail::check_weight(layer.w_gate, c.hidden_dim, c.dim, p + "w_gate");
+    detail::check_weight(layer.w_up, c.hidden_dim, c.dim, p + "w_up");
+    detail::check_weight(layer.w_down, c.dim, c.hidden_dim, p + "w_down");
+  }
+}
+
+}  // namespace attrib
