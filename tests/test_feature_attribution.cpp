@@ -405,3 +405,25 @@ TEST_CASE("exact enumeration gives the same values through bitmasks and through 
   CHECK((exact_shapley{}.explain(g).values - exact_shapley{}.explain(slow).values).cwiseAbs().maxCoeff() < 1e-13);
   CHECK((exact_banzhaf{}.explain(g).values - exact_banzhaf{}.explain(slow).values).cwiseAbs().maxCoeff() < 1e-13);
 }
+
+TEST_CASE("rng: uniform, bounded and normal draws have the right moments and are reproducible") {
+  rng a(123), b(123);
+  double sum = 0, sum_sq = 0, sum_4 = 0, tail = 0;
+  int mismatches = 0;
+  const int draws = 400000;
+  for (int i = 0; i < draws; ++i) {
+    const double z = a.normal();
+    mismatches += z != b.normal();
+    sum += z, sum_sq += z * z, sum_4 += z * z * z * z;
+    tail += std::abs(z) > 3.442619855899;
+  }
+  CHECK(mismatches == 0);
+  CHECK(std::abs(sum / draws) < 0.01);
+  CHECK(sum_sq / draws == doctest::Approx(1.0).epsilon(0.01));
+  CHECK(sum_4 / draws == doctest::Approx(3.0).epsilon(0.03));
+  CHECK(tail / draws == doctest::Approx(5.76e-4).epsilon(0.2));  // P(|Z| > r) for the ziggurat's r
+  std::vector<int> counts(7, 0);
+  for (int i = 0; i < 70000; ++i) ++counts[static_cast<std::size_t>(a.below(7))];
+  for (int c : counts) CHECK(std::abs(c - 10000) < 400);
+  CHECK(rng::stream(5, 0)() != rng::stream(5, 1)());
+}

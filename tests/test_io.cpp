@@ -4,10 +4,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
@@ -36,8 +35,7 @@ matrix random_matrix(attrib::index rows, attrib::index cols, std::uint64_t seed)
 struct scratch_dir {
   fs::path path;
   scratch_dir() {
-    path = fs::temp_directory_path() /
-           ("attrib_test_io_" + std::to_string(std::random_device{}()));
+    path = fs::temp_directory_path() / ("attrib_test_io_" + std::to_string(std::random_device{}()));
     fs::create_directories(path);
   }
   ~scratch_dir() {
@@ -156,7 +154,8 @@ TEST_CASE("safetensors: round trips and half-precision decoding") {
   tensors["w"] = attrib::matrix_tensor(random_matrix(3, 2, 1));
   tensors["b"] = attrib::vector_tensor(vector(random_matrix(3, 1, 2)));
   tensors["empty"] = {{0}, vector(), attrib::tensor_dtype::f64};
-  const auto bytes = attrib::serialize_safetensors(tensors, attrib::tensor_dtype::f64, {{"k", "v"}});
+  const auto bytes =
+      attrib::serialize_safetensors(tensors, attrib::tensor_dtype::f64, {{"k", "v"}});
   CHECK((bytes.size() - tensors["w"].values.size() * 8 - 3 * 8) % 8 == 0);
   const auto back = attrib::parse_safetensors(std::string_view(bytes));
   CHECK(back.metadata.at("k") == "v");
@@ -174,10 +173,10 @@ TEST_CASE("safetensors: round trips and half-precision decoding") {
   // 1, -2, 65504 (largest half), 2^-24 (smallest subnormal half) as F16; 1 and -0.5 as BF16.
   const std::string halves("\x00\x3C\x00\xC0\xFF\x7B\x01\x00", 8);
   const std::string bfloats("\x80\x3F\x00\xBF", 4);
-  const auto decoded = attrib::parse_safetensors(raw_safetensors(
-      R"({"h":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},)"
-      R"("g":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}})",
-      halves + bfloats));
+  const auto decoded = attrib::parse_safetensors(
+      raw_safetensors(R"({"h":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},)"
+                      R"("g":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}})",
+                      halves + bfloats));
   CHECK(decoded.tensors.at("h").values ==
         (vector(4) << 1.0, -2.0, 65504.0, std::ldexp(1.0, -24)).finished());
   CHECK(decoded.tensors.at("g").values == (vector(2) << 1.0, -0.5).finished());
@@ -192,8 +191,9 @@ TEST_CASE("safetensors: every malformation is a format_error naming it") {
   CHECK_THROWS_WITH_AS(attrib::parse_safetensors(std::string_view("abc"), "t.safetensors"),
                        doctest::Contains("t.safetensors: invalid safetensors: file has 3 bytes"),
                        format_error);
-  CHECK_THROWS_WITH_AS(attrib::parse_safetensors(std::string_view(std::string("\xff\0\0\0\0\0\0\0{}", 10))),
-                       doctest::Contains("header length 255 exceeds"), format_error);
+  CHECK_THROWS_WITH_AS(
+      attrib::parse_safetensors(std::string_view(std::string("\xff\0\0\0\0\0\0\0{}", 10))),
+      doctest::Contains("header length 255 exceeds"), format_error);
   CHECK_THROWS_WITH_AS(parse("{nope", ""), doctest::Contains("not valid JSON"), format_error);
   CHECK_THROWS_WITH_AS(parse("[1]", ""), doctest::Contains("not a JSON object"), format_error);
   CHECK_THROWS_WITH_AS(parse(R"({"t":{"dtype":"F64","shape":[1]}})", eight),
@@ -253,8 +253,9 @@ TEST_CASE("model files round trip with identical predictions") {
       check_same_predictions(model, attrib::load_model(dir.path / "m.json"));
     }
     SUBCASE("f32 safetensors weights") {
-      attrib::save_model(dir.path / "m.json", model,
-                         {.weights_file = "m.safetensors", .weights_dtype = attrib::tensor_dtype::f32});
+      attrib::save_model(
+          dir.path / "m.json", model,
+          {.weights_file = "m.safetensors", .weights_dtype = attrib::tensor_dtype::f32});
       check_same_predictions(model, attrib::load_model(dir.path / "m.json"), 1e-5);
     }
   }
@@ -302,7 +303,9 @@ TEST_CASE("model files: every inconsistency is a format_error naming the field")
                        doctest::Contains("field 'output'"), format_error);
   CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["weights"].erase("layers.1.bias"); }),
                        doctest::Contains("missing tensor 'layers.1.bias'"), format_error);
-  CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["weights"]["layers.1.bias"] = {1, 2}; }),
+  CHECK_THROWS_WITH_AS(parse_with([](json& c) {
+                         c["weights"]["layers.1.bias"] = {1, 2};
+                       }),
                        doctest::Contains("tensor 'layers.1.bias' has shape [2], expected [3]"),
                        format_error);
   CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["weights"]["layers.0.weight"][1] = {1}; }),
@@ -311,16 +314,20 @@ TEST_CASE("model files: every inconsistency is a format_error naming the field")
                        doctest::Contains("unexpected tensor 'extra'"), format_error);
   CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["weights"] = "w.safetensors"; }),
                        doctest::Contains("field 'weights'"), format_error);
-  CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["standardize"]["mean"] = {1, 2}; }),
+  CHECK_THROWS_WITH_AS(parse_with([](json& c) {
+                         c["standardize"]["mean"] = {1, 2};
+                       }),
                        doctest::Contains("field 'standardize.mean'"), format_error);
   CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["standardize"]["scale"][0] = 0; }),
                        doctest::Contains("field 'standardize.scale'"), format_error);
   CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["class_names"] = {"a"}; }),
                        doctest::Contains("field 'class_names'"), format_error);
-  CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["feature_names"] = {"a", 1}; }),
+  CHECK_THROWS_WITH_AS(parse_with([](json& c) {
+                         c["feature_names"] = {"a", 1};
+                       }),
                        doctest::Contains("field 'feature_names'"), format_error);
-  CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["l2"] = -1; }),
-                       doctest::Contains("field 'l2'"), format_error);
+  CHECK_THROWS_WITH_AS(parse_with([](json& c) { c["l2"] = -1; }), doctest::Contains("field 'l2'"),
+                       format_error);
   CHECK_THROWS_WITH_AS(parse_with([](json& c) {
                          c["type"] = "linear_regression";
                          c.erase("layers");

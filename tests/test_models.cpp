@@ -95,8 +95,8 @@ void check_derivatives(Model model, const matrix& inputs, const vector& targets)
   for (index j = 0; j < p; ++j) {
     vector delta = vector::Zero(p);
     delta[j] = step;
-    numeric_gradient[j] = (shifted(delta).loss(inputs, targets) -
-                           shifted(-delta).loss(inputs, targets)) / (2 * step);
+    numeric_gradient[j] =
+        (shifted(delta).loss(inputs, targets) - shifted(-delta).loss(inputs, targets)) / (2 * step);
   }
   CHECK(agrees(gradient, numeric_gradient));
 
@@ -126,7 +126,8 @@ void check_derivatives(Model model, const matrix& inputs, const vector& targets)
 }
 
 attrib::standardizer some_standardizer(index d) {
-  return attrib::standardizer(random_matrix(d, 1, 3), random_matrix(d, 1, 4).cwiseAbs().array() + 0.5);
+  return attrib::standardizer(random_matrix(d, 1, 3),
+                              random_matrix(d, 1, 4).cwiseAbs().array() + 0.5);
 }
 
 vector class_labels(index n, index classes) {
@@ -148,7 +149,8 @@ TEST_CASE("activation derivatives match finite differences") {
       const double first =
           (attrib::activate(a, x + step) - attrib::activate(a, x - step)) / (2 * step);
       const double second = (attrib::activation_derivative(a, x + step) -
-                             attrib::activation_derivative(a, x - step)) / (2 * step);
+                             attrib::activation_derivative(a, x - step)) /
+                            (2 * step);
       CHECK(attrib::activation_derivative(a, x) == doctest::Approx(first).epsilon(1e-7));
       CHECK(attrib::activation_second_derivative(a, x) == doctest::Approx(second).epsilon(1e-6));
     }
@@ -212,8 +214,9 @@ TEST_CASE("mlp derivatives match finite differences for every activation and hea
       m.set_parameters(vector(random_matrix(m.parameter_count(), 1, 23)) * 0.7);
       m.set_standardizer(some_standardizer(4));
       m.set_l2(0.05);
-      const vector y = head == attrib::output_head::identity ? vector(random_matrix(5, 1, 22))
-                                                             : class_labels(5, std::max<attrib::index>(k, 2));
+      const vector y = head == attrib::output_head::identity
+                           ? vector(random_matrix(5, 1, 22))
+                           : class_labels(5, std::max<attrib::index>(k, 2));
       check_derivatives(m, x, y);
     }
   }
@@ -266,8 +269,8 @@ TEST_CASE("Adam trains an mlp on wine, reproducibly") {
     m.set_standardizer(attrib::standardizer::fit(data.features));
     return m;
   };
-  const attrib::adam_options options{.learning_rate = 0.01, .epochs = 60, .batch_size = 16,
-                                     .l2 = 1e-4, .seed = 7};
+  const attrib::adam_options options{
+      .learning_rate = 0.01, .epochs = 60, .batch_size = 16, .l2 = 1e-4, .seed = 7};
   attrib::mlp first = make();
   const auto history = first.train(data.features, data.labels, options);
   REQUIRE(history.size() == 60);
@@ -312,9 +315,10 @@ TEST_CASE("models reject bad input with invalid_argument naming the problem") {
                        doctest::Contains("output_cotangent"), attrib::invalid_argument);
   CHECK_THROWS_WITH_AS(net.set_parameters(vector::Zero(3)), doctest::Contains("parameters"),
                        attrib::invalid_argument);
-  CHECK_THROWS_WITH_AS(attrib::mlp({{3, 4, attrib::activation::relu}, {5, 2, attrib::activation::identity}},
-                                   attrib::output_head::softmax, 1),
-                       doctest::Contains("layers[1]"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      attrib::mlp({{3, 4, attrib::activation::relu}, {5, 2, attrib::activation::identity}},
+                  attrib::output_head::softmax, 1),
+      doctest::Contains("layers[1]"), attrib::invalid_argument);
   CHECK_THROWS_WITH_AS(attrib::logistic_regression(0, 2), doctest::Contains("inputs"),
                        attrib::invalid_argument);
   CHECK_THROWS_WITH_AS(net.train(good, class_labels(4, 2), {.batch_size = 0}),

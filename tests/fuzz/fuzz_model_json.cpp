@@ -1,6 +1,7 @@
 // libFuzzer target: the model file. The input is a JSON config, optionally followed by a NUL
 // byte and a safetensors file supplying the weights it names. format_error is the only
 // acceptable failure; a model that loads must predict and survive a save and reload.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     if (split != std::string_view::npos)
       weights = attrib::parse_safetensors(input.substr(split + 1));
-    const auto model = attrib::parse_model(input.substr(0, split),
-                                           weights ? &weights->tensors : nullptr);
+    const auto model =
+        attrib::parse_model(input.substr(0, split), weights ? &weights->tensors : nullptr);
     // Predictions on a small batch; the model may be large, so keep the batch tiny.
     const attrib::matrix x = attrib::matrix::Constant(2, model.input_dim(), 0.5);
     const attrib::matrix y = model.predict(x);

@@ -1,5 +1,6 @@
 // libFuzzer target: safetensors parsing. format_error is the only acceptable failure; for input
 // that parses, re-serialising and re-parsing must reproduce the tensors.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,9 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   for (auto& [name, t] : content.tensors) t.dtype = attrib::tensor_dtype::f64;
-  const auto again = attrib::parse_safetensors(
-      std::string_view(attrib::serialize_safetensors(content.tensors, attrib::tensor_dtype::f64,
-                                                     content.metadata)));
+  const auto again = attrib::parse_safetensors(std::string_view(
+      attrib::serialize_safetensors(content.tensors, attrib::tensor_dtype::f64, content.metadata)));
   if (again.tensors.size() != content.tensors.size()) std::abort();
   for (const auto& [name, t] : content.tensors) {
     const auto& u = again.tensors.at(name);

@@ -3,6 +3,8 @@
 // Integrated Gradients. The trapezoid rule puts its n nodes on both end points with halved end
 // weights (captum's version spreads weights 1/n over those nodes, so they sum to (n-1)/n).
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <numbers>
 #include <string>
 #include <vector>
@@ -39,7 +41,8 @@ inline quadrature gauss_legendre_unit(int n) {
       derivative = n * (x * p1 - p0) / (x * x - 1.0);
       const double step = p1 / derivative;
       x -= step;
-      if (std::abs(step) < 1e-16) break;
+      // Newton converges quadratically: once the step is at rounding level, stop.
+      if (std::abs(step) <= 1e-15) break;
     }
     const double w = 2.0 / ((1.0 - x * x) * derivative * derivative);
     q.nodes[static_cast<std::size_t>(i)] = -x;
@@ -70,11 +73,18 @@ inline quadrature make_quadrature(quadrature_rule rule, int steps) {
     }
   }
   if (rule == quadrature_rule::gauss_legendre) {
+    // Newton's iterations cost more than a small model's gradients: compute each size once.
+    static std::mutex cache_mutex;
+    static std::map<int, quadrature> cache;
+    std::lock_guard lock(cache_mutex);
+    auto it = cache.find(steps);
+    if (it != cache.end()) return it->second;
     q = detail::gauss_legendre_unit(steps);
     for (std::size_t i = 0; i < q.nodes.size(); ++i) {
       q.nodes[i] = 0.5 * (q.nodes[i] + 1.0);
       q.weights[i] *= 0.5;
     }
+    cache.emplace(steps, q);
   }
   return q;
 }

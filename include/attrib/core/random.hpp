@@ -18,6 +18,40 @@ constexpr std::uint64_t splitmix64(std::uint64_t& state) {
   return z ^ (z >> 31);
 }
 constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+// Layer tables of the normal ziggurat (Marsaglia and Tsang 2000), computed once.
+struct ziggurat_tables {
+  static constexpr double r = 3.442619855899;   // start of the tail
+  static constexpr double v = 9.91256303526217e-3;  // area of each layer
+  std::int64_t k[128];
+  double w[128];
+  double f[128];
+
+  static const ziggurat_tables& get() {
+    static const ziggurat_tables tables;
+    return tables;
+  }
+
+ private:
+  ziggurat_tables() {
+    const double m = 2147483648.0;  // 2^31
+    double d = r, t = r;
+    const double q = v / std::exp(-0.5 * d * d);
+    k[0] = static_cast<std::int64_t>((d / q) * m);
+    k[1] = 0;
+    w[0] = q / m;
+    w[127] = d / m;
+    f[0] = 1.0;
+    f[127] = std::exp(-0.5 * d * d);
+    for (int i = 126; i >= 1; --i) {
+      d = std::sqrt(-2.0 * std::log(v / d + std::exp(-0.5 * d * d)));
+      k[i + 1] = static_cast<std::int64_t>((d / t) * m);
+      t = d;
+      f[i] = std::exp(-0.5 * d * d);
+      w[i] = d / m;
+    }
+  }
+};
 }  // namespace detail
 
 // xoshiro256** (Blackman and Vigna), seeded through splitmix64.
@@ -62,20 +96,27 @@ class rng {
     return r % n;
   }
 
-  // Standard normal by the Box-Muller transform; the second value of each pair is kept.
+  // Standard normal by Marsaglia and Tsang's ziggurat (128 layers, 32-bit resolution): about
+  // one multiply and one table look-up per draw, so noise is cheap next to a model evaluation.
   double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
+    const auto& t = detail::ziggurat_tables::get();
+    for (;;) {
+      const auto bits = static_cast<std::uint32_t>((*this)() >> 32);
+      const auto hz = static_cast<std::int32_t>(bits);
+      const std::uint32_t iz = bits & 127u;
+      const std::int64_t magnitude = hz < 0 ? -static_cast<std::int64_t>(hz) : hz;
+      const double x = hz * t.w[iz];
+      if (magnitude < t.k[iz]) return x;
+      if (iz == 0) {  // the tail beyond r
+        double tx, ty;
+        do {
+          tx = -std::log(1.0 - uniform()) / detail::ziggurat_tables::r;
+          ty = -std::log(1.0 - uniform());
+        } while (ty + ty < tx * tx);
+        return hz > 0 ? detail::ziggurat_tables::r + tx : -detail::ziggurat_tables::r - tx;
+      }
+      if (t.f[iz] + uniform() * (t.f[iz - 1] - t.f[iz]) < std::exp(-0.5 * x * x)) return x;
     }
-    double u1 = uniform();
-    while (u1 <= 0.0) u1 = uniform();
-    const double u2 = uniform();
-    const double radius = std::sqrt(-2.0 * std::log(u1));
-    const double angle = 2.0 * std::numbers::pi * u2;
-    spare_ = radius * std::sin(angle);
-    has_spare_ = true;
-    return radius * std::cos(angle);
   }
 
   // +1 or -1 with equal probability.
@@ -94,8 +135,6 @@ class rng {
 
  private:
   std::uint64_t state_[4]{};
-  double spare_ = 0.0;
-  bool has_spare_ = false;
 };
 
 }  // namespace attrib

@@ -23,8 +23,8 @@ struct csv_table {
 };
 
 struct labelled_dataset {
-  matrix features;                       // n_rows x n_features
-  vector labels;                         // integer class indices in [0, class_names.size())
+  matrix features;  // n_rows x n_features
+  vector labels;    // integer class indices in [0, class_names.size())
   std::vector<std::string> class_names;
 };
 
@@ -141,9 +141,9 @@ inline std::size_t count_cell(std::string_view cell, const std::string& source, 
   unsigned long long value = 0;
   const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
   if (ec != std::errc{} || end != cell.data() + cell.size() || value == 0)
-    csv_fail(source, 1, column,
-             std::string("expected ") + what + " as a positive integer, got '" + printable(cell) +
-                 "'");
+    csv_fail(
+        source, 1, column,
+        std::string("expected ") + what + " as a positive integer, got '" + printable(cell) + "'");
   return static_cast<std::size_t>(value);
 }
 
@@ -160,8 +160,7 @@ inline csv_table parse_csv(std::string_view text, const std::string& source = "<
     for (auto cell : lines.front().cells) table.header.push_back(detail::unquote(cell));
     first = 1;
   }
-  if (first == lines.size())
-    throw format_error(source + ": no data rows after the header line");
+  if (first == lines.size()) throw format_error(source + ": no data rows after the header line");
   const auto columns = static_cast<index>(lines[first].cells.size());
   if (!table.header.empty() && static_cast<index>(table.header.size()) != columns)
     detail::csv_fail(source, lines[first].number, 0,
@@ -192,13 +191,13 @@ inline labelled_dataset parse_sklearn_csv(std::string_view text,
   for (std::size_t c = 2; c < head.cells.size(); ++c)
     data.class_names.push_back(detail::unquote(head.cells[c]));
   if (lines.size() - 1 != rows)
-    throw format_error(source + ": header declares " + std::to_string(rows) +
-                       " rows, found " + std::to_string(lines.size() - 1));
+    throw format_error(source + ": header declares " + std::to_string(rows) + " rows, found " +
+                       std::to_string(lines.size() - 1));
   if (features + 1 != lines[1].cells.size())
     detail::csv_fail(source, lines[1].number, 0,
-                     "header declares " + std::to_string(features) +
-                         " features, so expected " + std::to_string(features + 1) +
-                         " cells, found " + std::to_string(lines[1].cells.size()));
+                     "header declares " + std::to_string(features) + " features, so expected " +
+                         std::to_string(features + 1) + " cells, found " +
+                         std::to_string(lines[1].cells.size()));
   const matrix all = detail::numeric_rows(lines, 1, static_cast<index>(features + 1), source);
   const auto f = static_cast<index>(features);
   data.features = all.leftCols(f);
@@ -207,11 +206,10 @@ inline labelled_dataset parse_sklearn_csv(std::string_view text,
   for (index i = 0; i < data.labels.size(); ++i) {
     const double l = data.labels[i];
     if (l != std::floor(l) || l < 0 || l >= classes)
-      detail::csv_fail(source, lines[static_cast<std::size_t>(i) + 1].number, features + 1,
-                       "label " + detail::printable(lines[static_cast<std::size_t>(i) + 1]
-                                                        .cells[features]) +
-                           " is not an integer in [0, " +
-                           std::to_string(data.class_names.size()) + ")");
+      detail::csv_fail(
+          source, lines[static_cast<std::size_t>(i) + 1].number, features + 1,
+          "label " + detail::printable(lines[static_cast<std::size_t>(i) + 1].cells[features]) +
+              " is not an integer in [0, " + std::to_string(data.class_names.size()) + ")");
   }
   return data;
 }
@@ -224,8 +222,7 @@ inline labelled_dataset read_sklearn_csv(const std::filesystem::path& path) {
 inline std::string format_csv(const std::vector<std::string>& header, const matrix& values) {
   if (!header.empty() && static_cast<index>(header.size()) != values.cols())
     throw invalid_argument("write_csv: header has " + std::to_string(header.size()) +
-                           " names, but values have " + std::to_string(values.cols()) +
-                           " columns");
+                           " names, but values have " + std::to_string(values.cols()) + " columns");
   std::string out;
   for (std::size_t c = 0; c < header.size(); ++c) {
     if (header[c].find_first_of(",\"\r\n") != std::string::npos)
@@ -239,8 +236,8 @@ inline std::string format_csv(const std::vector<std::string>& header, const matr
     for (index c = 0; c < values.cols(); ++c) {
       const double v = values(r, c);
       if (!std::isfinite(v))
-        throw invalid_argument("write_csv: values(" + std::to_string(r) + ", " +
-                               std::to_string(c) + ") is not finite");
+        throw invalid_argument("write_csv: values(" + std::to_string(r) + ", " + std::to_string(c) +
+                               ") is not finite");
       const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
       if (c) out += ',';
       out.append(buffer, result.ptr);

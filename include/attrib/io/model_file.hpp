@@ -5,6 +5,7 @@
 // any_model, which is itself an attrib::model.
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -12,8 +13,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
@@ -48,9 +47,8 @@ class any_model {
                         " names, expected " + std::to_string(input_dim()));
     const auto classes = static_cast<index>(info_.class_names.size());
     detail::require(classes == 0 || classes == output_dim() || (output_dim() == 1 && classes == 2),
-                    "any_model: class_names has " + std::to_string(classes) +
-                        " names, expected " + std::to_string(output_dim()) +
-                        (output_dim() == 1 ? " or 2" : ""));
+                    "any_model: class_names has " + std::to_string(classes) + " names, expected " +
+                        std::to_string(output_dim()) + (output_dim() == 1 ? " or 2" : ""));
   }
 
   index input_dim() const {
@@ -108,10 +106,11 @@ class model_reader {
   }
 
   any_model read(const nlohmann::json& config) {
-    if (!config.is_object()) throw format_error(source_ + ": the model config must be a JSON object");
+    if (!config.is_object())
+      throw format_error(source_ + ": the model config must be a JSON object");
     static const std::set<std::string, std::less<>> known{
-        "format", "version", "type", "inputs", "outputs", "layers", "output", "standardize",
-        "feature_names", "class_names", "weights", "l2", "description"};
+        "format",      "version",       "type",        "inputs",  "outputs", "layers",     "output",
+        "standardize", "feature_names", "class_names", "weights", "l2",      "description"};
     for (const auto& [key, value] : config.items())
       if (!known.contains(key)) fail(key, "unknown field");
     if (config.contains("description") && !config["description"].is_string())
@@ -122,8 +121,8 @@ class model_reader {
       fail("format", "expected \"attrib-model\"");
     const auto& version = required(config, "version");
     if (!version.is_number_integer() || version.get<std::int64_t>() != model_format_version)
-      fail("version", "expected " + std::to_string(model_format_version) + ", got " +
-                          version.dump());
+      fail("version",
+           "expected " + std::to_string(model_format_version) + ", got " + version.dump());
     const auto& type_json = required(config, "type");
     if (!type_json.is_string()) fail("type", "expected a string");
     const auto type = type_json.get<std::string>();
@@ -167,15 +166,18 @@ class model_reader {
     for (const auto& [name, t] : tensors_)
       if (!used_.contains(name)) fail("weights", "unexpected tensor '" + name + "'");
 
-    std::visit([&](auto& m) {
-      if (config.contains("standardize")) m.set_standardizer(read_standardizer(config["standardize"], inputs));
-      if (config.contains("l2")) {
-        const auto& l2 = config["l2"];
-        if (!l2.is_number() || !std::isfinite(l2.get<double>()) || l2.get<double>() < 0)
-          fail("l2", "expected a non-negative number");
-        m.set_l2(l2.get<double>());
-      }
-    }, *built);
+    std::visit(
+        [&](auto& m) {
+          if (config.contains("standardize"))
+            m.set_standardizer(read_standardizer(config["standardize"], inputs));
+          if (config.contains("l2")) {
+            const auto& l2 = config["l2"];
+            if (!l2.is_number() || !std::isfinite(l2.get<double>()) || l2.get<double>() < 0)
+              fail("l2", "expected a non-negative number");
+            m.set_l2(l2.get<double>());
+          }
+        },
+        *built);
     return any_model(std::move(*built), std::move(info));
   }
 
@@ -219,8 +221,8 @@ class model_reader {
   vector numbers(const nlohmann::json& list, index expected, const std::string& field) const {
     if (!list.is_array()) fail(field, "expected an array of numbers");
     if (static_cast<index>(list.size()) != expected)
-      fail(field, "has " + std::to_string(list.size()) + " entries, expected inputs = " +
-                      std::to_string(expected));
+      fail(field, "has " + std::to_string(list.size()) +
+                      " entries, expected inputs = " + std::to_string(expected));
     vector out(expected);
     for (index k = 0; k < expected; ++k) {
       const auto& v = list[static_cast<std::size_t>(k)];
@@ -238,7 +240,8 @@ class model_reader {
     vector mean = numbers(value["mean"], inputs, "standardize.mean");
     vector scale = numbers(value["scale"], inputs, "standardize.scale");
     for (index f = 0; f < inputs; ++f)
-      if (!(scale[f] > 0)) fail("standardize.scale", "entry " + std::to_string(f) + " is not positive");
+      if (!(scale[f] > 0))
+        fail("standardize.scale", "entry " + std::to_string(f) + " is not positive");
     return standardizer(std::move(mean), std::move(scale));
   }
 
@@ -254,7 +257,8 @@ class model_reader {
       const auto& layer = layers[l];
       if (!layer.is_object()) fail(field, "expected an object with in, out and activation");
       for (const auto& [key, value] : layer.items())
-        if (key != "in" && key != "out" && key != "activation") fail(field + "." + key, "unknown field");
+        if (key != "in" && key != "out" && key != "activation")
+          fail(field + "." + key, "unknown field");
       const index in = positive(required(layer, "in", field + ".in"), field + ".in");
       const index out = positive(required(layer, "out", field + ".out"), field + ".out");
       if (in != previous)
@@ -265,7 +269,8 @@ class model_reader {
       if (!act.is_string()) fail(current_field_, "expected a string");
       const auto a = parse_activation(act.get<std::string>());
       const std::string prefix = "layers." + std::to_string(l) + ".";
-      built.push_back({take_matrix(prefix + "weight", out, in), take_vector(prefix + "bias", out), a});
+      built.push_back(
+          {take_matrix(prefix + "weight", out, in), take_vector(prefix + "bias", out), a});
       previous = out;
     }
     if (previous != outputs)
@@ -294,8 +299,9 @@ class model_reader {
     tensor t;
     const bool is_matrix = !value.empty() && value.front().is_array();
     const std::size_t cols = is_matrix ? value.front().size() : value.size();
-    t.shape = is_matrix ? std::vector<index>{static_cast<index>(value.size()), static_cast<index>(cols)}
-                        : std::vector<index>{static_cast<index>(cols)};
+    t.shape = is_matrix
+                  ? std::vector<index>{static_cast<index>(value.size()), static_cast<index>(cols)}
+                  : std::vector<index>{static_cast<index>(cols)};
     t.values.resize(static_cast<index>(is_matrix ? value.size() * cols : cols));
     index at = 0;
     auto read_numbers = [&](const nlohmann::json& row) {
@@ -321,12 +327,13 @@ class model_reader {
       std::string expected, actual;
       for (index d : shape) expected += (expected.empty() ? "" : ", ") + std::to_string(d);
       for (index d : it->second.shape) actual += (actual.empty() ? "" : ", ") + std::to_string(d);
-      fail("weights", "tensor '" + name + "' has shape [" + actual + "], expected [" + expected + "]");
+      fail("weights",
+           "tensor '" + name + "' has shape [" + actual + "], expected [" + expected + "]");
     }
     for (index k = 0; k < it->second.values.size(); ++k)
       if (!std::isfinite(it->second.values[k]))
-        fail("weights", "tensor '" + name + "' has a non-finite value at flat index " +
-                            std::to_string(k));
+        fail("weights",
+             "tensor '" + name + "' has a non-finite value at flat index " + std::to_string(k));
     used_.insert(name);
     return it->second;
   }
@@ -430,7 +437,8 @@ inline any_model parse_model(std::string_view config, const tensor_map* weights 
 inline any_model load_model(const std::filesystem::path& path) {
   const std::string text = detail::read_file_bytes(path);
   const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) throw format_error(path.string() + ": the model config is not valid JSON");
+  if (json.is_discarded())
+    throw format_error(path.string() + ": the model config is not valid JSON");
   if (json.is_object() && json.contains("weights") && json["weights"].is_string()) {
     const auto weights_path = path.parent_path() / json["weights"].get<std::string>();
     const auto content = read_safetensors(weights_path);

@@ -11,13 +11,12 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
@@ -29,8 +28,8 @@ namespace attrib {
 enum class tensor_dtype { f16, bf16, f32, f64 };
 
 struct tensor {
-  std::vector<index> shape;  // empty for a scalar
-  vector values;             // row-major, product(shape) entries
+  std::vector<index> shape;                // empty for a scalar
+  vector values;                           // row-major, product(shape) entries
   tensor_dtype dtype = tensor_dtype::f64;  // how it was stored
 };
 
@@ -156,17 +155,18 @@ inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
     const std::string where = "tensor '" + name + "': ";
     if (!entry.is_object() || entry.size() != 3 || !entry.contains("dtype") ||
         !entry.contains("shape") || !entry.contains("data_offsets"))
-      safetensors_fail(source, where + "expected an object with exactly dtype, shape and "
-                                       "data_offsets");
+      safetensors_fail(source, where +
+                                   "expected an object with exactly dtype, shape and "
+                                   "data_offsets");
     const auto& dtype_json = entry["dtype"];
     if (!dtype_json.is_string()) safetensors_fail(source, where + "dtype is not a string");
     const auto dtype_name = dtype_json.get<std::string>();
     const auto* info = std::find_if(std::begin(detail::dtype_table), std::end(detail::dtype_table),
                                     [&](const auto& d) { return d.name == dtype_name; });
     if (info == std::end(detail::dtype_table)) {
-      const bool known = std::find(std::begin(detail::unsupported_dtypes),
-                                   std::end(detail::unsupported_dtypes),
-                                   dtype_name) != std::end(detail::unsupported_dtypes);
+      const bool known =
+          std::find(std::begin(detail::unsupported_dtypes), std::end(detail::unsupported_dtypes),
+                    dtype_name) != std::end(detail::unsupported_dtypes);
       safetensors_fail(source, where + (known ? "unsupported dtype '" : "unknown dtype '") +
                                    dtype_name + "', expected F16, BF16, F32 or F64");
     }
@@ -199,14 +199,14 @@ inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
                                    std::to_string(data.size()) + "-byte data buffer");
     const bool huge = count > std::numeric_limits<std::uint64_t>::max() / info->bytes;
     if (huge || count * info->bytes != end - begin)
-      safetensors_fail(source, where + "data_offsets span " + std::to_string(end - begin) +
-                                   " bytes, but shape and dtype need " +
-                                   (huge ? std::string("more than 2^64")
-                                         : std::to_string(count * info->bytes)));
+      safetensors_fail(
+          source, where + "data_offsets span " + std::to_string(end - begin) +
+                      " bytes, but shape and dtype need " +
+                      (huge ? std::string("more than 2^64") : std::to_string(count * info->bytes)));
     t.values.resize(static_cast<index>(count));
     for (std::uint64_t k = 0; k < count; ++k)
-      t.values[static_cast<index>(k)] = detail::decode(data.data() + begin + k * info->bytes,
-                                                       info->dtype);
+      t.values[static_cast<index>(k)] =
+          detail::decode(data.data() + begin + k * info->bytes, info->dtype);
     extents.emplace_back(begin, end, name);
     content.tensors.emplace(name, std::move(t));
   }
@@ -249,10 +249,13 @@ inline std::string serialize_safetensors(const tensor_map& tensors,
   std::string data;
   for (const auto& [name, t] : tensors) {
     if (name == "__metadata__")
-      throw invalid_argument("serialize_safetensors: '__metadata__' is reserved, not a tensor name");
+      throw invalid_argument(
+          "serialize_safetensors: '__metadata__' is reserved, not a tensor name");
     index count = 1;
     for (index dim : t.shape) {
-      if (dim < 0) throw invalid_argument("serialize_safetensors: tensor '" + name + "' has a negative dimension");
+      if (dim < 0)
+        throw invalid_argument("serialize_safetensors: tensor '" + name +
+                               "' has a negative dimension");
       count *= dim;
     }
     if (count != t.values.size())

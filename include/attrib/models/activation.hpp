@@ -99,8 +99,8 @@ inline activation parse_activation(std::string_view name) {
   std::string accepted;
   for (const auto& entry : detail::activation_names)
     accepted += (accepted.empty() ? "" : ", ") + std::string(entry.second);
-  throw invalid_argument("activation: unknown name '" + std::string(name) +
-                         "', expected one of " + accepted);
+  throw invalid_argument("activation: unknown name '" + std::string(name) + "', expected one of " +
+                         accepted);
 }
 
 }  // namespace attrib

@@ -1,8 +1,7 @@
 #pragma once
 // Linear regression with one output, fitted in closed form (ridge when l2 > 0).
-#include <string>
-
 #include <Eigen/QR>
+#include <string>
 
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
@@ -60,8 +59,8 @@ class linear_regression : public detail::linear_model_base {
 
  private:
   static index positive(index inputs) {
-    detail::require(inputs > 0, "linear_regression: inputs must be positive, got " +
-                                    std::to_string(inputs));
+    detail::require(inputs > 0,
+                    "linear_regression: inputs must be positive, got " + std::to_string(inputs));
     return inputs;
   }
 };

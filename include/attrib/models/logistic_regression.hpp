@@ -2,12 +2,11 @@
 // Binary and multinomial logistic regression, trained by Newton's method with an L2 penalty.
 // With one output it predicts P(y = 1) through a sigmoid; with K >= 2 outputs it predicts the
 // K softmax class probabilities.
+#include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <string_view>
-
-#include <Eigen/Cholesky>
 
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
@@ -34,8 +33,8 @@ inline logistic_output parse_logistic_output(std::string_view name) {
 }
 
 struct newton_options {
-  double l2 = 1e-3;           // penalty (l2 / 2) ||W||^2 added to the mean cross-entropy
-  double tolerance = 1e-10;   // stop when the gradient's largest entry is below this
+  double l2 = 1e-3;          // penalty (l2 / 2) ||W||^2 added to the mean cross-entropy
+  double tolerance = 1e-10;  // stop when the gradient's largest entry is below this
   int max_iterations = 100;
 };
 

@@ -49,8 +49,7 @@ struct adam_options {
 
 class mlp {
  public:
-  mlp(std::vector<dense_layer> layers, output_head head)
-      : layers_(std::move(layers)), head_(head) {
+  mlp(std::vector<dense_layer> layers, output_head head) : layers_(std::move(layers)), head_(head) {
     detail::require(!layers_.empty(), "mlp: at least one layer is needed");
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const auto& layer = layers_[l];
@@ -81,8 +80,8 @@ class mlp {
   const standardizer& input_standardizer() const { return standardizer_; }
   void set_standardizer(standardizer s) {
     detail::require(s.is_identity() || s.dim() == input_dim(),
-                    "mlp: standardizer has dimension " + std::to_string(s.dim()) +
-                        ", expected " + std::to_string(input_dim()));
+                    "mlp: standardizer has dimension " + std::to_string(s.dim()) + ", expected " +
+                        std::to_string(input_dim()));
     standardizer_ = std::move(s);
   }
 
@@ -308,9 +307,10 @@ class mlp {
       t.pre.push_back((t.post.back() * layer.weight.transpose()).rowwise() +
                       layer.bias.transpose());
       const matrix& s = t.pre.back();
-      t.post.push_back(layer.act == activation::identity
-                           ? s
-                           : matrix(s.unaryExpr([a = layer.act](double x) { return activate(a, x); })));
+      t.post.push_back(
+          layer.act == activation::identity
+              ? s
+              : matrix(s.unaryExpr([a = layer.act](double x) { return activate(a, x); })));
     }
     return t;
   }
@@ -374,8 +374,7 @@ class mlp {
     std::vector<matrix> r_pre(layer_count);
     r_post[0] = matrix::Zero(t.post[0].rows(), t.post[0].cols());
     for (std::size_t l = 0; l < layer_count; ++l) {
-      r_pre[l] = (r_post[l] * layers_[l].weight.transpose() +
-                  t.post[l] * dir_weight[l].transpose())
+      r_pre[l] = (r_post[l] * layers_[l].weight.transpose() + t.post[l] * dir_weight[l].transpose())
                      .rowwise() +
                  dir_bias[l].transpose();
       r_post[l + 1] = r_pre[l].cwiseProduct(derivative(layers_[l].act, t.pre[l]));
@@ -390,10 +389,10 @@ class mlp {
       const matrix e = delta.cwiseProduct(d1);
       matrix r_e = r_delta.cwiseProduct(d1);
       if (layers_[l].act != activation::identity && layers_[l].act != activation::relu)
-        r_e += delta.cwiseProduct(second_derivative(layers_[l].act, t.pre[l]))
-                   .cwiseProduct(r_pre[l]);
-      const matrix r_dw = r_e.transpose() * t.post[l] + e.transpose() * r_post[l] +
-                          l2_ * dir_weight[l];
+        r_e +=
+            delta.cwiseProduct(second_derivative(layers_[l].act, t.pre[l])).cwiseProduct(r_pre[l]);
+      const matrix r_dw =
+          r_e.transpose() * t.post[l] + e.transpose() * r_post[l] + l2_ * dir_weight[l];
       at -= r_e.cols();
       hv.segment(at, r_e.cols()) = r_e.colwise().sum().transpose();
       at -= r_dw.size();

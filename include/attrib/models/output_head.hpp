@@ -85,13 +85,13 @@ inline void require_head_targets(output_head head, index outputs, const matrix& 
   switch (head) {
     case output_head::softmax: require_labels(inputs, targets, outputs, who); return;
     case output_head::sigmoid:
-      require(outputs == 1, who + ": a sigmoid head's loss needs output_dim 1, got " +
-                                std::to_string(outputs));
+      require(outputs == 1,
+              who + ": a sigmoid head's loss needs output_dim 1, got " + std::to_string(outputs));
       require_labels(inputs, targets, 2, who);
       return;
     case output_head::identity:
-      require(outputs == 1, who + ": a squared-error loss needs output_dim 1, got " +
-                                std::to_string(outputs));
+      require(outputs == 1,
+              who + ": a squared-error loss needs output_dim 1, got " + std::to_string(outputs));
       require_targets(inputs, targets, who);
       return;
   }
@@ -129,8 +129,7 @@ inline matrix head_loss_gradient(output_head head, const matrix& prediction,
                                  const vector& targets) {
   matrix residual = prediction;
   if (head == output_head::softmax) {
-    for (index i = 0; i < residual.rows(); ++i)
-      residual(i, static_cast<index>(targets[i])) -= 1.0;
+    for (index i = 0; i < residual.rows(); ++i) residual(i, static_cast<index>(targets[i])) -= 1.0;
   } else {
     residual.col(0) -= targets;
   }

@@ -22,14 +22,14 @@ class standardizer {
     detail::require_finite(scale_, "standardizer: scale");
     for (index f = 0; f < scale_.size(); ++f)
       detail::require(scale_[f] > 0, "standardizer: scale must be positive, but scale[" +
-                                         std::to_string(f) + "] is " +
-                                         std::to_string(scale_[f]));
+                                         std::to_string(f) + "] is " + std::to_string(scale_[f]));
   }
 
   // Column means and population standard deviations of `data`; a constant column gets scale 1
   // so that it maps to 0 instead of dividing by zero.
   static standardizer fit(const matrix& data) {
-    detail::require(data.rows() > 0 && data.cols() > 0, "standardizer::fit: data must be non-empty");
+    detail::require(data.rows() > 0 && data.cols() > 0,
+                    "standardizer::fit: data must be non-empty");
     detail::require_finite(data, "standardizer::fit: data");
     vector mean = data.colwise().mean().transpose();
     vector scale(data.cols());

@@ -5,8 +5,8 @@
 // per call while generating. Interventions from a hook_set apply at every named point.
 //
 // The per-token numerics (rmsnorm, rope, attention, silu) are plain loops over plain arrays in
-// detail:: so that a device kernel can reuse them; matrix products go through Eigen, converting
-// each block of weight rows from its stored type once per call, shared by all tokens of the batch.
+// detail:: so that a device kernel can reuse them; matrix products convert each block of weight
+// rows from its stored type once per call, shared by all tokens of the batch.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -37,10 +37,23 @@ struct forward_options {
 
 namespace detail {
 
-// out = w * x / sqrt(mean(x^2) + eps), summed in float like run.c.
+// A dot product in a fixed order: eight interleaved partial sums (which compilers map onto SIMD
+// lanes) combined pairwise, then the tail. Every product in the model goes through this, so a
+// token's activations do not depend on how many other tokens share its batch or on whether its
+// prefix came from the KV cache: patched and unpatched, batched and single runs agree bit for bit.
+inline float dot(const float* a, const float* b, index n) {
+  float acc[8] = {};
+  index j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += a[j + k] * b[j + k];
+  float tail = 0.0f;
+  for (; j < n; ++j) tail += a[j] * b[j];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+// out = w * x / sqrt(mean(x^2) + eps), in float like run.c.
 inline void rmsnorm(const float* x, const float* w, float* out, index n, float eps) {
-  float ss = 0.0f;
-  for (index i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float ss = dot(x, x, n);
   const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
   for (index i = 0; i < n; ++i) out[i] = w[i] * (scale * x[i]);
 }
@@ -84,10 +97,7 @@ inline void attend(const float* q, const float* const* keys, const float* const*
     const float* qh = q + h * head_dim;
     const index offset = (h / group) * head_dim;
     for (index t = 0; t < length; ++t) {
-      const float* k = keys[t] + offset;
-      float dot = 0.0f;
-      for (index d = 0; d < head_dim; ++d) dot += qh[d] * k[d];
-      scores[t] = dot * scale;
+      scores[t] = dot(qh, keys[t] + offset, head_dim) * scale;
     }
     softmax(scores, length);
     float* oh = out + h * head_dim;
@@ -102,8 +112,10 @@ inline void attend(const float* q, const float* const* keys, const float* const*
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // Rows of w converted per block: about 64 KiB of floats, so a block stays in cache while every
-// token of the batch multiplies it.
-inline index weight_block_rows(index cols) { return std::max<index>(1, 16384 / std::max<index>(1, cols)); }
+// token of the batch is multiplied with it.
+inline index weight_block_rows(index cols) {
+  return std::max<index>(1, 16384 / std::max<index>(1, cols));
+}
 
 // y = x w^T for all rows of w.
 inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& y) {
@@ -114,17 +126,20 @@ inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& 
     const index count = std::min(block, w.rows - first);
     wb.resize(count, w.cols);
     w.decode_rows(first, count, wb.data());
-    y.middleCols(first, count).noalias() = x * wb.transpose();
+    for (index i = 0; i < x.rows(); ++i)
+      for (index o = 0; o < count; ++o) y(i, first + o) = dot(&x(i, 0), &wb(o, 0), w.cols);
   }
 }
 
 // y = x w[rows]^T for selected rows of w (a restricted vocabulary).
 inline void linear_rows(const float_matrix& x, const weight_tensor& w,
                         std::span<const token_id> rows, float_matrix& y) {
-  float_matrix wb(static_cast<index>(rows.size()), w.cols);
-  for (std::size_t k = 0; k < rows.size(); ++k)
-    w.decode_rows(rows[k], 1, wb.row(static_cast<index>(k)).data());
-  y.noalias() = x * wb.transpose();
+  y.resize(x.rows(), static_cast<index>(rows.size()));
+  std::vector<float> wr(static_cast<std::size_t>(w.cols));
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    w.decode_rows(rows[k], 1, wr.data());
+    for (index i = 0; i < x.rows(); ++i) y(i, static_cast<index>(k)) = dot(&x(i, 0), wr.data(), w.cols);
+  }
 }
 
 }  // namespace detail
@@ -234,9 +249,12 @@ class llama_model {
 
     float_matrix xb(n, dim), q, k, v, attn(n, dim), out, gate, up;
     std::vector<float> norm(static_cast<std::size_t>(dim));
-    std::vector<float> scores(static_cast<std::size_t>(c.context_length));
-    std::vector<const float*> key_rows(static_cast<std::size_t>(c.context_length));
-    std::vector<const float*> value_rows(static_cast<std::size_t>(c.context_length));
+    // Sized by the longest sequence in this call, not the context length, which may be huge.
+    std::size_t longest = 0;
+    for (const auto& t : where) longest = std::max(longest, static_cast<std::size_t>(t.position) + 1);
+    std::vector<float> scores(longest);
+    std::vector<const float*> key_rows(longest);
+    std::vector<const float*> value_rows(longest);
     for (index l = 0; l < c.n_layers; ++l) {
       const auto& w = weights_.layers[static_cast<std::size_t>(l)];
       hook(hook_point::resid_pre(l), x);

@@ -21,8 +21,8 @@ inline void require_cotangent_shape(const matrix& inputs, const matrix& cotangen
                                     const std::string& who) {
   if (cotangent.rows() != inputs.rows() || cotangent.cols() != outputs)
     fail(who + ": output_cotangent is " + std::to_string(cotangent.rows()) + " x " +
-         std::to_string(cotangent.cols()) + ", expected " + std::to_string(inputs.rows()) +
-         " x " + std::to_string(outputs));
+         std::to_string(cotangent.cols()) + ", expected " + std::to_string(inputs.rows()) + " x " +
+         std::to_string(outputs));
 }
 
 // Training data: at least one finite row of the right width.

@@ -25,9 +25,9 @@ class linear_model_base {
 
   const standardizer& input_standardizer() const { return standardizer_; }
   void set_standardizer(standardizer s) {
-    require(s.is_identity() || s.dim() == input_dim(),
-            who_ + ": standardizer has dimension " + std::to_string(s.dim()) + ", expected " +
-                std::to_string(input_dim()));
+    require(s.is_identity() || s.dim() == input_dim(), who_ + ": standardizer has dimension " +
+                                                           std::to_string(s.dim()) + ", expected " +
+                                                           std::to_string(input_dim()));
     standardizer_ = std::move(s);
   }
 
@@ -42,8 +42,7 @@ class linear_model_base {
   // The affine part, before the output head.
   matrix logits(const matrix& inputs) const {
     require_input_columns(inputs, input_dim(), who_);
-    return (standardizer_.transform(inputs) * weight_.transpose()).rowwise() +
-           bias_.transpose();
+    return (standardizer_.transform(inputs) * weight_.transpose()).rowwise() + bias_.transpose();
   }
 
   index parameter_count() const { return weight_.size() + bias_.size(); }
@@ -145,7 +144,8 @@ class linear_model_base {
   vector flatten(const matrix& weight_part, const vector& bias_part) const {
     vector theta(parameter_count());
     // matrix is row-major, so its storage order is the parameter order.
-    theta.head(weight_part.size()) = Eigen::Map<const vector>(weight_part.data(), weight_part.size());
+    theta.head(weight_part.size()) =
+        Eigen::Map<const vector>(weight_part.data(), weight_part.size());
     theta.tail(bias_part.size()) = bias_part;
     return theta;
   }
@@ -155,7 +155,8 @@ class linear_model_base {
     return head_loss_gradient(head_, head_prediction(standardized), targets);
   }
 
-  vector hvp_standardized(const matrix& z, const matrix& prediction, const vector& direction) const {
+  vector hvp_standardized(const matrix& z, const matrix& prediction,
+                          const vector& direction) const {
     const index k = bias_.size();
     const index d = input_dim();
     const matrix v = Eigen::Map<const matrix>(direction.data(), k, d);
