@@ -1,5 +1,6 @@
 // attrib explain: feature attributions of a saved model for rows of a CSV file.
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -16,9 +17,10 @@ namespace {
 
 const char* help = R"(usage: attrib explain --model FILE --data FILE --method NAME [options]
 
-Writes one CSV row per explained instance: row, output, base_value, prediction, one column
-per feature (or feature group), then se_<feature> standard errors when the method estimates
-by sampling, and the number of model evaluations.
+Writes one CSV row per explained instance: row, output, base_value (the model at the
+baseline; absent for input-space methods, which have none), prediction, one column per
+feature (or feature group), then se_<feature> standard errors when the method estimates by
+sampling, and the number of model evaluations.
 
 input:
   --model FILE          model config in attrib's JSON format (docs/model-format.md)
@@ -37,8 +39,12 @@ baseline (what an absent feature is replaced by):
   --max-background N    use at most the first N background rows (default 100)
 
 method:
-  --method NAME         exact-shapley, kernel-shap, permutation-shapley, exact-banzhaf,
-                        msr-banzhaf, lime, lime-lasso, clime, occlusion
+  --method NAME         perturbation methods: exact-shapley, kernel-shap,
+                        permutation-shapley, exact-banzhaf, msr-banzhaf, lime, lime-lasso,
+                        clime, occlusion
+                        gradient methods: vanilla-gradient, gradient-x-input, smoothgrad,
+                        smoothgrad-squared, vargrad, integrated-gradients,
+                        expected-gradients (integrated-gradients over background rows)
   --output K            model output to explain: an index, or 'predicted' for the arg-max
                         output of each instance (default 0)
   --samples N           evaluation budget of sampling methods (default: the method's own)
@@ -48,7 +54,11 @@ method:
   --alpha A             lime (ridge, default 1) and lime-lasso (default 0.01) penalty
   --width W             lime kernel width (default: 1 for cosine, 0.75 sqrt(d) euclidean)
   --distance D          lime distance: cosine (default) or euclidean
-  --sigma S             clime: standard deviation of the Gaussian offsets (default 0.1)
+  --sigma S             clime, smoothgrad family: standard deviation of the Gaussian
+                        offsets (default 0.1)
+  --steps N             integrated/expected gradients: quadrature steps (default 50)
+  --rule R              integrated/expected gradients: gauss_legendre (default),
+                        riemann_left, riemann_right, riemann_midpoint or trapezoid
   --groups LIST         one group label per feature, e.g. 0,0,1,2,2: players are groups
 
 output:
@@ -59,10 +69,13 @@ output:
 
 using model_ref = std::reference_wrapper<const attrib::any_model>;
 
-// Runs the named method on a game; C-LIME uses the noisy game, the rest the masked one.
-template <class Game, class NoisyGame>
+// Runs the named method. Coalition and path methods explain the masked game (x against the
+// baseline), input-space methods the noisy game (offsets added to x), and gradient x input the
+// masked game against a zero baseline.
+template <class Game, class NoisyGame, class ZeroGame>
 attrib::attribution run_method(const std::string& name, const arguments& a, const Game& game,
-                               const NoisyGame& noisy, const attrib::run_settings& settings) {
+                               const NoisyGame& noisy, const ZeroGame& zero_baseline,
+                               const attrib::run_settings& settings) {
   using namespace attrib;
   const std::size_t samples = a.count("samples", 0);
   const double target = a.number("target-se", 0.0);
@@ -86,6 +99,24 @@ attrib::attribution run_method(const std::string& name, const arguments& a, cons
   if (name == "occlusion") return occlusion{}.explain(game, settings);
   if (name == "clime")
     return clime{.neighborhood = {.sigma = a.number("sigma", 0.1)}, .solver = regression}.explain(noisy, settings);
+
+  if (name == "vanilla-gradient") return vanilla_gradient{}.explain(noisy, settings);
+  if (name == "gradient-x-input") return gradient_x_input.explain(zero_baseline, settings);
+  const gradient_average average{.budget = samples};
+  auto smooth = [&](gradient_statistic statistic) {
+    gradient_average solver = average;
+    solver.statistic = statistic;
+    return smoothgrad{.neighborhood = {.sigma = a.number("sigma", 0.1)}, .solver = solver}.explain(noisy, settings);
+  };
+  if (name == "smoothgrad") return smooth(gradient_statistic::mean);
+  if (name == "smoothgrad-squared") return smooth(gradient_statistic::mean_square);
+  if (name == "vargrad") return smooth(gradient_statistic::variance);
+  if (name == "integrated-gradients" || name == "expected-gradients") {
+    const auto steps = a.count("steps", 50);
+    if (steps == 0 || steps > 1000000) throw usage_error("--steps must be in [1, 1000000]");
+    const straight_path path{.rule = parse_quadrature_rule(a.text("rule", "gauss_legendre")), .steps = static_cast<int>(steps)};
+    return integrated_gradients{.neighborhood = path, .solver = average}.explain(game, settings);
+  }
   throw usage_error("unknown --method '" + name + "' (see --help)");
 }
 
@@ -126,7 +157,7 @@ int explain(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"model", "data", "data-format", "rows", "baseline", "baseline-format", "baseline-mode",
                      "baseline-row", "max-background", "method", "output", "samples", "seed", "threads",
-                     "target-se", "alpha", "width", "distance", "sigma", "groups", "out"},
+                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "out"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
@@ -154,7 +185,9 @@ int explain(const std::vector<std::string>& args) {
   if (baseline_rows.cols() != d)
     throw usage_error("--baseline has " + std::to_string(baseline_rows.cols()) + " columns, expected " + std::to_string(d));
   if (baseline_rows.rows() == 0) throw usage_error("--baseline has no rows");
-  const std::string mode = a.text("baseline-mode", own_baseline ? "background" : "mean");
+  const std::string mode = a.text("baseline-mode", own_baseline || method == "expected-gradients" ? "background" : "mean");
+  if (method == "expected-gradients" && mode != "background")
+    throw usage_error("expected-gradients averages over background rows; use --baseline-mode background");
   attrib::matrix baseline;
   if (mode == "mean") {
     baseline = baseline_rows.colwise().mean();
@@ -207,7 +240,7 @@ int explain(const std::vector<std::string>& args) {
   const attrib::run_settings settings{.seed = a.count("seed", 0), .threads = a.count("threads", 1)};
 
   std::vector<std::vector<double>> table;
-  bool with_errors = false;
+  bool with_errors = false, with_base = true;
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const attrib::vector x = data.row(rows[i]).transpose();
@@ -216,9 +249,17 @@ int explain(const std::vector<std::string>& args) {
     const auto game = attrib::perturbed_model<model_ref, attrib::masking>(std::cref(model), x,
                                                                           attrib::masking(baseline, groups), output);
     const auto noisy = attrib::noisy_model(std::cref(model), x, output);
-    if (method == "clime" && a.has("groups")) throw usage_error("--groups does not apply to clime");
-    const attrib::attribution r = run_method(method, a, game, noisy, settings);
-    std::vector<double> line{static_cast<double>(rows[i]), static_cast<double>(output), r.base_value, r.prediction};
+    const auto zero_baseline = attrib::perturbed_model<model_ref, attrib::masking>(
+        std::cref(model), x, attrib::masking(attrib::matrix::Zero(1, d), groups), output);
+    const bool input_space = method == "clime" || method == "vanilla-gradient" || method.rfind("smoothgrad", 0) == 0 ||
+                             method == "vargrad";
+    if (input_space && a.has("groups")) throw usage_error("--groups does not apply to " + method);
+    const attrib::attribution r = run_method(method, a, game, noisy, zero_baseline, settings);
+    // Input-space methods have no baseline: their rows carry no base_value.
+    with_base = std::isfinite(r.base_value);
+    std::vector<double> line{static_cast<double>(rows[i]), static_cast<double>(output)};
+    if (with_base) line.push_back(r.base_value);
+    line.push_back(r.prediction);
     line.insert(line.end(), r.values.data(), r.values.data() + r.values.size());
     if (r.has_standard_errors()) {
       with_errors = true;
@@ -232,7 +273,9 @@ int explain(const std::vector<std::string>& args) {
                 << " s" << (i + 1 == rows.size() ? "\n" : "") << std::flush;
   }
 
-  std::vector<std::string> columns{"row", "output", "base_value", "prediction"};
+  std::vector<std::string> columns{"row", "output"};
+  if (with_base) columns.push_back("base_value");
+  columns.push_back("prediction");
   columns.insert(columns.end(), names.begin(), names.end());
   if (with_errors)
     for (const auto& n : names) columns.push_back("se_" + n);

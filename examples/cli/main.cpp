@@ -15,6 +15,7 @@ const char* usage = R"(usage: attrib <command> [options]
 
 commands:
   explain   feature attributions of a saved model for the rows of a CSV file
+  train     fit a model (mlp, logistic or linear regression) on a CSV and save it
 
 Run 'attrib <command> --help' for the options of a command.
 )";
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (command == "explain") return cli::explain(args);
+    if (command == "train") return cli::train(args);
     std::cerr << "attrib: unknown command '" << command << "'\n" << usage;
     return 2;
   } catch (const cli::usage_error& e) {

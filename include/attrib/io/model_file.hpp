@@ -21,6 +21,7 @@
 #include "attrib/io/safetensors.hpp"
 #include "attrib/models/activation.hpp"
 #include "attrib/models/linear_regression.hpp"
+#include "attrib/concepts/differentiable_model.hpp"
 #include "attrib/models/logistic_regression.hpp"
 #include "attrib/models/mlp.hpp"
 #include "attrib/models/output_head.hpp"
@@ -60,6 +61,18 @@ class any_model {
   matrix predict(const matrix& inputs) const {
     return std::visit([&](const auto& m) { return m.predict(inputs); }, model_);
   }
+  matrix vjp_inputs(const matrix& inputs, const matrix& output_cotangent) const {
+    return std::visit([&](const auto& m) { return m.vjp_inputs(inputs, output_cotangent); }, model_);
+  }
+  index parameter_count() const {
+    return std::visit([](const auto& m) { return m.parameter_count(); }, model_);
+  }
+  vector parameters() const {
+    return std::visit([](const auto& m) { return m.parameters(); }, model_);
+  }
+  matrix per_example_loss_gradients(const matrix& inputs, const vector& targets) const {
+    return std::visit([&](const auto& m) { return m.per_example_loss_gradients(inputs, targets); }, model_);
+  }
 
   // "mlp", "logistic_regression" or "linear_regression", as in the file's "type" field.
   std::string_view type() const {
@@ -76,7 +89,7 @@ class any_model {
   model_info info_;
 };
 
-static_assert(model<any_model>);
+static_assert(differentiable_model<any_model>);
 
 struct save_options {
   // Empty: weights are written inline in the JSON config. Otherwise the path, relative to the
