@@ -9,10 +9,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/gguf.hpp"
@@ -32,7 +31,8 @@ namespace {
 using attrib::token_id;
 using batch = std::vector<std::vector<token_id>>;
 
-const std::filesystem::path model_dir = std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
+const std::filesystem::path model_dir =
+    std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
 
 const attrib::llama_model& bin_model() {
   static const auto model = attrib::load_llama2c_model(model_dir / "stories260K.bin");
@@ -204,7 +204,8 @@ std::string stories_as(std::uint32_t type) {
         const float inv = d == 0.0f ? 0.0f : 1.0f / d;
         put(data, float_to_f16(d), 2);
         for (int i = 0; i < 32; ++i)
-          data.push_back(static_cast<char>(static_cast<std::int8_t>(std::lround(values[block * 32 + i] * inv))));
+          data.push_back(static_cast<char>(
+              static_cast<std::int8_t>(std::lround(values[block * 32 + i] * inv))));
       }
     }
     b.tensor(t.name, t.shape, stored, std::move(data));
@@ -303,7 +304,9 @@ TEST_CASE("stories260K: greedy generation reproduces golden_greedy.json token fo
     const auto out = attrib::generate(bin_model(), encoded, settings);
     for (std::size_t r = 0; r < out.size(); ++r) {
       REQUIRE(out[r].size() >= expected[r].size());
-      CHECK(std::vector<token_id>(out[r].begin(), out[r].begin() + static_cast<std::ptrdiff_t>(expected[r].size())) == expected[r]);
+      CHECK(std::vector<token_id>(
+                out[r].begin(), out[r].begin() + static_cast<std::ptrdiff_t>(expected[r].size())) ==
+            expected[r]);
     }
   }
 }
@@ -318,8 +321,11 @@ TEST_CASE("stories260K: KV-cached decoding gives the logits of full recomputatio
   for (int call = 1; call < 6; ++call) {
     batch step(prompts.size());
     for (std::size_t r = 0; r < prompts.size(); ++r) {
-      const std::size_t take = std::min(prompts[r].size() - next[r], static_cast<std::size_t>(call + static_cast<int>(r)) % 3 + 1);
-      step[r].assign(prompts[r].begin() + static_cast<std::ptrdiff_t>(next[r]), prompts[r].begin() + static_cast<std::ptrdiff_t>(next[r] + take));
+      const std::size_t take =
+          std::min(prompts[r].size() - next[r],
+                   static_cast<std::size_t>(call + static_cast<int>(r)) % 3 + 1);
+      step[r].assign(prompts[r].begin() + static_cast<std::ptrdiff_t>(next[r]),
+                     prompts[r].begin() + static_cast<std::ptrdiff_t>(next[r] + take));
       next[r] += take;
     }
     const auto logits = model.forward(cache, step);
@@ -332,7 +338,8 @@ TEST_CASE("stories260K: KV-cached decoding gives the logits of full recomputatio
   }
   for (std::size_t r = 0; r < prompts.size(); ++r) {
     REQUIRE(next[r] == prompts[r].size());
-    CHECK(cache.length(static_cast<attrib::index>(r)) == static_cast<attrib::index>(prompts[r].size()));
+    CHECK(cache.length(static_cast<attrib::index>(r)) ==
+          static_cast<attrib::index>(prompts[r].size()));
     CHECK(max_abs_diff(pieces[r], full[r]) == 0.0f);
   }
 
@@ -349,7 +356,8 @@ TEST_CASE("stories260K: KV-cached decoding gives the logits of full recomputatio
       REQUIRE(restricted[r].rows() == 1);
       REQUIRE(restricted[r].cols() == 4);
       for (int k = 0; k < 4; ++k)
-        CHECK(restricted[r](0, k) == full[r](full[r].rows() - 1, options.logit_tokens[static_cast<std::size_t>(k)]));
+        CHECK(restricted[r](0, k) ==
+              full[r](full[r].rows() - 1, options.logit_tokens[static_cast<std::size_t>(k)]));
     }
   }
   SUBCASE("truncating the cache recomputes a suffix") {
@@ -359,6 +367,40 @@ TEST_CASE("stories260K: KV-cached decoding gives the logits of full recomputatio
     const auto suffix = model.forward(cache2, batch{{prompts[1].begin() + 4, prompts[1].end()}});
     CHECK(max_abs_diff(suffix[0], full[1].bottomRows(full[1].rows() - 4)) == 0.0f);
   }
+}
+
+TEST_CASE("stories260K: threads and Llama 3.1 RoPE frequency factors") {
+  attrib::forward_options threaded;
+  threaded.threads = 3;
+  const auto one = bin_model().forward(prompts);
+  const auto three = bin_model().forward(prompts, threaded);
+  for (std::size_t r = 0; r < prompts.size(); ++r) CHECK(max_abs_diff(one[r], three[r]) == 0.0f);
+
+  // stories260K with a rope_freqs.weight tensor, as llama.cpp writes for Llama 3.1.
+  const attrib::mapped_file file(model_dir / "stories260K.gguf");
+  auto with_factors = [&](const std::vector<float>& factors) {
+    auto b = stories_metadata();
+    for (const auto& t : attrib::parse_gguf(file.bytes()).tensors)
+      b.tensor(t.name, t.shape, 0,
+               std::string(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size()));
+    std::string data;
+    for (float f : factors) put(data, std::bit_cast<std::uint32_t>(f), 4);
+    b.tensor("rope_freqs.weight", {factors.size()}, 0, std::move(data));
+    return b.build();
+  };
+  const std::string ones = with_factors({1, 1, 1, 1});
+  const auto same = attrib::llama_model_from_gguf(attrib::parse_gguf(bytes_of(ones)));
+  CHECK(same.config().rope_freq_factors.size() == 4);
+  CHECK(max_abs_diff(same.forward(prompts)[0], one[0]) == 0.0f);
+  const std::string slower = with_factors({1, 2, 4, 8});
+  const auto scaled = attrib::llama_model_from_gguf(attrib::parse_gguf(bytes_of(slower)));
+  const auto logits = scaled.forward(prompts)[0];
+  CHECK(max_abs_diff(logits.topRows(1), one[0].topRows(1)) == 0.0f);  // position 0 is not rotated
+  CHECK(max_abs_diff(logits, one[0]) > 1e-3f);
+  const std::string wrong = with_factors({1, 1, 1});
+  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(attrib::parse_gguf(bytes_of(wrong))),
+                       doctest::Contains("rope_freq_factors has 3 entries, expected 4"),
+                       attrib::format_error);
 }
 
 TEST_CASE("generation: sampling is seeded and top_p near 0 is greedy") {
@@ -376,7 +418,8 @@ TEST_CASE("generation: sampling is seeded and top_p near 0 is greedy") {
   settings.top_p = 1e-6f;
   attrib::generation_settings greedy;
   greedy.max_new_tokens = 20;
-  CHECK(attrib::generate(bin_model(), start, settings) == attrib::generate(bin_model(), start, greedy));
+  CHECK(attrib::generate(bin_model(), start, settings) ==
+        attrib::generate(bin_model(), start, greedy));
 
   const std::vector<float> logits = {0.0f, 2.0f, 1.0f};
   CHECK(attrib::sample_token(logits, 0.0f, 1.0f, 0.5) == 1);
@@ -404,9 +447,14 @@ TEST_CASE("tokenizer: llama2.c ids, GGUF vocabulary, byte fallback and round tri
   CHECK(tok.kind(13) == attrib::token_kind::byte);
   CHECK(tok.kind(1) == attrib::token_kind::control);
 
-  const std::vector<std::string> texts = {
-      "Once upon a time", "Lily and Tom went to the park.", "a\nb\tc  d", "héllo wörld ✓ 世界 🙂",
-      "\x01\x7f", "ends with space ", "  two leading spaces", "x"};
+  const std::vector<std::string> texts = {"Once upon a time",
+                                          "Lily and Tom went to the park.",
+                                          "a\nb\tc  d",
+                                          "héllo wörld ✓ 世界 🙂",
+                                          "\x01\x7f",
+                                          "ends with space ",
+                                          "  two leading spaces",
+                                          "x"};
   for (const auto& text : texts) {
     CAPTURE(text);
     const auto ids = tok.encode(text);
@@ -457,44 +505,66 @@ TEST_CASE("GGUF: F16, BF16 and Q8_0 weights are converted when used") {
 
 TEST_CASE("llama2.c files: truncated or inconsistent input is rejected with a named reason") {
   const std::string bin = attrib::detail::read_file_bytes(model_dir / "stories260K.bin");
-  auto parse = [](const std::string& bytes) { return attrib::parse_llama2c_checkpoint(bytes_of(bytes), "model.bin"); };
-  CHECK_THROWS_WITH_AS(parse(bin.substr(0, 20)), doctest::Contains("28-byte header"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(bin.substr(0, 28)), doctest::Contains("token_embedding_table"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(bin.substr(0, 200000)), doctest::Contains("array wq"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(bin.substr(0, bin.size() - 1)), doctest::Contains("freq_cis_imag"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(bin + "abcd"), doctest::Contains("after the last array"), attrib::format_error);
-  for (std::size_t cut = 0; cut < bin.size(); cut += 4099) CHECK_THROWS_AS(parse(bin.substr(0, cut)), attrib::format_error);
+  auto parse = [](const std::string& bytes) {
+    return attrib::parse_llama2c_checkpoint(bytes_of(bytes), "model.bin");
+  };
+  CHECK_THROWS_WITH_AS(parse(bin.substr(0, 20)), doctest::Contains("28-byte header"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(bin.substr(0, 28)), doctest::Contains("token_embedding_table"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(bin.substr(0, 200000)), doctest::Contains("array wq"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(bin.substr(0, bin.size() - 1)), doctest::Contains("freq_cis_imag"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(bin + "abcd"), doctest::Contains("after the last array"),
+                       attrib::format_error);
+  for (std::size_t cut = 0; cut < bin.size(); cut += 4099)
+    CHECK_THROWS_AS(parse(bin.substr(0, cut)), attrib::format_error);
 
   std::string bad = bin;
   bad[12] = 3;  // n_heads 3 does not divide dim 64
-  CHECK_THROWS_WITH_AS(parse(bad), doctest::Contains("not a multiple of n_heads"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(bad), doctest::Contains("not a multiple of n_heads"),
+                       attrib::format_error);
   bad = bin;
   bad[3] = static_cast<char>(0x80);  // dim negative
   CHECK_THROWS_WITH_AS(parse(bad), doctest::Contains("header dim"), attrib::format_error);
   bad = bin;
-  bad.replace(20, 4, std::string("\x00\xFE\xFF\xFF", 4));  // vocab -512: an unshared classifier is missing
+  bad.replace(20, 4,
+              std::string("\x00\xFE\xFF\xFF", 4));  // vocab -512: an unshared classifier is missing
   CHECK_THROWS_WITH_AS(parse(bad), doctest::Contains("wcls"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(attrib::load_llama2c_model(model_dir / "no-such-file.bin"), doctest::Contains("cannot open"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::load_llama2c_model(model_dir / "no-such-file.bin"),
+                       doctest::Contains("cannot open"), attrib::format_error);
 
   const std::string tok = attrib::detail::read_file_bytes(model_dir / "tok512.bin");
-  auto parse_tok = [](const std::string& bytes, std::size_t n) { return attrib::parse_llama2c_tokenizer(bytes_of(bytes), n, "tok.bin"); };
+  auto parse_tok = [](const std::string& bytes, std::size_t n) {
+    return attrib::parse_llama2c_tokenizer(bytes_of(bytes), n, "tok.bin");
+  };
   CHECK(parse_tok(tok, 512).pieces.size() == 512);
-  CHECK_THROWS_WITH_AS(parse_tok(tok.substr(0, tok.size() - 1), 512), doctest::Contains("token 511"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse_tok(tok, 511), doctest::Contains("follow the last"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse_tok(tok, 100000), doctest::Contains("cannot fit"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse_tok(tok.substr(0, tok.size() - 1), 512),
+                       doctest::Contains("token 511"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse_tok(tok, 511), doctest::Contains("follow the last"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse_tok(tok, 100000), doctest::Contains("cannot fit"),
+                       attrib::format_error);
   bad = tok;
   bad[8] = 9;  // token 0's length 9 > max_token_length 7
-  CHECK_THROWS_WITH_AS(parse_tok(bad, 512), doctest::Contains("token 0: length 9"), attrib::format_error);
-  for (std::size_t cut = 0; cut < tok.size(); cut += 97) CHECK_THROWS_AS(parse_tok(tok.substr(0, cut), 512), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse_tok(bad, 512), doctest::Contains("token 0: length 9"),
+                       attrib::format_error);
+  for (std::size_t cut = 0; cut < tok.size(); cut += 97)
+    CHECK_THROWS_AS(parse_tok(tok.substr(0, cut), 512), attrib::format_error);
 }
 
 TEST_CASE("GGUF files: truncated or corrupt input is rejected with a named reason") {
   const std::string gguf = attrib::detail::read_file_bytes(model_dir / "stories260K.gguf");
-  auto parse = [](const std::string& bytes) { return attrib::parse_gguf(bytes_of(bytes), "model.gguf"); };
+  auto parse = [](const std::string& bytes) {
+    return attrib::parse_gguf(bytes_of(bytes), "model.gguf");
+  };
   CHECK(parse(gguf).tensors.size() == 48);
   CHECK(parse(gguf).data_offset == 14176);
-  for (std::size_t cut = 0; cut < 14176; cut += 211) CHECK_THROWS_AS(parse(gguf.substr(0, cut)), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(gguf.substr(0, gguf.size() - 1)), doctest::Contains("extends beyond"), attrib::format_error);
+  for (std::size_t cut = 0; cut < 14176; cut += 211)
+    CHECK_THROWS_AS(parse(gguf.substr(0, cut)), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(gguf.substr(0, gguf.size() - 1)), doctest::Contains("extends beyond"),
+                       attrib::format_error);
 
   std::string bad = gguf;
   bad[3] = 'X';
@@ -509,7 +579,8 @@ TEST_CASE("GGUF files: truncated or corrupt input is rejected with a named reaso
   bad[24 + 6] = 0x10;  // first key length 2^52
   CHECK_THROWS_WITH_AS(parse(bad), doctest::Contains("string length"), attrib::format_error);
 
-  auto tiny = [](std::uint32_t type, std::vector<std::uint64_t> shape, std::string data, std::int64_t offset = -1) {
+  auto tiny = [](std::uint32_t type, std::vector<std::uint64_t> shape, std::string data,
+                 std::int64_t offset = -1) {
     gguf_builder b;
     b.str("general.architecture", "llama");
     b.tensor("t", std::move(shape), type, std::move(data));
@@ -517,54 +588,76 @@ TEST_CASE("GGUF files: truncated or corrupt input is rejected with a named reaso
     return b.build();
   };
   CHECK(parse(tiny(0, {4}, std::string(16, '\0'))).tensors[0].bytes.size() == 16);
-  CHECK_THROWS_WITH_AS(parse(tiny(0, {4}, std::string(16, '\0'), 64)), doctest::Contains("tensor 't' data [64, +16) extends beyond"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(tiny(0, {4}, std::string(16, '\0'), 8)), doctest::Contains("not a multiple of the alignment"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(tiny(2, {32}, std::string(18, '\0'))), doctest::Contains("ggml type 2"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(tiny(99, {4}, std::string(16, '\0'))), doctest::Contains("ggml type 99"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(tiny(0, {1, 1, 1, 1, 1}, std::string(4, '\0'))), doctest::Contains("5 dimensions"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(tiny(0, {0}, "")), doctest::Contains("positive size"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(tiny(8, {16}, std::string(34, '\0'))), doctest::Contains("block size 32"), attrib::format_error);
-  CHECK_THROWS_WITH_AS(parse(tiny(0, {1ull << 40, 1ull << 40}, "")), doctest::Contains("overflows"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(0, {4}, std::string(16, '\0'), 64)),
+                       doctest::Contains("tensor 't' data [64, +16) extends beyond"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(0, {4}, std::string(16, '\0'), 8)),
+                       doctest::Contains("not a multiple of the alignment"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(2, {32}, std::string(18, '\0'))),
+                       doctest::Contains("ggml type 2"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(99, {4}, std::string(16, '\0'))),
+                       doctest::Contains("ggml type 99"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(0, {1, 1, 1, 1, 1}, std::string(4, '\0'))),
+                       doctest::Contains("5 dimensions"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(0, {0}, "")), doctest::Contains("positive size"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(8, {16}, std::string(34, '\0'))),
+                       doctest::Contains("block size 32"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(tiny(0, {1ull << 40, 1ull << 40}, "")), doctest::Contains("overflows"),
+                       attrib::format_error);
 
   gguf_builder dup;
   dup.u32("a", 1).u32("a", 2);
-  CHECK_THROWS_WITH_AS(parse(dup.build()), doctest::Contains("'a' appears twice"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(dup.build()), doctest::Contains("'a' appears twice"),
+                       attrib::format_error);
   gguf_builder align;
   align.u32("general.alignment", 48);
-  CHECK_THROWS_WITH_AS(parse(align.build()), doctest::Contains("power of two"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(parse(align.build()), doctest::Contains("power of two"),
+                       attrib::format_error);
 
   // Parses, but is not a usable model.
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(tiny(0, {4}, std::string(16, '\0')))), doctest::Contains("llama.embedding_length"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(tiny(0, {4}, std::string(16, '\0')))),
+                       doctest::Contains("llama.embedding_length"), attrib::format_error);
   auto gpt = stories_metadata();
   gpt.metadata.clear();
   gpt.kv_count = 0;
   gpt.str("general.architecture", "gpt2");
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(gpt.build())), doctest::Contains("'gpt2' is not supported"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(gpt.build())),
+                       doctest::Contains("'gpt2' is not supported"), attrib::format_error);
   auto missing = stories_metadata();
   missing.tensor("token_embd.weight", {64, 512}, 0, std::string(64 * 512 * 4, '\0'));
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(missing.build())), doctest::Contains("no tensor 'output_norm.weight'"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(missing.build())),
+                       doctest::Contains("no tensor 'output_norm.weight'"), attrib::format_error);
   auto wrong_shape = stories_metadata();
   for (const auto& t : parse(gguf).tensors) {
     const bool norm = t.name == "output_norm.weight";
-    wrong_shape.tensor(t.name, norm ? std::vector<std::uint64_t>{32} : t.shape, 0,
-                       std::string(reinterpret_cast<const char*>(t.bytes.data()), norm ? 128 : t.bytes.size()));
+    wrong_shape.tensor(
+        t.name, norm ? std::vector<std::uint64_t>{32} : t.shape, 0,
+        std::string(reinterpret_cast<const char*>(t.bytes.data()), norm ? 128 : t.bytes.size()));
   }
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(wrong_shape.build())), doctest::Contains("final_norm"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(wrong_shape.build())),
+                       doctest::Contains("final_norm"), attrib::format_error);
 }
 
 TEST_CASE("forward: token ids out of range and prompts beyond the context are rejected") {
   const auto& model = bin_model();
-  CHECK_THROWS_WITH_AS(model.forward(batch{{1, 512}}), doctest::Contains("token id 512 at batch row 0, index 1"), attrib::invalid_argument);
-  CHECK_THROWS_WITH_AS(model.forward(batch{{1}, {-1}}), doctest::Contains("token id -1 at batch row 1"), attrib::invalid_argument);
-  CHECK_THROWS_WITH_AS(model.forward(batch{std::vector<token_id>(513, 1)}), doctest::Contains("context length 512"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.forward(batch{{1, 512}}),
+                       doctest::Contains("token id 512 at batch row 0, index 1"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.forward(batch{{1}, {-1}}),
+                       doctest::Contains("token id -1 at batch row 1"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.forward(batch{std::vector<token_id>(513, 1)}),
+                       doctest::Contains("context length 512"), attrib::invalid_argument);
   attrib::forward_options options;
   options.logit_tokens = {600};
-  CHECK_THROWS_WITH_AS(model.forward(batch{{1}}, options), doctest::Contains("logit_tokens[0]"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(model.forward(batch{{1}}, options), doctest::Contains("logit_tokens[0]"),
+                       attrib::invalid_argument);
 
   // A failed call leaves the cache as it was.
   auto cache = model.make_cache(2);
   model.forward(cache, batch{{1, 403}, {1}});
-  CHECK_THROWS_AS(model.forward(cache, batch{{407}, {std::vector<token_id>(512, 1)}}), attrib::invalid_argument);
+  CHECK_THROWS_AS(model.forward(cache, batch{{407}, {std::vector<token_id>(512, 1)}}),
+                  attrib::invalid_argument);
   CHECK(cache.length(0) == 2);
   CHECK(cache.length(1) == 1);
   CHECK_THROWS_AS(model.forward(cache, batch{{1}}), attrib::invalid_argument);

@@ -71,12 +71,13 @@ TEST_CASE("hooks: cached activations fit the residual-stream algebra") {
   const auto L = model().config().n_layers;
   hooks.cache(hook_point::embed(), cache).cache(hook_point::final_norm(), cache);
   for (attrib::index l = 0; l < L; ++l)
-    for (auto kind : {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_out,
-                      attrib::hook_kind::resid_mid, attrib::hook_kind::mlp_post,
-                      attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
+    for (auto kind :
+         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
+          attrib::hook_kind::mlp_post, attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
       hooks.cache({kind, l}, cache);
   const auto logits = model().forward(batch{clean}, with(hooks));
-  CHECK(max_abs_diff(logits[0], model().forward(batch{clean})[0]) == 0.0f);  // reading changes nothing
+  CHECK(max_abs_diff(logits[0], model().forward(batch{clean})[0]) ==
+        0.0f);  // reading changes nothing
 
   const auto T = static_cast<attrib::index>(clean.size());
   CHECK(cache.at(hook_point::mlp_post(0), 0).rows() >= T);
@@ -205,13 +206,20 @@ TEST_CASE("hooks: add, project out and scale") {
   SUBCASE("a function hook sees every token with its location") {
     std::vector<attrib::token_location> seen;
     attrib::hook_set hooks;
-    hooks.call(hook_point::final_norm(),
-               [&](hook_point, attrib::float_matrix& values, std::span<const attrib::token_location> t) {
-                 CHECK(values.rows() == static_cast<attrib::index>(t.size()));
-                 seen.assign(t.begin(), t.end());
-               });
+    hooks.call(hook_point::final_norm(), [&](hook_point, attrib::float_matrix& values,
+                                             std::span<const attrib::token_location> t) {
+      CHECK(values.rows() == static_cast<attrib::index>(t.size()));
+      seen.assign(t.begin(), t.end());
+    });
     model().forward(batch{{1, 2}, {3}}, with(hooks));
     REQUIRE(seen.size() == 3);
+    attrib::hook_set resize;
+    resize.call(hook_point::resid_mid(1),
+                [](hook_point, attrib::float_matrix& values,
+                   std::span<const attrib::token_location>) { values.resize(1, 1); });
+    CHECK_THROWS_WITH_AS(model().forward(batch{{1, 2}}, with(resize)),
+                         doctest::Contains("hook at resid_mid.1 resized"),
+                         attrib::invalid_argument);
     CHECK((seen[1].row == 0 && seen[1].position == 1 && seen[2].row == 1 && seen[2].position == 0));
   }
 }
@@ -246,5 +254,6 @@ TEST_CASE("hooks: active on every KV-cached generation step") {
   const auto out = attrib::generate(model(), prompt, settings, &record);
   for (attrib::index p = 0; p + 1 < static_cast<attrib::index>(out[0].size()); ++p)
     CHECK(cache.contains(hook_point::resid_pre(0), 0, p));
-  CHECK_FALSE(cache.contains(hook_point::resid_pre(0), 0, static_cast<attrib::index>(out[0].size()) - 1));
+  CHECK_FALSE(
+      cache.contains(hook_point::resid_pre(0), 0, static_cast<attrib::index>(out[0].size()) - 1));
 }

@@ -151,7 +151,8 @@ enum class gguf_value_type : std::uint32_t {
 struct gguf_value {
   gguf_value_type type = gguf_value_type::uint8;
   gguf_value_type element_type = gguf_value_type::uint8;
-  std::variant<std::uint64_t, std::int64_t, double, bool, std::string, std::vector<gguf_value>> data;
+  std::variant<std::uint64_t, std::int64_t, double, bool, std::string, std::vector<gguf_value>>
+      data;
 
   // Typed access; `what` (usually the key) names the value in the error when the type is wrong.
   std::uint64_t as_uint(std::string_view what) const {
@@ -187,8 +188,8 @@ struct gguf_tensor_info {
   std::string name;
   std::vector<std::uint64_t> shape;  // ggml order: shape[0] is the length of a (contiguous) row
   ggml_type type = ggml_type::f32;
-  std::uint64_t offset = 0;           // from the start of the tensor data section
-  std::span<const std::byte> bytes;   // the stored data, inside the parsed span
+  std::uint64_t offset = 0;          // from the start of the tensor data section
+  std::span<const std::byte> bytes;  // the stored data, inside the parsed span
 
   std::uint64_t element_count() const {
     std::uint64_t n = 1;
@@ -299,9 +300,7 @@ inline gguf_value gguf_read_value(gguf_reader& in, gguf_value_type type, const s
   v.type = type;
   switch (type) {
     case gguf_value_type::uint8: v.data = std::uint64_t{in.u8(what)}; break;
-    case gguf_value_type::int8:
-      v.data = std::int64_t{static_cast<std::int8_t>(in.u8(what))};
-      break;
+    case gguf_value_type::int8: v.data = std::int64_t{static_cast<std::int8_t>(in.u8(what))}; break;
     case gguf_value_type::uint16: v.data = std::uint64_t{in.u16(what)}; break;
     case gguf_value_type::int16:
       v.data = std::int64_t{static_cast<std::int16_t>(in.u16(what))};
@@ -416,20 +415,21 @@ inline gguf_content parse_gguf(std::span<const std::byte> bytes,
               ", which attrib does not read (expected F32 = 0, F16 = 1, Q8_0 = 8 or BF16 = 30)");
     t.type = *type;
     if (t.shape[0] % ggml_layout(t.type).block_size != 0)
-      in.fail(where + " has rows of " + std::to_string(t.shape[0]) + " elements, not a multiple of " +
-              std::string(ggml_type_name(t.type)) + "'s block size " +
-              std::to_string(ggml_layout(t.type).block_size));
+      in.fail(where + " has rows of " + std::to_string(t.shape[0]) +
+              " elements, not a multiple of " + std::string(ggml_type_name(t.type)) +
+              "'s block size " + std::to_string(ggml_layout(t.type).block_size));
     t.offset = in.u64(where + " offset");
     if (t.offset % content.alignment != 0)
-      in.fail(where + " offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-              std::to_string(content.alignment));
+      in.fail(where + " offset " + std::to_string(t.offset) +
+              " is not a multiple of the alignment " + std::to_string(content.alignment));
     for (const auto& other : content.tensors)
       if (other.name == t.name) in.fail(where + " appears twice");
     content.tensors.push_back(std::move(t));
   }
 
   const std::uint64_t header_end = in.position();
-  content.data_offset = (header_end + content.alignment - 1) / content.alignment * content.alignment;
+  content.data_offset =
+      (header_end + content.alignment - 1) / content.alignment * content.alignment;
   const std::uint64_t data_size =
       content.data_offset <= bytes.size() ? bytes.size() - content.data_offset : 0;
   for (auto& t : content.tensors) {

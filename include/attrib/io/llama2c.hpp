@@ -34,20 +34,20 @@ struct llama2c_header {
 // [out][in]. `classifier` is `token_embedding` when the header's vocab_size is positive.
 struct llama2c_checkpoint {
   llama2c_header header;
-  std::int32_t vocab_size = 0;   // |header.vocab_size|
+  std::int32_t vocab_size = 0;  // |header.vocab_size|
   bool shared_classifier = true;
   std::span<const std::byte> token_embedding;  // [vocab][dim]
-  std::span<const std::byte> rms_att;           // [layers][dim]
-  std::span<const std::byte> wq;                // [layers][dim][dim]
-  std::span<const std::byte> wk;                // [layers][kv_dim][dim]
-  std::span<const std::byte> wv;                // [layers][kv_dim][dim]
-  std::span<const std::byte> wo;                // [layers][dim][dim]
-  std::span<const std::byte> rms_ffn;           // [layers][dim]
-  std::span<const std::byte> w1;                // [layers][hidden][dim]  (gate)
-  std::span<const std::byte> w2;                // [layers][dim][hidden]  (down)
-  std::span<const std::byte> w3;                // [layers][hidden][dim]  (up)
-  std::span<const std::byte> rms_final;         // [dim]
-  std::span<const std::byte> classifier;        // [vocab][dim]
+  std::span<const std::byte> rms_att;          // [layers][dim]
+  std::span<const std::byte> wq;               // [layers][dim][dim]
+  std::span<const std::byte> wk;               // [layers][kv_dim][dim]
+  std::span<const std::byte> wv;               // [layers][kv_dim][dim]
+  std::span<const std::byte> wo;               // [layers][dim][dim]
+  std::span<const std::byte> rms_ffn;          // [layers][dim]
+  std::span<const std::byte> w1;               // [layers][hidden][dim]  (gate)
+  std::span<const std::byte> w2;               // [layers][dim][hidden]  (down)
+  std::span<const std::byte> w3;               // [layers][hidden][dim]  (up)
+  std::span<const std::byte> rms_final;        // [dim]
+  std::span<const std::byte> classifier;       // [vocab][dim]
 };
 
 namespace detail {
@@ -68,16 +68,16 @@ inline llama2c_checkpoint parse_llama2c_checkpoint(std::span<const std::byte> by
     llama2c_fail(source, "file has " + std::to_string(bytes.size()) +
                              " bytes, fewer than the 28-byte header");
   llama2c_checkpoint c;
-  std::int32_t* fields[] = {&c.header.dim,        &c.header.hidden_dim, &c.header.n_layers,
-                            &c.header.n_heads,    &c.header.n_kv_heads, &c.header.vocab_size,
+  std::int32_t* fields[] = {&c.header.dim,     &c.header.hidden_dim, &c.header.n_layers,
+                            &c.header.n_heads, &c.header.n_kv_heads, &c.header.vocab_size,
                             &c.header.seq_len};
-  const char* names[] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size",
-                         "seq_len"};
+  const char* names[] = {"dim",        "hidden_dim", "n_layers", "n_heads",
+                         "n_kv_heads", "vocab_size", "seq_len"};
   for (int k = 0; k < 7; ++k) {
     *fields[k] = static_cast<std::int32_t>(detail::load_u32(bytes.data() + 4 * k));
     if (*fields[k] == 0 || (*fields[k] < 0 && k != 5) || *fields[k] == INT32_MIN)
-      llama2c_fail(source, std::string("header ") + names[k] + " is " +
-                               std::to_string(*fields[k]) + ", expected a positive value");
+      llama2c_fail(source, std::string("header ") + names[k] + " is " + std::to_string(*fields[k]) +
+                               ", expected a positive value");
   }
   const auto& h = c.header;
   c.vocab_size = h.vocab_size < 0 ? -h.vocab_size : h.vocab_size;
@@ -102,12 +102,13 @@ inline llama2c_checkpoint parse_llama2c_checkpoint(std::span<const std::byte> by
     std::uint64_t size = 4;
     for (auto n : shape) size = n != 0 && size > UINT64_MAX / n ? UINT64_MAX : size * n;
     if (size > left)
-      llama2c_fail(source, std::string("array ") + name + " needs " +
-                               (size == UINT64_MAX ? std::string("more than 2^64")
-                                                   : std::to_string(size)) +
-                               " bytes at offset " + std::to_string(position) +
-                               ", but the file has " + std::to_string(left) + " left");
-    const auto span = bytes.subspan(static_cast<std::size_t>(position), static_cast<std::size_t>(size));
+      llama2c_fail(source,
+                   std::string("array ") + name + " needs " +
+                       (size == UINT64_MAX ? std::string("more than 2^64") : std::to_string(size)) +
+                       " bytes at offset " + std::to_string(position) + ", but the file has " +
+                       std::to_string(left) + " left");
+    const auto span =
+        bytes.subspan(static_cast<std::size_t>(position), static_cast<std::size_t>(size));
     position += size;
     return span;
   };

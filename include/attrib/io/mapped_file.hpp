@@ -2,6 +2,11 @@
 // A read-only memory map of a whole file. Model checkpoints are large and mostly read once per
 // forward pass, so they are mapped rather than read: the kernel pages weights in on first use and
 // can drop them under memory pressure, and several models can share one file's pages.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -9,11 +14,6 @@
 #include <span>
 #include <string>
 #include <utility>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "attrib/core/error.hpp"
 

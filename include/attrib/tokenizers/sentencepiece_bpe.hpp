@@ -53,7 +53,11 @@ inline int byte_piece_value(std::string_view piece) {
 // Length of the UTF-8 character starting at text[i]; a malformed sequence counts as one byte.
 inline std::size_t utf8_length(std::string_view text, std::size_t i) {
   const auto lead = static_cast<unsigned char>(text[i]);
-  const std::size_t n = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 1;
+  const std::size_t n = lead < 0x80           ? 1
+                        : (lead >> 5) == 0x6  ? 2
+                        : (lead >> 4) == 0xE  ? 3
+                        : (lead >> 3) == 0x1E ? 4
+                                              : 1;
   if (n > text.size() - i) return 1;
   for (std::size_t k = 1; k < n; ++k)
     if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 1;
@@ -84,9 +88,11 @@ class sentencepiece_bpe {
         unk_(unk),
         add_space_prefix_(add_space_prefix) {
     if (pieces_.empty() || scores_.size() != pieces_.size() || kinds_.size() != pieces_.size())
-      throw invalid_argument("sentencepiece_bpe: pieces, scores and kinds must be non-empty and "
-                             "of equal length (" + std::to_string(pieces_.size()) + ", " +
-                             std::to_string(scores_.size()) + ", " + std::to_string(kinds_.size()) + ")");
+      throw invalid_argument(
+          "sentencepiece_bpe: pieces, scores and kinds must be non-empty and "
+          "of equal length (" +
+          std::to_string(pieces_.size()) + ", " + std::to_string(scores_.size()) + ", " +
+          std::to_string(kinds_.size()) + ")");
     for (auto [id, name] : {std::pair{bos_, "bos"}, std::pair{eos_, "eos"}, std::pair{unk_, "unk"}})
       if (id < 0 || id >= vocab_size())
         throw invalid_argument(std::string("sentencepiece_bpe: ") + name + " id " +
@@ -115,9 +121,12 @@ class sentencepiece_bpe {
       throw invalid_argument("sentencepiece_bpe: a llama2.c vocabulary needs at least 3 tokens");
     std::vector<token_kind> kinds(v.pieces.size(), token_kind::normal);
     for (std::size_t id = 0; id < kinds.size(); ++id) {
-      if (id == 0) kinds[id] = token_kind::unknown;
-      else if (id <= 2) kinds[id] = token_kind::control;
-      else if (detail::byte_piece_value(v.pieces[id]) >= 0) kinds[id] = token_kind::byte;
+      if (id == 0)
+        kinds[id] = token_kind::unknown;
+      else if (id <= 2)
+        kinds[id] = token_kind::control;
+      else if (detail::byte_piece_value(v.pieces[id]) >= 0)
+        kinds[id] = token_kind::byte;
     }
     return {v.pieces, v.scores, std::move(kinds), 1, 2, 0};
   }
@@ -135,7 +144,8 @@ class sentencepiece_bpe {
     std::vector<std::string> pieces;
     pieces.reserve(n);
     for (const auto& t : tokens)
-      pieces.push_back(detail::replace_all(t.as_string("tokenizer.ggml.tokens"), "\xE2\x96\x81", " "));
+      pieces.push_back(
+          detail::replace_all(t.as_string("tokenizer.ggml.tokens"), "\xE2\x96\x81", " "));
     std::vector<float> scores(n, 0.0f);
     if (const auto* s = g.find("tokenizer.ggml.scores")) {
       const auto& a = s->as_array("tokenizer.ggml.scores");
@@ -181,7 +191,8 @@ class sentencepiece_bpe {
       space_prefix = *b;
     }
     if (n <= static_cast<std::size_t>(std::max({bos, eos, unk})))
-      throw format_error("GGUF vocabulary of " + std::to_string(n) + " tokens lacks the special ids");
+      throw format_error("GGUF vocabulary of " + std::to_string(n) +
+                         " tokens lacks the special ids");
     try {
       return {std::move(pieces), std::move(scores), std::move(kinds), bos, eos, unk, space_prefix};
     } catch (const invalid_argument& e) {
@@ -260,7 +271,8 @@ class sentencepiece_bpe {
     switch (kinds_[k]) {
       case token_kind::control:
       case token_kind::unused: return {};
-      case token_kind::byte: return std::string(1, static_cast<char>(detail::byte_piece_value(pieces_[k])));
+      case token_kind::byte:
+        return std::string(1, static_cast<char>(detail::byte_piece_value(pieces_[k])));
       default: break;
     }
     const std::string& p = pieces_[k];
@@ -283,7 +295,8 @@ class sentencepiece_bpe {
   void check(token_id id) const {
     if (id < 0 || id >= vocab_size())
       throw invalid_argument("sentencepiece_bpe: token id " + std::to_string(id) +
-                             " is outside the vocabulary [0, " + std::to_string(vocab_size()) + ")");
+                             " is outside the vocabulary [0, " + std::to_string(vocab_size()) +
+                             ")");
   }
 
   // Transparent, so that lookups by string_view build no string.
@@ -304,7 +317,8 @@ class sentencepiece_bpe {
 };
 
 // Reads a llama2.c tokenizer `.bin` holding `vocab_size` tokens (the checkpoint's vocabulary size).
-inline sentencepiece_bpe load_llama2c_tokenizer(const std::filesystem::path& path, std::size_t vocab_size) {
+inline sentencepiece_bpe load_llama2c_tokenizer(const std::filesystem::path& path,
+                                                std::size_t vocab_size) {
   const std::string bytes = detail::read_file_bytes(path);
   return sentencepiece_bpe::from_llama2c(parse_llama2c_tokenizer(
       std::as_bytes(std::span(bytes.data(), bytes.size())), vocab_size, path.string()));

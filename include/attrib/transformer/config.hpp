@@ -2,8 +2,10 @@
 // Hyper-parameters of a Llama-family decoder (Llama 2 and 3, Mistral, llama2.c): pre-norm
 // blocks with RMSNorm, rotary position embeddings on adjacent pairs, grouped-query attention
 // and a SwiGLU feed-forward network, without biases.
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
@@ -14,15 +16,18 @@ namespace attrib {
 using token_id = std::int32_t;
 
 struct transformer_config {
-  index dim = 0;             // width of the residual stream
-  index hidden_dim = 0;      // width of the feed-forward layer (neurons)
+  index dim = 0;         // width of the residual stream
+  index hidden_dim = 0;  // width of the feed-forward layer (neurons)
   index n_layers = 0;
-  index n_heads = 0;         // query heads
-  index n_kv_heads = 0;      // key/value heads; n_heads / n_kv_heads query heads share each one
+  index n_heads = 0;     // query heads
+  index n_kv_heads = 0;  // key/value heads; n_heads / n_kv_heads query heads share each one
   index vocab_size = 0;
   index context_length = 0;  // the most positions a sequence may hold
   float norm_eps = 1e-5f;    // added to the mean square inside RMSNorm
   float rope_theta = 10000.0f;
+  // Llama 3.1's long-context scaling: rotary pair j turns rope_freq_factors[j] times slower
+  // (GGUF tensor rope_freqs.weight). Empty: no scaling; otherwise head_dim / 2 positive entries.
+  std::vector<float> rope_freq_factors = {};
 
   index head_dim() const { return dim / n_heads; }
   index kv_dim() const { return head_dim() * n_kv_heads; }
@@ -53,6 +58,15 @@ inline void validate(const transformer_config& c) {
                            " is not a multiple of n_kv_heads " + std::to_string(c.n_kv_heads));
   if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
     throw invalid_argument("transformer_config: norm_eps and rope_theta must be positive");
+  if (!c.rope_freq_factors.empty()) {
+    if (static_cast<index>(c.rope_freq_factors.size()) != c.head_dim() / 2)
+      throw invalid_argument("transformer_config: rope_freq_factors has " +
+                             std::to_string(c.rope_freq_factors.size()) + " entries, expected " +
+                             std::to_string(c.head_dim() / 2));
+    for (float f : c.rope_freq_factors)
+      if (!(f > 0.0f) || !std::isfinite(f))
+        throw invalid_argument("transformer_config: rope_freq_factors must be positive and finite");
+  }
 }
 
 }  // namespace attrib

@@ -24,7 +24,8 @@ struct generation_settings {
   float top_p = 1.0f;        // in (0, 1]; 1 samples from the whole distribution
   std::uint64_t seed = 0;    // batch row b draws from rng::stream(seed, b)
   // A row stops after generating one of these (it is kept in the output).
-  std::vector<token_id> stop_tokens;
+  std::vector<token_id> stop_tokens = {};
+  std::size_t threads = 1;  // for the forward passes; 0 means all cores
 };
 
 // Picks the next token from one row of logits; `coin` is uniform in [0, 1).
@@ -74,8 +75,7 @@ inline std::vector<std::vector<token_id>> generate(const llama_model& model,
                                                    std::span<const std::vector<token_id>> prompts,
                                                    const generation_settings& settings,
                                                    const hook_set* hooks = nullptr) {
-  if (settings.max_new_tokens < 0)
-    throw invalid_argument("generate: max_new_tokens is negative");
+  if (settings.max_new_tokens < 0) throw invalid_argument("generate: max_new_tokens is negative");
   if (!(settings.temperature >= 0.0f) || !std::isfinite(settings.temperature))
     throw invalid_argument("generate: temperature must be finite and non-negative");
   if (!(settings.top_p > 0.0f && settings.top_p <= 1.0f))
@@ -92,6 +92,7 @@ inline std::vector<std::vector<token_id>> generate(const llama_model& model,
   forward_options options;
   options.hooks = hooks;
   options.last_position_only = true;
+  options.threads = settings.threads;
 
   std::vector<std::vector<token_id>> step(prompts.begin(), prompts.end());
   std::vector<bool> done(rows, false);
@@ -103,8 +104,9 @@ inline std::vector<std::vector<token_id>> generate(const llama_model& model,
       if (done[b]) continue;
       const auto& row = logits[b];
       const double coin = settings.temperature == 0.0f ? 0.0 : streams[b].uniform();
-      const token_id next = sample_token(std::span<const float>(row.data(), static_cast<std::size_t>(row.cols())),
-                                         settings.temperature, settings.top_p, coin);
+      const token_id next =
+          sample_token(std::span<const float>(row.data(), static_cast<std::size_t>(row.cols())),
+                       settings.temperature, settings.top_p, coin);
       out[b].push_back(next);
       const bool stop = std::find(settings.stop_tokens.begin(), settings.stop_tokens.end(), next) !=
                         settings.stop_tokens.end();

@@ -35,7 +35,8 @@ inline weight_tensor gguf_weight(const gguf_content& g, const std::string& name)
 }  // namespace detail
 
 // Throws format_error when general.architecture is not "llama", a required key is missing or not
-// a positive integer, or llama.rope.dimension_count asks for partial rotary embeddings.
+// a positive integer, llama.rope.dimension_count asks for partial rotary embeddings, or the
+// optional rope_freqs.weight (Llama 3.1 frequency factors) does not fit the head dimension.
 inline transformer_config llama_config_from_gguf(const gguf_content& g) {
   const auto& arch = g.at("general.architecture").as_string("general.architecture");
   if (arch != "llama")
@@ -55,13 +56,19 @@ inline transformer_config llama_config_from_gguf(const gguf_content& g) {
     c.rope_theta = static_cast<float>(theta->as_float("llama.rope.freq_base"));
   const auto embedding = detail::gguf_weight(g, "token_embd.weight");
   c.vocab_size = embedding.rows;
+  if (g.find_tensor("rope_freqs.weight") != nullptr) {
+    const auto factors = detail::gguf_weight(g, "rope_freqs.weight");
+    if (factors.rows != 1) throw format_error("GGUF tensor 'rope_freqs.weight' must be a vector");
+    c.rope_freq_factors = factors.decode_row(0);
+  }
   try {
     validate(c);
   } catch (const invalid_argument& e) {
     throw format_error(std::string("GGUF hyper-parameters: ") + e.what());
   }
   if (const auto* rot = g.find("llama.rope.dimension_count");
-      rot != nullptr && rot->as_uint("llama.rope.dimension_count") != static_cast<std::uint64_t>(c.head_dim()))
+      rot != nullptr &&
+      rot->as_uint("llama.rope.dimension_count") != static_cast<std::uint64_t>(c.head_dim()))
     throw format_error("GGUF llama.rope.dimension_count is " +
                        std::to_string(rot->as_uint("llama.rope.dimension_count")) +
                        ", but attrib rotates whole heads of " + std::to_string(c.head_dim()));
@@ -77,8 +84,8 @@ inline llama_model llama_model_from_gguf(const gguf_content& g,
   llama_weights w;
   w.token_embedding = detail::gguf_weight(g, "token_embd.weight");
   w.final_norm = detail::gguf_weight(g, "output_norm.weight");
-  w.output = g.find_tensor("output.weight") ? detail::gguf_weight(g, "output.weight")
-                                            : w.token_embedding;
+  w.output =
+      g.find_tensor("output.weight") ? detail::gguf_weight(g, "output.weight") : w.token_embedding;
   for (index l = 0; l < config.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     llama_layer_weights layer;

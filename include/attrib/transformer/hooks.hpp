@@ -7,6 +7,7 @@
 // computes, on the prompt and on every KV-cached generation step alike.
 //
 // Names and their TransformerLens and Hugging Face equivalents: docs/transformer-hooks.md.
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <compare>
@@ -21,8 +22,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
@@ -67,7 +66,9 @@ inline constexpr std::pair<hook_kind, std::string_view> hook_names[] = {
     {hook_kind::mlp_post, "mlp_post"},     {hook_kind::mlp_out, "mlp_out"},
     {hook_kind::resid_post, "resid_post"}, {hook_kind::final_norm, "final_norm"},
 };
-inline bool hook_has_layer(hook_kind k) { return k != hook_kind::embed && k != hook_kind::final_norm; }
+inline bool hook_has_layer(hook_kind k) {
+  return k != hook_kind::embed && k != hook_kind::final_norm;
+}
 }  // namespace detail
 
 // "embed", "final_norm", or "<kind>.<layer>" such as "resid_post.3".
@@ -217,7 +218,8 @@ class hook_set {
   }
 
   // x += coefficient * v.
-  hook_set& add(hook_point p, float_vector v, float coefficient = 1.0f, token_selector select = {}) {
+  hook_set& add(hook_point p, float_vector v, float coefficient = 1.0f,
+                token_selector select = {}) {
     return add_op(p, std::move(select), add_op_t{std::move(v), coefficient});
   }
 
@@ -331,8 +333,8 @@ class hook_set {
       values.row(i) -= along * o.unit.transpose();
     });
   }
-  static void run(hook_point, const token_selector& select, const scale_op& o,
-                  float_matrix& values, std::span<const token_location> tokens) {
+  static void run(hook_point, const token_selector& select, const scale_op& o, float_matrix& values,
+                  std::span<const token_location> tokens) {
     each_selected(select, tokens, [&](index i, token_location) { values.row(i) *= o.factor; });
   }
   static void run(hook_point p, const token_selector&, const call_op& o, float_matrix& values,

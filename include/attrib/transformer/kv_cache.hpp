@@ -55,7 +55,8 @@ class kv_cache {
                              std::to_string(length) + " positions, more than the context length " +
                              std::to_string(context_length_));
     if (length > r.capacity) {
-      const index capacity = std::min(context_length_, std::max({length, 2 * r.capacity, index{16}}));
+      const index capacity =
+          std::min(context_length_, std::max({length, 2 * r.capacity, index{16}}));
       for (index l = 0; l < layers_; ++l) {
         r.keys[static_cast<std::size_t>(l)].resize(static_cast<std::size_t>(capacity * kv_dim_));
         r.values[static_cast<std::size_t>(l)].resize(static_cast<std::size_t>(capacity * kv_dim_));

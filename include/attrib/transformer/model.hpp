@@ -7,6 +7,7 @@
 // The per-token numerics (rmsnorm, rope, attention, silu) are plain loops over plain arrays in
 // detail:: so that a device kernel can reuse them; matrix products convert each block of weight
 // rows from its stored type once per call, shared by all tokens of the batch.
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -15,9 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include <Eigen/Core>
-
 #include "attrib/core/error.hpp"
+#include "attrib/core/parallel.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/transformer/config.hpp"
 #include "attrib/transformer/hooks.hpp"
@@ -30,9 +30,11 @@ struct forward_options {
   // Interventions to apply; null runs the plain model.
   const hook_set* hooks = nullptr;
   // Compute logits of these token ids only (columns in this order); empty: the whole vocabulary.
-  std::vector<token_id> logit_tokens;
+  std::vector<token_id> logit_tokens = {};
   // Compute logits for the last new token of each row only, as generation needs.
   bool last_position_only = false;
+  // Worker threads; 0 means all cores. Results do not depend on it.
+  std::size_t threads = 1;
 };
 
 namespace detail {
@@ -117,18 +119,25 @@ inline index weight_block_rows(index cols) {
   return std::max<index>(1, 16384 / std::max<index>(1, cols));
 }
 
-// y = x w^T for all rows of w.
-inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& y) {
+// y = x w^T for all rows of w, on up to `threads` threads (0: all cores). Threads take disjoint
+// blocks of output columns, and each element is one dot(), so the result does not depend on
+// the thread count.
+inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& y,
+                   std::size_t threads) {
   y.resize(x.rows(), w.rows);
-  const index block = weight_block_rows(w.cols);
-  float_matrix wb;
-  for (index first = 0; first < w.rows; first += block) {
+  threads = resolve_threads(threads);
+  // A block per thread at least, none larger than the cache-sized block.
+  const auto t = static_cast<index>(threads);
+  const index block = std::clamp<index>((w.rows + t - 1) / t, 1, weight_block_rows(w.cols));
+  const index blocks = (w.rows + block - 1) / block;
+  parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t b) {
+    const index first = static_cast<index>(b) * block;
     const index count = std::min(block, w.rows - first);
-    wb.resize(count, w.cols);
+    float_matrix wb(count, w.cols);
     w.decode_rows(first, count, wb.data());
     for (index i = 0; i < x.rows(); ++i)
       for (index o = 0; o < count; ++o) y(i, first + o) = dot(&x(i, 0), &wb(o, 0), w.cols);
-  }
+  });
 }
 
 // y = x w[rows]^T for selected rows of w (a restricted vocabulary).
@@ -138,7 +147,8 @@ inline void linear_rows(const float_matrix& x, const weight_tensor& w,
   std::vector<float> wr(static_cast<std::size_t>(w.cols));
   for (std::size_t k = 0; k < rows.size(); ++k) {
     w.decode_rows(rows[k], 1, wr.data());
-    for (index i = 0; i < x.rows(); ++i) y(i, static_cast<index>(k)) = dot(&x(i, 0), wr.data(), w.cols);
+    for (index i = 0; i < x.rows(); ++i)
+      y(i, static_cast<index>(k)) = dot(&x(i, 0), wr.data(), w.cols);
   }
 }
 
@@ -152,10 +162,14 @@ class llama_model {
     validate(config_, weights_);
     const index half = config_.head_dim() / 2;
     inv_freq_.resize(static_cast<std::size_t>(half));
-    for (index j = 0; j < half; ++j)
+    for (index j = 0; j < half; ++j) {
       inv_freq_[static_cast<std::size_t>(j)] =
           std::pow(static_cast<double>(config_.rope_theta),
                    -static_cast<double>(2 * j) / static_cast<double>(config_.head_dim()));
+      if (!config_.rope_freq_factors.empty())
+        inv_freq_[static_cast<std::size_t>(j)] /=
+            config_.rope_freq_factors[static_cast<std::size_t>(j)];
+    }
   }
 
   const transformer_config& config() const { return config_; }
@@ -173,7 +187,8 @@ class llama_model {
                                     const forward_options& options = {}) const {
     check_inputs(cache, tokens, options);
     std::vector<index> old_lengths(tokens.size());
-    for (std::size_t b = 0; b < tokens.size(); ++b) old_lengths[b] = cache.length(static_cast<index>(b));
+    for (std::size_t b = 0; b < tokens.size(); ++b)
+      old_lengths[b] = cache.length(static_cast<index>(b));
     try {
       return run(cache, tokens, options);
     } catch (...) {
@@ -240,30 +255,41 @@ class llama_model {
     }
     const index n = static_cast<index>(ids.size());
     auto hook = [&](hook_point p, float_matrix& values) {
-      if (options.hooks != nullptr) options.hooks->apply(p, values, where);
+      if (options.hooks == nullptr) return;
+      const index rows = values.rows();
+      const index cols = values.cols();
+      options.hooks->apply(p, values, where);
+      if (values.rows() != rows || values.cols() != cols)
+        throw invalid_argument("hook at " + to_string(p) + " resized the activations from " +
+                               std::to_string(rows) + " x " + std::to_string(cols) + " to " +
+                               std::to_string(values.rows()) + " x " +
+                               std::to_string(values.cols()));
     };
 
     float_matrix x(n, dim);
-    for (index i = 0; i < n; ++i) weights_.token_embedding.decode_rows(ids[static_cast<std::size_t>(i)], 1, x.row(i).data());
+    for (index i = 0; i < n; ++i)
+      weights_.token_embedding.decode_rows(ids[static_cast<std::size_t>(i)], 1, x.row(i).data());
     hook(hook_point::embed(), x);
 
     float_matrix xb(n, dim), q, k, v, attn(n, dim), out, gate, up;
     std::vector<float> norm(static_cast<std::size_t>(dim));
     // Sized by the longest sequence in this call, not the context length, which may be huge.
     std::size_t longest = 0;
-    for (const auto& t : where) longest = std::max(longest, static_cast<std::size_t>(t.position) + 1);
-    std::vector<float> scores(longest);
-    std::vector<const float*> key_rows(longest);
-    std::vector<const float*> value_rows(longest);
+    for (const auto& t : where)
+      longest = std::max(longest, static_cast<std::size_t>(t.position) + 1);
+    const std::size_t threads = resolve_threads(options.threads);
+    // Tokens attend independently: chunks of tokens, each with its own scratch.
+    const std::size_t token_chunks = std::min<std::size_t>(ids.size(), 4 * threads);
     for (index l = 0; l < c.n_layers; ++l) {
       const auto& w = weights_.layers[static_cast<std::size_t>(l)];
       hook(hook_point::resid_pre(l), x);
 
       w.attn_norm.decode_rows(0, 1, norm.data());
-      for (index i = 0; i < n; ++i) detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
-      detail::linear(xb, w.wq, q);
-      detail::linear(xb, w.wk, k);
-      detail::linear(xb, w.wv, v);
+      for (index i = 0; i < n; ++i)
+        detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
+      detail::linear(xb, w.wq, q, threads);
+      detail::linear(xb, w.wk, k, threads);
+      detail::linear(xb, w.wv, v, threads);
       for (index i = 0; i < n; ++i) {
         const auto t = where[static_cast<std::size_t>(i)];
         detail::rope(q.row(i).data(), c.n_heads, head_dim, t.position, inv_freq_.data());
@@ -271,35 +297,43 @@ class llama_model {
         std::copy_n(k.row(i).data(), kv_dim, cache.key(t.row, l, t.position));
         std::copy_n(v.row(i).data(), kv_dim, cache.value(t.row, l, t.position));
       }
-      for (index i = 0; i < n; ++i) {
-        const auto t = where[static_cast<std::size_t>(i)];
-        for (index p = 0; p <= t.position; ++p) {
-          key_rows[static_cast<std::size_t>(p)] = cache.key(t.row, l, p);
-          value_rows[static_cast<std::size_t>(p)] = cache.value(t.row, l, p);
+      parallel_for(token_chunks, threads, [&](std::size_t chunk) {
+        std::vector<float> scores(longest);
+        std::vector<const float*> key_rows(longest);
+        std::vector<const float*> value_rows(longest);
+        for (std::size_t i = chunk; i < ids.size(); i += token_chunks) {
+          const auto t = where[i];
+          for (index p = 0; p <= t.position; ++p) {
+            key_rows[static_cast<std::size_t>(p)] = std::as_const(cache).key(t.row, l, p);
+            value_rows[static_cast<std::size_t>(p)] = std::as_const(cache).value(t.row, l, p);
+          }
+          detail::attend(q.row(static_cast<index>(i)).data(), key_rows.data(), value_rows.data(),
+                         t.position + 1, c.n_heads, c.n_kv_heads, head_dim, scores.data(),
+                         attn.row(static_cast<index>(i)).data());
         }
-        detail::attend(q.row(i).data(), key_rows.data(), value_rows.data(), t.position + 1,
-                       c.n_heads, c.n_kv_heads, head_dim, scores.data(), attn.row(i).data());
-      }
-      detail::linear(attn, w.wo, out);
+      });
+      detail::linear(attn, w.wo, out, threads);
       hook(hook_point::attn_out(l), out);
       x += out;
       hook(hook_point::resid_mid(l), x);
 
       w.ffn_norm.decode_rows(0, 1, norm.data());
-      for (index i = 0; i < n; ++i) detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
-      detail::linear(xb, w.w_gate, gate);
-      detail::linear(xb, w.w_up, up);
+      for (index i = 0; i < n; ++i)
+        detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
+      detail::linear(xb, w.w_gate, gate, threads);
+      detail::linear(xb, w.w_up, up, threads);
       for (index i = 0; i < n; ++i)
         for (index j = 0; j < c.hidden_dim; ++j) gate(i, j) = detail::silu(gate(i, j)) * up(i, j);
       hook(hook_point::mlp_post(l), gate);
-      detail::linear(gate, w.w_down, out);
+      detail::linear(gate, w.w_down, out, threads);
       hook(hook_point::mlp_out(l), out);
       x += out;
       hook(hook_point::resid_post(l), x);
     }
 
     weights_.final_norm.decode_rows(0, 1, norm.data());
-    for (index i = 0; i < n; ++i) detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
+    for (index i = 0; i < n; ++i)
+      detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
     hook(hook_point::final_norm(), xb);
 
     // Which activation rows get logits, and how many belong to each batch row.
@@ -307,17 +341,19 @@ class llama_model {
     std::vector<index> per_row(tokens.size(), 0);
     for (index i = 0; i < n; ++i) {
       const auto row = static_cast<std::size_t>(where[static_cast<std::size_t>(i)].row);
-      const bool last = i + 1 == n || where[static_cast<std::size_t>(i + 1)].row != where[static_cast<std::size_t>(i)].row;
+      const bool last = i + 1 == n || where[static_cast<std::size_t>(i + 1)].row !=
+                                          where[static_cast<std::size_t>(i)].row;
       if (!options.last_position_only || last) {
         selected.push_back(i);
         ++per_row[row];
       }
     }
     float_matrix final_rows(static_cast<index>(selected.size()), dim);
-    for (std::size_t s = 0; s < selected.size(); ++s) final_rows.row(static_cast<index>(s)) = xb.row(selected[s]);
+    for (std::size_t s = 0; s < selected.size(); ++s)
+      final_rows.row(static_cast<index>(s)) = xb.row(selected[s]);
     float_matrix logits;
     if (options.logit_tokens.empty())
-      detail::linear(final_rows, weights_.output, logits);
+      detail::linear(final_rows, weights_.output, logits, threads);
     else
       detail::linear_rows(final_rows, weights_.output, options.logit_tokens, logits);
 

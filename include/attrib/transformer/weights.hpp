@@ -54,9 +54,10 @@ struct llama_layer_weights {
 struct llama_weights {
   weight_tensor token_embedding;  // [vocab][dim]
   std::vector<llama_layer_weights> layers;
-  weight_tensor final_norm;       // [1][dim]
-  weight_tensor output;           // [vocab][dim]; the same bytes as token_embedding when tied
-  // Keeps the bytes the views point into alive (a mapped_file, say); null when the caller owns them.
+  weight_tensor final_norm;  // [1][dim]
+  weight_tensor output;      // [vocab][dim]; the same bytes as token_embedding when tied
+  // Keeps the bytes the views point into alive (a mapped_file, say); null when the caller owns
+  // them.
   std::shared_ptr<const void> storage;
 };
 
