@@ -1,0 +1,145 @@
+#pragma once
+// The spine of gradient-based data attribution: representation -> transform -> inner product.
+//
+//   score(train i, test j) = scale * < T_test phi(z_j), T_train phi(z_i) >
+//
+// phi is a data_representation (per-example loss gradients, or their TRAK projection); T is a
+// feature_transform (identity for Grad-Dot, row normalisation for Grad-Cos, an inverse-Hessian
+// product for influence functions, the TRAK kernel). Every method in methods/data/ is one pair
+// (representation, transform) run through inner_product_attribution.
+//
+// Orientation: Grad-Dot, Grad-Cos, TracIn and TRAK scores are "support": positive when a gradient
+// step on the training point lowers the test loss. Influence functions follow Koh and Liang:
+// I_up,loss, the change of the test loss per unit up-weighting, so supporting points are negative.
+#include <cmath>
+#include <concepts>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attrib/concepts/inverse_hessian.hpp"
+#include "attrib/core/error.hpp"
+#include "attrib/core/types.hpp"
+#include "attrib/core/validate.hpp"
+
+namespace attrib {
+
+// r.features(inputs, targets): one row per example.
+template <class R>
+concept data_representation = requires(const R& r, const matrix& x, const vector& y) {
+  { r.features(x, y) } -> std::convertible_to<matrix>;
+};
+
+// Transformed features plus whatever the transform can say about its accuracy.
+struct transformed_features {
+  matrix features;
+  std::vector<ihvp_diagnostics> diagnostics;  // one per row for inverse-Hessian transforms
+};
+
+// t.train(phi) and t.test(phi) map feature rows to the rows that enter the inner product.
+template <class T>
+concept feature_transform = requires(const T& t, const matrix& phi) {
+  { t.train(phi) } -> std::convertible_to<transformed_features>;
+  { t.test(phi) } -> std::convertible_to<transformed_features>;
+};
+
+// n_train x n_test scores with the transform's diagnostics.
+struct data_attribution {
+  std::string method;
+  matrix scores;  // scores(i, j): training point i on test point j
+  std::vector<ihvp_diagnostics> diagnostics;
+};
+
+// phi = per-example gradients of the training loss (without the penalty) at the model's
+// parameters. Holds a reference to the model.
+template <class M>
+struct loss_gradients {
+  const M* model;
+  explicit loss_gradients(const M& m) : model(&m) {}
+  matrix features(const matrix& x, const vector& y) const { return model->per_example_loss_gradients(x, y); }
+};
+
+struct identity_transform {
+  transformed_features train(const matrix& phi) const { return {phi, {}}; }
+  transformed_features test(const matrix& phi) const { return {phi, {}}; }
+};
+
+// Rows scaled to unit length (rows of zeros stay zero): the inner product becomes a cosine.
+struct normalize_transform {
+  static matrix normalized(const matrix& phi) {
+    matrix out = phi;
+    for (index i = 0; i < out.rows(); ++i) {
+      const double n = out.row(i).norm();
+      if (n > 0) out.row(i) /= n;
+    }
+    return out;
+  }
+  transformed_features train(const matrix& phi) const { return {normalized(phi), {}}; }
+  transformed_features test(const matrix& phi) const { return {normalized(phi), {}}; }
+};
+
+// Test rows mapped through any inverse_hessian_product; training rows untouched.
+template <inverse_hessian_product S>
+struct inverse_hessian_transform {
+  const S* solver;
+  explicit inverse_hessian_transform(const S& s) : solver(&s) {}
+  transformed_features train(const matrix& phi) const { return {phi, {}}; }
+  transformed_features test(const matrix& phi) const {
+    detail::require(phi.cols() == solver->dim(), "inverse_hessian_transform: features have " +
+                                                     std::to_string(phi.cols()) + " columns, expected " +
+                                                     std::to_string(solver->dim()));
+    transformed_features out{matrix(phi.rows(), phi.cols()), {}};
+    for (index j = 0; j < phi.rows(); ++j) {
+      ihvp_result r = solver->solve(phi.row(j).transpose());
+      out.features.row(j) = r.solution.transpose();
+      out.diagnostics.push_back(std::move(r.diagnostics));
+    }
+    return out;
+  }
+};
+
+namespace detail {
+inline void require_features(const matrix& train, const matrix& test, const std::string& who) {
+  require(train.rows() > 0, who + ": the training set must not be empty");
+  require(test.rows() > 0, who + ": there must be at least one test point");
+  require(train.cols() == test.cols(), who + ": training features have " + std::to_string(train.cols()) +
+                                           " columns but test features " + std::to_string(test.cols()));
+  require_finite(train, who + ": training features");
+  require_finite(test, who + ": test features");
+}
+}  // namespace detail
+
+// The inner product step on precomputed features.
+template <feature_transform T>
+data_attribution inner_product_attribution(std::string method, const matrix& train_features,
+                                           const matrix& test_features, const T& transform, double scale = 1.0) {
+  detail::require_features(train_features, test_features, method);
+  transformed_features tr = transform.train(train_features);
+  transformed_features te = transform.test(test_features);
+  data_attribution out{std::move(method), scale * (tr.features * te.features.transpose()), std::move(te.diagnostics)};
+  return out;
+}
+
+// The whole pipeline from data.
+template <data_representation R, feature_transform T>
+data_attribution inner_product_attribution(std::string method, const R& representation, const T& transform,
+                                           const matrix& train_x, const vector& train_y, const matrix& test_x,
+                                           const vector& test_y, double scale = 1.0) {
+  return inner_product_attribution(std::move(method), representation.features(train_x, train_y),
+                                   representation.features(test_x, test_y), transform, scale);
+}
+
+// Grad-Dot: <g_test, g_train>.
+inline data_attribution grad_dot(const matrix& train_gradients, const matrix& test_gradients) {
+  return inner_product_attribution("grad_dot", train_gradients, test_gradients, identity_transform{});
+}
+
+// Grad-Cos: cos(g_test, g_train).
+inline data_attribution grad_cos(const matrix& train_gradients, const matrix& test_gradients) {
+  return inner_product_attribution("grad_cos", train_gradients, test_gradients, normalize_transform{});
+}
+
+static_assert(feature_transform<identity_transform>);
+static_assert(feature_transform<normalize_transform>);
+
+}  // namespace attrib
