@@ -1,0 +1,281 @@
+// Transformer speed, as ratios measured within one run on one thread. Counters use the thread's
+// CPU time (the GEMM reference too), so a busy machine slows both sides alike.
+//
+// BM_patching_sweep: the full activation-patching sweep over every (layer, resid_pre position) of
+// stories260K on a 14-token story prompt pair that differs from position 5 on ("...a big dog in
+// the park. The" / "...a big cat..."), efficient (patching.hpp) and naive (one full forward pass
+// with a replace hook per cell). The efficient benchmark also times the naive sweep (best of 5)
+// and reports efficient_over_naive (goal <= 0.25) and max_abs_difference (goal <= 1e-5); its
+// argument turns skip_unchanged on (1) or off (0: every cell computed, even the no-op cells of
+// the shared prefix).
+//
+// BM_prompt / BM_decode: prompt processing (one forward call over T tokens, logits of the last
+// position only, as generate() does) and KV-cached greedy decoding (generate() from BOS, one
+// token per call), for stories260K and for a GPT-2-small-shaped Llama-family model with seeded
+// random weights (d 768, 12 layers, 12 heads, SwiGLU hidden 3072, vocab 50257, tied embeddings:
+// 151.8M parameters, of which 113.2M in the layers; GPT-2 small's GELU MLP would have 85M).
+// Model FLOPs = 2 * P_layers * tokens + 2 * vocab * dim * logit_rows, where P_layers counts the
+// matrices of the layers (norm weights and attention scores are left out). The counters give the
+// achieved GFLOP/s and its ratio to an Eigen float GEMM measured in the same process:
+// gemm_ratio against a GEMM of the model's own shape (tokens x dim times dim x hidden_dim), and
+// peak_ratio against a 512 x 768 x 3072 GEMM, the machine's FLOP limit for one thread.
+#include <benchmark/benchmark.h>
+#include <time.h>
+
+#include <Eigen/Core>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "attrib/core/random.hpp"
+#include "attrib/tokenizers/sentencepiece_bpe.hpp"
+#include "attrib/transformer/generate.hpp"
+#include "attrib/transformer/llama2c_loader.hpp"
+#include "attrib/transformer/patching.hpp"
+
+#ifndef ATTRIB_DATA_DIR
+#define ATTRIB_DATA_DIR "data"
+#endif
+
+namespace {
+
+using attrib::index;
+using attrib::token_id;
+
+// CPU time of the calling thread. Everything here runs on one thread, and the machine may be
+// shared: CPU time keeps the ratios meaningful when other processes take turns on the cores.
+double thread_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+const std::filesystem::path model_dir =
+    std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
+
+const attrib::llama_model& stories() {
+  static const auto m = attrib::load_llama2c_model(model_dir / "stories260K.bin");
+  return m;
+}
+
+const attrib::sentencepiece_bpe& stories_tokenizer() {
+  static const auto t = attrib::load_llama2c_tokenizer(model_dir / "tok512.bin", 512);
+  return t;
+}
+
+// A Llama-family model of the given shape with weights drawn uniformly from [-0.05, 0.05] (norm
+// weights 1), stored as float32 in one block that the weights' storage keeps alive.
+attrib::llama_model random_model(const attrib::transformer_config& c, std::uint64_t seed) {
+  const index d = c.dim;
+  const index kv = c.kv_dim();
+  const index h = c.hidden_dim;
+  const index per_layer = 2 * d + d * d * 2 + 2 * kv * d + 3 * h * d;
+  const index total = c.vocab_size * d + d + c.n_layers * per_layer;
+  auto block = std::make_shared<std::vector<float>>(static_cast<std::size_t>(total));
+  attrib::rng gen(seed);
+  for (auto& x : *block) x = static_cast<float>(0.1 * (gen.uniform() - 0.5));
+  index next = 0;
+  auto take = [&](index rows, index cols, bool ones = false) {
+    float* p = block->data() + next;
+    if (ones) std::fill(p, p + rows * cols, 1.0f);
+    next += rows * cols;
+    return attrib::weight_tensor{attrib::ggml_type::f32, rows, cols,
+                                 std::as_bytes(std::span<const float>(p, static_cast<std::size_t>(rows * cols)))};
+  };
+  attrib::llama_weights w;
+  w.token_embedding = take(c.vocab_size, d);
+  w.output = w.token_embedding;
+  w.final_norm = take(1, d, true);
+  for (index l = 0; l < c.n_layers; ++l) {
+    attrib::llama_layer_weights layer;
+    layer.attn_norm = take(1, d, true);
+    layer.wq = take(d, d);
+    layer.wk = take(kv, d);
+    layer.wv = take(kv, d);
+    layer.wo = take(d, d);
+    layer.ffn_norm = take(1, d, true);
+    layer.w_gate = take(h, d);
+    layer.w_up = take(h, d);
+    layer.w_down = take(d, h);
+    w.layers.push_back(layer);
+  }
+  w.storage = block;
+  return attrib::llama_model(c, std::move(w));
+}
+
+const attrib::llama_model& gpt2_shaped() {
+  static const auto m = [] {
+    attrib::transformer_config c;
+    c.dim = 768;
+    c.hidden_dim = 3072;
+    c.n_layers = 12;
+    c.n_heads = 12;
+    c.n_kv_heads = 12;
+    c.vocab_size = 50257;
+    c.context_length = 1024;
+    return random_model(c, 2024);
+  }();
+  return m;
+}
+
+const attrib::llama_model& model_for(int which) { return which == 0 ? stories() : gpt2_shaped(); }
+
+double layer_params(const attrib::transformer_config& c) {
+  return static_cast<double>(c.n_layers) *
+         static_cast<double>(c.dim * (2 * c.dim + 2 * c.kv_dim()) + 3 * c.dim * c.hidden_dim);
+}
+
+double model_flops(const attrib::transformer_config& c, double tokens, double logit_rows) {
+  return 2.0 * layer_params(c) * tokens +
+         2.0 * static_cast<double>(c.vocab_size * c.dim) * logit_rows;
+}
+
+// GFLOP/s of Eigen's float GEMM (m x k) * (k x n), best of a few repetitions, measured once per
+// shape in this process.
+double gemm_gflops(index m, index k, index n) {
+  static std::map<std::tuple<index, index, index>, double> measured;
+  const auto key = std::make_tuple(m, k, n);
+  if (const auto it = measured.find(key); it != measured.end()) return it->second;
+  const Eigen::MatrixXf a = Eigen::MatrixXf::Random(m, k);
+  const Eigen::MatrixXf b = Eigen::MatrixXf::Random(k, n);
+  Eigen::MatrixXf c(m, n);
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n);
+  const int repetitions = std::max(3, static_cast<int>(2e9 / flops));
+  double best = 1e30;
+  for (int r = 0; r < repetitions; ++r) {
+    const double start = thread_seconds();
+    c.noalias() = a * b;
+    benchmark::DoNotOptimize(c.data());
+    best = std::min(best, thread_seconds() - start);
+  }
+  return measured[key] = flops / best * 1e-9;
+}
+
+void report_flops(benchmark::State& state, const attrib::transformer_config& c, double flops,
+                  double seconds, index gemm_rows) {
+  const double achieved = flops / seconds * 1e-9;
+  const double shaped = gemm_gflops(gemm_rows, c.dim, c.hidden_dim);
+  const double peak = gemm_gflops(512, 768, 3072);
+  state.counters["model_gflops"] = achieved;
+  state.counters["gemm_gflops"] = shaped;
+  state.counters["peak_gemm_gflops"] = peak;
+  state.counters["gemm_ratio"] = achieved / shaped;
+  state.counters["peak_ratio"] = achieved / peak;
+}
+
+// ---- activation patching -----------------------------------------------------------------------
+
+struct sweep_case {
+  std::vector<token_id> clean, corrupt;
+  attrib::patching_sweep_options options;
+};
+
+const sweep_case& sweep() {
+  static const sweep_case s = [] {
+    sweep_case s;
+    s.clean = stories_tokenizer().encode("Lily saw a big dog in the park. The");
+    s.corrupt = stories_tokenizer().encode("Lily saw a big cat in the park. The");
+    s.options.point = attrib::hook_kind::resid_pre;
+    s.options.logit_tokens = {stories_tokenizer().encode("dog", false)[0],
+                              stories_tokenizer().encode("cat", false)[0]};
+    return s;
+  }();
+  return s;
+}
+
+void BM_patching_sweep_naive(benchmark::State& state) {
+  const auto& s = sweep();
+  for (auto _ : state) {
+    auto r = attrib::naive_activation_patching_sweep(stories(), s.clean, s.corrupt, s.options);
+    benchmark::DoNotOptimize(r.logits.data());
+  }
+  state.counters["cells"] = static_cast<double>(stories().config().n_layers * static_cast<index>(s.clean.size()));
+}
+BENCHMARK(BM_patching_sweep_naive)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Arg: skip_unchanged (1: cells whose clean activation equals the corrupted one are not computed;
+// 0: every cell is computed).
+void BM_patching_sweep_efficient(benchmark::State& state) {
+  const auto& s = sweep();
+  auto options = s.options;
+  options.skip_unchanged = state.range(0) != 0;
+  // The naive sweep, timed here too so that the ratio comes from one process.
+  double naive = 1e30;
+  attrib::patching_sweep_result reference;
+  for (int r = 0; r < 5; ++r) {
+    const double start = thread_seconds();
+    reference = attrib::naive_activation_patching_sweep(stories(), s.clean, s.corrupt, s.options);
+    naive = std::min(naive, thread_seconds() - start);
+  }
+  double best = 1e30;
+  attrib::patching_sweep_result result;
+  for (auto _ : state) {
+    const double start = thread_seconds();
+    result = attrib::activation_patching_sweep(stories(), s.clean, s.corrupt, options);
+    best = std::min(best, thread_seconds() - start);
+    benchmark::DoNotOptimize(result.logits.data());
+  }
+  state.counters["cells"] = static_cast<double>(result.logits.rows());
+  state.counters["naive_ms"] = naive * 1e3;
+  state.counters["efficient_ms"] = best * 1e3;
+  state.counters["efficient_over_naive"] = best / naive;
+  state.counters["max_abs_difference"] = (result.logits - reference.logits).cwiseAbs().maxCoeff();
+}
+BENCHMARK(BM_patching_sweep_efficient)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// ---- prompt processing and decoding --------------------------------------------------------------
+
+// Args: model (0 stories260K, 1 GPT-2-small-shaped), prompt tokens.
+void BM_prompt(benchmark::State& state) {
+  const auto& model = model_for(static_cast<int>(state.range(0)));
+  const index tokens = state.range(1);
+  std::vector<std::vector<token_id>> prompt(1);
+  attrib::rng gen(7);
+  prompt[0].push_back(1);
+  while (static_cast<index>(prompt[0].size()) < tokens)
+    prompt[0].push_back(static_cast<token_id>(3 + gen.below(static_cast<std::uint64_t>(model.config().vocab_size - 3))));
+  attrib::forward_options options;
+  options.last_position_only = true;
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const double start = thread_seconds();
+    auto logits = model.forward(prompt, options);
+    seconds += thread_seconds() - start;
+    benchmark::DoNotOptimize(logits[0].data());
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["tokens_per_second"] = static_cast<double>(tokens) * iterations / seconds;
+  report_flops(state, model.config(), model_flops(model.config(), static_cast<double>(tokens), 1.0),
+               seconds / iterations, tokens);
+}
+BENCHMARK(BM_prompt)->Args({0, 128})->Args({1, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Args: model, generated tokens (from BOS, greedy, no stop token).
+void BM_decode(benchmark::State& state) {
+  const auto& model = model_for(static_cast<int>(state.range(0)));
+  const index steps = state.range(1);
+  const std::vector<std::vector<token_id>> prompt = {{1}};
+  attrib::generation_settings settings;
+  settings.max_new_tokens = steps;
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const double start = thread_seconds();
+    auto out = attrib::generate(model, prompt, settings);
+    seconds += thread_seconds() - start;
+    benchmark::DoNotOptimize(out[0].data());
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["tokens_per_second"] = static_cast<double>(steps) * iterations / seconds;
+  // Each step runs one token through the layers and computes its full-vocabulary logits.
+  report_flops(state, model.config(),
+               model_flops(model.config(), static_cast<double>(steps), static_cast<double>(steps)),
+               seconds / iterations, 1);
+}
+BENCHMARK(BM_decode)->Args({0, 256})->Args({1, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

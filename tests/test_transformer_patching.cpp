@@ -1,0 +1,163 @@
+// The efficient activation-patching sweep (patching.hpp) against the naive one, a full forward pass
+// with a replace hook per cell, on stories260K with prompts encoded by its tokenizer.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "attrib/tokenizers/sentencepiece_bpe.hpp"
+#include "attrib/transformer/llama2c_loader.hpp"
+#include "attrib/transformer/patching.hpp"
+
+#ifndef ATTRIB_DATA_DIR
+#define ATTRIB_DATA_DIR "data"
+#endif
+
+namespace {
+
+using attrib::token_id;
+
+const std::filesystem::path model_dir =
+    std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
+
+const attrib::llama_model& model() {
+  static const auto m = attrib::load_llama2c_model(model_dir / "stories260K.bin");
+  return m;
+}
+
+const attrib::sentencepiece_bpe& tokenizer() {
+  static const auto t =
+      attrib::load_llama2c_tokenizer(model_dir / "tok512.bin", static_cast<std::size_t>(model().config().vocab_size));
+  return t;
+}
+
+float max_abs_difference(const attrib::float_matrix& a, const attrib::float_matrix& b) {
+  REQUIRE(a.rows() == b.rows());
+  REQUIRE(a.cols() == b.cols());
+  return a.size() == 0 ? 0.0f : (a - b).cwiseAbs().maxCoeff();
+}
+
+}  // namespace
+
+TEST_CASE("patching sweep: efficient equals naive on stories260K, resid_pre and resid_post") {
+  const auto clean = tokenizer().encode("Lily saw a big dog in the park. The");
+  const auto corrupt = tokenizer().encode("Lily saw a big cat in the park. The");
+  REQUIRE(clean.size() == corrupt.size());
+  REQUIRE(clean.size() >= 8);
+  // " dog" starts with the piece " do", " cat" with " c".
+  const token_id a = tokenizer().encode("dog", false)[0];
+  const token_id b = tokenizer().encode("cat", false)[0];
+
+  for (const auto point : {attrib::hook_kind::resid_pre, attrib::hook_kind::resid_post}) {
+    CAPTURE(static_cast<int>(point));
+    attrib::patching_sweep_options options;
+    options.point = point;
+    options.logit_tokens = {a, b, 2};
+    options.batch_cells = 7;  // batches that split layers and positions unevenly
+    const auto fast = attrib::activation_patching_sweep(model(), clean, corrupt, options);
+    const auto naive = attrib::naive_activation_patching_sweep(model(), clean, corrupt, options);
+    CHECK(fast.layers.size() == static_cast<std::size_t>(model().config().n_layers));
+    CHECK(fast.positions.size() == clean.size());
+    CHECK(max_abs_difference(fast.logits, naive.logits) <= 1e-5f);
+    CHECK(max_abs_difference(fast.clean_logits, naive.clean_logits) <= 1e-5f);
+    CHECK(max_abs_difference(fast.corrupted_logits, naive.corrupted_logits) <= 1e-5f);
+    const auto grid = fast.logit_difference(a, b);
+    CHECK(max_abs_difference(grid, naive.logit_difference(a, b)) <= 1e-5f);
+
+    // Patching the shared prefix changes nothing (those cells take the skip_unchanged path).
+    const float corrupted_diff = fast.corrupted_logits(0, 0) - fast.corrupted_logits(0, 1);
+    for (attrib::index l = 0; l < grid.rows(); ++l)
+      for (attrib::index p = 0; p < 5; ++p) CHECK(grid(l, p) == corrupted_diff);
+    options.skip_unchanged = false;
+    const auto computed = attrib::activation_patching_sweep(model(), clean, corrupt, options);
+    CHECK(max_abs_difference(computed.logits, naive.logits) <= 1e-5f);
+    // Patching the last position of the last layer's output gives exactly the clean logits.
+    if (point == attrib::hook_kind::resid_post) {
+      const float clean_diff = fast.clean_logits(0, 0) - fast.clean_logits(0, 1);
+      CHECK(grid(grid.rows() - 1, grid.cols() - 1) == clean_diff);
+    }
+  }
+}
+
+TEST_CASE("patching sweep: full vocabulary, a sub-grid, and batch size do not change results") {
+  const auto clean = tokenizer().encode("Once upon a time, there was a big dog");
+  const auto corrupt = tokenizer().encode("Once upon a time, there was a big cat");
+  REQUIRE(clean.size() == corrupt.size());
+  attrib::patching_sweep_options options;
+  options.layers = {1, 3};
+  options.positions = {0, static_cast<attrib::index>(clean.size()) - 2,
+                       static_cast<attrib::index>(clean.size()) - 1};
+  options.batch_cells = 1;
+  const auto one = attrib::activation_patching_sweep(model(), clean, corrupt, options);
+  options.batch_cells = 64;
+  const auto all = attrib::activation_patching_sweep(model(), clean, corrupt, options);
+  const auto naive = attrib::naive_activation_patching_sweep(model(), clean, corrupt, options);
+  // Position 0 (BOS in both) is a no-op patch; computing it anyway gives the same bits.
+  options.skip_unchanged = false;
+  const auto computed = attrib::activation_patching_sweep(model(), clean, corrupt, options);
+  CHECK(max_abs_difference(computed.logits, all.logits) == 0.0f);
+  CHECK(one.logits.cols() == model().config().vocab_size);
+  CHECK(one.logits.rows() == 6);
+  CHECK(max_abs_difference(one.logits, all.logits) == 0.0f);
+  CHECK(max_abs_difference(all.logits, naive.logits) <= 1e-5f);
+}
+
+TEST_CASE("patched_logits: arbitrary replacement values equal a replace hook") {
+  const auto tokens = tokenizer().encode("The sun was shining and the birds sang");
+  const auto base = attrib::record_run(model(), tokens, {5, 6, 7});
+  const auto n = static_cast<attrib::index>(tokens.size());
+  CHECK(base.residual.size() == static_cast<std::size_t>(model().config().n_layers + 1));
+  CHECK(base.residual[0].rows() == n);
+  // A steering-like value: twice the stream of another position.
+  const attrib::float_vector value = 2.0f * base.residual[2].row(1).transpose();
+  const attrib::residual_patch patch{2, 4, {value.data(), static_cast<std::size_t>(value.size())}};
+  const auto fast = attrib::patched_logits(model(), base, std::span(&patch, 1), {.logit_tokens = {5, 6, 7}});
+
+  attrib::activation_cache source;
+  source.store(attrib::hook_point::resid_pre(2), {0, 4}, value.data(), value.size());
+  attrib::hook_set hooks;
+  hooks.replace(attrib::hook_point::resid_pre(2), source, {.rows = {}, .positions = {4}});
+  attrib::forward_options o;
+  o.hooks = &hooks;
+  o.logit_tokens = {5, 6, 7};
+  o.last_position_only = true;
+  const auto full = model().forward(std::vector<std::vector<token_id>>{tokens}, o)[0];
+  CHECK(max_abs_difference(fast, full) <= 1e-5f);
+}
+
+TEST_CASE("patching: bad input names the argument") {
+  const auto tokens = tokenizer().encode("Lily and Tom");
+  const auto base = attrib::record_run(model(), tokens);
+  const std::vector<float> value(static_cast<std::size_t>(model().config().dim), 0.0f);
+  const std::vector<float> narrow(3, 0.0f);
+  const auto n = static_cast<attrib::index>(tokens.size());
+  using patch = attrib::residual_patch;
+  const std::vector<patch> bad_layer = {{model().config().n_layers + 1, 0, value}};
+  const std::vector<patch> bad_position = {{0, n, value}};
+  const std::vector<patch> bad_width = {{0, 0, narrow}};
+  CHECK_THROWS_AS(attrib::patched_logits(model(), base, bad_layer), attrib::invalid_argument);
+  CHECK_THROWS_AS(attrib::patched_logits(model(), base, bad_position), attrib::invalid_argument);
+  CHECK_THROWS_AS(attrib::patched_logits(model(), base, bad_width), attrib::invalid_argument);
+  const std::vector<patch> fine = {{0, 0, value}};
+  CHECK_THROWS_AS(attrib::patched_logits(model(), base, fine, {.batch_cells = 0}),
+                  attrib::invalid_argument);
+  CHECK_THROWS_AS(attrib::patched_logits(model(), base, fine, {.logit_tokens = {100000}}),
+                  attrib::invalid_argument);
+  CHECK_THROWS_AS(attrib::record_run(model(), std::vector<token_id>{}), attrib::invalid_argument);
+
+  const auto shorter = tokenizer().encode("Lily");
+  CHECK_THROWS_AS(attrib::activation_patching_sweep(model(), tokens, shorter),
+                  attrib::invalid_argument);
+  attrib::patching_sweep_options options;
+  options.point = attrib::hook_kind::mlp_out;
+  CHECK_THROWS_AS(attrib::activation_patching_sweep(model(), tokens, tokens, options),
+                  attrib::invalid_argument);
+  options.point = attrib::hook_kind::resid_pre;
+  options.layers = {model().config().n_layers};
+  CHECK_THROWS_AS(attrib::activation_patching_sweep(model(), tokens, tokens, options),
+                  attrib::invalid_argument);
+  const auto sweep = attrib::activation_patching_sweep(model(), tokens, tokens, {.logit_tokens = {4}});
+  CHECK_THROWS_AS(sweep.logit_difference(4, 5), attrib::invalid_argument);
+}
