@@ -8,5 +8,6 @@ namespace cli {
 int explain(const std::vector<std::string>& args);
 int train(const std::vector<std::string>& args);
 int llm(const std::vector<std::string>& args);
+int data(const std::vector<std::string>& args);
 
 }  // namespace cli

@@ -16,6 +16,7 @@ const char* usage = R"(usage: attrib <command> [options]
 commands:
   explain   feature attributions of a saved model for the rows of a CSV file
   train     fit a model (mlp, logistic or linear regression) on a CSV and save it
+  data      data-attribution scores of training points for test rows (influence, TRAK, LOO, ...)
   llm       inspect, generate with and trace a transformer checkpoint (.gguf or llama2.c .bin)
 
 Run 'attrib <command> --help' for the options of a command.
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "explain") return cli::explain(args);
     if (command == "train") return cli::train(args);
+    if (command == "data") return cli::data(args);
     if (command == "llm") return cli::llm(args);
     std::cerr << "attrib: unknown command '" << command << "'\n" << usage;
     return 2;
