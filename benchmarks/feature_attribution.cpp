@@ -10,6 +10,8 @@
 //                                   number of rows alone; the ratio - 1 is the library overhead
 #include <benchmark/benchmark.h>
 
+#include "common.hpp"
+
 #include <bit>
 #include <chrono>
 #include <cstdint>
@@ -22,11 +24,9 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
+using bench::clock_type;
+using bench::random_rows;
+using bench::seconds_since;
 
 // A cheap game: v(S) = (sum of the player ids in S) mod 7, plus |S|.
 double cheap_value(std::uint64_t mask) {
@@ -90,14 +90,6 @@ attrib::mlp wine_sized_mlp() {
   using attrib::activation;
   return attrib::mlp({{13, 32, activation::tanh}, {32, 32, activation::tanh}, {32, 3, activation::identity}},
                      attrib::output_head::softmax, 7);
-}
-
-attrib::matrix random_rows(attrib::index rows, attrib::index cols, std::uint64_t seed) {
-  attrib::rng random(seed);
-  attrib::matrix m(rows, cols);
-  for (attrib::index r = 0; r < rows; ++r)
-    for (attrib::index c = 0; c < cols; ++c) m(r, c) = random.normal();
-  return m;
 }
 
 // The same rows a masked model asks for, predicted in chunks of the same size.

@@ -5,6 +5,8 @@
 // loop. ratio = method / floor; the goal is at most 1.2.
 #include <benchmark/benchmark.h>
 
+#include "common.hpp"
+
 #include <chrono>
 #include <vector>
 
@@ -13,24 +15,14 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
+using bench::clock_type;
+using bench::random_rows;
+using bench::seconds_since;
 
 attrib::mlp mlp_13_16_16_3() {
   using attrib::activation;
   return attrib::mlp({{13, 16, activation::tanh}, {16, 16, activation::tanh}, {16, 3, activation::identity}},
                      attrib::output_head::softmax, 11);
-}
-
-attrib::matrix random_rows(attrib::index rows, attrib::index cols, std::uint64_t seed) {
-  attrib::rng random(seed);
-  attrib::matrix m(rows, cols);
-  for (attrib::index r = 0; r < rows; ++r)
-    for (attrib::index c = 0; c < cols; ++c) m(r, c) = random.normal();
-  return m;
 }
 
 // The floor: 100 hand-written batched forward+backward passes of 50 rows each, on the same
