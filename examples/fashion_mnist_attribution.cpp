@@ -96,41 +96,11 @@ labelled load_subset(const std::filesystem::path& images, const std::filesystem:
   return {pool_2x2(chosen), y};
 }
 
-// Multinomial logistic regression whose dense Hessian is assembled from K(K+1)/2 GEMMs
-//   H[(c, a), (c', b)] = (1/n) sum_i z_ia z_ib p_ic (delta_cc' - p_ic') + l2 delta (weights only),
-// z = [standardised x, 1], instead of the library's one Hessian-vector product per column
-// (p = 1970 of them): about 4x fewer flops, and cache-friendly. Everything else, including
-// retrain_newton and subset_outputs, which call hessian(), is the library's. The example
-// checks it against logistic_regression::hessian on a slice of the data.
-struct fast_logistic : attrib::logistic_regression {
-  using attrib::logistic_regression::logistic_regression;
-  explicit fast_logistic(const attrib::logistic_regression& m) : attrib::logistic_regression(m) {}
+// Multinomial logistic regression; its dense Hessian is K(K+1)/2 weighted GEMMs.
+using logistic_model = attrib::logistic_regression;
 
-  matrix hessian(const matrix& x, const vector& /*labels*/) const {
-    const Idx n = x.rows(), d = input_dim(), k = output_dim();
-    Eigen::MatrixXd z(n, d + 1);
-    z.leftCols(d) = input_standardizer().transform(x);
-    z.col(d).setOnes();
-    const matrix p = attrib::detail::class_probabilities(*this, x);
-    const Idx params = parameter_count();
-    matrix h = matrix::Zero(params, params);
-    auto at = [&](Idx c, Idx a) { return a < d ? c * d + a : k * d + c; };
-    for (Idx c = 0; c < k; ++c)
-      for (Idx c2 = c; c2 < k; ++c2) {
-        const Eigen::VectorXd w =
-            (p.col(c).array() * ((c == c2 ? 1.0 : 0.0) - p.col(c2).array())).matrix() / static_cast<double>(n);
-        const Eigen::MatrixXd block = z.transpose() * (z.array().colwise() * w.array()).matrix();
-        for (Idx a = 0; a <= d; ++a)
-          for (Idx b = 0; b <= d; ++b) h(at(c, a), at(c2, b)) = h(at(c2, b), at(c, a)) = block(a, b);
-      }
-    for (Idx c = 0; c < k; ++c)
-      for (Idx a = 0; a < d; ++a) h(at(c, a), at(c, a)) += l2();
-    return h;
-  }
-};
-
-fast_logistic fit(const labelled& d, double l2, const attrib::retrain_options& options) {
-  fast_logistic m(d.x.cols(), 10);
+logistic_model fit(const labelled& d, double l2, const attrib::retrain_options& options) {
+  logistic_model m(d.x.cols(), 10);
   m.set_standardizer(attrib::standardizer::fit(d.x));
   m.set_l2(l2);
   const int iterations = attrib::retrain_newton(m, d.x, d.y, options);
@@ -139,7 +109,7 @@ fast_logistic fit(const labelled& d, double l2, const attrib::retrain_options& o
   return m;
 }
 
-double accuracy(const fast_logistic& m, const labelled& d) {
+double accuracy(const logistic_model& m, const labelled& d) {
   const matrix p = m.predict(d.x);
   double right = 0;
   for (Idx i = 0; i < p.rows(); ++i) {
@@ -176,7 +146,7 @@ int main(int argc, char** argv) {
     // Ground truth for LDS: retrain on random halves, record each test point's log-likelihood.
     t0 = clock_type::now();
     const matrix masks = attrib::random_subset_masks(n, subsets, 0.5, seed + 1);
-    const auto log_likelihood = [](const fast_logistic& model, const matrix& x, const vector& y) {
+    const auto log_likelihood = [](const logistic_model& model, const matrix& x, const vector& y) {
       return vector(-attrib::example_losses(model, x, y));
     };
     const matrix outputs =
@@ -194,14 +164,6 @@ int main(int argc, char** argv) {
     const matrix g = m.per_example_loss_gradients(train.x, train.y);
     const matrix gt = m.per_example_loss_gradients(test.x, test.y);
 
-    // The fast Hessian against the library's, on the first 200 training points.
-    const Idx slice = std::min<Idx>(200, n);
-    const double hessian_error =
-        (m.hessian(train.x.topRows(slice), train.y.head(slice)) -
-         m.attrib::logistic_regression::hessian(train.x.topRows(slice), train.y.head(slice)))
-            .cwiseAbs()
-            .maxCoeff();
-    std::cerr << "fast Hessian vs library: max abs difference " << hessian_error << "\n";
 
     t0 = clock_type::now();
     const attrib::explicit_inverse_hessian ih(m.hessian(train.x, train.y));
@@ -217,7 +179,7 @@ int main(int argc, char** argv) {
     lds_row("TRAK, k = 512, final model", trak.scores, seconds_since(t0));
 
     t0 = clock_type::now();
-    fast_logistic initial(train.x.cols(), 10);
+    logistic_model initial(train.x.cols(), 10);
     initial.set_standardizer(m.input_standardizer());
     initial.set_l2(l2);
     const double lr = 0.5;
@@ -238,7 +200,7 @@ int main(int argc, char** argv) {
     const auto flipped = attrib::flip_labels(train.y, 10, 0.1, seed + 2);
     labelled noisy = train;
     noisy.y = flipped.labels;
-    fast_logistic mn = m;
+    logistic_model mn = m;
     attrib::retrain_newton(mn, noisy.x, noisy.y, retrain);
     const matrix gn = mn.per_example_loss_gradients(noisy.x, noisy.y);
     const attrib::explicit_inverse_hessian ihn(mn.hessian(noisy.x, noisy.y));
@@ -297,9 +259,8 @@ int main(int argc, char** argv) {
        << sci(worst_residual) << "; the solver said: \"" << (ih.message().empty() ? std::string("nothing") : ih.message())
        << "\". TracIn: " << checkpoints << " checkpoints of full-batch gradient descent (step " << lr << ", one every "
        << every << " steps, weighted by " << lr * every << ").\n\n"
-       << "The dense Hessian is assembled by the example from K(K+1)/2 = 55 GEMMs (`fast_logistic`; max abs "
-          "difference from `logistic_regression::hessian` on 200 points: "
-       << sci(hessian_error) << "); retraining is the library's `retrain_newton` with it.\n\n"
+       << "Retraining is the library's warm-started `retrain_newton`; `logistic_regression::hessian` assembles "
+          "the dense Hessian from K(K+1)/2 = 55 weighted GEMMs.\n\n"
        << "## Noisy-label detection (10% of training labels flipped, seed " << seed + 2 << ")\n\n"
        << "The model is retrained on the flipped labels (warm-started Newton from the clean model) and the training "
           "points are ranked by each self-score; AUC for finding the flipped ones ("

@@ -36,6 +36,7 @@ struct newton_options {
   double l2 = 1e-3;          // penalty (l2 / 2) ||W||^2 added to the mean cross-entropy
   double tolerance = 1e-10;  // stop when the gradient's largest entry is below this
   int max_iterations = 100;
+  bool warm_start = false;   // start from the current parameters instead of zero
 };
 
 struct newton_report {
@@ -84,8 +85,9 @@ class logistic_regression : public detail::linear_model_base {
     return input_standardizer().pull_back(dlogits * weight());
   }
 
-  // Minimises loss() from zero parameters by damped Newton steps with a backtracking line
-  // search, and sets l2() to options.l2. Labels are class indices (0/1 when binary).
+  // Minimises loss() by damped Newton steps with a backtracking line search, from zero
+  // parameters (or the current ones with options.warm_start), and sets l2() to options.l2.
+  // Labels are class indices (0/1 when binary).
   newton_report train(const matrix& inputs, const vector& labels,
                       const newton_options& options = {}) {
     detail::require(options.tolerance > 0 && options.max_iterations >= 0,
@@ -93,7 +95,7 @@ class logistic_regression : public detail::linear_model_base {
                     "max_iterations non-negative");
     check_training(inputs, labels);
     set_l2(options.l2);
-    set_parameters(vector::Zero(parameter_count()));
+    if (!options.warm_start) set_parameters(vector::Zero(parameter_count()));
     newton_report report;
     vector theta = parameters();
     report.loss = loss(inputs, labels);

@@ -41,43 +41,12 @@ matrix class_probabilities(const M& m, const matrix& inputs) {
 }
 }  // namespace detail
 
-// Newton's method from a given start (zero, or the warm start): the same damped step and
-// backtracking line search as logistic_regression::train, which always starts from zero.
+// Newton's method from a given start (zero, or the warm start).
 inline newton_report newton_fit(logistic_regression& model, const matrix& inputs, const vector& labels,
-                                const newton_options& options, const vector& start) {
-  model.set_l2(options.l2);
+                                newton_options options, const vector& start) {
   model.set_parameters(start);
-  newton_report report;
-  vector theta = start;
-  report.loss = model.loss(inputs, labels);
-  for (;;) {
-    const vector gradient = model.loss_gradient(inputs, labels);
-    report.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-    if (report.gradient_norm <= options.tolerance) {
-      report.converged = true;
-      break;
-    }
-    if (report.iterations == options.max_iterations) break;
-    ++report.iterations;
-    matrix h = model.hessian(inputs, labels);
-    h.diagonal().array() += 1e-12 * (1.0 + h.diagonal().cwiseAbs().maxCoeff());
-    const vector step = -h.ldlt().solve(gradient);
-    const double slope = gradient.dot(step);
-    double t = 1.0;
-    double trial = report.loss;
-    for (; t > 1e-12; t *= 0.5) {
-      model.set_parameters(theta + t * step);
-      trial = model.loss(inputs, labels);
-      if (trial <= report.loss + 1e-4 * t * slope) break;
-    }
-    if (t <= 1e-12) {
-      model.set_parameters(theta);
-      break;
-    }
-    theta = model.parameters();
-    report.loss = trial;
-  }
-  return report;
+  options.warm_start = true;
+  return model.train(inputs, labels, options);
 }
 
 struct logistic_trainer {

@@ -103,19 +103,38 @@ class linear_model_base {
     return hvp_standardized(z, head_prediction(z), direction);
   }
 
-  // The exact p x p Hessian of loss(), one Hessian-vector product per column.
+  // The exact p x p Hessian of loss(). The logits are linear in the parameters, so block
+  // (c, c') is Z~^T diag(J[c, c']) Z~ / n with Z~ = [z, 1] and J the head's per-row Jacobian:
+  // k (k + 1) / 2 weighted GEMMs instead of p Hessian-vector products.
   matrix hessian(const matrix& inputs, const vector& targets) const {
     check_training(inputs, targets);
     const matrix z = standardizer_.transform(inputs);
     const matrix prediction = head_prediction(z);
-    const index p = parameter_count();
-    matrix h(p, p);
-    vector unit = vector::Zero(p);
-    for (index j = 0; j < p; ++j) {
-      unit[j] = 1.0;
-      h.col(j) = hvp_standardized(z, prediction, unit);
-      unit[j] = 0.0;
+    const index n = z.rows(), d = input_dim(), k = bias_.size(), weights = k * d;
+    matrix augmented(n, d + 1);
+    augmented.leftCols(d) = z;
+    augmented.col(d).setOnes();
+    matrix h = matrix::Zero(parameter_count(), parameter_count());
+    for (index c2 = 0; c2 < k; ++c2) {
+      matrix unit = matrix::Zero(n, k);
+      unit.col(c2).setOnes();
+      const matrix jacobian_column = head_jacobian_product(head_, prediction, unit);  // row i: J_i e_c2
+      for (index c = 0; c <= c2; ++c) {
+        const matrix block = augmented.transpose() * jacobian_column.col(c).asDiagonal() * augmented /
+                             static_cast<double>(n);
+        h.block(c * d, c2 * d, d, d) = block.topLeftCorner(d, d);
+        h.block(c * d, weights + c2, d, 1) = block.topRightCorner(d, 1);
+        h.block(weights + c, c2 * d, 1, d) = block.bottomLeftCorner(1, d);
+        h(weights + c, weights + c2) = block(d, d);
+        if (c != c2) {  // the Hessian is symmetric: mirror the block
+          h.block(c2 * d, c * d, d, d) = block.topLeftCorner(d, d).transpose();
+          h.block(weights + c2, c * d, 1, d) = block.topRightCorner(d, 1).transpose();
+          h.block(c2 * d, weights + c, d, 1) = block.bottomLeftCorner(1, d).transpose();
+          h(weights + c2, weights + c) = block(d, d);
+        }
+      }
     }
+    h.topLeftCorner(weights, weights).diagonal().array() += l2_;
     return h;
   }
 
