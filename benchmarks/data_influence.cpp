@@ -10,6 +10,8 @@
 // stored P of the same shape. fraction = GEMM time / projection time; goal >= 0.5.
 #include <benchmark/benchmark.h>
 
+#include "attrib/io/train_test_split.hpp"
+
 #include <chrono>
 #include <vector>
 
@@ -40,17 +42,12 @@ struct problem {
 
 problem breast_cancer() {
   const auto d = attrib::read_sklearn_csv(ATTRIB_DATA_DIR "/breast_cancer/breast_cancer.csv");
-  std::vector<Idx> order(static_cast<std::size_t>(d.features.rows()));
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Idx>(i);
-  attrib::rng gen(1);
-  gen.shuffle(order.begin(), order.end());
-  const auto train = static_cast<std::ptrdiff_t>(d.features.rows() * 4 / 5);
-  const std::vector<Idx> tr(order.begin(), order.begin() + train), te(order.begin() + train, order.end());
+  const attrib::dataset_split split = attrib::train_test_split(d, 0.8, 1);
   problem p;
-  p.x = attrib::detail::select_rows(d.features, tr);
-  p.y = attrib::detail::select_rows(d.labels, tr);
-  p.test_x = attrib::detail::select_rows(d.features, te).topRows(1);
-  p.test_y = attrib::detail::select_rows(d.labels, te).head(1);
+  p.x = split.train.features;
+  p.y = split.train.labels;
+  p.test_x = split.test.features.topRows(1);
+  p.test_y = split.test.labels.head(1);
   p.model.set_standardizer(attrib::standardizer::fit(p.x));
   p.model.train(p.x, p.y, {.l2 = 0.1});
   return p;

@@ -29,6 +29,7 @@
 #include "attrib/solvers/conjugate_gradient.hpp"
 #include "attrib/solvers/ekfac.hpp"
 #include "attrib/solvers/lissa.hpp"
+#include "attrib/io/train_test_split.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -61,15 +62,8 @@ struct split {
 
 // A seeded 80/20 split.
 split split_80_20(const attrib::labelled_dataset& d, std::uint64_t seed) {
-  std::vector<Idx> order(static_cast<std::size_t>(d.features.rows()));
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Idx>(i);
-  attrib::rng gen(seed);
-  gen.shuffle(order.begin(), order.end());
-  const auto train = static_cast<std::size_t>(d.features.rows() * 4 / 5);
-  const std::vector<Idx> tr(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(train));
-  const std::vector<Idx> te(order.begin() + static_cast<std::ptrdiff_t>(train), order.end());
-  return {attrib::detail::select_rows(d.features, tr), attrib::detail::select_rows(d.features, te),
-          attrib::detail::select_rows(d.labels, tr), attrib::detail::select_rows(d.labels, te)};
+  const attrib::dataset_split parts = attrib::train_test_split(d, 0.8, seed);
+  return {parts.train.features, parts.test.features, parts.train.labels, parts.test.labels};
 }
 
 attrib::labelled_dataset load_digits(const std::filesystem::path& path) {

@@ -50,24 +50,12 @@ int main(int argc, char** argv) try {
 
   // 80/20 split drawn from a fixed seed.
   const labelled_dataset wine = read_sklearn_csv(data_path);
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(wine.features.rows()));
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Eigen::Index>(i);
-  rng split(2026);
-  split.shuffle(order.begin(), order.end());
-  const auto n_train = static_cast<Eigen::Index>(order.size() * 4 / 5);
-  const Eigen::Index n_test = static_cast<Eigen::Index>(order.size()) - n_train;
-  matrix train_x(n_train, 13), test_x(n_test, 13);
-  vector train_y(n_train), test_y(n_test);
-  for (Eigen::Index i = 0; i < static_cast<Eigen::Index>(order.size()); ++i) {
-    const auto src = order[static_cast<std::size_t>(i)];
-    if (i < n_train) {
-      train_x.row(i) = wine.features.row(src);
-      train_y(i) = wine.labels(src);
-    } else {
-      test_x.row(i - n_train) = wine.features.row(src);
-      test_y(i - n_train) = wine.labels(src);
-    }
-  }
+  const dataset_split split = train_test_split(wine, 0.8, 2026);
+  const matrix& train_x = split.train.features;
+  const vector& train_y = split.train.labels;
+  const matrix& test_x = split.test.features;
+  const vector& test_y = split.test.labels;
+  const Eigen::Index n_train = train_x.rows(), n_test = test_x.rows();
 
   // 13 -> 16 -> 16 -> 3 MLP with tanh units and a softmax head, trained by Adam.
   mlp model({{13, 16, activation::tanh}, {16, 16, activation::tanh}, {16, 3, activation::identity}},

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attrib/io/csv.hpp"
+#include "attrib/io/train_test_split.hpp"
 #include "attrib/methods/data/evaluation.hpp"
 #include "attrib/methods/data/grad_similarity.hpp"
 #include "attrib/methods/data/group_attribution.hpp"
@@ -42,17 +43,12 @@ const cancer_problem& cancer() {
   constexpr double l2 = 0.1;
   static const cancer_problem p = [] {
     const auto d = attrib::read_sklearn_csv(ATTRIB_DATA_DIR "/breast_cancer/breast_cancer.csv");
-    std::vector<Idx> order(static_cast<std::size_t>(d.features.rows()));
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Idx>(i);
-    attrib::rng gen(1);
-    gen.shuffle(order.begin(), order.end());
-    const auto train = static_cast<std::ptrdiff_t>(d.features.rows() * 4 / 5);
-    const std::vector<Idx> tr(order.begin(), order.begin() + train), te(order.begin() + train, order.end());
+    const attrib::dataset_split split = attrib::train_test_split(d, 0.8, 1);
     cancer_problem c;
-    c.x = attrib::detail::select_rows(d.features, tr);
-    c.y = attrib::detail::select_rows(d.labels, tr);
-    c.test_x = attrib::detail::select_rows(d.features, te);
-    c.test_y = attrib::detail::select_rows(d.labels, te);
+    c.x = split.train.features;
+    c.y = split.train.labels;
+    c.test_x = split.test.features;
+    c.test_y = split.test.labels;
     c.model.set_standardizer(attrib::standardizer::fit(c.x));
     c.model.train(c.x, c.y, {.l2 = l2});
     return c;

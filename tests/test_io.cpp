@@ -2,6 +2,7 @@
 // malformed input must raise format_error naming what is wrong.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
+#include "attrib/io/train_test_split.hpp"
 #include "attrib/io/safetensors.hpp"
 
 #ifndef ATTRIB_DATA_DIR
@@ -348,4 +350,23 @@ TEST_CASE("model files: every inconsistency is a format_error naming the field")
                        doctest::Contains("non-finite value at flat index 2"), format_error);
   CHECK_THROWS_WITH_AS(attrib::load_model("/nonexistent/m.json"),
                        doctest::Contains("/nonexistent/m.json"), format_error);
+}
+
+TEST_CASE("train_test_split is seeded, disjoint and complete") {
+  attrib::labelled_dataset data;
+  data.features = random_matrix(10, 2, 3);
+  data.labels = attrib::vector::LinSpaced(10, 0, 9);
+  const auto a = attrib::train_test_split(data, 0.8, 5), b = attrib::train_test_split(data, 0.8, 5);
+  CHECK(a.train.labels == b.train.labels);
+  CHECK(a.train.features.rows() == 8);
+  CHECK(a.test.features.rows() == 2);
+  std::vector<double> all(a.train.labels.data(), a.train.labels.data() + 8);
+  all.insert(all.end(), a.test.labels.data(), a.test.labels.data() + 2);
+  std::sort(all.begin(), all.end());
+  for (int i = 0; i < 10; ++i) CHECK(all[static_cast<std::size_t>(i)] == i);
+  for (Eigen::Index i = 0; i < 8; ++i)  // features travel with their labels
+    CHECK(a.train.features.row(i) == data.features.row(static_cast<Eigen::Index>(a.train.labels(i))));
+  CHECK(attrib::train_test_split(data, 0.8, 6).train.labels != a.train.labels);
+  CHECK_THROWS_WITH_AS(attrib::train_test_split(data, 1.0, 1), doctest::Contains("train_fraction must be in (0, 1)"),
+                       attrib::invalid_argument);
 }

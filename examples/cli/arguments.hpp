@@ -1,6 +1,7 @@
 #pragma once
 // Minimal command-line parsing for the attrib tool: --name value pairs and --flags, every
 // unknown or malformed option reported by name.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -95,6 +96,31 @@ inline std::vector<std::string> split(const std::string& text, char separator) {
   }
   parts.push_back(current);
   return parts;
+}
+
+// Parses row lists like "0,3,10-19" against a table of `available` rows named `table`.
+inline std::vector<std::ptrdiff_t> parse_row_list(const std::string& text, std::ptrdiff_t available,
+                                                  const std::string& table) {
+  std::vector<std::ptrdiff_t> rows;
+  auto parse = [&](const std::string& s) {
+    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+      throw usage_error("--rows expects indices like 0,3,10-19, got '" + text + "'");
+    const auto v = static_cast<std::ptrdiff_t>(std::stoll(s));
+    if (v >= available)
+      throw usage_error("--rows names row " + s + " but " + table + " has " + std::to_string(available) + " rows");
+    return v;
+  };
+  for (const std::string& part : split(text, ',')) {
+    const auto dash = part.find('-');
+    if (dash == std::string::npos) {
+      rows.push_back(parse(part));
+    } else {
+      const std::ptrdiff_t first = parse(part.substr(0, dash)), last = parse(part.substr(dash + 1));
+      if (last < first) throw usage_error("--rows range '" + part + "' is decreasing");
+      for (std::ptrdiff_t r = first; r <= last; ++r) rows.push_back(r);
+    }
+  }
+  return rows;
 }
 
 }  // namespace cli

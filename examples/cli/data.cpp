@@ -130,29 +130,6 @@ dataset read_data(const std::string& path, const std::string& format, const std:
   return {t.values.leftCols(t.values.cols() - 1), t.values.col(t.values.cols() - 1), {}};
 }
 
-std::vector<Eigen::Index> parse_rows(const std::string& text, Eigen::Index available) {
-  std::vector<Eigen::Index> rows;
-  auto parse = [&](const std::string& s) -> Eigen::Index {
-    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
-      throw usage_error("--rows expects indices like 0,3,10-19, got '" + text + "'");
-    const auto v = static_cast<Eigen::Index>(std::stoll(s));
-    if (v >= available)
-      throw usage_error("--rows names row " + s + " but --test has " + std::to_string(available) + " rows");
-    return v;
-  };
-  for (const std::string& part : split(text, ',')) {
-    const auto dash = part.find('-');
-    if (dash == std::string::npos) {
-      rows.push_back(parse(part));
-    } else {
-      const Eigen::Index first = parse(part.substr(0, dash)), last = parse(part.substr(dash + 1));
-      if (last < first) throw usage_error("--rows range '" + part + "' is decreasing");
-      for (Eigen::Index r = first; r <= last; ++r) rows.push_back(r);
-    }
-  }
-  return rows;
-}
-
 // Class labels must be integers in [0, classes).
 // `rows` maps positions in y back to file rows (empty: the identity).
 void check_labels(const attrib::vector& y, Eigen::Index classes, const std::string& who,
@@ -371,7 +348,7 @@ int data(const std::vector<std::string>& args) {
   if (test.x.cols() != train.x.cols())
     throw attrib::invalid_argument("--test has " + std::to_string(test.x.cols()) + " feature columns but --train has " +
                                    std::to_string(train.x.cols()));
-  const std::vector<Eigen::Index> rows = a.has("rows") ? parse_rows(a.text("rows"), test.x.rows()) : [&] {
+  const std::vector<Eigen::Index> rows = a.has("rows") ? parse_row_list(a.text("rows"), test.x.rows(), "--test") : [&] {
     std::vector<Eigen::Index> all(static_cast<std::size_t>(test.x.rows()));
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<Eigen::Index>(i);
     return all;

@@ -128,29 +128,6 @@ attrib::matrix read_rows(const std::string& path, const std::string& format, std
   return table.values;
 }
 
-std::vector<Eigen::Index> parse_rows(const std::string& text, Eigen::Index available) {
-  std::vector<Eigen::Index> rows;
-  auto parse = [&](const std::string& s) -> Eigen::Index {
-    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
-      throw usage_error("--rows expects indices like 0,3,10-19, got '" + text + "'");
-    const auto v = static_cast<Eigen::Index>(std::stoll(s));
-    if (v >= available)
-      throw usage_error("--rows names row " + s + " but the data has " + std::to_string(available) + " rows");
-    return v;
-  };
-  for (const std::string& part : split(text, ',')) {
-    const auto dash = part.find('-');
-    if (dash == std::string::npos) {
-      rows.push_back(parse(part));
-    } else {
-      const Eigen::Index first = parse(part.substr(0, dash)), last = parse(part.substr(dash + 1));
-      if (last < first) throw usage_error("--rows range '" + part + "' is decreasing");
-      for (Eigen::Index r = first; r <= last; ++r) rows.push_back(r);
-    }
-  }
-  return rows;
-}
-
 }  // namespace
 
 int explain(const std::vector<std::string>& args) {
@@ -172,7 +149,7 @@ int explain(const std::vector<std::string>& args) {
   if (data.cols() != d)
     throw usage_error("--data has " + std::to_string(data.cols()) + " columns but the model takes " +
                       std::to_string(d) + " inputs");
-  const std::vector<Eigen::Index> rows = a.has("rows") ? parse_rows(a.text("rows"), data.rows()) : [&] {
+  const std::vector<Eigen::Index> rows = a.has("rows") ? parse_row_list(a.text("rows"), data.rows(), "--data") : [&] {
     std::vector<Eigen::Index> all(static_cast<std::size_t>(data.rows()));
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<Eigen::Index>(i);
     return all;

@@ -39,6 +39,7 @@
 #include "attrib/io/mapped_file.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/io/safetensors.hpp"
+#include "attrib/io/train_test_split.hpp"
 #include "attrib/losses/gradient_matching.hpp"
 #include "attrib/losses/lasso.hpp"
 #include "attrib/losses/ridge.hpp"
