@@ -56,7 +56,7 @@ double thread_seconds() {
 const std::filesystem::path model_dir =
     std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
 
-const attrib::llama_model& stories() {
+const attrib::transformer_model& stories() {
   static const auto m = attrib::load_llama2c_model(model_dir / "stories260K.bin");
   return m;
 }
@@ -68,7 +68,7 @@ const attrib::sentencepiece_bpe& stories_tokenizer() {
 
 // A Llama-family model of the given shape with weights drawn uniformly from [-0.05, 0.05] (norm
 // weights 1), stored as float32 in one block that the weights' storage keeps alive.
-attrib::llama_model random_model(const attrib::transformer_config& c, std::uint64_t seed) {
+attrib::transformer_model random_model(const attrib::transformer_config& c, std::uint64_t seed) {
   const index d = c.dim;
   const index kv = c.kv_dim();
   const index h = c.hidden_dim;
@@ -85,12 +85,12 @@ attrib::llama_model random_model(const attrib::transformer_config& c, std::uint6
     return attrib::weight_tensor{attrib::ggml_type::f32, rows, cols,
                                  std::as_bytes(std::span<const float>(p, static_cast<std::size_t>(rows * cols)))};
   };
-  attrib::llama_weights w;
+  attrib::transformer_weights w;
   w.token_embedding = take(c.vocab_size, d);
   w.output = w.token_embedding;
   w.final_norm = take(1, d, true);
   for (index l = 0; l < c.n_layers; ++l) {
-    attrib::llama_layer_weights layer;
+    attrib::transformer_layer_weights layer;
     layer.attn_norm = take(1, d, true);
     layer.wq = take(d, d);
     layer.wk = take(kv, d);
@@ -103,10 +103,10 @@ attrib::llama_model random_model(const attrib::transformer_config& c, std::uint6
     w.layers.push_back(layer);
   }
   w.storage = block;
-  return attrib::llama_model(c, std::move(w));
+  return attrib::transformer_model(c, std::move(w));
 }
 
-const attrib::llama_model& gpt2_shaped() {
+const attrib::transformer_model& gpt2_shaped() {
   static const auto m = [] {
     attrib::transformer_config c;
     c.dim = 768;
@@ -121,7 +121,7 @@ const attrib::llama_model& gpt2_shaped() {
   return m;
 }
 
-const attrib::llama_model& model_for(int which) { return which == 0 ? stories() : gpt2_shaped(); }
+const attrib::transformer_model& model_for(int which) { return which == 0 ? stories() : gpt2_shaped(); }
 
 double layer_params(const attrib::transformer_config& c) {
   return static_cast<double>(c.n_layers) *

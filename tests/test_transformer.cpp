@@ -34,12 +34,12 @@ using batch = std::vector<std::vector<token_id>>;
 const std::filesystem::path model_dir =
     std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
 
-const attrib::llama_model& bin_model() {
+const attrib::transformer_model& bin_model() {
   static const auto model = attrib::load_llama2c_model(model_dir / "stories260K.bin");
   return model;
 }
 
-const attrib::llama_model& gguf_model() {
+const attrib::transformer_model& gguf_model() {
   static const auto model = attrib::load_gguf_model(model_dir / "stories260K.gguf");
   return model;
 }
@@ -389,16 +389,16 @@ TEST_CASE("stories260K: threads and Llama 3.1 RoPE frequency factors") {
     return b.build();
   };
   const std::string ones = with_factors({1, 1, 1, 1});
-  const auto same = attrib::llama_model_from_gguf(attrib::parse_gguf(bytes_of(ones)));
+  const auto same = attrib::transformer_model_from_gguf(attrib::parse_gguf(bytes_of(ones)));
   CHECK(same.config().rope_freq_factors.size() == 4);
   CHECK(max_abs_diff(same.forward(prompts)[0], one[0]) == 0.0f);
   const std::string slower = with_factors({1, 2, 4, 8});
-  const auto scaled = attrib::llama_model_from_gguf(attrib::parse_gguf(bytes_of(slower)));
+  const auto scaled = attrib::transformer_model_from_gguf(attrib::parse_gguf(bytes_of(slower)));
   const auto logits = scaled.forward(prompts)[0];
   CHECK(max_abs_diff(logits.topRows(1), one[0].topRows(1)) == 0.0f);  // position 0 is not rotated
   CHECK(max_abs_diff(logits, one[0]) > 1e-3f);
   const std::string wrong = with_factors({1, 1, 1});
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(attrib::parse_gguf(bytes_of(wrong))),
+  CHECK_THROWS_WITH_AS(attrib::transformer_model_from_gguf(attrib::parse_gguf(bytes_of(wrong))),
                        doctest::Contains("rope_freq_factors has 3 entries, expected 4"),
                        attrib::format_error);
 }
@@ -490,8 +490,8 @@ TEST_CASE("GGUF: F16, BF16 and Q8_0 weights are converted when used") {
     CHECK(parsed.find_tensor("blk.0.attn_q.weight")->type == static_cast<attrib::ggml_type>(type));
     // The quantised model computes exactly what an F32 model of its dequantised weights does.
     const std::string reference = dequantized_copy(stored);
-    const auto quantised = attrib::llama_model_from_gguf(parsed);
-    const auto dequantised = attrib::llama_model_from_gguf(attrib::parse_gguf(bytes_of(reference)));
+    const auto quantised = attrib::transformer_model_from_gguf(parsed);
+    const auto dequantised = attrib::transformer_model_from_gguf(attrib::parse_gguf(bytes_of(reference)));
     const auto a = quantised.forward(prompts);
     const auto b = dequantised.forward(prompts);
     const auto f32 = bin_model().forward(prompts);
@@ -616,17 +616,17 @@ TEST_CASE("GGUF files: truncated or corrupt input is rejected with a named reaso
                        attrib::format_error);
 
   // Parses, but is not a usable model.
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(tiny(0, {4}, std::string(16, '\0')))),
+  CHECK_THROWS_WITH_AS(attrib::transformer_model_from_gguf(parse(tiny(0, {4}, std::string(16, '\0')))),
                        doctest::Contains("llama.embedding_length"), attrib::format_error);
   auto gpt = stories_metadata();
   gpt.metadata.clear();
   gpt.kv_count = 0;
   gpt.str("general.architecture", "gpt2");
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(gpt.build())),
+  CHECK_THROWS_WITH_AS(attrib::transformer_model_from_gguf(parse(gpt.build())),
                        doctest::Contains("'gpt2' is not supported"), attrib::format_error);
   auto missing = stories_metadata();
   missing.tensor("token_embd.weight", {64, 512}, 0, std::string(64 * 512 * 4, '\0'));
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(missing.build())),
+  CHECK_THROWS_WITH_AS(attrib::transformer_model_from_gguf(parse(missing.build())),
                        doctest::Contains("no tensor 'output_norm.weight'"), attrib::format_error);
   auto wrong_shape = stories_metadata();
   for (const auto& t : parse(gguf).tensors) {
@@ -635,7 +635,7 @@ TEST_CASE("GGUF files: truncated or corrupt input is rejected with a named reaso
         t.name, norm ? std::vector<std::uint64_t>{32} : t.shape, 0,
         std::string(reinterpret_cast<const char*>(t.bytes.data()), norm ? 128 : t.bytes.size()));
   }
-  CHECK_THROWS_WITH_AS(attrib::llama_model_from_gguf(parse(wrong_shape.build())),
+  CHECK_THROWS_WITH_AS(attrib::transformer_model_from_gguf(parse(wrong_shape.build())),
                        doctest::Contains("final_norm"), attrib::format_error);
 }
 

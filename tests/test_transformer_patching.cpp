@@ -22,7 +22,7 @@ using attrib::token_id;
 const std::filesystem::path model_dir =
     std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
 
-const attrib::llama_model& model() {
+const attrib::transformer_model& model() {
   static const auto m = attrib::load_llama2c_model(model_dir / "stories260K.bin");
   return m;
 }

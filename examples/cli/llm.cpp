@@ -69,7 +69,7 @@ struct tensor_row {
 struct loaded {
   std::string format;
   std::string architecture;
-  std::unique_ptr<attrib::llama_model> model;
+  std::unique_ptr<attrib::transformer_model> model;
   std::optional<attrib::sentencepiece_bpe> tokenizer;
   std::vector<tensor_row> tensors;
 };
@@ -93,7 +93,7 @@ loaded load(const arguments& a, bool need_tokenizer) {
     for (const auto& t : g.tensors)
       out.tensors.push_back({t.name, std::string(attrib::ggml_type_name(t.type)),
                              std::vector<std::uint64_t>(t.shape.rbegin(), t.shape.rend())});
-    out.model = std::make_unique<attrib::llama_model>(attrib::llama_model_from_gguf(g, file));
+    out.model = std::make_unique<attrib::transformer_model>(attrib::transformer_model_from_gguf(g, file));
     if (a.has("tokenizer"))
       out.tokenizer = attrib::load_llama2c_tokenizer(
           a.text("tokenizer"), static_cast<std::size_t>(out.model->config().vocab_size));
@@ -118,7 +118,7 @@ loaded load(const arguments& a, bool need_tokenizer) {
                    {"w2 (down)", "F32", {layers, dim, hidden}}, {"w3 (up)", "F32", {layers, hidden, dim}},
                    {"rms_final", "F32", {dim}}};
     if (!c.shared_classifier) out.tensors.push_back({"classifier", "F32", {vocab, dim}});
-    out.model = std::make_unique<attrib::llama_model>(attrib::llama_model_from_llama2c(c, file));
+    out.model = std::make_unique<attrib::transformer_model>(attrib::transformer_model_from_llama2c(c, file));
     if (a.has("tokenizer"))
       out.tokenizer = attrib::load_llama2c_tokenizer(a.text("tokenizer"), static_cast<std::size_t>(vocab));
     else if (need_tokenizer)

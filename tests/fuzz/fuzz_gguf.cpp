@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       attrib::dequantize_row(t.type, t.bytes.data() + at, row.data(), row.size());
   }
   try {
-    const auto model = attrib::llama_model_from_gguf(content);
+    const auto model = attrib::transformer_model_from_gguf(content);
     const std::vector<std::vector<attrib::token_id>> tokens = {{0, 1}};
     model.forward(tokens);
   } catch (const attrib::format_error&) {

@@ -11,7 +11,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
     const auto checkpoint = attrib::parse_llama2c_checkpoint(std::as_bytes(std::span(data, size)));
-    const auto model = attrib::llama_model_from_llama2c(checkpoint);
+    const auto model = attrib::transformer_model_from_llama2c(checkpoint);
     const std::vector<std::vector<attrib::token_id>> tokens = {{0}, {0, 0}};
     model.forward(tokens);
   } catch (const attrib::format_error&) {

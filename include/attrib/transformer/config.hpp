@@ -1,7 +1,10 @@
 #pragma once
-// Hyper-parameters of a Llama-family decoder (Llama 2 and 3, Mistral, llama2.c): pre-norm
-// blocks with RMSNorm, rotary position embeddings on adjacent pairs, grouped-query attention
-// and a SwiGLU feed-forward network, without biases.
+// Hyper-parameters of a pre-norm decoder-only transformer. Two families:
+// - llama (Llama 2 and 3, Mistral, llama2.c): RMSNorm, rotary position embeddings on adjacent
+//   pairs, grouped-query attention, a SwiGLU feed-forward network; biases optional (Qwen2 has
+//   them on q, k, v).
+// - gpt2: LayerNorm with bias, learned absolute positions, multi-head attention and a GELU (tanh
+//   approximation) feed-forward network, biases on every linear map.
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -15,7 +18,14 @@ namespace attrib {
 // Token ids index the vocabulary; int32 matches llama.cpp and llama2.c.
 using token_id = std::int32_t;
 
+enum class transformer_architecture { llama, gpt2 };
+
+inline const char* to_string(transformer_architecture a) {
+  return a == transformer_architecture::llama ? "llama" : "gpt2";
+}
+
 struct transformer_config {
+  transformer_architecture architecture = transformer_architecture::llama;
   index dim = 0;         // width of the residual stream
   index hidden_dim = 0;  // width of the feed-forward layer (neurons)
   index n_layers = 0;
@@ -23,8 +33,8 @@ struct transformer_config {
   index n_kv_heads = 0;  // key/value heads; n_heads / n_kv_heads query heads share each one
   index vocab_size = 0;
   index context_length = 0;  // the most positions a sequence may hold
-  float norm_eps = 1e-5f;    // added to the mean square inside RMSNorm
-  float rope_theta = 10000.0f;
+  float norm_eps = 1e-5f;    // added to the mean square inside RMSNorm (the variance in LayerNorm)
+  float rope_theta = 10000.0f;  // llama only
   // Llama 3.1's long-context scaling: rotary pair j turns rope_freq_factors[j] times slower
   // (GGUF tensor rope_freqs.weight). Empty: no scaling; otherwise head_dim / 2 positive entries.
   std::vector<float> rope_freq_factors = {};

@@ -71,7 +71,7 @@ inline token_id sample_token(std::span<const float> logits, float temperature, f
 // invalid_argument for an empty prompt, a negative max_new_tokens, a negative or non-finite
 // temperature, a top_p outside (0, 1], or (from the model) bad token ids and prompts longer than
 // the context.
-inline std::vector<std::vector<token_id>> generate(const llama_model& model,
+inline std::vector<std::vector<token_id>> generate(const transformer_model& model,
                                                    std::span<const std::vector<token_id>> prompts,
                                                    const generation_settings& settings,
                                                    const hook_set* hooks = nullptr) {

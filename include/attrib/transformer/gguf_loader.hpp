@@ -1,5 +1,5 @@
 #pragma once
-// Builds a llama_model from a GGUF file of architecture "llama" (Llama 2 and 3, Mistral, and
+// Builds a transformer_model from a GGUF file of architecture "llama" (Llama 2 and 3, Mistral, and
 // llama2.c conversions). Hyper-parameters come from the metadata, weights stay in the (mapped)
 // file in their stored types. llama.cpp's converters permute Hugging Face's Q and K rows into the
 // adjacent-pair RoPE layout, which is the layout model.hpp computes, so no permutation is needed.
@@ -78,17 +78,17 @@ inline transformer_config llama_config_from_gguf(const gguf_content& g) {
 // The views in the result point into the bytes `g` was parsed from; `storage`, if given, keeps
 // them alive for as long as the model lives. Without output.weight the classifier is tied to
 // token_embd.weight.
-inline llama_model llama_model_from_gguf(const gguf_content& g,
+inline transformer_model transformer_model_from_gguf(const gguf_content& g,
                                          std::shared_ptr<const void> storage = nullptr) {
   const transformer_config config = llama_config_from_gguf(g);
-  llama_weights w;
+  transformer_weights w;
   w.token_embedding = detail::gguf_weight(g, "token_embd.weight");
   w.final_norm = detail::gguf_weight(g, "output_norm.weight");
   w.output =
       g.find_tensor("output.weight") ? detail::gguf_weight(g, "output.weight") : w.token_embedding;
   for (index l = 0; l < config.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    llama_layer_weights layer;
+    transformer_layer_weights layer;
     layer.attn_norm = detail::gguf_weight(g, p + "attn_norm.weight");
     layer.wq = detail::gguf_weight(g, p + "attn_q.weight");
     layer.wk = detail::gguf_weight(g, p + "attn_k.weight");
@@ -101,13 +101,13 @@ inline llama_model llama_model_from_gguf(const gguf_content& g,
     w.layers.push_back(layer);
   }
   w.storage = std::move(storage);
-  return llama_model(config, std::move(w));
+  return transformer_model(config, std::move(w));
 }
 
 // Maps a GGUF file and builds the model over the mapping.
-inline llama_model load_gguf_model(const std::filesystem::path& path) {
+inline transformer_model load_gguf_model(const std::filesystem::path& path) {
   auto file = std::make_shared<const mapped_file>(path);
-  return llama_model_from_gguf(parse_gguf(file->bytes(), path.string()), file);
+  return transformer_model_from_gguf(parse_gguf(file->bytes(), path.string()), file);
 }
 
 }  // namespace attrib

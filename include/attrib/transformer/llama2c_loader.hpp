@@ -1,5 +1,5 @@
 #pragma once
-// Builds a llama_model from a llama2.c checkpoint. The weights stay in the (mapped) file.
+// Builds a transformer_model from a llama2.c checkpoint. The weights stay in the (mapped) file.
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -27,7 +27,7 @@ inline transformer_config llama2c_config(const llama2c_checkpoint& c) {
 
 // The views in the result point into the bytes `c` was parsed from; `storage`, if given, keeps
 // them alive for as long as the model lives.
-inline llama_model llama_model_from_llama2c(const llama2c_checkpoint& c,
+inline transformer_model transformer_model_from_llama2c(const llama2c_checkpoint& c,
                                             std::shared_ptr<const void> storage = nullptr) {
   const transformer_config config = llama2c_config(c);
   validate(config);
@@ -42,12 +42,12 @@ inline llama_model llama_model_from_llama2c(const llama2c_checkpoint& c,
   const index dim = config.dim;
   const index hidden = config.hidden_dim;
   const index kv_dim = config.kv_dim();
-  llama_weights w;
+  transformer_weights w;
   w.token_embedding = matrix(c.token_embedding, config.vocab_size, dim);
   w.final_norm = matrix(c.rms_final, 1, dim);
   w.output = matrix(c.classifier, config.vocab_size, dim);
   for (index l = 0; l < config.n_layers; ++l) {
-    llama_layer_weights layer;
+    transformer_layer_weights layer;
     layer.attn_norm = slice(c.rms_att, l, 1, dim);
     layer.wq = slice(c.wq, l, dim, dim);
     layer.wk = slice(c.wk, l, kv_dim, dim);
@@ -60,14 +60,14 @@ inline llama_model llama_model_from_llama2c(const llama2c_checkpoint& c,
     w.layers.push_back(layer);
   }
   w.storage = std::move(storage);
-  return llama_model(config, std::move(w));
+  return transformer_model(config, std::move(w));
 }
 
 // Maps a llama2.c `.bin` and builds the model over the mapping.
-inline llama_model load_llama2c_model(const std::filesystem::path& path) {
+inline transformer_model load_llama2c_model(const std::filesystem::path& path) {
   auto file = std::make_shared<const mapped_file>(path);
   const auto checkpoint = parse_llama2c_checkpoint(file->bytes(), path.string());
-  return llama_model_from_llama2c(checkpoint, file);
+  return transformer_model_from_llama2c(checkpoint, file);
 }
 
 }  // namespace attrib

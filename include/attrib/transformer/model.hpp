@@ -154,10 +154,10 @@ inline void linear_rows(const float_matrix& x, const weight_tensor& w,
 
 }  // namespace detail
 
-class llama_model {
+class transformer_model {
  public:
   // Throws format_error when a weight's shape or size disagrees with the configuration.
-  llama_model(transformer_config config, llama_weights weights)
+  transformer_model(transformer_config config, transformer_weights weights)
       : config_(std::move(config)), weights_(std::move(weights)) {
     validate(config_, weights_);
     const index half = config_.head_dim() / 2;
@@ -173,7 +173,7 @@ class llama_model {
   }
 
   const transformer_config& config() const { return config_; }
-  const llama_weights& weights() const { return weights_; }
+  const transformer_weights& weights() const { return weights_; }
 
   kv_cache make_cache(index batch_rows) const { return kv_cache(config_, batch_rows); }
 
@@ -209,14 +209,14 @@ class llama_model {
   void check_inputs(const kv_cache& cache, std::span<const std::vector<token_id>> tokens,
                     const forward_options& options) const {
     if (cache.rows() != static_cast<index>(tokens.size()))
-      throw invalid_argument("llama_model::forward: " + std::to_string(tokens.size()) +
+      throw invalid_argument("transformer_model::forward: " + std::to_string(tokens.size()) +
                              " token sequences for a kv_cache of " + std::to_string(cache.rows()) +
                              " batch rows");
     if (cache.kv_dim() != config_.kv_dim() || cache.context_length() != config_.context_length)
-      throw invalid_argument("llama_model::forward: the kv_cache was made for another model");
+      throw invalid_argument("transformer_model::forward: the kv_cache was made for another model");
     auto check_id = [&](token_id id, const std::string& where) {
       if (id < 0 || id >= config_.vocab_size)
-        throw invalid_argument("llama_model::forward: token id " + std::to_string(id) + " at " +
+        throw invalid_argument("transformer_model::forward: token id " + std::to_string(id) + " at " +
                                where + " is outside the vocabulary [0, " +
                                std::to_string(config_.vocab_size) + ")");
     };
@@ -226,7 +226,7 @@ class llama_model {
         check_id(row[i], "batch row " + std::to_string(b) + ", index " + std::to_string(i));
       const index end = cache.length(static_cast<index>(b)) + static_cast<index>(row.size());
       if (end > config_.context_length)
-        throw invalid_argument("llama_model::forward: batch row " + std::to_string(b) + " needs " +
+        throw invalid_argument("transformer_model::forward: batch row " + std::to_string(b) + " needs " +
                                std::to_string(end) + " positions, more than the context length " +
                                std::to_string(config_.context_length));
     }
@@ -367,7 +367,7 @@ class llama_model {
   }
 
   transformer_config config_;
-  llama_weights weights_;
+  transformer_weights weights_;
   std::vector<double> inv_freq_;  // per rotary pair j: rope_theta^(-2j / head_dim)
 };
 

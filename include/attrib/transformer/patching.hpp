@@ -31,7 +31,7 @@
 namespace attrib {
 
 namespace detail {
-// rope_theta^(-2j / head_dim) / rope_freq_factors[j], as llama_model computes it.
+// rope_theta^(-2j / head_dim) / rope_freq_factors[j], as transformer_model computes it.
 inline std::vector<double> rope_inverse_frequencies(const transformer_config& c) {
   const index half = c.head_dim() / 2;
   std::vector<double> inv_freq(static_cast<std::size_t>(half));
@@ -63,9 +63,9 @@ struct cached_run {
 
 // Runs `tokens` from position 0 and keeps its keys, values and residual stream. Logits of the last
 // position are computed for `logit_tokens` (empty: the whole vocabulary). Throws
-// invalid_argument for an empty sequence, and as llama_model::forward does for bad ids and
+// invalid_argument for an empty sequence, and as transformer_model::forward does for bad ids and
 // sequences longer than the context.
-inline cached_run record_run(const llama_model& model, std::span<const token_id> tokens,
+inline cached_run record_run(const transformer_model& model, std::span<const token_id> tokens,
                              std::vector<token_id> logit_tokens = {}, std::size_t threads = 1) {
   if (tokens.empty()) throw invalid_argument("record_run: the token sequence is empty");
   const index layers = model.config().n_layers;
@@ -143,7 +143,7 @@ struct cell_row {
   index row;
 };
 
-inline void check_patches(const llama_model& model, const cached_run& base,
+inline void check_patches(const transformer_model& model, const cached_run& base,
                           std::span<const residual_patch> patches) {
   const auto& c = model.config();
   const auto n = static_cast<index>(base.tokens.size());
@@ -178,7 +178,7 @@ inline float_matrix normalized_rows(const std::vector<patched_cell>& cells,
 }
 
 // Last-position logits of one batch of patched runs, layer by layer for all cells together.
-inline float_matrix patched_batch(const llama_model& model, const cached_run& base,
+inline float_matrix patched_batch(const transformer_model& model, const cached_run& base,
                                   std::span<const residual_patch> patches,
                                   const std::vector<double>& inv_freq, const patch_options& options) {
   const auto& c = model.config();
@@ -321,7 +321,7 @@ inline float_matrix patched_batch(const llama_model& model, const cached_run& ba
 // base.tokens with a replace hook at the patch's point and position. Throws invalid_argument for a
 // patch outside the model or the sequence, a value of the wrong width, a non-positive
 // batch_cells, a logit token outside the vocabulary, or a `base` recorded with another model.
-inline float_matrix patched_logits(const llama_model& model, const cached_run& base,
+inline float_matrix patched_logits(const transformer_model& model, const cached_run& base,
                                    std::span<const residual_patch> patches,
                                    const patch_options& options = {}) {
   detail::check_patches(model, base, patches);
@@ -397,7 +397,7 @@ struct patching_sweep_result {
 };
 
 namespace detail {
-inline patching_sweep_result sweep_frame(const llama_model& model, std::span<const token_id> clean,
+inline patching_sweep_result sweep_frame(const transformer_model& model, std::span<const token_id> clean,
                                          std::span<const token_id> corrupted,
                                          const patching_sweep_options& options, const char* who) {
   const std::string name(who);
@@ -435,7 +435,7 @@ inline patching_sweep_result sweep_frame(const llama_model& model, std::span<con
 
 // The sweep by patched_logits: two recorded runs, then only the changed part of each cell,
 // batch_cells cells at a time.
-inline patching_sweep_result activation_patching_sweep(const llama_model& model,
+inline patching_sweep_result activation_patching_sweep(const transformer_model& model,
                                                        std::span<const token_id> clean,
                                                        std::span<const token_id> corrupted,
                                                        const patching_sweep_options& options = {}) {
@@ -461,7 +461,7 @@ inline patching_sweep_result activation_patching_sweep(const llama_model& model,
 
 // The reference: one full forward pass of the corrupted sequence per cell, with a replace hook.
 inline patching_sweep_result naive_activation_patching_sweep(
-    const llama_model& model, std::span<const token_id> clean, std::span<const token_id> corrupted,
+    const transformer_model& model, std::span<const token_id> clean, std::span<const token_id> corrupted,
     const patching_sweep_options& options = {}) {
   auto r = detail::sweep_frame(model, clean, corrupted, options, "naive_activation_patching_sweep");
   activation_cache clean_cache;

@@ -1,5 +1,5 @@
 #pragma once
-// Weights of a Llama-family model as views over their stored bytes (float32, float16, bfloat16 or
+// Weights of a transformer (see config.hpp for the two families) as views over their stored bytes (float32, float16, bfloat16 or
 // Q8_0), usually inside a memory-mapped checkpoint. Nothing is converted at load time: a matrix
 // converts the rows a computation needs to float when it needs them, so a model takes no more
 // memory than its file and a quantised file stays quantised.
@@ -17,11 +17,14 @@
 namespace attrib {
 
 // A row-major [rows][cols] matrix (a vector is one row) in its stored type.
+// A tensor with no rows is absent (an optional bias, say).
 struct weight_tensor {
   ggml_type type = ggml_type::f32;
   index rows = 0;
   index cols = 0;
   std::span<const std::byte> bytes;
+
+  bool present() const { return rows > 0; }
 
   std::size_t row_bytes() const { return ggml_row_bytes(type, static_cast<std::size_t>(cols)); }
 
@@ -39,23 +42,32 @@ struct weight_tensor {
   }
 };
 
-struct llama_layer_weights {
-  weight_tensor attn_norm;  // [1][dim]
-  weight_tensor wq;         // [dim][dim]
-  weight_tensor wk;         // [kv_dim][dim]
-  weight_tensor wv;         // [kv_dim][dim]
-  weight_tensor wo;         // [dim][dim]
-  weight_tensor ffn_norm;   // [1][dim]
-  weight_tensor w_gate;     // [hidden][dim]
-  weight_tensor w_up;       // [hidden][dim]
-  weight_tensor w_down;     // [dim][hidden]
+// Matrices are [out][in] (y = W x), as in llama2.c and GGUF; GPT-2's Conv1D weights are stored
+// transposed and are transposed by their loader. Tensors marked "gpt2" are absent for llama,
+// w_gate is absent for gpt2, and any bias may be absent.
+struct transformer_layer_weights {
+  weight_tensor attn_norm;       // [1][dim]
+  weight_tensor attn_norm_bias;  // [1][dim], gpt2
+  weight_tensor wq;              // [dim][dim]
+  weight_tensor wk;              // [kv_dim][dim]
+  weight_tensor wv;              // [kv_dim][dim]
+  weight_tensor wo;              // [dim][dim]
+  weight_tensor bq, bk, bv, bo;  // [1][dim], [1][kv_dim], [1][kv_dim], [1][dim]; optional
+  weight_tensor ffn_norm;        // [1][dim]
+  weight_tensor ffn_norm_bias;   // [1][dim], gpt2
+  weight_tensor w_gate;          // [hidden][dim], llama
+  weight_tensor w_up;            // [hidden][dim] (GPT-2's c_fc)
+  weight_tensor w_down;          // [dim][hidden] (GPT-2's c_proj)
+  weight_tensor b_up, b_down;    // [1][hidden], [1][dim]; optional
 };
 
-struct llama_weights {
-  weight_tensor token_embedding;  // [vocab][dim]
-  std::vector<llama_layer_weights> layers;
-  weight_tensor final_norm;  // [1][dim]
-  weight_tensor output;      // [vocab][dim]; the same bytes as token_embedding when tied
+struct transformer_weights {
+  weight_tensor token_embedding;     // [vocab][dim]
+  weight_tensor position_embedding;  // [context_length][dim], gpt2
+  std::vector<transformer_layer_weights> layers;
+  weight_tensor final_norm;       // [1][dim]
+  weight_tensor final_norm_bias;  // [1][dim], gpt2
+  weight_tensor output;  // [vocab][dim]; the same bytes as token_embedding when tied
   // Keeps the bytes the views point into alive (a mapped_file, say); null when the caller owns
   // them.
   std::shared_ptr<const void> storage;
@@ -76,7 +88,7 @@ inline void check_weight(const weight_tensor& w, index rows, index cols, const s
 }  // namespace detail
 
 // Throws format_error naming the first weight whose shape or byte size disagrees with `c`.
-inline void validate(const transformer_config& c, const llama_weights& w) {
+inline void validate(const transformer_config& c, const transformer_weights& w) {
   validate(c);
   if (static_cast<index>(w.layers.size()) != c.n_layers)
     throw format_error("model has " + std::to_string(w.layers.size()) + " layers of weights, but " +
