@@ -30,6 +30,7 @@
 #include "attrib/solvers/ekfac.hpp"
 #include "attrib/solvers/lissa.hpp"
 #include "attrib/io/train_test_split.hpp"
+#include "table_format.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -40,20 +41,11 @@ namespace {
 using attrib::matrix;
 using attrib::vector;
 using Idx = Eigen::Index;
-using clock_type = std::chrono::steady_clock;
+using attrib_examples::clock_type;
+using attrib_examples::sci;
+using attrib_examples::seconds_since;
 
-double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
-
-std::string fmt(double v, int digits = 4) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-std::string sci(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1e", v);
-  return buf;
-}
+std::string fmt(double v, int digits = 4) { return attrib_examples::fixed(v, digits); }
 
 struct split {
   matrix x, test_x;

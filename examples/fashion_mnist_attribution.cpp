@@ -28,27 +28,18 @@
 #include "attrib/methods/data/trak.hpp"
 #include "attrib/methods/data/training.hpp"
 #include "attrib/models/logistic_regression.hpp"
+#include "table_format.hpp"
 
 namespace {
 
 using attrib::matrix;
 using attrib::vector;
 using Idx = Eigen::Index;
-using clock_type = std::chrono::steady_clock;
+using attrib_examples::clock_type;
+using attrib_examples::sci;
+using attrib_examples::seconds_since;
 
-double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
-
-std::string fmt(double v, int digits = 3) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
-std::string sci(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1e", v);
-  return buf;
-}
+std::string fmt(double v, int digits = 3) { return attrib_examples::fixed(v, digits); }
 
 // 28 x 28 images (rows of 784 pixels in [0, 1]) averaged over 2 x 2 blocks: 14 x 14 = 196.
 matrix pool_2x2(const matrix& images) {
