@@ -1,5 +1,7 @@
 #pragma once
 // Shared by the benchmarks: wall-clock timing and seeded random inputs.
+#include <benchmark/benchmark.h>
+
 #include <chrono>
 #include <cstdint>
 
@@ -12,6 +14,31 @@ using clock_type = std::chrono::steady_clock;
 
 inline double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Seconds spent in a method and in its baseline over all iterations of a benchmark.
+struct paired_seconds {
+  double method = 0.0;
+  double baseline = 0.0;
+  double ratio() const { return method / baseline; }
+};
+
+// Runs `method` and `baseline` alternately once per iteration, so that machine noise affects both
+// alike; the method's time is the iteration time Google Benchmark reports (use UseManualTime).
+template <class Method, class Baseline>
+paired_seconds time_against_baseline(benchmark::State& state, Method&& method, Baseline&& baseline) {
+  paired_seconds total;
+  for (auto _ : state) {
+    auto start = clock_type::now();
+    method();
+    const double t = seconds_since(start);
+    total.method += t;
+    start = clock_type::now();
+    baseline();
+    total.baseline += seconds_since(start);
+    state.SetIterationTime(t);
+  }
+  return total;
 }
 
 // A rows x cols matrix of standard normal draws from rng(seed).

@@ -10,11 +10,11 @@
 // stored P of the same shape. fraction = GEMM time / projection time; goal >= 0.5.
 #include <benchmark/benchmark.h>
 
-#include "attrib/io/train_test_split.hpp"
+#include "common.hpp"
 
-#include <chrono>
 #include <vector>
 
+#include "attrib/io/train_test_split.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/methods/data/evaluation.hpp"
 #include "attrib/methods/data/influence.hpp"
@@ -27,12 +27,7 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 using Idx = Eigen::Index;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
 
 struct problem {
   attrib::matrix x, test_x;
@@ -55,24 +50,21 @@ problem breast_cancer() {
 
 void BM_influence_vs_loo(benchmark::State& state) {
   const problem p = breast_cancer();
-  double influence_seconds = 0, loo_seconds = 0;
-  for (auto _ : state) {
-    auto start = clock_type::now();
-    const attrib::explicit_inverse_hessian ih(p.model.hessian(p.x, p.y));
-    const auto scores = attrib::influence(ih, p.model.per_example_loss_gradients(p.x, p.y),
-                                          p.model.per_example_loss_gradients(p.test_x, p.test_y));
-    benchmark::DoNotOptimize(scores.scores.data());
-    const double t = seconds_since(start);
-    influence_seconds += t;
-    start = clock_type::now();
-    const attrib::matrix loo = attrib::exact_loo(p.model, p.x, p.y, p.test_x, p.test_y, 1);
-    benchmark::DoNotOptimize(loo.data());
-    loo_seconds += seconds_since(start);
-    state.SetIterationTime(t);
-  }
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        const attrib::explicit_inverse_hessian ih(p.model.hessian(p.x, p.y));
+        const auto scores = attrib::influence(ih, p.model.per_example_loss_gradients(p.x, p.y),
+                                              p.model.per_example_loss_gradients(p.test_x, p.test_y));
+        benchmark::DoNotOptimize(scores.scores.data());
+      },
+      [&] {
+        const attrib::matrix loo = attrib::exact_loo(p.model, p.x, p.y, p.test_x, p.test_y, 1);
+        benchmark::DoNotOptimize(loo.data());
+      });
   state.counters["points"] = static_cast<double>(p.x.rows());
-  state.counters["loo_ms"] = 1e3 * loo_seconds / static_cast<double>(state.iterations());
-  state.counters["speedup"] = loo_seconds / influence_seconds;
+  state.counters["loo_ms"] = 1e3 * seconds.baseline / static_cast<double>(state.iterations());
+  state.counters["speedup"] = 1.0 / seconds.ratio();
 }
 BENCHMARK(BM_influence_vs_loo)->Unit(benchmark::kMicrosecond)->UseManualTime()->Iterations(5);
 
@@ -83,24 +75,21 @@ void BM_trak_projection(benchmark::State& state) {
   for (Idx i = 0; i < g.size(); ++i) g.data()[i] = gen.normal();
   const attrib::random_projection projection(p, k, 7, static_cast<attrib::projection_kind>(state.range(0)));
   const Eigen::MatrixXd stored = projection.materialize();
-  double projection_seconds = 0, gemm_seconds = 0;
-  for (auto _ : state) {
-    auto start = clock_type::now();
-    const attrib::matrix phi = projection.project(g, 1);
-    benchmark::DoNotOptimize(phi.data());
-    const double t = seconds_since(start);
-    projection_seconds += t;
-    start = clock_type::now();
-    attrib::matrix plain(n, k);
-    plain.noalias() = g * stored;
-    benchmark::DoNotOptimize(plain.data());
-    gemm_seconds += seconds_since(start);
-    state.SetIterationTime(t);
-  }
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        const attrib::matrix phi = projection.project(g, 1);
+        benchmark::DoNotOptimize(phi.data());
+      },
+      [&] {
+        attrib::matrix plain(n, k);
+        plain.noalias() = g * stored;
+        benchmark::DoNotOptimize(plain.data());
+      });
   state.SetLabel(state.range(0) == 0 ? "gaussian" : "rademacher");
-  state.counters["fraction"] = gemm_seconds / projection_seconds;
+  state.counters["fraction"] = 1.0 / seconds.ratio();
   state.counters["GFLOPS"] = 2.0 * static_cast<double>(n * p * k) * static_cast<double>(state.iterations()) /
-                             projection_seconds * 1e-9;
+                             seconds.method * 1e-9;
 }
 BENCHMARK(BM_trak_projection)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
 

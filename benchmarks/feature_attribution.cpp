@@ -24,9 +24,7 @@
 
 namespace {
 
-using bench::clock_type;
 using bench::random_rows;
-using bench::seconds_since;
 
 // A cheap game: v(S) = (sum of the player ids in S) mod 7, plus |S|.
 double cheap_value(std::uint64_t mask) {
@@ -60,23 +58,20 @@ void BM_exact_shapley_cheap_game(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const auto threads = static_cast<std::size_t>(state.range(1));
   const auto game = attrib::coalition_game(n, cheap_value);
-  double method = 0.0, baseline = 0.0;
-  for (auto _ : state) {
-    auto start = clock_type::now();
-    auto a = attrib::exact_shapley{}.explain(game, {.threads = threads});
-    benchmark::DoNotOptimize(a.values.data());
-    const double t = seconds_since(start);
-    method += t;
-    state.SetIterationTime(t);
-    start = clock_type::now();
-    auto phi = bitmask_shapley(n);
-    benchmark::DoNotOptimize(phi.data());
-    baseline += seconds_since(start);
-  }
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        auto a = attrib::exact_shapley{}.explain(game, {.threads = threads});
+        benchmark::DoNotOptimize(a.values.data());
+      },
+      [&] {
+        auto phi = bitmask_shapley(n);
+        benchmark::DoNotOptimize(phi.data());
+      });
   const double coalitions = std::ldexp(1.0, n) * static_cast<double>(state.iterations());
-  state.counters["coalitions_per_s"] = coalitions / method;
-  state.counters["baseline_coalitions_per_s"] = coalitions / baseline;
-  state.counters["ratio"] = method / baseline;
+  state.counters["coalitions_per_s"] = coalitions / seconds.method;
+  state.counters["baseline_coalitions_per_s"] = coalitions / seconds.baseline;
+  state.counters["ratio"] = seconds.ratio();
 }
 BENCHMARK(BM_exact_shapley_cheap_game)
     ->ArgsProduct({{16, 20, 24}, {1, 2}})
@@ -93,15 +88,13 @@ attrib::mlp wine_sized_mlp() {
 }
 
 // The same rows a masked model asks for, predicted in chunks of the same size.
-double predict_alone(const attrib::mlp& model, const attrib::matrix& rows) {
-  const auto start = clock_type::now();
+void predict_alone(const attrib::mlp& model, const attrib::matrix& rows) {
   for (attrib::index begin = 0; begin < rows.rows(); begin += 4096) {
     const attrib::index len = std::min<attrib::index>(4096, rows.rows() - begin);
     const attrib::matrix chunk = rows.middleRows(begin, len);
     auto out = model.predict(chunk);
     benchmark::DoNotOptimize(out.data());
   }
-  return seconds_since(start);
 }
 
 void BM_exact_shapley_mlp(benchmark::State& state) {
@@ -110,18 +103,15 @@ void BM_exact_shapley_mlp(benchmark::State& state) {
   const attrib::matrix baseline = random_rows(1, 13, 2);
   const auto game = attrib::masked_model(model, x, baseline, 0);
   const attrib::matrix rows = random_rows(8192, 13, 3);  // what 2^13 model evaluations cost
-  double method = 0.0, floor = 0.0;
-  for (auto _ : state) {
-    const auto start = clock_type::now();
-    auto a = attrib::exact_shapley{}.explain(game, {.threads = 1});
-    benchmark::DoNotOptimize(a.values.data());
-    const double t = seconds_since(start);
-    method += t;
-    floor += predict_alone(model, rows);
-    state.SetIterationTime(t);
-  }
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        auto a = attrib::exact_shapley{}.explain(game, {.threads = 1});
+        benchmark::DoNotOptimize(a.values.data());
+      },
+      [&] { predict_alone(model, rows); });
   state.counters["model_evals"] = 8192;
-  state.counters["ratio"] = method / floor;
+  state.counters["ratio"] = seconds.ratio();
 }
 BENCHMARK(BM_exact_shapley_mlp)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
 
@@ -134,20 +124,17 @@ void BM_kernel_shap_mlp(benchmark::State& state) {
   const attrib::kernel_shap method{.solver = {.budget = 2048}};
   const auto probe = method.explain(game, {.seed = 1, .threads = 1});
   const attrib::matrix rows = random_rows(static_cast<attrib::index>(probe.model_evaluations), 13, 3);
-  double total = 0.0, floor = 0.0;
   std::uint64_t seed = 0;
-  for (auto _ : state) {
-    const auto start = clock_type::now();
-    auto a = method.explain(game, {.seed = ++seed, .threads = 1});
-    benchmark::DoNotOptimize(a.values.data());
-    const double t = seconds_since(start);
-    total += t;
-    floor += predict_alone(model, rows);
-    state.SetIterationTime(t);
-  }
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        auto a = method.explain(game, {.seed = ++seed, .threads = 1});
+        benchmark::DoNotOptimize(a.values.data());
+      },
+      [&] { predict_alone(model, rows); });
   state.counters["model_evals"] = static_cast<double>(probe.model_evaluations);
-  state.counters["ratio"] = total / floor;
-  state.counters["overhead_percent"] = 100.0 * (total / floor - 1.0);
+  state.counters["ratio"] = seconds.ratio();
+  state.counters["overhead_percent"] = 100.0 * (seconds.ratio() - 1.0);
 }
 BENCHMARK(BM_kernel_shap_mlp)->Arg(1)->Arg(10)->Arg(100)->ArgName("background")->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
 

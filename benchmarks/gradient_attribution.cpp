@@ -15,9 +15,7 @@
 
 namespace {
 
-using bench::clock_type;
 using bench::random_rows;
-using bench::seconds_since;
 
 attrib::mlp mlp_13_16_16_3() {
   using attrib::activation;
@@ -51,15 +49,13 @@ std::vector<attrib::matrix> noisy_rows(const attrib::matrix& instances, double s
   return rows;
 }
 
-double direct_passes(const attrib::mlp& model, const std::vector<attrib::matrix>& rows) {
-  const auto start = clock_type::now();
+void direct_passes(const attrib::mlp& model, const std::vector<attrib::matrix>& rows) {
   attrib::matrix cotangent = attrib::matrix::Zero(50, 3);
   cotangent.col(0).setOnes();
   for (const auto& batch : rows) {
     auto g = model.vjp_inputs(batch, cotangent);
     benchmark::DoNotOptimize(g.data());
   }
-  return seconds_since(start);
 }
 
 void BM_integrated_gradients(benchmark::State& state) {
@@ -68,21 +64,18 @@ void BM_integrated_gradients(benchmark::State& state) {
   const attrib::vector baseline = attrib::vector::Zero(13);
   const attrib::integrated_gradients method{.neighborhood = {.rule = attrib::quadrature_rule::gauss_legendre, .steps = 50}};
   const auto rows = ig_rows(instances, baseline);
-  double total = 0.0, floor = 0.0;
-  for (auto _ : state) {
-    const auto start = clock_type::now();
-    for (attrib::index i = 0; i < instances.rows(); ++i) {
-      const auto game = attrib::masked_model(std::cref(model), instances.row(i).transpose(), attrib::matrix(baseline.transpose()), 0);
-      auto a = method.explain(game);
-      benchmark::DoNotOptimize(a.values.data());
-    }
-    const double t = seconds_since(start);
-    total += t;
-    floor += direct_passes(model, rows);
-    state.SetIterationTime(t);
-  }
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        for (attrib::index i = 0; i < instances.rows(); ++i) {
+          const auto game = attrib::masked_model(std::cref(model), instances.row(i).transpose(), attrib::matrix(baseline.transpose()), 0);
+          auto a = method.explain(game);
+          benchmark::DoNotOptimize(a.values.data());
+        }
+      },
+      [&] { direct_passes(model, rows); });
   state.counters["rows"] = 5000;
-  state.counters["ratio"] = total / floor;
+  state.counters["ratio"] = seconds.ratio();
 }
 BENCHMARK(BM_integrated_gradients)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
 
@@ -91,20 +84,17 @@ void BM_smoothgrad(benchmark::State& state) {
   const attrib::matrix instances = random_rows(100, 13, 1);
   const attrib::smoothgrad method{.neighborhood = {.sigma = 0.1}, .solver = {.budget = 50}};
   const auto rows = noisy_rows(instances, 0.1);
-  double total = 0.0, floor = 0.0;
-  for (auto _ : state) {
-    const auto start = clock_type::now();
-    for (attrib::index i = 0; i < instances.rows(); ++i) {
-      auto a = method.explain(attrib::noisy_model(std::cref(model), instances.row(i).transpose(), 0), {.seed = 1});
-      benchmark::DoNotOptimize(a.values.data());
-    }
-    const double t = seconds_since(start);
-    total += t;
-    floor += direct_passes(model, rows);
-    state.SetIterationTime(t);
-  }
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        for (attrib::index i = 0; i < instances.rows(); ++i) {
+          auto a = method.explain(attrib::noisy_model(std::cref(model), instances.row(i).transpose(), 0), {.seed = 1});
+          benchmark::DoNotOptimize(a.values.data());
+        }
+      },
+      [&] { direct_passes(model, rows); });
   state.counters["rows"] = 5000;
-  state.counters["ratio"] = total / floor;
+  state.counters["ratio"] = seconds.ratio();
 }
 BENCHMARK(BM_smoothgrad)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
 
