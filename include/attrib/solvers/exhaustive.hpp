@@ -93,6 +93,42 @@ void for_each_coalition_value(const G& g, const coalition_chunking& chunking, co
   }
 }
 
+// phi_i = sum_{S contains i} v(S) inside[|S|] - sum_S v(S) outside[|S|]: every semivalue (and
+// so the Shapley and Banzhaf values) in one pass over the coalitions, summed per chunk.
+struct size_weighted_sums {
+  vector phi;
+  double outside_sum = 0.0;  // sum_S v(S) outside[|S|]
+  double empty_value = 0.0;
+  double full_value = 0.0;
+};
+
+template <game G>
+size_weighted_sums size_weighted_sum(const G& g, const std::vector<double>& inside, const std::vector<double>& outside,
+                                     const run_settings& settings) {
+  const index n = g.player_count();
+  const auto chunking = chunk_coalitions(g);
+  const std::uint64_t full_mask = (std::uint64_t{1} << n) - 1;
+  std::vector<vector> partial(chunking.chunks, vector::Zero(n));
+  std::vector<double> partial_outside(chunking.chunks, 0.0);
+  size_weighted_sums r;
+  for_each_coalition_value(g, chunking, settings, [&](std::size_t c, std::uint64_t mask, double v) {
+    const auto s = static_cast<std::size_t>(std::popcount(mask));
+    partial_outside[c] += v * outside[s];
+    const double weighted = v * inside[s];
+    double* phi = partial[c].data();
+    for (std::uint64_t m = mask; m != 0; m &= m - 1) phi[std::countr_zero(m)] += weighted;
+    if (mask == 0) r.empty_value = v;
+    if (mask == full_mask) r.full_value = v;
+  });
+  r.phi = vector::Zero(n);
+  for (std::size_t c = 0; c < chunking.chunks; ++c) {
+    r.phi += partial[c];
+    r.outside_sum += partial_outside[c];
+  }
+  r.phi.array() -= r.outside_sum;
+  return r;
+}
+
 template <game G>
 attribution exact_from_coalitions(const G& g, const char* method) {
   attribution a;
@@ -123,33 +159,12 @@ struct approximation_solver<shapley_kernel, squared_error, exhaustive> {
       inside[static_cast<std::size_t>(s)] = a + b;
       outside[static_cast<std::size_t>(s)] = b;
     }
-    const auto chunking = detail::chunk_coalitions(g);
-    const std::size_t chunks = chunking.chunks;
-    const std::uint64_t full_mask = (std::uint64_t{1} << n) - 1;
-    std::vector<vector> partial(chunks, vector::Zero(n));
-    std::vector<double> partial_outside(chunks, 0.0);
-    double empty_value = 0.0, full_value = 0.0;
-    detail::for_each_coalition_value(g, chunking, settings, [&](std::size_t c, std::uint64_t mask, double v) {
-      const auto s = static_cast<std::size_t>(std::popcount(mask));
-      const double weighted = v * inside[s];
-      partial_outside[c] += v * outside[s];
-      double* phi = partial[c].data();
-      for (std::uint64_t m = mask; m != 0; m &= m - 1) phi[std::countr_zero(m)] += weighted;
-      if (mask == 0) empty_value = v;
-      if (mask == full_mask) full_value = v;
-    });
-    vector phi = vector::Zero(n);
-    double out_total = 0.0;
-    for (std::size_t c = 0; c < chunks; ++c) {
-      phi += partial[c];
-      out_total += partial_outside[c];
-    }
-    phi.array() -= out_total;
+    const auto sums = detail::size_weighted_sum(g, inside, outside, settings);
     attribution a = detail::exact_from_coalitions(g, "exact_shapley");
-    a.values = phi;
-    a.base_value = empty_value;
-    a.prediction = full_value;
-    a.fit.intercept = empty_value;
+    a.values = sums.phi;
+    a.base_value = sums.empty_value;
+    a.prediction = sums.full_value;
+    a.fit.intercept = sums.empty_value;
     return a;
   }
 };
@@ -162,30 +177,16 @@ struct approximation_solver<uniform_coalitions, squared_error, exhaustive> {
                            const run_settings& settings) {
     const index n = detail::require_players(g, "exact_banzhaf");
     detail::require_enumerable(n, "exact_banzhaf");
-    const auto chunking = detail::chunk_coalitions(g);
-    const std::size_t chunks = chunking.chunks;
-    const std::uint64_t full_mask = (std::uint64_t{1} << n) - 1;
-    std::vector<vector> partial(chunks, vector::Zero(n));
-    std::vector<double> partial_sum(chunks, 0.0);
-    double empty_value = 0.0, full_value = 0.0;
-    detail::for_each_coalition_value(g, chunking, settings, [&](std::size_t c, std::uint64_t mask, double v) {
-      partial_sum[c] += v;
-      double* phi = partial[c].data();
-      for (std::uint64_t m = mask; m != 0; m &= m - 1) phi[std::countr_zero(m)] += v;
-      if (mask == 0) empty_value = v;
-      if (mask == full_mask) full_value = v;
-    });
-    vector inside = vector::Zero(n);
-    double total = 0.0;
-    for (std::size_t c = 0; c < chunks; ++c) {
-      inside += partial[c];
-      total += partial_sum[c];
-    }
+    // phi_i = sum_{S contains i} v(S) 2^(1-n) 2 - sum_S v(S) 2^(1-n); powers of two keep it exact.
+    const double unit = std::ldexp(1.0, static_cast<int>(1 - n));
+    const std::vector<double> inside(static_cast<std::size_t>(n + 1), 2.0 * unit);
+    const std::vector<double> outside(static_cast<std::size_t>(n + 1), unit);
+    const auto sums = detail::size_weighted_sum(g, inside, outside, settings);
     attribution a = detail::exact_from_coalitions(g, "exact_banzhaf");
-    a.values = (2.0 * inside.array() - total) / std::ldexp(1.0, static_cast<int>(n - 1));
-    a.base_value = empty_value;
-    a.prediction = full_value;
-    a.fit.intercept = total / std::ldexp(1.0, static_cast<int>(n)) - a.values.sum() / 2.0;
+    a.values = sums.phi;
+    a.base_value = sums.empty_value;
+    a.prediction = sums.full_value;
+    a.fit.intercept = sums.outside_sum / 2.0 - a.values.sum() / 2.0;
     return a;
   }
 };

@@ -37,33 +37,13 @@ struct approximation_solver<semivalue_kernel<W>, squared_error, exhaustive> {
     for (index s = 1; s <= n; ++s)
       inside[static_cast<std::size_t>(s)] = per[static_cast<std::size_t>(s - 1)] + per[static_cast<std::size_t>(s)];
 
-    const auto chunking = detail::chunk_coalitions(g);
-    const std::uint64_t full_mask = (std::uint64_t{1} << n) - 1;
-    std::vector<vector> partial(chunking.chunks, vector::Zero(n));
-    std::vector<double> partial_outside(chunking.chunks, 0.0);
-    double empty_value = 0.0, full_value = 0.0;
-    detail::for_each_coalition_value(g, chunking, settings, [&](std::size_t c, std::uint64_t mask, double v) {
-      const auto s = static_cast<std::size_t>(std::popcount(mask));
-      partial_outside[c] += v * per[s];
-      const double weighted = v * inside[s];
-      double* phi = partial[c].data();
-      for (std::uint64_t m = mask; m != 0; m &= m - 1) phi[std::countr_zero(m)] += weighted;
-      if (mask == 0) empty_value = v;
-      if (mask == full_mask) full_value = v;
-    });
-    vector phi = vector::Zero(n);
-    double outside = 0.0;
-    for (std::size_t c = 0; c < chunking.chunks; ++c) {
-      phi += partial[c];
-      outside += partial_outside[c];
-    }
-    phi.array() -= outside;
+    const auto sums = detail::size_weighted_sum(g, inside, per, settings);
     attribution a = detail::exact_from_coalitions(g, "");
     a.method = method;
-    a.values = phi;
-    a.base_value = empty_value;
-    a.prediction = full_value;
-    a.fit.intercept = empty_value;
+    a.values = sums.phi;
+    a.base_value = sums.empty_value;
+    a.prediction = sums.full_value;
+    a.fit.intercept = sums.empty_value;
     return a;
   }
 };
