@@ -60,14 +60,29 @@ inline void validate(const transformer_config& c) {
   if (c.dim % c.n_heads != 0)
     throw invalid_argument("transformer_config: dim " + std::to_string(c.dim) +
                            " is not a multiple of n_heads " + std::to_string(c.n_heads));
-  if (c.head_dim() % 2 != 0)
-    throw invalid_argument("transformer_config: head dimension " + std::to_string(c.head_dim()) +
-                           " is odd, but rotary embeddings rotate pairs");
   if (c.n_heads % c.n_kv_heads != 0)
     throw invalid_argument("transformer_config: n_heads " + std::to_string(c.n_heads) +
                            " is not a multiple of n_kv_heads " + std::to_string(c.n_kv_heads));
-  if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
-    throw invalid_argument("transformer_config: norm_eps and rope_theta must be positive");
+  if (!(c.norm_eps > 0.0f) || !std::isfinite(c.norm_eps))
+    throw invalid_argument("transformer_config: norm_eps must be positive and finite");
+  if (c.architecture == transformer_architecture::gpt2) {
+    if (c.n_kv_heads != c.n_heads)
+      throw invalid_argument("transformer_config: gpt2 has n_kv_heads " +
+                             std::to_string(c.n_kv_heads) + ", expected n_heads " +
+                             std::to_string(c.n_heads) + " (GPT-2 has no grouped-query attention)");
+    if (!c.rope_freq_factors.empty())
+      throw invalid_argument("transformer_config: gpt2 has rope_freq_factors, but no rotary "
+                             "embeddings");
+    return;
+  }
+  if (c.architecture != transformer_architecture::llama)
+    throw invalid_argument("transformer_config: unknown architecture " +
+                           std::to_string(static_cast<int>(c.architecture)));
+  if (c.head_dim() % 2 != 0)
+    throw invalid_argument("transformer_config: head dimension " + std::to_string(c.head_dim()) +
+                           " is odd, but rotary embeddings rotate pairs");
+  if (!(c.rope_theta > 0.0f) || !std::isfinite(c.rope_theta))
+    throw invalid_argument("transformer_config: rope_theta must be positive and finite");
   if (!c.rope_freq_factors.empty()) {
     if (static_cast<index>(c.rope_freq_factors.size()) != c.head_dim() / 2)
       throw invalid_argument("transformer_config: rope_freq_factors has " +

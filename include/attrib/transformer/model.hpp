@@ -1,12 +1,13 @@
 #pragma once
-// The forward pass of a Llama-family decoder in float32 with float32 accumulation, as llama2.c's
-// run.c and llama.cpp compute it. A call runs new tokens for each row of a batch through the
-// model, appending their keys and values to a kv_cache: a whole prompt in one call, or one token
-// per call while generating. Interventions from a hook_set apply at every named point.
+// The forward pass of a pre-norm decoder (Llama family or GPT-2, see config.hpp) in float32 with
+// float32 accumulation, as llama2.c's run.c, llama.cpp and llm.c compute it. A call runs new
+// tokens for each row of a batch through the model, appending their keys and values to a
+// kv_cache: a whole prompt in one call, or one token per call while generating. Interventions
+// from a hook_set apply at every named point.
 //
-// The per-token numerics (rmsnorm, rope, attention, silu) are plain loops over plain arrays in
-// detail:: so that a device kernel can reuse them; matrix products convert each block of weight
-// rows from its stored type once per call, shared by all tokens of the batch.
+// The per-token numerics (rmsnorm, layernorm, rope, attention, silu, gelu) are plain loops over
+// plain arrays in detail:: so that a device kernel can reuse them; matrix products convert each
+// block of weight rows from its stored type once per call, shared by all tokens of the batch.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -77,6 +78,18 @@ inline void rope(float* v, index heads, index head_dim, index position, const do
   }
 }
 
+// out = w * (x - mean) / sqrt(var + eps) + b, the population variance, in float like llm.c.
+inline void layernorm(const float* x, const float* w, const float* b, float* out, index n,
+                      float eps) {
+  float sum = 0.0f;
+  for (index i = 0; i < n; ++i) sum += x[i];
+  const float mean = sum / static_cast<float>(n);
+  for (index i = 0; i < n; ++i) out[i] = x[i] - mean;
+  const float var = dot(out, out, n) / static_cast<float>(n);
+  const float scale = 1.0f / std::sqrt(var + eps);
+  for (index i = 0; i < n; ++i) out[i] = w[i] * (scale * out[i]) + b[i];
+}
+
 inline void softmax(float* x, index n) {
   float top = x[0];
   for (index i = 1; i < n; ++i) top = std::max(top, x[i]);
@@ -112,6 +125,37 @@ inline void attend(const float* q, const float* const* keys, const float* const*
 }
 
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// GPT-2's GELU, the tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+inline float gelu_tanh(float x) {
+  constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+}
+
+// The weights of one norm, converted once per call; bias is empty for RMSNorm.
+struct norm_weights {
+  std::vector<float> weight, bias;
+
+  norm_weights(const weight_tensor& w, const weight_tensor& b)
+      : weight(w.decode_row(0)), bias(b.present() ? b.decode_row(0) : std::vector<float>{}) {}
+};
+
+// The family's norm of one token: RMSNorm for llama, LayerNorm for gpt2.
+inline void normalize(transformer_architecture a, const float* x, const norm_weights& w,
+                      float* out, index n, float eps) {
+  if (a == transformer_architecture::gpt2)
+    layernorm(x, w.weight.data(), w.bias.data(), out, n, eps);
+  else
+    rmsnorm(x, w.weight.data(), out, n, eps);
+}
+
+// y(i, :) += b for every row; nothing when the bias is absent.
+inline void add_bias(float_matrix& y, const weight_tensor& b) {
+  if (!b.present()) return;
+  const auto bias = b.decode_row(0);
+  for (index i = 0; i < y.rows(); ++i)
+    for (index j = 0; j < y.cols(); ++j) y(i, j) += bias[static_cast<std::size_t>(j)];
+}
 
 // Rows of w converted per block: about 64 KiB of floats, so a block stays in cache while every
 // token of the batch is multiplied with it.
@@ -152,6 +196,52 @@ inline void linear_rows(const float_matrix& x, const weight_tensor& w,
   }
 }
 
+// y = x w^T + b (b optional).
+inline void affine(const float_matrix& x, const weight_tensor& w, const weight_tensor& b,
+                   float_matrix& y, std::size_t threads) {
+  linear(x, w, y, threads);
+  add_bias(y, b);
+}
+
+// Rotates the queries or keys of one token at `position` (llama); gpt2 has no rotary embedding.
+inline void position_encode(const transformer_config& c, float* v, index heads, index position,
+                            const double* inv_freq) {
+  if (c.architecture == transformer_architecture::llama)
+    rope(v, heads, c.head_dim(), position, inv_freq);
+}
+
+// The neuron activations (hook point mlp_post) of normalised rows xb: silu(xb w_gate^T) * (xb
+// w_up^T + b_up) for llama, gelu(xb w_up^T + b_up) for gpt2. `scratch` holds the gate.
+inline void mlp_hidden(const transformer_config& c, const transformer_layer_weights& w,
+                       const float_matrix& xb, float_matrix& hidden, float_matrix& scratch,
+                       std::size_t threads) {
+  affine(xb, w.w_up, w.b_up, hidden, threads);
+  if (c.architecture == transformer_architecture::gpt2) {
+    for (index i = 0; i < hidden.rows(); ++i)
+      for (index j = 0; j < c.hidden_dim; ++j) hidden(i, j) = gelu_tanh(hidden(i, j));
+    return;
+  }
+  linear(xb, w.w_gate, scratch, threads);
+  for (index i = 0; i < hidden.rows(); ++i)
+    for (index j = 0; j < c.hidden_dim; ++j)
+      hidden(i, j) = silu(scratch(i, j)) * hidden(i, j);
+}
+
+// rope_theta^(-2j / head_dim) / rope_freq_factors[j] per rotary pair j (llama; empty for gpt2).
+inline std::vector<double> rope_inverse_frequencies(const transformer_config& c) {
+  if (c.architecture != transformer_architecture::llama) return {};
+  const index half = c.head_dim() / 2;
+  std::vector<double> inv_freq(static_cast<std::size_t>(half));
+  for (index j = 0; j < half; ++j) {
+    inv_freq[static_cast<std::size_t>(j)] =
+        std::pow(static_cast<double>(c.rope_theta),
+                 -static_cast<double>(2 * j) / static_cast<double>(c.head_dim()));
+    if (!c.rope_freq_factors.empty())
+      inv_freq[static_cast<std::size_t>(j)] /= c.rope_freq_factors[static_cast<std::size_t>(j)];
+  }
+  return inv_freq;
+}
+
 }  // namespace detail
 
 class transformer_model {
@@ -160,16 +250,7 @@ class transformer_model {
   transformer_model(transformer_config config, transformer_weights weights)
       : config_(std::move(config)), weights_(std::move(weights)) {
     validate(config_, weights_);
-    const index half = config_.head_dim() / 2;
-    inv_freq_.resize(static_cast<std::size_t>(half));
-    for (index j = 0; j < half; ++j) {
-      inv_freq_[static_cast<std::size_t>(j)] =
-          std::pow(static_cast<double>(config_.rope_theta),
-                   -static_cast<double>(2 * j) / static_cast<double>(config_.head_dim()));
-      if (!config_.rope_freq_factors.empty())
-        inv_freq_[static_cast<std::size_t>(j)] /=
-            config_.rope_freq_factors[static_cast<std::size_t>(j)];
-    }
+    inv_freq_ = detail::rope_inverse_frequencies(config_);
   }
 
   const transformer_config& config() const { return config_; }
@@ -269,10 +350,17 @@ class transformer_model {
     float_matrix x(n, dim);
     for (index i = 0; i < n; ++i)
       weights_.token_embedding.decode_rows(ids[static_cast<std::size_t>(i)], 1, x.row(i).data());
+    if (weights_.position_embedding.present()) {
+      std::vector<float> position(static_cast<std::size_t>(dim));
+      for (index i = 0; i < n; ++i) {
+        weights_.position_embedding.decode_rows(where[static_cast<std::size_t>(i)].position, 1,
+                                                position.data());
+        for (index j = 0; j < dim; ++j) x(i, j) += position[static_cast<std::size_t>(j)];
+      }
+    }
     hook(hook_point::embed(), x);
 
-    float_matrix xb(n, dim), q, k, v, attn(n, dim), out, gate, up;
-    std::vector<float> norm(static_cast<std::size_t>(dim));
+    float_matrix xb(n, dim), q, k, v, attn(n, dim), out, hidden, gate;
     // Sized by the longest sequence in this call, not the context length, which may be huge.
     std::size_t longest = 0;
     for (const auto& t : where)
@@ -284,16 +372,17 @@ class transformer_model {
       const auto& w = weights_.layers[static_cast<std::size_t>(l)];
       hook(hook_point::resid_pre(l), x);
 
-      w.attn_norm.decode_rows(0, 1, norm.data());
+      const detail::norm_weights attn_norm(w.attn_norm, w.attn_norm_bias);
       for (index i = 0; i < n; ++i)
-        detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
-      detail::linear(xb, w.wq, q, threads);
-      detail::linear(xb, w.wk, k, threads);
-      detail::linear(xb, w.wv, v, threads);
+        detail::normalize(c.architecture, x.row(i).data(), attn_norm, xb.row(i).data(), dim,
+                          c.norm_eps);
+      detail::affine(xb, w.wq, w.bq, q, threads);
+      detail::affine(xb, w.wk, w.bk, k, threads);
+      detail::affine(xb, w.wv, w.bv, v, threads);
       for (index i = 0; i < n; ++i) {
         const auto t = where[static_cast<std::size_t>(i)];
-        detail::rope(q.row(i).data(), c.n_heads, head_dim, t.position, inv_freq_.data());
-        detail::rope(k.row(i).data(), c.n_kv_heads, head_dim, t.position, inv_freq_.data());
+        detail::position_encode(c, q.row(i).data(), c.n_heads, t.position, inv_freq_.data());
+        detail::position_encode(c, k.row(i).data(), c.n_kv_heads, t.position, inv_freq_.data());
         std::copy_n(k.row(i).data(), kv_dim, cache.key(t.row, l, t.position));
         std::copy_n(v.row(i).data(), kv_dim, cache.value(t.row, l, t.position));
       }
@@ -312,28 +401,27 @@ class transformer_model {
                          attn.row(static_cast<index>(i)).data());
         }
       });
-      detail::linear(attn, w.wo, out, threads);
+      detail::affine(attn, w.wo, w.bo, out, threads);
       hook(hook_point::attn_out(l), out);
       x += out;
       hook(hook_point::resid_mid(l), x);
 
-      w.ffn_norm.decode_rows(0, 1, norm.data());
+      const detail::norm_weights ffn_norm(w.ffn_norm, w.ffn_norm_bias);
       for (index i = 0; i < n; ++i)
-        detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
-      detail::linear(xb, w.w_gate, gate, threads);
-      detail::linear(xb, w.w_up, up, threads);
-      for (index i = 0; i < n; ++i)
-        for (index j = 0; j < c.hidden_dim; ++j) gate(i, j) = detail::silu(gate(i, j)) * up(i, j);
-      hook(hook_point::mlp_post(l), gate);
-      detail::linear(gate, w.w_down, out, threads);
+        detail::normalize(c.architecture, x.row(i).data(), ffn_norm, xb.row(i).data(), dim,
+                          c.norm_eps);
+      detail::mlp_hidden(c, w, xb, hidden, gate, threads);
+      hook(hook_point::mlp_post(l), hidden);
+      detail::affine(hidden, w.w_down, w.b_down, out, threads);
       hook(hook_point::mlp_out(l), out);
       x += out;
       hook(hook_point::resid_post(l), x);
     }
 
-    weights_.final_norm.decode_rows(0, 1, norm.data());
+    const detail::norm_weights final_norm(weights_.final_norm, weights_.final_norm_bias);
     for (index i = 0; i < n; ++i)
-      detail::rmsnorm(x.row(i).data(), norm.data(), xb.row(i).data(), dim, c.norm_eps);
+      detail::normalize(c.architecture, x.row(i).data(), final_norm, xb.row(i).data(), dim,
+                        c.norm_eps);
     hook(hook_point::final_norm(), xb);
 
     // Which activation rows get logits, and how many belong to each batch row.
@@ -368,7 +456,7 @@ class transformer_model {
 
   transformer_config config_;
   transformer_weights weights_;
-  std::vector<double> inv_freq_;  // per rotary pair j: rope_theta^(-2j / head_dim)
+  std::vector<double> inv_freq_;  // see detail::rope_inverse_frequencies
 };
 
 }  // namespace attrib

@@ -30,23 +30,6 @@
 
 namespace attrib {
 
-namespace detail {
-// rope_theta^(-2j / head_dim) / rope_freq_factors[j], as transformer_model computes it.
-inline std::vector<double> rope_inverse_frequencies(const transformer_config& c) {
-  const index half = c.head_dim() / 2;
-  std::vector<double> inv_freq(static_cast<std::size_t>(half));
-  for (index j = 0; j < half; ++j) {
-    inv_freq[static_cast<std::size_t>(j)] =
-        std::pow(static_cast<double>(c.rope_theta),
-                 -static_cast<double>(2 * j) / static_cast<double>(c.head_dim()));
-    if (!c.rope_freq_factors.empty())
-      inv_freq[static_cast<std::size_t>(j)] /= c.rope_freq_factors[static_cast<std::size_t>(j)];
-  }
-  return inv_freq;
-}
-
-}  // namespace detail
-
 // One sequence run through the model with what a patched variant needs: its keys and values for
 // every layer and position, and its residual stream before every layer.
 struct cached_run {
@@ -89,18 +72,17 @@ inline cached_run record_run(const transformer_model& model, std::span<const tok
   // The queries, recomputed as the forward pass computes them (no hook point shows them).
   const auto& c = model.config();
   const auto inv_freq = detail::rope_inverse_frequencies(c);
-  std::vector<float> norm(static_cast<std::size_t>(c.dim));
   float_matrix xb(n, c.dim);
   for (index l = 0; l < layers; ++l) {
     const auto& w = model.weights().layers[static_cast<std::size_t>(l)];
-    w.attn_norm.decode_rows(0, 1, norm.data());
+    const detail::norm_weights attn_norm(w.attn_norm, w.attn_norm_bias);
     for (index t = 0; t < n; ++t)
-      detail::rmsnorm(run.residual[static_cast<std::size_t>(l)].row(t).data(), norm.data(),
-                      xb.row(t).data(), c.dim, c.norm_eps);
+      detail::normalize(c.architecture, run.residual[static_cast<std::size_t>(l)].row(t).data(),
+                        attn_norm, xb.row(t).data(), c.dim, c.norm_eps);
     float_matrix q;
-    detail::linear(xb, w.wq, q, threads);
+    detail::affine(xb, w.wq, w.bq, q, threads);
     for (index t = 0; t < n; ++t)
-      detail::rope(q.row(t).data(), c.n_heads, c.head_dim(), t, inv_freq.data());
+      detail::position_encode(c, q.row(t).data(), c.n_heads, t, inv_freq.data());
     run.queries.push_back(std::move(q));
   }
   return run;
@@ -166,14 +148,14 @@ inline void check_patches(const transformer_model& model, const cached_run& base
   }
 }
 
-// Rows of `cells` listed in `rows`, RMS-normalised by `norm` into a new matrix.
+// Rows of `cells` listed in `rows`, normalised by the family's norm into a new matrix.
 inline float_matrix normalized_rows(const std::vector<patched_cell>& cells,
-                                    const std::vector<cell_row>& rows, const float* norm,
-                                    index dim, float eps) {
-  float_matrix out(static_cast<index>(rows.size()), dim);
+                                    const std::vector<cell_row>& rows, const norm_weights& norm,
+                                    const transformer_config& c) {
+  float_matrix out(static_cast<index>(rows.size()), c.dim);
   for (std::size_t i = 0; i < rows.size(); ++i)
-    rmsnorm(cells[rows[i].cell].x.row(rows[i].row).data(), norm, out.row(static_cast<index>(i)).data(),
-            dim, eps);
+    normalize(c.architecture, cells[rows[i].cell].x.row(rows[i].row).data(), norm,
+              out.row(static_cast<index>(i)).data(), c.dim, c.norm_eps);
   return out;
 }
 
@@ -207,8 +189,7 @@ inline float_matrix patched_batch(const transformer_model& model, const cached_r
     cell.values.resize(n - cell.position, kv_dim);
   }
 
-  std::vector<float> norm(static_cast<std::size_t>(dim));
-  float_matrix q, fresh_q, k, v, out, gate, up;
+  float_matrix q, fresh_q, k, v, out, hidden, gate;
   for (index l = 0; l < layers; ++l) {
     const auto& w = weights.layers[static_cast<std::size_t>(l)];
     const bool last_layer = l + 1 == layers;
@@ -224,17 +205,17 @@ inline float_matrix patched_batch(const transformer_model& model, const cached_r
     }
     if (out_rows.empty()) continue;
 
-    w.attn_norm.decode_rows(0, 1, norm.data());
+    const norm_weights attn_norm(w.attn_norm, w.attn_norm_bias);
     {
-      const float_matrix xb = normalized_rows(cells, kv_rows, norm.data(), dim, c.norm_eps);
-      detail::linear(xb, w.wk, k, threads);
-      detail::linear(xb, w.wv, v, threads);
+      const float_matrix xb = normalized_rows(cells, kv_rows, attn_norm, c);
+      affine(xb, w.wk, w.bk, k, threads);
+      affine(xb, w.wv, w.bv, v, threads);
     }
     for (std::size_t i = 0; i < kv_rows.size(); ++i) {
       auto& cell = cells[kv_rows[i].cell];
       const index r = kv_rows[i].row;
-      detail::rope(k.row(static_cast<index>(i)).data(), c.n_kv_heads, head_dim, cell.position + r,
-                   inv_freq.data());
+      position_encode(c, k.row(static_cast<index>(i)).data(), c.n_kv_heads, cell.position + r,
+                      inv_freq.data());
       cell.keys.row(r) = k.row(static_cast<index>(i));
       cell.values.row(r) = v.row(static_cast<index>(i));
     }
@@ -244,8 +225,8 @@ inline float_matrix patched_batch(const transformer_model& model, const cached_r
     for (const auto& r : out_rows)
       if (cells[r.cell].start != l || r.row == 0) q_rows.push_back(r);
     {
-      const float_matrix xb = normalized_rows(cells, q_rows, norm.data(), dim, c.norm_eps);
-      detail::linear(xb, w.wq, fresh_q, threads);
+      const float_matrix xb = normalized_rows(cells, q_rows, attn_norm, c);
+      affine(xb, w.wq, w.bq, fresh_q, threads);
     }
     q.resize(n_out, dim);
     for (std::size_t i = 0, computed = 0; i < out_rows.size(); ++i) {
@@ -253,8 +234,8 @@ inline float_matrix patched_batch(const transformer_model& model, const cached_r
       const index position = cell.position + out_rows[i].row;
       if (cell.start != l || out_rows[i].row == 0) {
         q.row(static_cast<index>(i)) = fresh_q.row(static_cast<index>(computed++));
-        detail::rope(q.row(static_cast<index>(i)).data(), c.n_heads, head_dim, position,
-                     inv_freq.data());
+        position_encode(c, q.row(static_cast<index>(i)).data(), c.n_heads, position,
+                        inv_freq.data());
       } else {
         q.row(static_cast<index>(i)) = base.queries[static_cast<std::size_t>(l)].row(position);
       }
@@ -286,26 +267,23 @@ inline float_matrix patched_batch(const transformer_model& model, const cached_r
                        attn.row(static_cast<index>(i)).data());
       }
     });
-    detail::linear(attn, w.wo, out, threads);
+    affine(attn, w.wo, w.bo, out, threads);
     add_to_stream(out);
 
-    w.ffn_norm.decode_rows(0, 1, norm.data());
+    const norm_weights ffn_norm(w.ffn_norm, w.ffn_norm_bias);
     {
-      const float_matrix xb = normalized_rows(cells, out_rows, norm.data(), dim, c.norm_eps);
-      detail::linear(xb, w.w_gate, gate, threads);
-      detail::linear(xb, w.w_up, up, threads);
+      const float_matrix xb = normalized_rows(cells, out_rows, ffn_norm, c);
+      mlp_hidden(c, w, xb, hidden, gate, threads);
     }
-    for (index i = 0; i < n_out; ++i)
-      for (index j = 0; j < c.hidden_dim; ++j) gate(i, j) = detail::silu(gate(i, j)) * up(i, j);
-    detail::linear(gate, w.w_down, out, threads);
+    affine(hidden, w.w_down, w.b_down, out, threads);
     add_to_stream(out);
   }
 
   std::vector<cell_row> last_rows;
   for (std::size_t ci = 0; ci < cells.size(); ++ci)
     last_rows.push_back({ci, n - cells[ci].position - 1});
-  weights.final_norm.decode_rows(0, 1, norm.data());
-  const float_matrix final_rows = normalized_rows(cells, last_rows, norm.data(), dim, c.norm_eps);
+  const norm_weights final_norm(weights.final_norm, weights.final_norm_bias);
+  const float_matrix final_rows = normalized_rows(cells, last_rows, final_norm, c);
   float_matrix logits;
   if (options.logit_tokens.empty())
     detail::linear(final_rows, weights.output, logits, threads);

@@ -1,8 +1,9 @@
 #pragma once
-// Weights of a transformer (see config.hpp for the two families) as views over their stored bytes (float32, float16, bfloat16 or
-// Q8_0), usually inside a memory-mapped checkpoint. Nothing is converted at load time: a matrix
-// converts the rows a computation needs to float when it needs them, so a model takes no more
-// memory than its file and a quantised file stays quantised.
+// Weights of a transformer (see config.hpp for the two families) as views over their stored bytes
+// (float32, float16, bfloat16 or Q8_0), usually inside a memory-mapped checkpoint. Nothing is
+// converted at load time: a matrix converts the rows a computation needs to float when it needs
+// them, so a model takes no more memory than its file and a quantised file stays quantised.
+// (Layouts that disagree with [out][in] rows, GPT-2's Conv1D, are rearranged by their loader.)
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -85,29 +86,66 @@ inline void check_weight(const weight_tensor& w, index rows, index cols, const s
                        " bytes, which does not match its shape and type " +
                        std::string(ggml_type_name(w.type)));
 }
+
+// An optional weight (a bias): absent, or of the given shape.
+inline void check_optional_weight(const weight_tensor& w, index rows, index cols,
+                                  const std::string& name) {
+  if (w.present() || w.cols != 0 || !w.bytes.empty()) check_weight(w, rows, cols, name);
+}
+
+// A weight the family does not have (w_gate in gpt2, say) must be absent.
+inline void check_absent_weight(const weight_tensor& w, transformer_architecture a,
+                                const std::string& name) {
+  if (w.present() || !w.bytes.empty())
+    throw format_error("weight '" + name + "' is present, but " + to_string(a) +
+                       " models have no such weight");
+}
 }  // namespace detail
 
-// Throws format_error naming the first weight whose shape or byte size disagrees with `c`.
+// Throws format_error naming the first weight whose shape or byte size disagrees with `c`, that
+// the family requires and is missing, or that the family does not have and is present. Biases
+// of the linear maps are optional in both families.
 inline void validate(const transformer_config& c, const transformer_weights& w) {
   validate(c);
   if (static_cast<index>(w.layers.size()) != c.n_layers)
     throw format_error("model has " + std::to_string(w.layers.size()) + " layers of weights, but " +
                        std::to_string(c.n_layers) + " in its configuration");
+  const bool gpt2 = c.architecture == transformer_architecture::gpt2;
+  // The norm biases and positions of gpt2, which llama has not.
+  auto family = [&](const weight_tensor& t, index rows, const std::string& name) {
+    if (gpt2)
+      detail::check_weight(t, rows, c.dim, name);
+    else
+      detail::check_absent_weight(t, c.architecture, name);
+  };
   detail::check_weight(w.token_embedding, c.vocab_size, c.dim, "token_embedding");
+  family(w.position_embedding, c.context_length, "position_embedding");
   detail::check_weight(w.final_norm, 1, c.dim, "final_norm");
+  family(w.final_norm_bias, 1, "final_norm_bias");
   detail::check_weight(w.output, c.vocab_size, c.dim, "output");
   for (index l = 0; l < c.n_layers; ++l) {
     const auto& layer = w.layers[static_cast<std::size_t>(l)];
     const std::string p = "layers." + std::to_string(l) + ".";
     detail::check_weight(layer.attn_norm, 1, c.dim, p + "attn_norm");
+    family(layer.attn_norm_bias, 1, p + "attn_norm_bias");
     detail::check_weight(layer.wq, c.dim, c.dim, p + "wq");
     detail::check_weight(layer.wk, c.kv_dim(), c.dim, p + "wk");
     detail::check_weight(layer.wv, c.kv_dim(), c.dim, p + "wv");
     detail::check_weight(layer.wo, c.dim, c.dim, p + "wo");
+    detail::check_optional_weight(layer.bq, 1, c.dim, p + "bq");
+    detail::check_optional_weight(layer.bk, 1, c.kv_dim(), p + "bk");
+    detail::check_optional_weight(layer.bv, 1, c.kv_dim(), p + "bv");
+    detail::check_optional_weight(layer.bo, 1, c.dim, p + "bo");
     detail::check_weight(layer.ffn_norm, 1, c.dim, p + "ffn_norm");
-    detail::check_weight(layer.w_gate, c.hidden_dim, c.dim, p + "w_gate");
+    family(layer.ffn_norm_bias, 1, p + "ffn_norm_bias");
+    if (gpt2)
+      detail::check_absent_weight(layer.w_gate, c.architecture, p + "w_gate");
+    else
+      detail::check_weight(layer.w_gate, c.hidden_dim, c.dim, p + "w_gate");
     detail::check_weight(layer.w_up, c.hidden_dim, c.dim, p + "w_up");
     detail::check_weight(layer.w_down, c.dim, c.hidden_dim, p + "w_down");
+    detail::check_optional_weight(layer.b_up, 1, c.hidden_dim, p + "b_up");
+    detail::check_optional_weight(layer.b_down, 1, c.dim, p + "b_down");
   }
 }
 
