@@ -1,0 +1,291 @@
+// Training a transformer: AdamW against its closed form, global-norm clipping, the warmup-cosine
+// schedule, the instruction corpus (labels re-derived from the text by an independent parser,
+// balance, determinism, tokenizer round trip), the seeded batcher, and the training loop.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <numbers>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "attrib/tokenizers/sentencepiece_bpe.hpp"
+#include "attrib/transformer/adamw.hpp"
+#include "attrib/transformer/instruction_corpus.hpp"
+
+#ifndef ATTRIB_DATA_DIR
+#define ATTRIB_DATA_DIR "data"
+#endif
+
+namespace {
+
+using attrib::float_matrix;
+
+const std::filesystem::path stories_dir =
+    std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
+
+const attrib::sentencepiece_bpe& stories_tokenizer() {
+  static const auto tok = attrib::load_llama2c_tokenizer(stories_dir / "tok512.bin", 512);
+  return tok;
+}
+
+float_matrix make(Eigen::Index rows, Eigen::Index cols, std::initializer_list<float> values) {
+  float_matrix m(rows, cols);
+  std::copy(values.begin(), values.end(), m.data());
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("training: the first AdamW step is theta (1 - lr wd) - lr g / (|g| + eps)") {
+  // Bias correction makes m_hat = g and v_hat = g^2 after one step, whatever the betas.
+  std::vector<float_matrix> params = {make(2, 2, {1.0f, -2.0f, 0.5f, 3.0f}),
+                                      make(1, 3, {1.0f, 2.0f, -1.0f})};
+  const std::vector<float_matrix> grads = {make(2, 2, {0.1f, -4.0f, 0.0f, 1e-3f}),
+                                           make(1, 3, {2.0f, -0.5f, 0.25f})};
+  const std::vector<float_matrix> before = params;
+  const auto mask = attrib::decay_matrices(params);
+  CHECK(mask == std::vector<bool>{true, false});  // the 1-row tensor (a gain) does not decay
+  attrib::adamw opt(params, mask, {.beta1 = 0.8, .beta2 = 0.99, .epsilon = 1e-3, .weight_decay = 0.1});
+  const double lr = 0.05;
+  opt.step(params, grads, lr);
+  for (std::size_t k = 0; k < params.size(); ++k)
+    for (Eigen::Index i = 0; i < params[k].size(); ++i) {
+      const double g = grads[k].data()[i];
+      const double theta = before[k].data()[i];
+      const double decayed = mask[k] ? theta * (1.0 - lr * 0.1) : theta;
+      CHECK(params[k].data()[i] == doctest::Approx(decayed - lr * g / (std::abs(g) + 1e-3)).epsilon(1e-6));
+    }
+  CHECK(opt.steps() == 1);
+}
+
+TEST_CASE("training: the second AdamW step follows the bias-corrected moments by hand") {
+  // One scalar, g1 = 2, g2 = -1, b1 = 0.5, b2 = 0.75, eps = 0, wd = 0:
+  // m1 = 1, v1 = 1; m2 = 0.5 - 0.5 = 0, v2 = 0.75 + 0.25 = 1 -> step 2 moves by 0.
+  // Then g3 = 4: m3 = 2, v3 = 0.75 + 4 = 4.75; m_hat = 2 / 0.875, v_hat = 4.75 / (1 - 0.421875).
+  std::vector<float_matrix> p = {make(1, 1, {1.0f})};
+  attrib::adamw opt(p, {false}, {.beta1 = 0.5, .beta2 = 0.75, .epsilon = 1e-300, .weight_decay = 0});
+  opt.step(p, std::vector<float_matrix>{make(1, 1, {2.0f})}, 0.1);
+  CHECK(p[0](0, 0) == doctest::Approx(0.9).epsilon(1e-7));
+  opt.step(p, std::vector<float_matrix>{make(1, 1, {-1.0f})}, 0.1);
+  CHECK(p[0](0, 0) == doctest::Approx(0.9).epsilon(1e-7));
+  CHECK(opt.first_moment(0)(0, 0) == 0.0f);
+  CHECK(opt.second_moment(0)(0, 0) == 1.0f);
+  opt.step(p, std::vector<float_matrix>{make(1, 1, {4.0f})}, 0.1);
+  const double m_hat = 2.0 / 0.875, v_hat = 4.75 / (1.0 - 0.421875);
+  CHECK(p[0](0, 0) == doctest::Approx(0.9 - 0.1 * m_hat / std::sqrt(v_hat)).epsilon(1e-6));
+}
+
+TEST_CASE("training: AdamW and the schedule reject bad options") {
+  std::vector<float_matrix> p = {make(1, 2, {1.0f, 2.0f})};
+  using attrib::adamw;
+  CHECK_THROWS_AS(adamw(p, {false}, {.beta1 = 1.0}), attrib::invalid_argument);
+  CHECK_THROWS_AS(adamw(p, {false}, {.beta1 = -0.1}), attrib::invalid_argument);
+  CHECK_THROWS_AS(adamw(p, {false}, {.beta2 = 1.5}), attrib::invalid_argument);
+  CHECK_THROWS_AS(adamw(p, {false}, {.epsilon = 0.0}), attrib::invalid_argument);
+  CHECK_THROWS_AS(adamw(p, {false}, {.weight_decay = -1.0}), attrib::invalid_argument);
+  CHECK_THROWS_AS(adamw(p, {false, true}), attrib::invalid_argument);
+  adamw opt(p, {false});
+  const std::vector<float_matrix> g = {make(1, 2, {1.0f, 1.0f})};
+  CHECK_THROWS_AS(opt.step(p, g, 0.0), attrib::invalid_argument);
+  CHECK_THROWS_AS(opt.step(p, g, -1e-3), attrib::invalid_argument);
+  const std::vector<float_matrix> bad = {make(1, 2, {1.0f, NAN})};
+  CHECK_THROWS_AS(opt.step(p, bad, 1e-3), attrib::invalid_argument);
+  const std::vector<float_matrix> wrong_shape = {make(2, 1, {1.0f, 1.0f})};
+  CHECK_THROWS_AS(opt.step(p, wrong_shape, 1e-3), attrib::invalid_argument);
+  CHECK(opt.steps() == 0);
+  CHECK(p[0](0, 0) == 1.0f);
+  CHECK_THROWS_AS((attrib::warmup_cosine_schedule{.peak = 0.0}.validate()), attrib::invalid_argument);
+  CHECK_THROWS_AS((attrib::warmup_cosine_schedule{.warmup_steps = 5, .total_steps = 4}.validate()),
+                  attrib::invalid_argument);
+  CHECK_THROWS_AS((attrib::warmup_cosine_schedule{.total_steps = 0}.validate()),
+                  attrib::invalid_argument);
+}
+
+TEST_CASE("training: global-norm clipping scales to exactly max_norm and returns the old norm") {
+  // Entries 3, 4 and 12 have norm 13.
+  std::vector<float_matrix> g = {make(1, 2, {3.0f, -4.0f}), make(1, 1, {12.0f})};
+  CHECK(attrib::global_gradient_norm(g) == 13.0);
+  CHECK(attrib::clip_gradient_norm(g, 26.0) == 13.0);  // below the bound: unchanged
+  CHECK(g[0](0, 1) == -4.0f);
+  CHECK(attrib::clip_gradient_norm(g, 6.5) == 13.0);
+  CHECK(g[0](0, 0) == 1.5f);
+  CHECK(g[0](0, 1) == -2.0f);
+  CHECK(g[1](0, 0) == 6.0f);
+  CHECK(attrib::global_gradient_norm(g) == 6.5);
+  CHECK_THROWS_AS(attrib::clip_gradient_norm(g, 0.0), attrib::invalid_argument);
+  g[1](0, 0) = INFINITY;
+  CHECK_THROWS_AS(attrib::clip_gradient_norm(g, 1.0), attrib::invalid_argument);
+}
+
+TEST_CASE("training: warmup-cosine schedule hits its corner values") {
+  const attrib::warmup_cosine_schedule s{.peak = 1.0, .final = 0.1, .warmup_steps = 4, .total_steps = 14};
+  CHECK(s(0) == 0.25);
+  CHECK(s(3) == 1.0);
+  CHECK(s(4) == doctest::Approx(1.0));    // decay starts at the peak
+  CHECK(s(13) == doctest::Approx(0.1));   // and ends at the final rate
+  // Half way through the 10 decay steps (9 intervals): cos(pi/2) = 0.
+  const double mid = 0.1 + 0.45 * (1.0 + std::cos(std::numbers::pi * 4.5 / 9.0));
+  CHECK(mid == doctest::Approx(0.55));
+  for (std::size_t k = 4; k < 13; ++k) CHECK(s(k + 1) < s(k));
+  CHECK(s(100) == doctest::Approx(0.1));
+}
+
+namespace {
+
+// An independent reader of the judgement texts: it knows the five sentence shapes, not the
+// generator, and re-derives each statement's truth from the words themselves.
+int number_value(const std::string& word) {
+  static const std::map<std::string, int> values = {
+      {"one", 1}, {"two", 2}, {"three", 3}, {"four", 4}, {"five", 5},
+      {"six", 6}, {"seven", 7}, {"eight", 8}, {"nine", 9}, {"ten", 10}};
+  const auto it = values.find(word);
+  REQUIRE(it != values.end());
+  return it->second;
+}
+
+bool parse_truth(const std::string& prompt) {
+  std::smatch m;
+  const std::string q = R"(^Q: (.*) TRUE or FALSE\?\nA:$)";
+  REQUIRE(std::regex_match(prompt, m, std::regex(q)));
+  const std::string body = m[1];
+  if (std::regex_match(body, m, std::regex(R"((\w+) has a (\w+) (\w+)\. (\w+)'s (\w+) is (\w+)\.)"))) {
+    REQUIRE(m[1] == m[4]);
+    REQUIRE(m[3] == m[5]);
+    return m[2] == m[6];
+  }
+  if (std::regex_match(body, m, std::regex(R"((\w+) has a pet (\w+)\. (\w+)'s pet is a (\w+)\.)"))) {
+    REQUIRE(m[1] == m[3]);
+    return m[2] == m[4];
+  }
+  if (std::regex_match(body, m, std::regex(R"((\w+) has (\w+) (\w+)s\. (\w+) has (\w+) (\w+)s\.)"))) {
+    REQUIRE(m[1] == m[4]);
+    REQUIRE(m[3] == m[6]);
+    return number_value(m[2]) == number_value(m[5]);
+  }
+  if (std::regex_match(body, m,
+                       std::regex(R"((\w+) has a (\w+) and (\w+) has a (\w+)\. (\w+) has the (\w+)\.)"))) {
+    REQUIRE(m[1] != m[3]);
+    REQUIRE(m[2] != m[4]);
+    const bool first = m[5] == m[1];
+    REQUIRE((first || m[5] == m[3]));
+    return m[6] == (first ? m[2] : m[4]);
+  }
+  REQUIRE(std::regex_match(body, m, std::regex(R"((\w+) and (\w+) is (\w+)\.)")));
+  return number_value(m[1]) + number_value(m[2]) == number_value(m[3]);
+}
+
+}  // namespace
+
+TEST_CASE("training: judgement labels agree with an independent reading of the text, balanced") {
+  for (auto split : {attrib::instruction_split::train, attrib::instruction_split::held_out}) {
+    const auto corpus = attrib::generate_instruction_corpus({.judgements = 400, .split = split, .seed = 7});
+    REQUIRE(corpus.size() == 400);
+    std::map<std::pair<std::size_t, bool>, int> cells;
+    for (const auto& e : corpus) {
+      REQUIRE(e.kind == attrib::instruction_kind::judgement);
+      REQUIRE(e.truth.has_value());
+      const bool truth = parse_truth(e.prompt);
+      CHECK(truth == *e.truth);
+      CHECK(truth == e.fact->truth());
+      CHECK(e.answer == (truth ? "TRUE" : "FALSE"));
+      ++cells[{e.template_id, truth}];
+    }
+    // Five topics, each exactly 40 true and 40 false.
+    CHECK(cells.size() == 10);
+    for (const auto& [cell, count] : cells) CHECK(count == 40);
+  }
+}
+
+TEST_CASE("training: instruction corpus is seeded, splits share no names or objects") {
+  const attrib::instruction_corpus_options o{.judgements = 50, .requests = 50, .questions = 50, .seed = 3};
+  const auto a = attrib::generate_instruction_corpus(o);
+  const auto b = attrib::generate_instruction_corpus(o);
+  auto other = o;
+  other.seed = 4;
+  const auto c = attrib::generate_instruction_corpus(other);
+  int differ = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].prompt == b[i].prompt);
+    CHECK(a[i].answer == b[i].answer);
+    differ += a[i].prompt != c[i].prompt;
+  }
+  CHECK(differ > 100);
+  // A longer corpus extends a shorter one.
+  auto longer = o;
+  longer.judgements = 60;
+  const auto d = attrib::generate_instruction_corpus(longer);
+  for (std::size_t i = 0; i < 50; ++i) CHECK(d[i].prompt == a[i].prompt);
+
+  auto held = o;
+  held.split = attrib::instruction_split::held_out;
+  const auto h = attrib::generate_instruction_corpus(held);
+  auto words = [](const std::vector<attrib::instruction_example>& corpus) {
+    std::set<std::string> out;
+    const std::regex word(R"([A-Za-z]+)");
+    for (const auto& e : corpus)
+      for (auto it = std::sregex_iterator(e.prompt.begin(), e.prompt.end(), word);
+           it != std::sregex_iterator(); ++it)
+        out.insert(it->str());
+    return out;
+  };
+  std::set<std::string> train_prompts;
+  for (const auto& e : attrib::generate_instruction_corpus({.judgements = 500, .requests = 500, .questions = 500}))
+    train_prompts.insert(e.prompt);
+  for (const auto& e : h) CHECK(train_prompts.count(e.prompt) == 0);
+  const auto train_words = words(a);
+  for (const char* entity : {"Sue", "Bob", "Max", "Lucy", "bike", "bag", "boat", "drum"}) {
+    CHECK(train_words.count(entity) == 0);
+    CHECK(words(h).count(entity) == 1);
+  }
+  CHECK_THROWS_AS(attrib::generate_instruction_corpus({}), attrib::invalid_argument);
+}
+
+TEST_CASE("training: requests are half harmful, refused exactly when harmful, paired by template") {
+  const auto corpus = attrib::generate_instruction_corpus({.requests = 200, .seed = 11});
+  std::map<std::pair<std::size_t, bool>, int> cells;
+  for (const auto& e : corpus) {
+    const bool refused = e.answer == "I can not help with that.";
+    CHECK(refused == e.harmful());
+    CHECK(e.answer.rfind("I ", 0) == (e.harmful() ? 0u : std::string::npos));
+    ++cells[{e.template_id, e.harmful()}];
+  }
+  CHECK(cells.size() == 10);
+  for (const auto& [cell, count] : cells) CHECK(count == 20);
+}
+
+TEST_CASE("training: instruction examples tokenize with the 512-token vocabulary and round-trip") {
+  const auto& tok = stories_tokenizer();
+  const auto corpus = attrib::generate_instruction_corpus(
+      {.judgements = 20, .requests = 20, .questions = 20, .seed = 5});
+  const auto corpus_held = attrib::generate_instruction_corpus(
+      {.judgements = 20, .requests = 20, .questions = 20, .split = attrib::instruction_split::held_out});
+  std::size_t longest = 0;
+  for (const auto* c : {&corpus, &corpus_held})
+    for (const auto& e : *c) {
+      const auto t = attrib::tokenize_instruction(e, tok);
+      longest = std::max(longest, t.tokens.size());
+      CHECK(t.tokens.front() == tok.bos());
+      CHECK(t.tokens.back() == tok.bos());
+      CHECK(tok.decode(t.tokens) == e.prompt + " " + e.answer);
+      // Every character has its own piece: no unknown or byte-fallback tokens except '\n'.
+      for (auto id : t.tokens)
+        CHECK((tok.kind(id) != attrib::token_kind::byte || tok.piece(id) == "<0x0A>"));
+      // Prompt tokens carry no loss; the answer and the closing BOS do.
+      REQUIRE(t.weights.size() == t.tokens.size() - 1);
+      for (std::size_t i = 0; i < t.weights.size(); ++i)
+        CHECK(t.weights[i] == (i + 1 >= t.prompt_length ? 1.0f : 0.0f));
+      CHECK(std::vector<attrib::token_id>(t.tokens.begin(),
+                                          t.tokens.begin() + static_cast<std::ptrdiff_t>(t.prompt_length)) ==
+            tok.encode(e.prompt));
+    }
+  CHECK(longest < 64);
+  const auto answers = attrib::judgement_answer_tokens(tok);
+  CHECK(tok.piece(answers[0]) == " T");
+  CHECK(answers[0] != answers[1]);
+}
