@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake clang libclang-rt-dev # libclang-rt-dev: libFuzzer for the fuzz preset
   libeigen3-dev xtensor-dev xtl-dev nlohmann-json3-dev libboost-graph-dev doctest-dev libbenchmark-dev
+  libpcre2-dev # the tokenizers' regex engine (linked through attrib::attrib)
   "$@"
 )
 
