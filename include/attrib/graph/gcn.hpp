@@ -12,36 +12,16 @@
 #include <istream>
 #include <ostream>
 #include <limits>
-#include <numeric>
 #include <string>
 #include <vector>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/graph/graph.hpp"
+#include "attrib/graph/gnn_input.hpp"
+#include "attrib/graph/gnn_parameters.hpp"
 
 namespace attrib {
-
-// A graph as the model sees it: dense weighted adjacency (no self-loops) and node features.
-struct gcn_input {
-  matrix adjacency;
-  matrix features;
-  index node_count() const { return features.rows(); }
-};
-
-inline gcn_input make_gcn_input(const graph& g) {
-  gcn_input in;
-  in.features = feature_matrix(g);
-  const index n = node_count(g);
-  in.adjacency = matrix::Zero(n, n);
-  for (auto [e, end] = boost::edges(g); e != end; ++e) {
-    const auto u = static_cast<index>(boost::source(*e, g)), v = static_cast<index>(boost::target(*e, g));
-    if (u == v) continue;
-    in.adjacency(u, v) = in.adjacency(v, u) = g[*e].weight;
-  }
-  return in;
-}
 
 enum class gcn_readout { mean, max, sum };
 
@@ -58,13 +38,7 @@ struct gcn_config {
   index classes = 2;
 };
 
-struct gcn_training {
-  index epochs = 100;
-  index batch_size = 32;
-  double learning_rate = 0.005;
-  double l2 = 0.0;  // weight decay added to the gradient (Adam, not AdamW)
-  std::uint64_t seed = 0;
-};
+using gcn_training = gnn_training;
 
 class gcn {
  public:
@@ -73,24 +47,22 @@ class gcn {
     detail::require(config.inputs >= 1 && config.hidden >= 1 && config.layers >= 1 && config.classes >= 2,
                     "gcn: need inputs, hidden, layers >= 1 and classes >= 2");
     rng random = rng::stream(seed, 0x6c);
-    auto glorot = [&](index rows, index cols) {
-      const double limit = std::sqrt(6.0 / static_cast<double>(rows + cols));
-      matrix w(rows, cols);
-      for (index i = 0; i < w.size(); ++i) w.data()[i] = limit * (2.0 * random.uniform() - 1.0);
-      return w;
-    };
     for (index l = 0; l < config.layers; ++l) {
-      weights_.push_back(glorot(l == 0 ? config.inputs : config.hidden, config.hidden));
-      biases_.push_back(vector::Zero(config.hidden));
+      theta_.weights.push_back(glorot_uniform(l == 0 ? config.inputs : config.hidden, config.hidden, random));
+      theta_.biases.push_back(vector::Zero(config.hidden));
     }
-    weights_.push_back(glorot(config.hidden, config.classes));
-    biases_.push_back(vector::Zero(config.classes));
+    theta_.weights.push_back(glorot_uniform(config.hidden, config.classes, random));
+    theta_.biases.push_back(vector::Zero(config.classes));
   }
 
   const gcn_config& config() const { return config_; }
+  index inputs() const { return config_.inputs; }
+  index classes() const { return config_.classes; }
 
   // Class probabilities of the subgraph induced by the nodes with keep(i) > 0.5.
-  vector probabilities(const gcn_input& in, const vector& keep) const { return softmax(forward(in, keep, nullptr)); }
+  vector probabilities(const gcn_input& in, const vector& keep) const {
+    return detail::softmax_probabilities(forward(in, keep, nullptr));
+  }
   vector probabilities(const gcn_input& in) const { return probabilities(in, vector::Ones(in.node_count())); }
   vector probabilities(const gcn_input& in, std::uint64_t mask) const {
     vector keep(in.node_count());
@@ -105,53 +77,7 @@ class gcn {
 
   // Adam on mean cross-entropy over minibatches; returns the final epoch's mean loss.
   double train(const std::vector<gcn_input>& inputs, const std::vector<int>& labels, const gcn_training& options) {
-    detail::require(inputs.size() == labels.size() && !inputs.empty(),
-                    "gcn::train: inputs and labels must be non-empty and of equal length");
-    for (int y : labels)
-      detail::require(y >= 0 && y < config_.classes, "gcn::train: label " + std::to_string(y) + " outside 0.." +
-                                                         std::to_string(config_.classes - 1));
-    const std::size_t params = weights_.size();
-    std::vector<matrix> mw(params), vw(params), gw(params);
-    std::vector<vector> mb(params), vb(params), gb(params);
-    for (std::size_t p = 0; p < params; ++p) {
-      mw[p] = vw[p] = matrix::Zero(weights_[p].rows(), weights_[p].cols());
-      mb[p] = vb[p] = vector::Zero(biases_[p].size());
-    }
-    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-    std::vector<std::size_t> order(inputs.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    rng random = rng::stream(options.seed, 0x7a);
-    std::size_t step = 0;
-    double epoch_loss = 0.0;
-    for (index epoch = 0; epoch < options.epochs; ++epoch) {
-      random.shuffle(order.begin(), order.end());
-      epoch_loss = 0.0;
-      for (std::size_t start = 0; start < order.size(); start += static_cast<std::size_t>(options.batch_size)) {
-        const std::size_t end = std::min(order.size(), start + static_cast<std::size_t>(options.batch_size));
-        for (std::size_t p = 0; p < params; ++p) {
-          gw[p] = matrix::Zero(weights_[p].rows(), weights_[p].cols());
-          gb[p] = vector::Zero(biases_[p].size());
-        }
-        for (std::size_t k = start; k < end; ++k)
-          epoch_loss += accumulate_gradient(inputs[order[k]], labels[order[k]], gw, gb);
-        const double scale = 1.0 / static_cast<double>(end - start);
-        ++step;
-        const double c1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-        const double c2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-        for (std::size_t p = 0; p < params; ++p) {
-          const matrix g = gw[p] * scale + options.l2 * weights_[p];
-          mw[p] = beta1 * mw[p] + (1 - beta1) * g;
-          vw[p] = beta2 * vw[p] + (1 - beta2) * g.cwiseProduct(g);
-          weights_[p].array() -= options.learning_rate * (mw[p].array() / c1) / ((vw[p].array() / c2).sqrt() + eps);
-          const vector h = gb[p] * scale;
-          mb[p] = beta1 * mb[p] + (1 - beta1) * h;
-          vb[p] = beta2 * vb[p] + (1 - beta2) * h.cwiseProduct(h);
-          biases_[p].array() -= options.learning_rate * (mb[p].array() / c1) / ((vb[p].array() / c2).sqrt() + eps);
-        }
-      }
-      epoch_loss /= static_cast<double>(inputs.size());
-    }
-    return epoch_loss;
+    return detail::train_graph_classifier(*this, inputs, labels, options, "gcn");
   }
 
   // Text format, exact round trip: "attrib-gcn 1", the configuration, then every weight matrix
@@ -161,12 +87,9 @@ class gcn {
         << static_cast<int>(config_.readout) << ' ' << static_cast<int>(config_.aggregation) << ' ' << config_.inputs
         << ' ' << config_.hidden << ' ' << config_.layers << ' ' << config_.classes << '\n';
     out << std::setprecision(17);
-    for (std::size_t p = 0; p < weights_.size(); ++p) {
-      out << weights_[p].rows() << ' ' << weights_[p].cols();
-      for (index k = 0; k < weights_[p].size(); ++k) out << ' ' << weights_[p].data()[k];
-      out << '\n' << biases_[p].size();
-      for (index k = 0; k < biases_[p].size(); ++k) out << ' ' << biases_[p](k);
-      out << '\n';
+    for (std::size_t p = 0; p < theta_.weights.size(); ++p) {
+      detail::write_block(out, theta_.weights[p]);
+      detail::write_block(out, theta_.biases[p]);
     }
   }
 
@@ -178,32 +101,88 @@ class gcn {
       throw format_error("gcn::load: expected the header 'attrib-gcn 1'");
     if (!(in >> readout >> aggregation >> config.inputs >> config.hidden >> config.layers >> config.classes) ||
         readout < 0 || readout > 2 || aggregation < 0 || aggregation > 1 || config.inputs < 1 || config.hidden < 1 ||
-        config.layers < 1 || config.classes < 2)
+        config.layers < 1 || config.classes < 2 || config.inputs > 1'000'000 || config.hidden > 1'000'000 ||
+        config.layers > 1000 || config.classes > 1'000'000)
       throw format_error("gcn::load: malformed configuration line");
     config.readout = static_cast<gcn_readout>(readout);
     config.aggregation = static_cast<gcn_aggregation>(aggregation);
     gcn model(config);
-    for (std::size_t p = 0; p < model.weights_.size(); ++p) {
-      index rows = 0, cols = 0, size = 0;
-      if (!(in >> rows >> cols) || rows != model.weights_[p].rows() || cols != model.weights_[p].cols())
-        throw format_error("gcn::load: weight matrix " + std::to_string(p) + " has the wrong shape");
-      for (index k = 0; k < model.weights_[p].size(); ++k)
-        if (!(in >> model.weights_[p].data()[k])) throw format_error("gcn::load: truncated weight matrix " + std::to_string(p));
-      if (!(in >> size) || size != model.biases_[p].size())
-        throw format_error("gcn::load: bias " + std::to_string(p) + " has the wrong size");
-      for (index k = 0; k < size; ++k)
-        if (!(in >> model.biases_[p](k))) throw format_error("gcn::load: truncated bias " + std::to_string(p));
+    for (std::size_t p = 0; p < model.theta_.weights.size(); ++p) {
+      detail::read_block(in, model.theta_.weights[p], "gcn::load: weight matrix " + std::to_string(p));
+      detail::read_block(in, model.theta_.biases[p], "gcn::load: bias " + std::to_string(p));
     }
     return model;
   }
 
   // Parameters in a fixed order (weights and biases of each layer, then the output layer).
-  std::vector<matrix>& weights() { return weights_; }
-  std::vector<vector>& biases() { return biases_; }
+  std::vector<matrix>& weights() { return theta_.weights; }
+  std::vector<vector>& biases() { return theta_.biases; }
+  gnn_parameters& parameters() { return theta_; }
+  const gnn_parameters& parameters() const { return theta_; }
+  bool learns_epsilons() const { return false; }
+
+  // Adds the cross-entropy gradient of one full graph to `gradient` (shaped like parameters())
+  // and returns its loss.
+  double accumulate_gradient(const gcn_input& in, int label, gnn_parameters& gradient) const {
+    detail::require(label >= 0 && label < config_.classes, "gcn: label " + std::to_string(label) + " outside the classes");
+    cache c;
+    const vector p = detail::softmax_probabilities(forward(in, vector::Ones(in.node_count()), &c));
+    vector dlogits = p;
+    dlogits(label) -= 1.0;
+    backpropagate(in, c, dlogits, &gradient, nullptr);
+    return -std::log(std::max(p(label), 1e-300));
+  }
+  double accumulate_gradient(const gcn_input& in, int label, std::vector<matrix>& gw, std::vector<vector>& gb) const {
+    gnn_parameters g{std::move(gw), std::move(gb), vector()};
+    const double loss = accumulate_gradient(in, label, g);
+    gw = std::move(g.weights);
+    gb = std::move(g.biases);
+    return loss;
+  }
+
+  // d log p_target / d features (n x d) of the subgraph kept by `keep`: the model is
+  // differentiable in its node features (absent nodes get zero rows).
+  matrix feature_gradient(const gcn_input& in, index target, const vector& keep) const {
+    cache c;
+    const vector dlogits = log_probability_seed(in, target, keep, c);
+    return c.keep.asDiagonal() * backpropagate(in, c, dlogits, nullptr, nullptr);
+  }
+  matrix feature_gradient(const gcn_input& in, index target) const {
+    return feature_gradient(in, target, vector::Ones(in.node_count()));
+  }
+
+  // d log p_target / d w_uv (n x n, symmetric): entry (u, v) is the derivative with respect to
+  // the weight of the undirected edge {u, v}, which sets adjacency(u, v) and adjacency(v, u)
+  // together (zero on the diagonal and where u or v is absent). Entries for non-edges are the
+  // derivative with respect to adding the edge with a small weight.
+  matrix edge_weight_gradient(const gcn_input& in, index target, const vector& keep) const {
+    cache c;
+    const vector dlogits = log_probability_seed(in, target, keep, c);
+    matrix dnorm = matrix::Zero(in.node_count(), in.node_count());
+    backpropagate(in, c, dlogits, nullptr, &dnorm);
+    // norm = S Ã S with Ã = P A P + diag(P), s = (Ã 1)^{-1/2}: chain through s as well.
+    matrix dtilde = dnorm;
+    if (config_.aggregation == gcn_aggregation::normalized) {
+      const matrix g = dnorm.cwiseProduct(c.tilde);
+      const vector gs = g * c.scale + g.transpose() * c.scale;
+      const vector gd = -0.5 * gs.cwiseProduct(c.scale.cwiseProduct(c.scale).cwiseProduct(c.scale));
+      dtilde = dnorm.cwiseProduct(c.scale * c.scale.transpose());
+      dtilde.colwise() += gd;  // d/dÃ_kj through d_k = sum_j Ã_kj
+    }
+    matrix grad = (dtilde + dtilde.transpose()).eval();
+    grad = c.keep.asDiagonal() * grad * c.keep.asDiagonal();
+    grad.diagonal().setZero();
+    return grad;
+  }
+  matrix edge_weight_gradient(const gcn_input& in, index target) const {
+    return edge_weight_gradient(in, target, vector::Ones(in.node_count()));
+  }
 
  private:
   struct cache {
-    matrix norm;                    // Â (or A + I) over the kept subgraph; symmetric
+    matrix tilde;                   // Ã = P A P + diag(P)
+    vector scale;                   // (Ã 1)^{-1/2} (normalized aggregation)
+    matrix norm;                    // Â (or Ã) over the kept subgraph; symmetric
     std::vector<matrix> propagated; // Â H_{l-1}
     std::vector<matrix> pre;        // Z_l
     std::vector<matrix> post;       // H_l (H_0 = X)
@@ -213,25 +192,27 @@ class gcn {
     std::vector<index> argmax;      // max readout: the winning node of each column
   };
 
-  static vector softmax(const vector& logits) {
-    const vector e = (logits.array() - logits.maxCoeff()).exp();
-    return e / e.sum();
+  // Runs the forward pass into c and returns d log p_target / d logits.
+  vector log_probability_seed(const gcn_input& in, index target, const vector& keep, cache& c) const {
+    detail::require(target >= 0 && target < config_.classes,
+                    "gcn: target class " + std::to_string(target) + " outside 0.." + std::to_string(config_.classes - 1));
+    const vector p = detail::softmax_probabilities(forward(in, keep, &c));
+    vector dlogits = -p;
+    dlogits(target) += 1.0;
+    return dlogits;
   }
 
   vector forward(const gcn_input& in, const vector& keep, cache* c) const {
+    detail::check_gnn_input(in, config_.inputs, keep.size(), "gcn");
     const index n = in.node_count();
-    detail::require(in.features.cols() == config_.inputs,
-                    "gcn: input has " + std::to_string(in.features.cols()) + " features, expected " +
-                        std::to_string(config_.inputs));
-    detail::require(keep.size() == n, "gcn: keep mask has " + std::to_string(keep.size()) + " entries, expected " +
-                                          std::to_string(n));
-    matrix norm = in.adjacency;
     vector present(n);
     for (index i = 0; i < n; ++i) present(i) = keep(i) > 0.5 ? 1.0 : 0.0;
-    norm = present.asDiagonal() * norm * present.asDiagonal();
+    matrix norm = present.asDiagonal() * in.adjacency * present.asDiagonal();
     norm.diagonal() += present;
+    vector scale;
     if (config_.aggregation == gcn_aggregation::normalized) {
-      vector scale(n);
+      if (c) c->tilde = norm;
+      scale.resize(n);
       for (index i = 0; i < n; ++i) {
         const double d = norm.row(i).sum();
         scale(i) = d > 0 ? 1.0 / std::sqrt(d) : 0.0;
@@ -246,8 +227,8 @@ class gcn {
     }
     for (index l = 0; l < config_.layers; ++l) {
       matrix ah = norm * h;
-      matrix z = ah * weights_[static_cast<std::size_t>(l)];
-      z.rowwise() += biases_[static_cast<std::size_t>(l)].transpose();
+      matrix z = ah * theta_.weights[static_cast<std::size_t>(l)];
+      z.rowwise() += theta_.biases[static_cast<std::size_t>(l)].transpose();
       h = present.asDiagonal() * z.cwiseMax(0.0);
       if (c) {
         c->propagated.push_back(std::move(ah));
@@ -275,8 +256,9 @@ class gcn {
           break;
       }
     }
-    vector logits = weights_.back().transpose() * pooled + biases_.back();
+    vector logits = theta_.weights.back().transpose() * pooled + theta_.biases.back();
     if (c) {
+      c->scale = std::move(scale);
       c->norm = std::move(norm);
       c->pooled = pooled;
       c->keep = present;
@@ -286,44 +268,16 @@ class gcn {
     return logits;
   }
 
-
- public:
-  // Adds the cross-entropy gradient of one full graph to gw/gb (shaped like weights()/biases())
-  // and returns its loss.
-  double accumulate_gradient(const gcn_input& in, int label, std::vector<matrix>& gw, std::vector<vector>& gb) const {
-    detail::require(label >= 0 && label < config_.classes, "gcn: label " + std::to_string(label) + " outside the classes");
-    cache c;
-    const vector p = softmax(forward(in, vector::Ones(in.node_count()), &c));
-    vector dlogits = p;
-    dlogits(label) -= 1.0;
-    backpropagate(in, c, dlogits, &gw, &gb);
-    return -std::log(std::max(p(label), 1e-300));
-  }
-
-  // d log p_target / d features (n x d) of the subgraph kept by `keep`: the model is
-  // differentiable in its node features (absent nodes get zero rows).
-  matrix feature_gradient(const gcn_input& in, index target, const vector& keep) const {
-    detail::require(target >= 0 && target < config_.classes, "gcn::feature_gradient: target outside the classes");
-    cache c;
-    const vector p = softmax(forward(in, keep, &c));
-    vector dlogits = -p;
-    dlogits(target) += 1.0;
-    return c.keep.asDiagonal() * backpropagate(in, c, dlogits, nullptr, nullptr);
-  }
-  matrix feature_gradient(const gcn_input& in, index target) const {
-    return feature_gradient(in, target, vector::Ones(in.node_count()));
-  }
-
- private:
-  // Back-propagates d/d logits; adds parameter gradients when gw/gb are given; returns d/d H_0.
-  matrix backpropagate(const gcn_input& in, const cache& c, const vector& dlogits, std::vector<matrix>* gw,
-                       std::vector<vector>* gb) const {
-    const std::size_t out = weights_.size() - 1;
-    if (gw) {
-      (*gw)[out] += c.pooled * dlogits.transpose();
-      (*gb)[out] += dlogits;
+  // Back-propagates d/d logits; adds parameter gradients when `gradient` is given and
+  // d/d norm when `dnorm` is; returns d/d H_0.
+  matrix backpropagate(const gcn_input& in, const cache& c, const vector& dlogits, gnn_parameters* gradient,
+                       matrix* dnorm) const {
+    const std::size_t out = theta_.weights.size() - 1;
+    if (gradient) {
+      gradient->weights[out] += c.pooled * dlogits.transpose();
+      gradient->biases[out] += dlogits;
     }
-    const vector dpooled = weights_[out] * dlogits;
+    const vector dpooled = theta_.weights[out] * dlogits;
     matrix dh;
     switch (config_.readout) {
       case gcn_readout::mean: dh = c.keep * (dpooled.transpose() / std::max(c.kept, 1.0)); break;
@@ -338,19 +292,19 @@ class gcn {
       const auto ul = static_cast<std::size_t>(l);
       // H_l = keep * relu(Z_l): absent rows carry no gradient.
       const matrix dz = c.keep.asDiagonal() * dh.cwiseProduct((c.pre[ul].array() > 0.0).cast<double>().matrix());
-      if (gw) {
-        (*gw)[ul] += c.propagated[ul].transpose() * dz;
-        (*gb)[ul] += dz.colwise().sum().transpose();
+      if (gradient) {
+        gradient->weights[ul] += c.propagated[ul].transpose() * dz;
+        gradient->biases[ul] += dz.colwise().sum().transpose();
       }
-      dh = c.norm * dz * weights_[ul].transpose();
+      const matrix dah = dz * theta_.weights[ul].transpose();
+      if (dnorm) *dnorm += dah * c.post[ul].transpose();
+      dh = c.norm * dah;
     }
     return dh;
   }
 
- private:
   gcn_config config_;
-  std::vector<matrix> weights_;
-  std::vector<vector> biases_;
+  gnn_parameters theta_;
 };
 
 }  // namespace attrib

@@ -4,14 +4,17 @@
 //   -log p_c(diag(m) X) + size * sum(m) + entropy * mean(-m log m - (1 - m) log(1 - m)),
 // GNNExplainer's objective with its default coefficients (size 0.005, entropy 1.0) moved from
 // edges to nodes, so its scores are comparable with node values in H-fidelity. The scores are
-// the learned m. Needs a model with feature_gradient (d log p_c / d X), e.g. gcn.
+// the learned m. Needs a model with feature_gradient (d log p_c / d X), e.g. gcn or gin.
+// gnn_explainer.hpp is GNNExplainer proper (edge masks); this node variant is kept because it
+// scores nodes directly and works without edges.
 #include <cmath>
 #include <cstdint>
 #include <string>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
-#include "attrib/graph/gcn.hpp"
+#include "attrib/graph/gnn_input.hpp"
+#include "attrib/graph/gnn_parameters.hpp"
 
 namespace attrib {
 
@@ -39,11 +42,10 @@ struct node_mask_explainer {
     detail::require(n >= 1, "node_mask_explainer: the graph is empty");
     detail::require(epochs >= 1 && learning_rate > 0.0, "node_mask_explainer: need epochs >= 1 and learning_rate > 0");
     rng random = rng::stream(seed, 0x3e);
-    vector w(n), first(n), second = vector::Zero(n);
+    vector w(n);
     for (index i = 0; i < n; ++i) w(i) = 1.0 + 0.1 * random.normal();
-    first.setZero();
     node_mask_result result;
-    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    adam_optimizer adam(learning_rate);
     for (index epoch = 0; epoch <= epochs; ++epoch) {
       const vector m = (1.0 + (-w.array()).exp()).inverse().matrix();
       gcn_input masked{in.adjacency, m.asDiagonal() * in.features};
@@ -61,11 +63,8 @@ struct node_mask_explainer {
       vector dm = -(g.cwiseProduct(in.features)).rowwise().sum();
       dm.array() += size + entropy / static_cast<double>(n) * ((1.0 - mc.array()) / mc.array()).log();
       const vector dw = dm.cwiseProduct(m.cwiseProduct((1.0 - m.array()).matrix()));
-      const auto t = static_cast<double>(epoch + 1);
-      first = beta1 * first + (1 - beta1) * dw;
-      second = beta2 * second + (1 - beta2) * dw.cwiseProduct(dw);
-      w.array() -= learning_rate * (first.array() / (1 - std::pow(beta1, t))) /
-                   ((second.array() / (1 - std::pow(beta2, t))).sqrt() + eps);
+      adam.next_step();
+      adam.update(0, w, dw);
     }
     return result;
   }

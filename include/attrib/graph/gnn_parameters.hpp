@@ -1,0 +1,176 @@
+#pragma once
+// What the graph neural networks (gcn, gin) and the mask explainers share about their parameters:
+// seeded Glorot initialisation, the Adam update (Kingma & Ba 2015), minibatch training on
+// cross-entropy, and the text format of one block ("rows cols" or "size", then the entries at
+// 17 digits: an exact round trip).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <numeric>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "attrib/core/error.hpp"
+#include "attrib/core/random.hpp"
+#include "attrib/core/types.hpp"
+#include "attrib/graph/gnn_input.hpp"
+
+namespace attrib {
+
+// Uniform(-l, l) with l = sqrt(6 / (rows + cols)) (Glorot & Bengio 2010).
+inline matrix glorot_uniform(index rows, index cols, rng& random) {
+  const double limit = std::sqrt(6.0 / static_cast<double>(rows + cols));
+  matrix w(rows, cols);
+  for (index i = 0; i < w.size(); ++i) w.data()[i] = limit * (2.0 * random.uniform() - 1.0);
+  return w;
+}
+
+// Adam over numbered parameter blocks: call next_step() once per step, then update(slot, ...)
+// for every block. Moments are created (zero) on a slot's first update.
+class adam_optimizer {
+ public:
+  explicit adam_optimizer(double learning_rate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+      : rate_(learning_rate), beta1_(beta1), beta2_(beta2), epsilon_(epsilon) {
+    detail::require(learning_rate > 0.0 && std::isfinite(learning_rate),
+                    "adam: learning rate must be positive and finite, got " + std::to_string(learning_rate));
+  }
+
+  void next_step() {
+    ++step_;
+    power1_ *= beta1_;
+    power2_ *= beta2_;
+  }
+
+  // parameter -= rate * mhat / (sqrt(vhat) + epsilon); gradient has the parameter's shape.
+  template <class Parameter, class Gradient>
+  void update(std::size_t slot, Parameter& parameter, const Gradient& gradient) {
+    if (slot >= first_.size()) {
+      first_.resize(slot + 1);
+      second_.resize(slot + 1);
+    }
+    auto& m = first_[slot];
+    auto& v = second_[slot];
+    const Eigen::ArrayXd g = Eigen::Map<const Eigen::ArrayXd>(gradient.derived().data(), gradient.size());
+    if (m.size() == 0) {
+      m = Eigen::ArrayXd::Zero(g.size());
+      v = Eigen::ArrayXd::Zero(g.size());
+    }
+    m = beta1_ * m + (1 - beta1_) * g;
+    v = beta2_ * v + (1 - beta2_) * g.square();
+    Eigen::Map<Eigen::ArrayXd>(parameter.derived().data(), parameter.size()) -=
+        rate_ * (m / (1 - power1_)) / ((v / (1 - power2_)).sqrt() + epsilon_);
+  }
+
+  std::size_t steps() const { return step_; }
+
+ private:
+  double rate_, beta1_, beta2_, epsilon_;
+  double power1_ = 1.0, power2_ = 1.0;
+  std::size_t step_ = 0;
+  std::vector<Eigen::ArrayXd> first_, second_;
+};
+
+// A model's parameters, or a gradient shaped like them: weight matrices, bias vectors and, for
+// GIN, the per-layer epsilons (empty for GCN).
+struct gnn_parameters {
+  std::vector<matrix> weights;
+  std::vector<vector> biases;
+  vector epsilons;
+
+  gnn_parameters zeros_like() const {
+    gnn_parameters z;
+    for (const auto& w : weights) z.weights.push_back(matrix::Zero(w.rows(), w.cols()));
+    for (const auto& b : biases) z.biases.push_back(vector::Zero(b.size()));
+    z.epsilons = vector::Zero(epsilons.size());
+    return z;
+  }
+};
+
+struct gnn_training {
+  index epochs = 100;
+  index batch_size = 32;
+  double learning_rate = 0.005;
+  double l2 = 0.0;  // weight decay added to the weight gradients (Adam, not AdamW)
+  std::uint64_t seed = 0;
+};
+
+namespace detail {
+
+// Adam on mean cross-entropy over seeded minibatches; returns the last epoch's mean loss.
+// Model: parameters() (mutable gnn_parameters&), classes(), learns_epsilons(), and
+// accumulate_gradient(input, label, gnn_parameters&) adding one graph's gradient, returning its loss.
+template <class Model>
+double train_graph_classifier(Model& model, const std::vector<gcn_input>& inputs, const std::vector<int>& labels,
+                              const gnn_training& options, const std::string& who) {
+  require(inputs.size() == labels.size() && !inputs.empty(), who + "::train: inputs and labels must be non-empty and of equal length");
+  require(options.epochs >= 0 && options.batch_size >= 1 && std::isfinite(options.l2) && options.l2 >= 0.0,
+          who + "::train: need epochs >= 0, batch_size >= 1 and l2 >= 0");
+  for (int y : labels)
+    require(y >= 0 && y < model.classes(),
+            who + "::train: label " + std::to_string(y) + " outside 0.." + std::to_string(model.classes() - 1));
+  gnn_parameters& theta = model.parameters();
+  adam_optimizer adam(options.learning_rate);
+  std::vector<std::size_t> order(inputs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  rng random = rng::stream(options.seed, 0x7a);
+  const auto batch = static_cast<std::size_t>(options.batch_size);
+  double epoch_loss = 0.0;
+  for (index epoch = 0; epoch < options.epochs; ++epoch) {
+    random.shuffle(order.begin(), order.end());
+    epoch_loss = 0.0;
+    for (std::size_t start = 0; start < order.size(); start += batch) {
+      const std::size_t end = std::min(order.size(), start + batch);
+      gnn_parameters g = theta.zeros_like();
+      for (std::size_t k = start; k < end; ++k) epoch_loss += model.accumulate_gradient(inputs[order[k]], labels[order[k]], g);
+      const double scale = 1.0 / static_cast<double>(end - start);
+      adam.next_step();
+      std::size_t slot = 0;
+      for (std::size_t p = 0; p < theta.weights.size(); ++p)
+        adam.update(slot++, theta.weights[p], matrix(g.weights[p] * scale + options.l2 * theta.weights[p]));
+      for (std::size_t p = 0; p < theta.biases.size(); ++p) adam.update(slot++, theta.biases[p], vector(g.biases[p] * scale));
+      if (model.learns_epsilons() && theta.epsilons.size() > 0) adam.update(slot, theta.epsilons, vector(g.epsilons * scale));
+    }
+    epoch_loss /= static_cast<double>(inputs.size());
+  }
+  return epoch_loss;
+}
+
+inline vector softmax_probabilities(const vector& logits) {
+  const vector e = (logits.array() - logits.maxCoeff()).exp();
+  return e / e.sum();
+}
+
+inline void write_block(std::ostream& out, const matrix& m) {
+  out << m.rows() << ' ' << m.cols();
+  for (index k = 0; k < m.size(); ++k) out << ' ' << m.data()[k];
+  out << '\n';
+}
+inline void write_block(std::ostream& out, const vector& v) {
+  out << v.size();
+  for (index k = 0; k < v.size(); ++k) out << ' ' << v(k);
+  out << '\n';
+}
+
+// Reads a block whose shape the configuration already fixed; `what` names it in errors.
+inline void read_block(std::istream& in, matrix& m, const std::string& what) {
+  index rows = 0, cols = 0;
+  if (!(in >> rows >> cols) || rows != m.rows() || cols != m.cols())
+    throw format_error(what + " has the wrong shape (expected " + std::to_string(m.rows()) + " x " +
+                       std::to_string(m.cols()) + ")");
+  for (index k = 0; k < m.size(); ++k)
+    if (!(in >> m.data()[k]) || !std::isfinite(m.data()[k])) throw format_error(what + " is truncated or not finite");
+}
+inline void read_block(std::istream& in, vector& v, const std::string& what) {
+  index size = 0;
+  if (!(in >> size) || size != v.size())
+    throw format_error(what + " has the wrong size (expected " + std::to_string(v.size()) + ")");
+  for (index k = 0; k < size; ++k)
+    if (!(in >> v(k)) || !std::isfinite(v(k))) throw format_error(what + " is truncated or not finite");
+}
+
+}  // namespace detail
+
+}  // namespace attrib
