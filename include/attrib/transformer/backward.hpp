@@ -1,0 +1,782 @@
+#pragma once
+// Reverse-mode differentiation of a transformer (both families of config.hpp): the gradient of a
+// scalar function of the logits with respect to every parameter and to the activation at any
+// hook point. A forward pass over whole sequences records each layer's activations on a tape;
+// a reverse sweep then carries the gradient from the logits back to the embeddings.
+//
+// Gradients at hook points are what attribution patching needs: F(run with the activation a at
+// point p replaced by a') ~ F(run) + sum over positions of dF/da . (a' - a), one backward pass for
+// every point and position at once (see patching_estimate and docs/transformer-backward.md).
+//
+// The tape is a template on the scalar type: float for training, double for finite-difference
+// checks. Linear maps are Eigen matrix products over fixed blocks of tokens; the per-row numerics
+// (norms, rotary embeddings, softmax, activations) and their backward counterparts are plain
+// functions over plain arrays in detail::tape_ops, for reuse by a device kernel. Work is split
+// into blocks whose boundaries do not depend on the thread count and every reduction runs in a
+// fixed order, so results are identical for any number of threads.
+#include <Eigen/Core>
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <limits>
+#include <map>
+#include <numbers>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attrib/core/error.hpp"
+#include "attrib/core/parallel.hpp"
+#include "attrib/core/types.hpp"
+#include "attrib/transformer/config.hpp"
+#include "attrib/transformer/hooks.hpp"
+#include "attrib/transformer/model.hpp"
+#include "attrib/transformer/parameters.hpp"
+
+namespace attrib {
+
+namespace detail {
+
+template <class S>
+using tape_matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Forward numerics of one row and their backward counterparts. A backward function takes the
+// forward's inputs and the gradient of its output, and adds into the gradients of its inputs.
+namespace tape_ops {
+
+// The normalisation shared by RMSNorm (centred = false) and LayerNorm (centred = true):
+// y = w * (x - m) * r + b, with m the mean of x (0 for RMSNorm) and
+// r = 1 / sqrt(mean((x - m)^2) + eps). Returns r; b may be null.
+template <class S>
+S norm(const S* x, const S* w, const S* b, S* y, index n, S eps, bool centred) {
+  S mean = 0;
+  if (centred) {
+    for (index i = 0; i < n; ++i) mean += x[i];
+    mean /= static_cast<S>(n);
+  }
+  S ss = 0;
+  for (index i = 0; i < n; ++i) ss += (x[i] - mean) * (x[i] - mean);
+  const S r = S(1) / std::sqrt(ss / static_cast<S>(n) + eps);
+  for (index i = 0; i < n; ++i) y[i] = w[i] * ((x[i] - mean) * r) + (b ? b[i] : S(0));
+  return r;
+}
+
+// dx += dL/dx; dw += dy * xhat; db += dy (dw, db may be null). With xhat = (x - m) r and
+// g = dy * w: dx = r (g - mean(g) - xhat mean(g xhat)), the mean(g) term only when centred.
+template <class S>
+void norm_backward(const S* x, const S* w, const S* dy, S* dx, S* dw, S* db, index n, S eps,
+                   bool centred) {
+  S mean = 0;
+  if (centred) {
+    for (index i = 0; i < n; ++i) mean += x[i];
+    mean /= static_cast<S>(n);
+  }
+  S ss = 0;
+  for (index i = 0; i < n; ++i) ss += (x[i] - mean) * (x[i] - mean);
+  const S r = S(1) / std::sqrt(ss / static_cast<S>(n) + eps);
+  S g_mean = 0;
+  S gx_mean = 0;
+  for (index i = 0; i < n; ++i) {
+    const S g = dy[i] * w[i];
+    g_mean += g;
+    gx_mean += g * (x[i] - mean) * r;
+  }
+  g_mean = centred ? g_mean / static_cast<S>(n) : S(0);
+  gx_mean /= static_cast<S>(n);
+  for (index i = 0; i < n; ++i) {
+    const S xhat = (x[i] - mean) * r;
+    dx[i] += r * (dy[i] * w[i] - g_mean - xhat * gx_mean);
+    if (dw) dw[i] += dy[i] * xhat;
+    if (db) db[i] += dy[i];
+  }
+}
+
+// Rotates adjacent pairs (2j, 2j+1) of each head by the angle whose cosine and sine are c[j],
+// s[j]; with sign = -1 by the opposite angle, which is the backward pass (a rotation's
+// transpose is its inverse).
+template <class S>
+void rope(S* v, index heads, index head_dim, const S* c, const S* s, S sign = S(1)) {
+  for (index h = 0; h < heads; ++h)
+    for (index j = 0; j < head_dim / 2; ++j) {
+      S* pair = v + h * head_dim + 2 * j;
+      const S a = pair[0];
+      const S b = pair[1];
+      const S sn = sign * s[j];
+      pair[0] = a * c[j] - b * sn;
+      pair[1] = a * sn + b * c[j];
+    }
+}
+
+// Softmax of x[0, n) in place.
+template <class S>
+void softmax(S* x, index n) {
+  S top = x[0];
+  for (index i = 1; i < n; ++i) top = std::max(top, x[i]);
+  S sum = 0;
+  for (index i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - top);
+    sum += x[i];
+  }
+  for (index i = 0; i < n; ++i) x[i] /= sum;
+}
+
+// Given p = softmax(s) and dp, overwrites dp with ds = p * (dp - p . dp).
+template <class S>
+void softmax_backward(const S* p, S* dp, index n) {
+  S along = 0;
+  for (index i = 0; i < n; ++i) along += p[i] * dp[i];
+  for (index i = 0; i < n; ++i) dp[i] = p[i] * (dp[i] - along);
+}
+
+template <class S>
+S sigmoid(S x) {
+  return S(1) / (S(1) + std::exp(-x));
+}
+
+template <class S>
+S silu(S x) {
+  return x * sigmoid(x);
+}
+
+template <class S>
+S silu_derivative(S x) {
+  const S sg = sigmoid(x);
+  return sg * (S(1) + x * (S(1) - sg));
+}
+
+// GPT-2's GELU, tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+template <class S>
+S gelu(S x) {
+  const S k = static_cast<S>(std::sqrt(2.0 / std::numbers::pi));
+  return S(0.5) * x * (S(1) + std::tanh(k * (x + S(0.044715) * x * x * x)));
+}
+
+template <class S>
+S gelu_derivative(S x) {
+  const S k = static_cast<S>(std::sqrt(2.0 / std::numbers::pi));
+  const S t = std::tanh(k * (x + S(0.044715) * x * x * x));
+  return S(0.5) * (S(1) + t) + S(0.5) * x * (S(1) - t * t) * k * (S(1) + S(3 * 0.044715) * x * x);
+}
+
+}  // namespace tape_ops
+
+// Position of each per-layer tensor in layer_tensor_specs.
+enum layer_field : int {
+  f_attn_norm, f_attn_norm_bias, f_wq, f_wk, f_wv, f_wo, f_bq, f_bk, f_bv, f_bo,
+  f_ffn_norm, f_ffn_norm_bias, f_w_gate, f_w_up, f_w_down, f_b_up, f_b_down, f_count
+};
+static_assert(f_count == std::size(layer_tensor_specs));
+
+// Rows of a block of tokens in the products; fixed, so results do not depend on the threads.
+inline constexpr index tape_token_block = 128;
+// Rows of a weight gradient computed by one task.
+inline constexpr index tape_weight_block = 32;
+
+// y = x w^T (+ b), over fixed blocks of rows.
+template <class S>
+void tape_linear(const tape_matrix<S>& x, const tape_matrix<S>& w, const tape_matrix<S>* b,
+                 tape_matrix<S>& y, std::size_t threads) {
+  y.resize(x.rows(), w.rows());
+  const index blocks = (x.rows() + tape_token_block - 1) / tape_token_block;
+  parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t k) {
+    const index first = static_cast<index>(k) * tape_token_block;
+    const index count = std::min(tape_token_block, x.rows() - first);
+    y.middleRows(first, count).noalias() = x.middleRows(first, count) * w.transpose();
+    if (b)
+      for (index i = first; i < first + count; ++i) y.row(i) += b->row(0);
+  });
+}
+
+// dx (+)= dy w, over fixed blocks of rows.
+template <class S>
+void tape_linear_input_gradient(const tape_matrix<S>& dy, const tape_matrix<S>& w,
+                                tape_matrix<S>& dx, bool accumulate, std::size_t threads) {
+  if (!accumulate) dx.setZero(dy.rows(), w.cols());
+  const index blocks = (dy.rows() + tape_token_block - 1) / tape_token_block;
+  parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t k) {
+    const index first = static_cast<index>(k) * tape_token_block;
+    const index count = std::min(tape_token_block, dy.rows() - first);
+    dx.middleRows(first, count).noalias() += dy.middleRows(first, count) * w;
+  });
+}
+
+// dw += dy^T x and db += the column sums of dy (db may be null), over fixed blocks of rows of w.
+template <class S>
+void tape_linear_weight_gradient(const tape_matrix<S>& dy, const tape_matrix<S>& x,
+                                 tape_matrix<S>& dw, tape_matrix<S>* db, std::size_t threads) {
+  const index blocks = (dw.rows() + tape_weight_block - 1) / tape_weight_block;
+  parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t k) {
+    const index first = static_cast<index>(k) * tape_weight_block;
+    const index count = std::min(tape_weight_block, dw.rows() - first);
+    dw.middleRows(first, count).noalias() += dy.middleCols(first, count).transpose() * x;
+  });
+  if (db)
+    for (index i = 0; i < dy.rows(); ++i) db->row(0) += dy.row(i);
+}
+
+// The forward pass over whole sequences (each from position 0) that keeps what the backward
+// pass needs, and that backward pass. Rows of every activation matrix are the tokens of all
+// sequences, one sequence after the other.
+template <class S>
+class transformer_tape {
+ public:
+  using matrix_type = tape_matrix<S>;
+
+  struct gradients {
+    std::vector<matrix_type> parameters;          // as transformer_parameters; empty if not asked
+    std::map<hook_point, matrix_type> points;     // dF/d(activation) at each requested point
+  };
+
+  // Converts the parameters to S. Throws invalid_argument when a tensor is missing, misshapen
+  // or not finite.
+  explicit transformer_tape(const transformer_parameters& p)
+      : config_(p.config), tied_(p.tied_output), names_(p.names) {
+    if (p.names.size() != p.tensors.size())
+      throw invalid_argument("transformer_parameters: " + std::to_string(p.names.size()) +
+                             " names for " + std::to_string(p.tensors.size()) + " tensors");
+    try {
+      (void)p.model();  // checks every shape against the configuration
+    } catch (const format_error& e) {
+      throw invalid_argument(std::string("transformer_parameters: ") + e.what());
+    }
+    for (std::size_t k = 0; k < p.tensors.size(); ++k) {
+      if (!p.tensors[k].allFinite())
+        throw invalid_argument("transformer_parameters: tensor '" + p.names[k] +
+                               "' holds a non-finite value");
+      params_.push_back(p.tensors[k].template cast<S>());
+    }
+    gpt2_ = config_.architecture == transformer_architecture::gpt2;
+    token_embedding_ = require(p.find("token_embedding"), "token_embedding");
+    position_embedding_ = p.find("position_embedding");
+    if (gpt2_) require(position_embedding_, "position_embedding");
+    final_norm_ = require(p.find("final_norm"), "final_norm");
+    final_norm_bias_ = p.find("final_norm_bias");
+    output_ = tied_ ? token_embedding_ : require(p.find("output"), "output");
+    layers_.resize(static_cast<std::size_t>(config_.n_layers));
+    for (index l = 0; l < config_.n_layers; ++l)
+      for (int f = 0; f < f_count; ++f)
+        layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)] =
+            p.find("layers." + std::to_string(l) + "." + layer_tensor_specs[f].name);
+    for (index l = 0; l < config_.n_layers; ++l) {
+      const auto& ids = layers_[static_cast<std::size_t>(l)];
+      std::vector<int> needed = {f_attn_norm, f_wq, f_wk, f_wv, f_wo, f_ffn_norm, f_w_up, f_w_down};
+      if (!gpt2_) needed.push_back(f_w_gate);
+      for (int f : needed)
+        require(ids[static_cast<std::size_t>(f)],
+                "layers." + std::to_string(l) + "." + layer_tensor_specs[f].name);
+    }
+    const index half = config_.head_dim() / 2;
+    inv_freq_.resize(static_cast<std::size_t>(half));
+    for (index j = 0; j < half; ++j) {
+      // As transformer_model computes it, so that float tapes rotate by the same angles.
+      double f = std::pow(static_cast<double>(config_.rope_theta),
+                          -static_cast<double>(2 * j) / static_cast<double>(config_.head_dim()));
+      if (!config_.rope_freq_factors.empty())
+        f /= config_.rope_freq_factors[static_cast<std::size_t>(j)];
+      inv_freq_[static_cast<std::size_t>(j)] = f;
+    }
+  }
+
+  const transformer_config& config() const { return config_; }
+  // The parameters in S, in the order of transformer_parameters; a test may perturb them.
+  std::vector<matrix_type>& parameters() { return params_; }
+
+  // Runs `sequences`, adding offsets[p] (one row per token, stacked in sequence order) to the
+  // activation at each point p, and records the tape and the activations at `record`. Throws invalid_argument on an empty
+  // batch or sequence, a token id outside the vocabulary, a sequence longer than the context or
+  // an offset of the wrong shape.
+  void forward(std::span<const std::vector<token_id>> sequences,
+               const std::map<hook_point, matrix_type>& offsets = {}, std::size_t threads = 1,
+               std::span<const hook_point> record = {}) {
+    check_sequences(sequences);
+    const auto& c = config_;
+    threads = resolve_threads(threads);
+    first_row_.assign(1, 0);
+    ids_.clear();
+    positions_.clear();
+    for (const auto& s : sequences) {
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        ids_.push_back(s[i]);
+        positions_.push_back(static_cast<index>(i));
+      }
+      first_row_.push_back(static_cast<index>(ids_.size()));
+    }
+    const index n = static_cast<index>(ids_.size());
+    rope_tables(n);
+    for (const auto& [p, m] : offsets)
+      if (m.rows() != n || m.cols() != width(p))
+        throw invalid_argument("transformer_tape: offset at " + to_string(p) + " is " +
+                               std::to_string(m.rows()) + " x " + std::to_string(m.cols()) +
+                               ", expected " + std::to_string(n) + " x " +
+                               std::to_string(width(p)));
+    for (const auto& p : record) (void)width(p);
+    recorded_.clear();
+    auto hook = [&](hook_point p, matrix_type& values) {
+      const auto it = offsets.find(p);
+      if (it != offsets.end()) values += it->second;
+      if (std::find(record.begin(), record.end(), p) != record.end()) recorded_[p] = values;
+    };
+
+    matrix_type x(n, c.dim);
+    for (index i = 0; i < n; ++i) {
+      x.row(i) = params_[static_cast<std::size_t>(token_embedding_)].row(ids_[static_cast<std::size_t>(i)]);
+      if (gpt2_)
+        x.row(i) += params_[static_cast<std::size_t>(position_embedding_)].row(
+            positions_[static_cast<std::size_t>(i)]);
+    }
+    hook(hook_point::embed(), x);
+    layers_tape_.resize(static_cast<std::size_t>(c.n_layers));
+    matrix_type out;
+    for (index l = 0; l < c.n_layers; ++l) {
+      auto& t = layers_tape_[static_cast<std::size_t>(l)];
+      hook(hook_point::resid_pre(l), x);
+      t.x_pre = x;
+      normalize(l, f_attn_norm, f_attn_norm_bias, t.x_pre, t.xn1);
+      tape_linear(t.xn1, param(l, f_wq), optional_param(l, f_bq), t.q, threads);
+      tape_linear(t.xn1, param(l, f_wk), optional_param(l, f_bk), t.k, threads);
+      tape_linear(t.xn1, param(l, f_wv), optional_param(l, f_bv), t.v, threads);
+      if (!gpt2_)
+        for (index i = 0; i < n; ++i) {
+          tape_ops::rope(t.q.row(i).data(), c.n_heads, c.head_dim(), cos_.row(i).data(),
+                         sin_.row(i).data());
+          tape_ops::rope(t.k.row(i).data(), c.n_kv_heads, c.head_dim(), cos_.row(i).data(),
+                         sin_.row(i).data());
+        }
+      attention_forward(t, threads);
+      tape_linear(t.attn, param(l, f_wo), optional_param(l, f_bo), out, threads);
+      hook(hook_point::attn_out(l), out);
+      x += out;
+      hook(hook_point::resid_mid(l), x);
+      t.x_mid = x;
+      normalize(l, f_ffn_norm, f_ffn_norm_bias, t.x_mid, t.xn2);
+      tape_linear(t.xn2, param(l, f_w_up), optional_param(l, f_b_up), t.up, threads);
+      t.h.resize(n, c.hidden_dim);
+      if (gpt2_) {
+        for (index i = 0; i < t.up.size(); ++i) t.h.data()[i] = tape_ops::gelu(t.up.data()[i]);
+      } else {
+        tape_linear(t.xn2, param(l, f_w_gate), static_cast<const matrix_type*>(nullptr), t.gate,
+                    threads);
+        for (index i = 0; i < t.up.size(); ++i)
+          t.h.data()[i] = tape_ops::silu(t.gate.data()[i]) * t.up.data()[i];
+      }
+      hook(hook_point::mlp_post(l), t.h);
+      tape_linear(t.h, param(l, f_w_down), optional_param(l, f_b_down), out, threads);
+      hook(hook_point::mlp_out(l), out);
+      x += out;
+      hook(hook_point::resid_post(l), x);
+    }
+    x_final_ = x;
+    xf_.resize(n, c.dim);
+    const S* b = final_norm_bias_ >= 0 ? params_[static_cast<std::size_t>(final_norm_bias_)].data()
+                                       : nullptr;
+    for (index i = 0; i < n; ++i)
+      tape_ops::norm(x_final_.row(i).data(), params_[static_cast<std::size_t>(final_norm_)].data(),
+                     b, xf_.row(i).data(), c.dim, static_cast<S>(c.norm_eps), gpt2_);
+    hook(hook_point::final_norm(), xf_);
+    tape_linear(xf_, params_[static_cast<std::size_t>(output_)],
+                static_cast<const matrix_type*>(nullptr), logits_, threads);
+  }
+
+  // Logits of the last forward: one row per token, sequences one after the other.
+  const matrix_type& logits() const { return logits_; }
+  // Row of the first token of sequence b in logits() and in every activation (b = count: end).
+  index first_row(std::size_t b) const { return first_row_[b]; }
+  std::size_t sequences() const { return first_row_.size() - 1; }
+
+  // The activation at `p` recorded by the last forward (after its offset), if it was asked
+  // for; rows as in logits().
+  const matrix_type& activation(hook_point p) const {
+    const auto it = recorded_.find(p);
+    if (it == recorded_.end())
+      throw invalid_argument("transformer_tape: the activation at " + to_string(p) +
+                             " was not recorded; name it in forward()");
+    return it->second;
+  }
+
+  // Carries dF/dlogits (the shape of logits()) back through the last forward. Returns the
+  // gradients at `points` and, if asked, of every parameter.
+  gradients backward(const matrix_type& dlogits, std::span<const hook_point> points,
+                     bool parameter_gradient, std::size_t threads = 1) const {
+    const auto& c = config_;
+    const index n = logits_.rows();
+    if (dlogits.rows() != n || dlogits.cols() != logits_.cols())
+      throw invalid_argument("transformer_tape::backward: the logit gradient is " +
+                             std::to_string(dlogits.rows()) + " x " +
+                             std::to_string(dlogits.cols()) + ", expected " + std::to_string(n) +
+                             " x " + std::to_string(logits_.cols()));
+    for (const auto& p : points) (void)width(p);
+    threads = resolve_threads(threads);
+    gradients g;
+    if (parameter_gradient)
+      for (const auto& m : params_) g.parameters.push_back(matrix_type::Zero(m.rows(), m.cols()));
+    auto grad = [&](index id) -> matrix_type* {
+      return parameter_gradient && id >= 0 ? &g.parameters[static_cast<std::size_t>(id)] : nullptr;
+    };
+    auto record = [&](hook_point p, const matrix_type& d) {
+      if (std::find(points.begin(), points.end(), p) != points.end()) g.points[p] = d;
+    };
+
+    matrix_type dxf;
+    tape_linear_input_gradient(dlogits, params_[static_cast<std::size_t>(output_)], dxf, false,
+                               threads);
+    if (auto* dw = grad(output_))
+      tape_linear_weight_gradient(dlogits, xf_, *dw, static_cast<matrix_type*>(nullptr), threads);
+    record(hook_point::final_norm(), dxf);
+    matrix_type dx = matrix_type::Zero(n, c.dim);
+    norm_backward_rows(x_final_, final_norm_, dxf, dx, grad(final_norm_),
+                       grad(final_norm_bias_));
+
+    matrix_type dh, dpre, dxn, dq, dk, dv, dattn;
+    for (index l = c.n_layers - 1; l >= 0; --l) {
+      const auto& t = layers_tape_[static_cast<std::size_t>(l)];
+      const auto& ids = layers_[static_cast<std::size_t>(l)];
+      auto pid = [&](int f) { return ids[static_cast<std::size_t>(f)]; };
+      record(hook_point::resid_post(l), dx);
+      record(hook_point::mlp_out(l), dx);
+      // MLP.
+      if (auto* dw = grad(pid(f_w_down))) tape_linear_weight_gradient(dx, t.h, *dw, grad(pid(f_b_down)), threads);
+      tape_linear_input_gradient(dx, param(l, f_w_down), dh, false, threads);
+      record(hook_point::mlp_post(l), dh);
+      dpre.resize(n, c.hidden_dim);
+      if (gpt2_) {
+        for (index i = 0; i < dh.size(); ++i)
+          dpre.data()[i] = dh.data()[i] * tape_ops::gelu_derivative(t.up.data()[i]);
+        tape_linear_input_gradient(dpre, param(l, f_w_up), dxn, false, threads);
+        if (auto* dw = grad(pid(f_w_up))) tape_linear_weight_gradient(dpre, t.xn2, *dw, grad(pid(f_b_up)), threads);
+      } else {
+        matrix_type dgate(n, c.hidden_dim);
+        for (index i = 0; i < dh.size(); ++i) {
+          const S gate = t.gate.data()[i];
+          dgate.data()[i] = dh.data()[i] * t.up.data()[i] * tape_ops::silu_derivative(gate);
+          dpre.data()[i] = dh.data()[i] * tape_ops::silu(gate);
+        }
+        tape_linear_input_gradient(dpre, param(l, f_w_up), dxn, false, threads);
+        tape_linear_input_gradient(dgate, param(l, f_w_gate), dxn, true, threads);
+        if (auto* dw = grad(pid(f_w_up))) tape_linear_weight_gradient(dpre, t.xn2, *dw, grad(pid(f_b_up)), threads);
+        if (auto* dw = grad(pid(f_w_gate)))
+          tape_linear_weight_gradient(dgate, t.xn2, *dw, static_cast<matrix_type*>(nullptr), threads);
+      }
+      norm_backward_rows(t.x_mid, pid(f_ffn_norm), dxn, dx,
+                         grad(pid(f_ffn_norm)), grad(pid(f_ffn_norm_bias)));
+      record(hook_point::resid_mid(l), dx);
+      record(hook_point::attn_out(l), dx);
+      // Attention.
+      if (auto* dw = grad(pid(f_wo))) tape_linear_weight_gradient(dx, t.attn, *dw, grad(pid(f_bo)), threads);
+      tape_linear_input_gradient(dx, param(l, f_wo), dattn, false, threads);
+      attention_backward(t, dattn, dq, dk, dv, threads);
+      if (!gpt2_)
+        for (index i = 0; i < n; ++i) {
+          tape_ops::rope(dq.row(i).data(), c.n_heads, c.head_dim(), cos_.row(i).data(),
+                         sin_.row(i).data(), S(-1));
+          tape_ops::rope(dk.row(i).data(), c.n_kv_heads, c.head_dim(), cos_.row(i).data(),
+                         sin_.row(i).data(), S(-1));
+        }
+      tape_linear_input_gradient(dq, param(l, f_wq), dxn, false, threads);
+      tape_linear_input_gradient(dk, param(l, f_wk), dxn, true, threads);
+      tape_linear_input_gradient(dv, param(l, f_wv), dxn, true, threads);
+      if (auto* dw = grad(pid(f_wq))) tape_linear_weight_gradient(dq, t.xn1, *dw, grad(pid(f_bq)), threads);
+      if (auto* dw = grad(pid(f_wk))) tape_linear_weight_gradient(dk, t.xn1, *dw, grad(pid(f_bk)), threads);
+      if (auto* dw = grad(pid(f_wv))) tape_linear_weight_gradient(dv, t.xn1, *dw, grad(pid(f_bv)), threads);
+      norm_backward_rows(t.x_pre, pid(f_attn_norm), dxn, dx,
+                         grad(pid(f_attn_norm)), grad(pid(f_attn_norm_bias)));
+      record(hook_point::resid_pre(l), dx);
+    }
+    record(hook_point::embed(), dx);
+    // Embedding rows in token order: a fixed order whatever the thread count.
+    if (auto* de = grad(token_embedding_))
+      for (index i = 0; i < n; ++i) de->row(ids_[static_cast<std::size_t>(i)]) += dx.row(i);
+    if (auto* dp = grad(position_embedding_))
+      for (index i = 0; i < n; ++i) dp->row(positions_[static_cast<std::size_t>(i)]) += dx.row(i);
+    return g;
+  }
+
+  // Width of the activation at p; throws invalid_argument for a layer the model does not have.
+  index width(hook_point p) const {
+    if (detail::hook_has_layer(p.kind) && (p.layer < 0 || p.layer >= config_.n_layers))
+      throw invalid_argument("hook point " + to_string(p) + " is beyond the model's " +
+                             std::to_string(config_.n_layers) + " layers");
+    return p.kind == hook_kind::mlp_post ? config_.hidden_dim : config_.dim;
+  }
+
+ private:
+  struct layer_tape {
+    matrix_type x_pre, xn1, q, k, v, attn, x_mid, xn2, gate, up, h;
+  };
+
+  static index require(index id, const std::string& name) {
+    if (id < 0) throw invalid_argument("transformer_parameters: tensor '" + name + "' is missing");
+    return id;
+  }
+
+  const matrix_type& param(index l, int f) const {
+    return params_[static_cast<std::size_t>(
+        layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)])];
+  }
+  const matrix_type* optional_param(index l, int f) const {
+    const index id = layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)];
+    return id >= 0 ? &params_[static_cast<std::size_t>(id)] : nullptr;
+  }
+
+  void check_sequences(std::span<const std::vector<token_id>> sequences) const {
+    if (sequences.empty()) throw invalid_argument("transformer backward: the batch is empty");
+    for (std::size_t b = 0; b < sequences.size(); ++b) {
+      const auto& s = sequences[b];
+      if (s.empty())
+        throw invalid_argument("transformer backward: sequence " + std::to_string(b) +
+                               " is empty");
+      if (static_cast<index>(s.size()) > config_.context_length)
+        throw invalid_argument("transformer backward: sequence " + std::to_string(b) + " has " +
+                               std::to_string(s.size()) + " tokens, more than the context length " +
+                               std::to_string(config_.context_length));
+      for (std::size_t i = 0; i < s.size(); ++i)
+        if (s[i] < 0 || s[i] >= config_.vocab_size)
+          throw invalid_argument("transformer backward: token id " + std::to_string(s[i]) +
+                                 " at sequence " + std::to_string(b) + ", index " +
+                                 std::to_string(i) + " is outside the vocabulary [0, " +
+                                 std::to_string(config_.vocab_size) + ")");
+    }
+  }
+
+  void rope_tables(index n) {
+    const index half = config_.head_dim() / 2;
+    cos_.resize(n, half);
+    sin_.resize(n, half);
+    for (index i = 0; i < n; ++i)
+      for (index j = 0; j < half; ++j) {
+        const double angle = static_cast<double>(positions_[static_cast<std::size_t>(i)]) *
+                             inv_freq_[static_cast<std::size_t>(j)];
+        // Rounded to float first when S is float, exactly as transformer_model does.
+        cos_(i, j) = static_cast<S>(std::cos(angle));
+        sin_(i, j) = static_cast<S>(std::sin(angle));
+      }
+  }
+
+  void normalize(index l, int gain, int bias, const matrix_type& x, matrix_type& y) const {
+    y.resize(x.rows(), x.cols());
+    const S* b = optional_param(l, bias) ? optional_param(l, bias)->data() : nullptr;
+    for (index i = 0; i < x.rows(); ++i)
+      tape_ops::norm(x.row(i).data(), param(l, gain).data(), b, y.row(i).data(), x.cols(),
+                     static_cast<S>(config_.norm_eps), gpt2_);
+  }
+
+  void norm_backward_rows(const matrix_type& x, index gain, const matrix_type& dy,
+                          matrix_type& dx, matrix_type* dgain, matrix_type* dbias) const {
+    const S* w = params_[static_cast<std::size_t>(gain)].data();
+    for (index i = 0; i < x.rows(); ++i)
+      tape_ops::norm_backward(x.row(i).data(), w, dy.row(i).data(), dx.row(i).data(),
+                              dgain ? dgain->data() : nullptr, dbias ? dbias->data() : nullptr,
+                              x.cols(), static_cast<S>(config_.norm_eps), gpt2_);
+  }
+
+  // Causal attention probabilities of query head h of sequence b for the queries at positions
+  // [r0, r1): row i holds softmax over the keys at [0, r0 + i], zeros after. Queries go in
+  // blocks so that the keys after a block's last query, all masked, are never multiplied.
+  matrix_type probabilities(const layer_tape& t, std::size_t b, index h, index r0,
+                            index r1) const {
+    const index first = first_row_[b];
+    const index hd = config_.head_dim();
+    const index kv = h / (config_.n_heads / config_.n_kv_heads);
+    matrix_type p(r1 - r0, r1);
+    p.noalias() =
+        t.q.block(first + r0, h * hd, r1 - r0, hd) * t.k.block(first, kv * hd, r1, hd).transpose();
+    const S scale = S(1) / std::sqrt(static_cast<S>(hd));
+    for (index i = 0; i < r1 - r0; ++i) {
+      S* row = p.row(i).data();
+      const index keys = r0 + i + 1;
+      for (index j = 0; j < keys; ++j) row[j] *= scale;
+      tape_ops::softmax(row, keys);
+      std::fill(row + keys, row + r1, S(0));
+    }
+    return p;
+  }
+
+  static constexpr index query_block = 64;
+
+  // One task per (sequence, key/value head): it owns the query heads that read that head.
+  void attention_forward(layer_tape& t, std::size_t threads) const {
+    const index hd = config_.head_dim();
+    const index group = config_.n_heads / config_.n_kv_heads;
+    const auto kv = static_cast<std::size_t>(config_.n_kv_heads);
+    t.attn.resize(t.q.rows(), config_.dim);
+    parallel_for(sequences() * kv, threads, [&](std::size_t task) {
+      const std::size_t b = task / kv;
+      const auto g = static_cast<index>(task % kv);
+      const index first = first_row_[b];
+      const index len = first_row_[b + 1] - first;
+      for (index h = g * group; h < (g + 1) * group; ++h)
+        for (index r0 = 0; r0 < len; r0 += query_block) {
+          const index r1 = std::min(len, r0 + query_block);
+          t.attn.block(first + r0, h * hd, r1 - r0, hd).noalias() =
+              probabilities(t, b, h, r0, r1) * t.v.block(first, g * hd, r1, hd);
+        }
+    });
+  }
+
+  void attention_backward(const layer_tape& t, const matrix_type& dattn, matrix_type& dq,
+                          matrix_type& dk, matrix_type& dv, std::size_t threads) const {
+    const index hd = config_.head_dim();
+    const index group = config_.n_heads / config_.n_kv_heads;
+    const auto kv = static_cast<std::size_t>(config_.n_kv_heads);
+    const S scale = S(1) / std::sqrt(static_cast<S>(hd));
+    dq.setZero(t.q.rows(), t.q.cols());
+    dk.setZero(t.k.rows(), t.k.cols());
+    dv.setZero(t.v.rows(), t.v.cols());
+    parallel_for(sequences() * kv, threads, [&](std::size_t task) {
+      const std::size_t b = task / kv;
+      const auto g = static_cast<index>(task % kv);
+      const index first = first_row_[b];
+      const index len = first_row_[b + 1] - first;
+      matrix_type ds;
+      for (index h = g * group; h < (g + 1) * group; ++h)
+        for (index r0 = 0; r0 < len; r0 += query_block) {
+          const index r1 = std::min(len, r0 + query_block);
+          const auto k = t.k.block(first, g * hd, r1, hd);
+          const auto v = t.v.block(first, g * hd, r1, hd);
+          const auto dout = dattn.block(first + r0, h * hd, r1 - r0, hd);
+          const matrix_type p = probabilities(t, b, h, r0, r1);
+          dv.block(first, g * hd, r1, hd).noalias() += p.transpose() * dout;
+          ds.noalias() = dout * v.transpose();
+          for (index i = 0; i < r1 - r0; ++i) {
+            tape_ops::softmax_backward(p.row(i).data(), ds.row(i).data(), r0 + i + 1);
+            std::fill(ds.row(i).data() + r0 + i + 1, ds.row(i).data() + r1, S(0));
+          }
+          ds *= scale;
+          dq.block(first + r0, h * hd, r1 - r0, hd).noalias() = ds * k;
+          dk.block(first, g * hd, r1, hd).noalias() +=
+              ds.transpose() * t.q.block(first + r0, h * hd, r1 - r0, hd);
+        }
+    });
+  }
+
+  transformer_config config_;
+  bool tied_ = true;
+  bool gpt2_ = false;
+  std::vector<std::string> names_;
+  std::vector<matrix_type> params_;
+  index token_embedding_ = -1, position_embedding_ = -1, final_norm_ = -1, final_norm_bias_ = -1,
+        output_ = -1;
+  std::vector<std::array<index, f_count>> layers_;
+  std::vector<double> inv_freq_;
+
+  std::vector<index> first_row_;
+  std::vector<token_id> ids_;
+  std::vector<index> positions_;
+  matrix_type cos_, sin_;
+  std::vector<layer_tape> layers_tape_;
+  matrix_type x_final_, xf_, logits_;
+  std::map<hook_point, matrix_type> recorded_;
+};
+
+}  // namespace detail
+
+// Next-token cross-entropy, averaged over the positions with positive weight: weights[b][t]
+// weights the prediction of sequences[b][t+1] from position t (size = sequence length - 1).
+// The loss is sum(w * cross-entropy) / sum(w), so 0/1 weights give the mean over the selected
+// positions (an answer's tokens, say, and not its prompt's).
+struct language_model_batch {
+  std::vector<std::vector<token_id>> sequences;
+  std::vector<std::vector<float>> weights;
+};
+
+namespace detail {
+inline double total_weight(const language_model_batch& batch) {
+  if (batch.sequences.empty()) throw invalid_argument("language_model_batch: no sequences");
+  if (batch.weights.size() != batch.sequences.size())
+    throw invalid_argument("language_model_batch: " + std::to_string(batch.weights.size()) +
+                           " weight rows for " + std::to_string(batch.sequences.size()) +
+                           " sequences");
+  double total = 0;
+  for (std::size_t b = 0; b < batch.sequences.size(); ++b) {
+    const std::size_t predictions =
+        batch.sequences[b].empty() ? 0 : batch.sequences[b].size() - 1;
+    if (batch.weights[b].size() != predictions)
+      throw invalid_argument("language_model_batch: sequence " + std::to_string(b) + " has " +
+                             std::to_string(batch.sequences[b].size()) + " tokens, so " +
+                             std::to_string(predictions) + " weights are expected, not " +
+                             std::to_string(batch.weights[b].size()));
+    for (float w : batch.weights[b]) {
+      if (!std::isfinite(w) || w < 0.0f)
+        throw invalid_argument("language_model_batch: weights must be finite and non-negative, "
+                               "sequence " + std::to_string(b) + " has " + std::to_string(w));
+      total += w;
+    }
+  }
+  if (!(total > 0))
+    throw invalid_argument("language_model_batch: no position has a positive weight");
+  return total;
+}
+
+// The loss of a recorded forward and its gradient with respect to the logits.
+template <class S>
+double language_model_loss(const transformer_tape<S>& tape, const language_model_batch& batch,
+                           double total, tape_matrix<S>& dlogits, std::size_t threads) {
+  const auto& logits = tape.logits();
+  dlogits.setZero(logits.rows(), logits.cols());
+  const std::size_t rows = batch.sequences.size();
+  std::vector<double> partial(rows, 0.0);
+  parallel_for(rows, threads, [&](std::size_t b) {
+    const auto& seq = batch.sequences[b];
+    std::vector<S> p(static_cast<std::size_t>(logits.cols()));
+    for (std::size_t t = 0; t + 1 < seq.size(); ++t) {
+      const double w = batch.weights[b][t];
+      if (w == 0.0) continue;
+      const index r = tape.first_row(b) + static_cast<index>(t);
+      std::copy_n(logits.row(r).data(), logits.cols(), p.data());
+      tape_ops::softmax(p.data(), logits.cols());
+      const auto target = static_cast<std::size_t>(seq[t + 1]);
+      partial[b] -= w * std::log(static_cast<double>(p[target]));
+      // softmax(z) - onehot, weighted; the log above keeps precision where p is tiny only as
+      // far as S does, which is enough for a loss (float: 1e-38).
+      const S scale = static_cast<S>(w / total);
+      for (index j = 0; j < logits.cols(); ++j) dlogits(r, j) = scale * p[static_cast<std::size_t>(j)];
+      dlogits(r, static_cast<index>(target)) -= scale;
+    }
+  });
+  double loss = 0;
+  for (double v : partial) loss += v;
+  return loss / total;
+}
+}  // namespace detail
+
+// Returns the mean loss and ADDS its gradient into `gradient` (same layout as `parameters`,
+// e.g. parameters.zeros_like()). Throws invalid_argument on an empty batch or sequence, weights
+// that do not match the sequences or are negative or not finite, no positive weight, token ids
+// outside the vocabulary, sequences longer than the context, non-finite parameters, or a
+// gradient of another layout. Results do not depend on `threads` (0: all cores).
+inline double language_model_loss_and_gradient(const transformer_parameters& parameters,
+                                                const language_model_batch& batch,
+                                                transformer_parameters& gradient,
+                                                std::size_t threads = 1) {
+  const double total = detail::total_weight(batch);
+  if (gradient.names != parameters.names || gradient.tensors.size() != parameters.tensors.size())
+    throw invalid_argument("language_model_loss_and_gradient: the gradient's tensors are not "
+                           "those of the parameters; make it with parameters.zeros_like()");
+  for (std::size_t k = 0; k < parameters.tensors.size(); ++k)
+    if (gradient.tensors[k].rows() != parameters.tensors[k].rows() ||
+        gradient.tensors[k].cols() != parameters.tensors[k].cols())
+      throw invalid_argument("language_model_loss_and_gradient: gradient tensor '" +
+                             parameters.names[k] + "' has another shape than the parameter");
+  detail::transformer_tape<float> tape(parameters);
+  tape.forward(batch.sequences, {}, threads);
+  float_matrix dlogits;
+  const double loss = detail::language_model_loss(tape, batch, total, dlogits, threads);
+  auto g = tape.backward(dlogits, {}, true, threads);
+  for (std::size_t k = 0; k < g.parameters.size(); ++k) gradient.tensors[k] += g.parameters[k];
+  return loss;
+}
+
+// The mean loss alone (a forward pass, no tape kept beyond the call).
+inline double language_model_loss(const transformer_parameters& parameters,
+                                  const language_model_batch& batch, std::size_t threads = 1) {
+  const double total = detail::total_weight(batch);
+  detail::transformer_tape<float> tape(parameters);
+  tape.forward(batch.sequences, {}, threads);
+  float_matrix dlogits;
+  return detail::language_model_loss(tape, batch, total, dlogits, threads);
+}
+
+}  // namespace attrib
