@@ -5,14 +5,27 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <functional>
+#include <random>
+#include <string>
 #include <vector>
 
+#include "attrib/io/detail/file_bytes.hpp"
+#include "attrib/io/safetensors.hpp"
+#include "attrib/transformer/checkpoint.hpp"
 #include "attrib/transformer/generate.hpp"
+#include "attrib/transformer/hf_loader.hpp"
 #include "attrib/transformer/hooks.hpp"
+#include "attrib/transformer/llama2c_loader.hpp"
 #include "attrib/transformer/model.hpp"
 #include "attrib/transformer/patching.hpp"
 #include "attrib/transformer/random_model.hpp"
+
+#ifndef ATTRIB_DATA_DIR
+#define ATTRIB_DATA_DIR "data"
+#endif
 
 using attrib::token_id;
 using attrib::transformer_architecture;
@@ -61,27 +74,32 @@ dvec naive_norm(const attrib::transformer_config& c, const attrib::weight_tensor
   return y;
 }
 
-// Rotary embedding with pairs (2j, 2j+1) as complex numbers times exp(i pos theta^(-2j/d)).
-void naive_rope(const attrib::transformer_config& c, dvec& v, Index heads, Index pos) {
+// Rotary embedding: pair j of each head, taken as a complex number, times
+// exp(i pos theta^(-2j/d)). Pair j is (2j, 2j+1) (llama2.c) or, with rotate_half (Hugging Face),
+// (j, j + d/2).
+void naive_rope(const attrib::transformer_config& c, dvec& v, Index heads, Index pos,
+                bool rotate_half) {
   const Index hd = c.head_dim();
   for (Index h = 0; h < heads; ++h)
     for (Index j = 0; j < hd / 2; ++j) {
       const double angle =
           static_cast<double>(pos) * std::pow(c.rope_theta, -2.0 * static_cast<double>(j) / static_cast<double>(hd));
-      const std::size_t a = static_cast<std::size_t>(h * hd + 2 * j);
-      const double re = v[a], im = v[a + 1];
+      const std::size_t a = static_cast<std::size_t>(h * hd + (rotate_half ? j : 2 * j));
+      const std::size_t b = rotate_half ? a + static_cast<std::size_t>(hd / 2) : a + 1;
+      const double re = v[a], im = v[b];
       v[a] = re * std::cos(angle) - im * std::sin(angle);
-      v[a + 1] = re * std::sin(angle) + im * std::cos(angle);
+      v[b] = re * std::sin(angle) + im * std::cos(angle);
     }
 }
 
 // A hook on the residual stream entering a layer: (layer, position, stream) -> changed stream.
 using naive_hook = std::function<void(Index, Index, dvec&)>;
 
-// Logits [T][vocab] of one sequence, computed position by position from scratch.
+// Logits [T][vocab] of one sequence, computed position by position from scratch. With
+// rotate_half, the model's Q and K rows are in Hugging Face's layout.
 std::vector<dvec> naive_forward(const attrib::transformer_model& model,
                                 const std::vector<token_id>& tokens,
-                                const naive_hook& resid_pre_hook = {}) {
+                                const naive_hook& resid_pre_hook = {}, bool rotate_half = false) {
   const auto& c = model.config();
   const auto& w = model.weights();
   const bool gpt2 = c.architecture == transformer_architecture::gpt2;
@@ -106,8 +124,8 @@ std::vector<dvec> naive_forward(const attrib::transformer_model& model,
       k[static_cast<std::size_t>(t)] = naive_affine(L.wk, L.bk, h);
       v[static_cast<std::size_t>(t)] = naive_affine(L.wv, L.bv, h);
       if (!gpt2) {
-        naive_rope(c, q[static_cast<std::size_t>(t)], c.n_heads, t);
-        naive_rope(c, k[static_cast<std::size_t>(t)], c.n_kv_heads, t);
+        naive_rope(c, q[static_cast<std::size_t>(t)], c.n_heads, t, rotate_half);
+        naive_rope(c, k[static_cast<std::size_t>(t)], c.n_kv_heads, t, rotate_half);
       }
     }
     for (Index t = 0; t < T; ++t) {
@@ -195,6 +213,155 @@ attrib::transformer_config tiny_llama_config() {
 }
 
 const std::vector<token_id> prompt = {3, 7, 1, 0, 12, 5, 5, 9, 18};
+
+attrib::float_matrix logits_of(const attrib::transformer_model& m, const std::vector<token_id>& tokens) {
+  return m.forward(std::vector<std::vector<token_id>>{tokens})[0];
+}
+
+bool identical(const attrib::float_matrix& a, const attrib::float_matrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0;
+}
+
+// A fresh directory under the system's temporary folder, removed at scope exit.
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
+    path = std::filesystem::temp_directory_path() /
+           ("attrib_test_gpt2_" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(path);
+  }
+  ~scratch_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+// A weight's values as a safetensors tensor of the given shape (exact: floats in doubles).
+attrib::tensor hf_tensor(const attrib::weight_tensor& w, std::vector<Index> shape) {
+  attrib::tensor t;
+  t.shape = std::move(shape);
+  t.values.resize(w.rows * w.cols);
+  for (Index r = 0; r < w.rows; ++r) {
+    const auto row = w.decode_row(r);
+    for (Index c = 0; c < w.cols; ++c) t.values[r * w.cols + c] = row[static_cast<std::size_t>(c)];
+  }
+  return t;
+}
+
+// The [in][out] Conv1D layout of [out][in] matrices stacked by rows, written out by hand.
+attrib::tensor conv1d_tensor(std::vector<const attrib::weight_tensor*> parts) {
+  Index out = 0;
+  for (const auto* w : parts) out += w->rows;
+  const Index in = parts.front()->cols;
+  attrib::tensor t;
+  t.shape = {in, out};
+  t.values.resize(in * out);
+  Index first = 0;
+  for (const auto* w : parts) {
+    for (Index o = 0; o < w->rows; ++o) {
+      const auto row = w->decode_row(o);
+      for (Index i = 0; i < in; ++i) t.values[i * out + first + o] = row[static_cast<std::size_t>(i)];
+    }
+    first += w->rows;
+  }
+  return t;
+}
+
+attrib::tensor joined(std::vector<const attrib::weight_tensor*> parts) {
+  attrib::tensor t;
+  Index n = 0;
+  for (const auto* w : parts) n += w->cols;
+  t.shape = {n};
+  t.values.resize(n);
+  Index k = 0;
+  for (const auto* w : parts)
+    for (float v : w->decode_row(0)) t.values[k++] = v;
+  return t;
+}
+
+// A Hugging Face Llama checkpoint whose tensors hold `m`'s weights verbatim (Q and K rows taken
+// as already being in rotate_half order), with the biases `m` has (the loader reads any present).
+attrib::tensor_map hf_llama_tensors(const attrib::transformer_model& m) {
+  const auto& c = m.config();
+  const auto& w = m.weights();
+  attrib::tensor_map t;
+  t["model.embed_tokens.weight"] = hf_tensor(w.token_embedding, {c.vocab_size, c.dim});
+  t["lm_head.weight"] = hf_tensor(w.output, {c.vocab_size, c.dim});
+  t["model.norm.weight"] = hf_tensor(w.final_norm, {c.dim});
+  for (Index l = 0; l < c.n_layers; ++l) {
+    const auto& L = w.layers[static_cast<std::size_t>(l)];
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    t[p + "input_layernorm.weight"] = hf_tensor(L.attn_norm, {c.dim});
+    t[p + "post_attention_layernorm.weight"] = hf_tensor(L.ffn_norm, {c.dim});
+    t[p + "self_attn.q_proj.weight"] = hf_tensor(L.wq, {c.dim, c.dim});
+    t[p + "self_attn.k_proj.weight"] = hf_tensor(L.wk, {c.kv_dim(), c.dim});
+    t[p + "self_attn.v_proj.weight"] = hf_tensor(L.wv, {c.kv_dim(), c.dim});
+    t[p + "self_attn.o_proj.weight"] = hf_tensor(L.wo, {c.dim, c.dim});
+    if (L.bq.present()) {
+      t[p + "self_attn.q_proj.bias"] = hf_tensor(L.bq, {c.dim});
+      t[p + "self_attn.k_proj.bias"] = hf_tensor(L.bk, {c.kv_dim()});
+      t[p + "self_attn.v_proj.bias"] = hf_tensor(L.bv, {c.kv_dim()});
+      t[p + "self_attn.o_proj.bias"] = hf_tensor(L.bo, {c.dim});
+      t[p + "mlp.up_proj.bias"] = hf_tensor(L.b_up, {c.hidden_dim});
+      t[p + "mlp.down_proj.bias"] = hf_tensor(L.b_down, {c.dim});
+    }
+    t[p + "mlp.gate_proj.weight"] = hf_tensor(L.w_gate, {c.hidden_dim, c.dim});
+    t[p + "mlp.up_proj.weight"] = hf_tensor(L.w_up, {c.hidden_dim, c.dim});
+    t[p + "mlp.down_proj.weight"] = hf_tensor(L.w_down, {c.dim, c.hidden_dim});
+  }
+  return t;
+}
+
+const char* const qwen2_config = R"({
+  "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 16,
+  "intermediate_size": 40, "num_hidden_layers": 2, "num_attention_heads": 4,
+  "num_key_value_heads": 2, "vocab_size": 19, "max_position_embeddings": 12,
+  "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
+  "tie_word_embeddings": false, "use_sliding_window": false, "sliding_window": 4096
+})";
+
+// GPT-2 as the hub stores it: no "transformer." prefix, Conv1D weights, tied unembedding.
+attrib::tensor_map hf_gpt2_tensors(const attrib::transformer_model& m) {
+  const auto& c = m.config();
+  const auto& w = m.weights();
+  attrib::tensor_map t;
+  t["wte.weight"] = hf_tensor(w.token_embedding, {c.vocab_size, c.dim});
+  t["wpe.weight"] = hf_tensor(w.position_embedding, {c.context_length, c.dim});
+  t["ln_f.weight"] = hf_tensor(w.final_norm, {c.dim});
+  t["ln_f.bias"] = hf_tensor(w.final_norm_bias, {c.dim});
+  for (Index l = 0; l < c.n_layers; ++l) {
+    const auto& L = w.layers[static_cast<std::size_t>(l)];
+    const std::string p = "h." + std::to_string(l) + ".";
+    t[p + "ln_1.weight"] = hf_tensor(L.attn_norm, {c.dim});
+    t[p + "ln_1.bias"] = hf_tensor(L.attn_norm_bias, {c.dim});
+    t[p + "ln_2.weight"] = hf_tensor(L.ffn_norm, {c.dim});
+    t[p + "ln_2.bias"] = hf_tensor(L.ffn_norm_bias, {c.dim});
+    t[p + "attn.c_attn.weight"] = conv1d_tensor({&L.wq, &L.wk, &L.wv});
+    t[p + "attn.c_attn.bias"] = joined({&L.bq, &L.bk, &L.bv});
+    t[p + "attn.c_proj.weight"] = conv1d_tensor({&L.wo});
+    t[p + "attn.c_proj.bias"] = joined({&L.bo});
+    t[p + "mlp.c_fc.weight"] = conv1d_tensor({&L.w_up});
+    t[p + "mlp.c_fc.bias"] = joined({&L.b_up});
+    t[p + "mlp.c_proj.weight"] = conv1d_tensor({&L.w_down});
+    t[p + "mlp.c_proj.bias"] = joined({&L.b_down});
+    t[p + "attn.bias"] = attrib::tensor{{1, 1, 12, 12}, attrib::vector::Ones(144), attrib::tensor_dtype::f32};  // the causal mask buffer, ignored
+  }
+  return t;
+}
+
+const char* const gpt2_config = R"({
+  "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": 16, "n_layer": 2,
+  "n_head": 4, "n_positions": 12, "n_ctx": 12, "vocab_size": 23, "layer_norm_epsilon": 1e-5,
+  "activation_function": "gelu_new", "n_inner": null
+})";
+
+// Writes a checkpoint directory from a config and tensors stored as F32.
+void write_hf(const std::filesystem::path& dir, const std::string& config,
+              const attrib::tensor_map& tensors) {
+  attrib::detail::write_file_bytes(dir / "config.json", config);
+  attrib::write_safetensors(dir / "model.safetensors", tensors, attrib::tensor_dtype::f32);
+}
 
 }  // namespace
 
@@ -320,4 +487,229 @@ TEST_CASE("gpt2: validation names the weight or field that does not fit the fami
   w.final_norm_bias = w.final_norm;
   CHECK_THROWS_WITH_AS(attrib::transformer_model(llama.config(), w), doctest::Contains("final_norm_bias"),
                        attrib::format_error);
+}
+
+TEST_CASE("gpt2: HF Llama loader permutes rotate_half Q/K rows into the pairs attrib rotates") {
+  // The random model's Q/K rows are read as Hugging Face rows: naive rotate_half RoPE on them
+  // must equal attrib on the permuted weights.
+  const auto hf = attrib::random_transformer_model(tiny_llama_config(), 21,
+                                                   {.scale = 0.3f, .biases = true, .tied_output = false});
+  scratch_dir dir;
+  write_hf(dir.path, qwen2_config, hf_llama_tensors(hf));
+  const auto model = attrib::load_hf_model(dir.path);
+  CHECK(model.config().n_kv_heads == 2);
+  CHECK(model.config().norm_eps == 1e-5f);
+  CHECK(model.weights().layers[0].bo.present());
+  CHECK(model.weights().layers[1].bk.present());
+  const auto logits = logits_of(model, prompt);
+  const auto reference = naive_forward(hf, prompt, {}, /*rotate_half=*/true);
+  const double error = relative_error(logits, reference);
+  MESSAGE("HF rotate_half relative logit error " << error);
+  CHECK(error < 1e-4);
+  // Without the permutation the adjacent-pair rotation gives other logits.
+  CHECK(relative_error(logits, naive_forward(hf, prompt)) > 1e-3);
+
+  // Sharded: two files and an index give the same model.
+  scratch_dir sharded;
+  auto tensors = hf_llama_tensors(hf);
+  attrib::tensor_map first, second;
+  nlohmann::json index;
+  for (auto& [name, t] : tensors) {
+    const bool one = name.find("layers.1.") == std::string::npos;
+    (one ? first : second)[name] = t;
+    index["weight_map"][name] = one ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+  }
+  attrib::write_safetensors(sharded.path / "model-00001-of-00002.safetensors", first, attrib::tensor_dtype::f32);
+  attrib::write_safetensors(sharded.path / "model-00002-of-00002.safetensors", second, attrib::tensor_dtype::f32);
+  attrib::detail::write_file_bytes(sharded.path / "model.safetensors.index.json", index.dump());
+  attrib::detail::write_file_bytes(sharded.path / "config.json", qwen2_config);
+  CHECK(identical(logits_of(attrib::load_hf_model(sharded.path), prompt), logits));
+}
+
+TEST_CASE("gpt2: HF GPT-2 loader transposes Conv1D weights and splits c_attn") {
+  const auto original = attrib::random_transformer_model(tiny_gpt2_config(), 22, {.scale = 0.3f});
+  scratch_dir dir;
+  write_hf(dir.path, gpt2_config, hf_gpt2_tensors(original));
+  const auto model = attrib::load_hf_model(dir.path);
+  CHECK(model.config().architecture == transformer_architecture::gpt2);
+  CHECK(model.config().hidden_dim == 64);  // n_inner null: 4 * n_embd
+  CHECK(model.weights().output.bytes.data() == model.weights().token_embedding.bytes.data());
+  CHECK(identical(logits_of(model, prompt), logits_of(original, prompt)));
+}
+
+TEST_CASE("gpt2: F16 and BF16 weights stay in their stored type through load and save") {
+  // Multiples of 1/256 in (-1, 1) are exact in F16; multiples of 1/64 in BF16 too.
+  const auto c = tiny_llama_config();
+  auto values = attrib::random_transformer_model(c, 23, {.scale = 0.3f, .tied_output = false});
+  auto tensors = hf_llama_tensors(values);
+  for (auto& [name, t] : tensors)
+    for (Index k = 0; k < t.values.size(); ++k) t.values[k] = std::round(t.values[k] * 64.0) / 64.0;
+  for (const auto half : {attrib::tensor_dtype::f16, attrib::tensor_dtype::bf16}) {
+    CAPTURE(attrib::dtype_name(half));
+    // Stored half bytes, written with the stored-bytes writer.
+    std::vector<std::vector<std::byte>> buffers;
+    attrib::stored_tensor_map stored;
+    for (const auto& [name, t] : tensors) {
+      if (name.find("bias") != std::string::npos) continue;  // a plain Llama
+      std::vector<std::byte> bytes;
+      for (Index k = 0; k < t.values.size(); ++k) {
+        const auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(t.values[k]));
+        std::uint16_t h = static_cast<std::uint16_t>(bits >> 16);  // exact for these values
+        if (half == attrib::tensor_dtype::f16) {
+          const int e = static_cast<int>((bits >> 23) & 0xFF);
+          h = t.values[k] == 0.0 ? std::uint16_t{0}
+                                 : static_cast<std::uint16_t>(((bits >> 16) & 0x8000) | ((e - 112) << 10) |
+                                                              ((bits >> 13) & 0x3FF));
+        }
+        bytes.push_back(static_cast<std::byte>(h & 0xFF));
+        bytes.push_back(static_cast<std::byte>(h >> 8));
+      }
+      buffers.push_back(std::move(bytes));
+      stored[name] = {half, t.shape, buffers.back()};
+    }
+    scratch_dir dir, f32_dir;
+    attrib::detail::write_file_bytes(dir.path / "config.json", qwen2_config);
+    attrib::write_stored_safetensors(dir.path / "model.safetensors", stored);
+    attrib::tensor_map plain;
+    for (const auto& [name, t] : tensors)
+      if (name.find("bias") == std::string::npos) plain[name] = t;
+    write_hf(f32_dir.path, qwen2_config, plain);
+    const auto model = attrib::load_hf_model(dir.path);
+    const auto expected = attrib::load_hf_model(f32_dir.path);
+    const auto type = half == attrib::tensor_dtype::f16 ? attrib::ggml_type::f16 : attrib::ggml_type::bf16;
+    CHECK(model.weights().layers[0].wq.type == type);
+    CHECK(model.weights().layers[1].w_down.type == type);
+    CHECK(identical(logits_of(model, prompt), logits_of(expected, prompt)));
+    scratch_dir saved;
+    attrib::save_hf_checkpoint(saved.path, model);
+    const auto file = attrib::read_safetensors(saved.path / "model.safetensors");
+    CHECK(file.tensors.at("model.layers.0.self_attn.q_proj.weight").dtype == half);
+    CHECK(identical(logits_of(attrib::load_hf_model(saved.path), prompt), logits_of(model, prompt)));
+  }
+}
+
+TEST_CASE("gpt2: stories260K saved as a HF checkpoint loads back to bit-identical logits") {
+  const auto model = attrib::load_llama2c_model(std::filesystem::path(ATTRIB_DATA_DIR) / "models" /
+                                                "stories260K" / "stories260K.bin");
+  scratch_dir dir;
+  attrib::save_hf_checkpoint(dir.path, model);
+  const auto config = nlohmann::json::parse(attrib::detail::read_file_bytes(dir.path / "config.json"));
+  CHECK(config["model_type"] == "llama");
+  CHECK(config["hidden_size"] == 64);
+  CHECK(config["num_key_value_heads"] == 4);
+  CHECK(config["tie_word_embeddings"] == true);  // llama2.c's shared classifier
+  const auto back = attrib::load_hf_model(dir.path);
+  const std::vector<token_id> story = {1, 403, 407, 261, 378, 414, 273, 471, 259, 280};
+  CHECK(identical(logits_of(back, story), logits_of(model, story)));
+  // The file holds Hugging Face's layout: q_proj row h*hd + r*hd/2 + j is attrib's row
+  // h*hd + 2j + r (hd = 8 for stories260K).
+  const auto file = attrib::read_safetensors(dir.path / "model.safetensors");
+  const auto& q = file.tensors.at("model.layers.2.self_attn.q_proj.weight");
+  const Index hd = model.config().head_dim();
+  REQUIRE(hd == 8);
+  for (Index row : {Index{0}, Index{1}, Index{5}, Index{9}, Index{63}}) {
+    const Index h = row / hd, i = row % hd;
+    const Index hf_row = h * hd + (i % 2) * (hd / 2) + i / 2;
+    const auto expected = model.weights().layers[2].wq.decode_row(row);
+    for (Index col = 0; col < 64; col += 7)
+      CHECK(q.values[hf_row * 64 + col] == expected[static_cast<std::size_t>(col)]);
+  }
+}
+
+TEST_CASE("gpt2: a random GPT-2 round-trips through save_hf_checkpoint") {
+  const auto model = attrib::random_transformer_model(tiny_gpt2_config(), 24, {.scale = 0.3f, .tied_output = false});
+  scratch_dir dir;
+  attrib::save_hf_checkpoint(dir.path, model);
+  const auto back = attrib::load_hf_model(dir.path);
+  CHECK(identical(logits_of(back, prompt), logits_of(model, prompt)));
+  // c_attn holds [in][3 * dim]: element (i, dim + o) is wk's (o, i).
+  const auto file = attrib::read_safetensors(dir.path / "model.safetensors");
+  const auto& qkv = file.tensors.at("transformer.h.1.attn.c_attn.weight");
+  REQUIRE(qkv.shape == std::vector<Index>{16, 48});
+  const auto wk_row = model.weights().layers[1].wk.decode_row(3);
+  for (Index i = 0; i < 16; ++i) CHECK(qkv.values[i * 48 + 16 + 3] == wk_row[static_cast<std::size_t>(i)]);
+  CHECK(file.tensors.contains("lm_head.weight"));
+  // A biased Llama (attention_bias and mlp_bias) round-trips too.
+  const auto llama = attrib::random_transformer_model(tiny_llama_config(), 25, {.scale = 0.3f, .biases = true});
+  scratch_dir llama_dir;
+  attrib::save_hf_checkpoint(llama_dir.path, llama);
+  CHECK(identical(logits_of(attrib::load_hf_model(llama_dir.path), prompt), logits_of(llama, prompt)));
+}
+
+TEST_CASE("gpt2: malformed HF checkpoints are format_errors naming the tensor or field") {
+  const auto original = attrib::random_transformer_model(tiny_gpt2_config(), 26, {.scale = 0.3f});
+  scratch_dir dir;
+  const auto tensors = hf_gpt2_tensors(original);
+  auto fails_with = [&](const std::string& config, const attrib::tensor_map& t, const std::string& what) {
+    write_hf(dir.path, config, t);
+    CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains(what.c_str()), attrib::format_error);
+  };
+  auto missing = tensors;
+  missing.erase("h.1.mlp.c_fc.weight");
+  fails_with(gpt2_config, missing, "h.1.mlp.c_fc.weight");
+  auto wrong = tensors;
+  wrong["h.0.ln_2.bias"].shape = {8, 2};
+  fails_with(gpt2_config, wrong, "'h.0.ln_2.bias' has shape [8, 2], expected [16]");
+  std::string unknown = gpt2_config;
+  unknown.replace(unknown.find("\"gpt2\""), 6, "\"bert\"");
+  fails_with(unknown, tensors, "model_type 'bert'");
+  std::string no_heads = gpt2_config;
+  no_heads.replace(no_heads.find("\"n_head\""), 8, "\"n_hxad\"");
+  fails_with(no_heads, tensors, "'n_head' is missing");
+  std::string relu = gpt2_config;
+  relu.replace(relu.find("gelu_new"), 8, "relu");
+  fails_with(relu, tensors, "activation_function");
+  fails_with(qwen2_config, tensors, "model.embed_tokens.weight");
+  // A double-precision tensor is not a stored type attrib computes with.
+  attrib::detail::write_file_bytes(dir.path / "config.json", gpt2_config);
+  attrib::write_safetensors(dir.path / "model.safetensors", tensors, attrib::tensor_dtype::f64);
+  CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains("dtype F64"), attrib::format_error);
+  // Truncated: the last tensor's offsets reach beyond the file.
+  write_hf(dir.path, gpt2_config, tensors);
+  const auto bytes = attrib::detail::read_file_bytes(dir.path / "model.safetensors");
+  attrib::detail::write_file_bytes(dir.path / "model.safetensors", bytes.substr(0, bytes.size() - 10));
+  CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains("data_offsets"), attrib::format_error);
+  // A shard may not name a file outside the directory.
+  attrib::detail::write_file_bytes(dir.path / "model.safetensors.index.json",
+                                   R"({"weight_map": {"wte.weight": "../model.safetensors"}})");
+  CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains("not a file in the directory"),
+                       attrib::format_error);
+  std::filesystem::remove(dir.path / "model.safetensors.index.json");
+  std::filesystem::remove(dir.path / "model.safetensors");
+  CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains("model.safetensors"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::parse_hf_config("[1, 2]"), doctest::Contains("not a JSON object"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::parse_hf_config(R"({"model_type": "llama", "hidden_size": 16,
+      "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 5,
+      "max_position_embeddings": 8, "rope_scaling": {"rope_type": "yarn", "factor": 4}})"),
+                       doctest::Contains("rope_scaling"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::parse_hf_config(R"({"model_type": "llama", "hidden_size": 16,
+      "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 3, "vocab_size": 5,
+      "max_position_embeddings": 8})"),
+                       doctest::Contains("not a multiple of n_heads"), attrib::format_error);
+}
+
+TEST_CASE("gpt2: HF rope_scaling llama3 gives Llama 3.1's frequency factors") {
+  // Llama 3.1 8B: theta 500000, head_dim 128, factor 8, low 1, high 4, original 8192.
+  const auto c = attrib::parse_hf_config(R"({"architectures": ["LlamaForCausalLM"],
+      "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+      "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+      "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "rope_theta": 500000.0,
+      "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                       "original_max_position_embeddings": 8192, "rope_type": "llama3"}})");
+  REQUIRE(c.rope_freq_factors.size() == 64);
+  // Wavelength 2 pi 500000^(2j/128): below 8192/4 = 2048 for small j (factor 1), above 8192 for
+  // large j (factor 8); in between 1 / ((1 - s)/8 + s), s = (8192/wavelength - 1) / 3.
+  const double pi = 3.14159265358979323846;
+  for (std::size_t j = 0; j < 64; ++j) {
+    const double wavelength = 2 * pi * std::pow(500000.0, 2.0 * static_cast<double>(j) / 128.0);
+    double expected = 1.0;
+    if (wavelength > 8192.0) expected = 8.0;
+    else if (wavelength >= 2048.0) {
+      const double s = (8192.0 / wavelength - 1.0) / 3.0;
+      expected = 1.0 / ((1.0 - s) / 8.0 + s);
+    }
+    CHECK(c.rope_freq_factors[j] == doctest::Approx(expected).epsilon(1e-6));
+  }
+  CHECK(c.rope_freq_factors.front() == 1.0f);
+  CHECK(c.rope_freq_factors.back() == 8.0f);
 }

@@ -3,12 +3,17 @@
 // header length N, N bytes of JSON mapping tensor names to {dtype, shape, data_offsets} plus an
 // optional "__metadata__" string map, then the tensor bytes. Parsing validates everything a
 // hostile file could get wrong, so that it can be fed untrusted bytes (and is fuzzed).
+//
+// Two levels: parse_safetensors_view checks a file and returns views of its tensors' stored bytes
+// (for memory-mapped model checkpoints, which stay in their stored type); parse_safetensors
+// decodes every value to double. write_stored_safetensors writes tensors given as stored bytes.
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -34,6 +39,21 @@ struct tensor {
 };
 
 using tensor_map = std::map<std::string, tensor, std::less<>>;
+
+// A tensor as it is stored: its dtype, shape and little-endian bytes (a view into a file when
+// parsed, or bytes the caller owns when written).
+struct stored_tensor {
+  tensor_dtype dtype = tensor_dtype::f32;
+  std::vector<index> shape;  // empty for a scalar
+  std::span<const std::byte> bytes;
+};
+
+using stored_tensor_map = std::map<std::string, stored_tensor, std::less<>>;
+
+struct safetensors_view {
+  stored_tensor_map tensors;
+  std::map<std::string, std::string> metadata;  // the "__metadata__" entry, if any
+};
 
 struct safetensors_content {
   tensor_map tensors;
@@ -114,16 +134,46 @@ inline bool json_count(const nlohmann::json& j, std::uint64_t& out) {
   return false;
 }
 
+// The 8-byte length and the JSON header, padded with spaces so that the data starts 8-byte
+// aligned.
+inline std::string safetensors_header(const nlohmann::ordered_json& header, const char* who) {
+  std::string json;
+  try {
+    json = header.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw invalid_argument(std::string(who) + ": a name is not valid UTF-8: " + e.what());
+  }
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string out;
+  out.reserve(8 + json.size());
+  store_le(out, json.size(), 8);
+  out += json;
+  return out;
+}
+
 }  // namespace detail
 
-// Parses a whole safetensors file held in memory. Throws format_error, naming `source` and the
-// offending tensor, for: a truncated file; a header length beyond the file; a header that is not
-// a JSON object; entries without exactly dtype, shape and data_offsets; an unknown or unsupported
-// dtype; a shape that is not a list of non-negative integers; offsets out of range or whose
-// length differs from product(shape) * dtype size; tensors that overlap or leave gaps in the
-// data buffer; a __metadata__ that is not a string-to-string map.
-inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
-                                             const std::string& source = "<memory>") {
+inline std::string_view dtype_name(tensor_dtype dtype) {
+  for (const auto& d : detail::dtype_table)
+    if (d.dtype == dtype) return d.name;
+  return "?";
+}
+
+inline std::size_t dtype_bytes(tensor_dtype dtype) {
+  for (const auto& d : detail::dtype_table)
+    if (d.dtype == dtype) return d.bytes;
+  return 0;
+}
+
+// Checks a whole safetensors file held in memory and returns views of its tensors into `bytes`.
+// Throws format_error, naming `source` and the offending tensor, for: a truncated file; a header
+// length beyond the file; a header that is not a JSON object; entries without exactly dtype,
+// shape and data_offsets; an unknown or unsupported dtype; a shape that is not a list of
+// non-negative integers; offsets out of range or whose length differs from product(shape) *
+// dtype size; tensors that overlap or leave gaps in the data buffer; a __metadata__ that is not a
+// string-to-string map.
+inline safetensors_view parse_safetensors_view(std::span<const std::byte> bytes,
+                                               const std::string& source = "<memory>") {
   using detail::safetensors_fail;
   if (bytes.size() < 8)
     safetensors_fail(source, "file has " + std::to_string(bytes.size()) +
@@ -139,7 +189,7 @@ inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
   if (!header.is_object()) safetensors_fail(source, "header is not a JSON object");
 
   const std::span<const std::byte> data = bytes.subspan(8 + header_length);
-  safetensors_content content;
+  safetensors_view content;
   // (begin, end, name) of every tensor, to check that they tile the data buffer.
   std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string>> extents;
   for (const auto& [name, entry] : header.items()) {
@@ -160,20 +210,20 @@ inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
                                    "data_offsets");
     const auto& dtype_json = entry["dtype"];
     if (!dtype_json.is_string()) safetensors_fail(source, where + "dtype is not a string");
-    const auto dtype_name = dtype_json.get<std::string>();
+    const auto type_name = dtype_json.get<std::string>();
     const auto* info = std::find_if(std::begin(detail::dtype_table), std::end(detail::dtype_table),
-                                    [&](const auto& d) { return d.name == dtype_name; });
+                                    [&](const auto& d) { return d.name == type_name; });
     if (info == std::end(detail::dtype_table)) {
       const bool known =
           std::find(std::begin(detail::unsupported_dtypes), std::end(detail::unsupported_dtypes),
-                    dtype_name) != std::end(detail::unsupported_dtypes);
+                    type_name) != std::end(detail::unsupported_dtypes);
       safetensors_fail(source, where + (known ? "unsupported dtype '" : "unknown dtype '") +
-                                   dtype_name + "', expected F16, BF16, F32 or F64");
+                                   type_name + "', expected F16, BF16, F32 or F64");
     }
 
     const auto& shape_json = entry["shape"];
     if (!shape_json.is_array()) safetensors_fail(source, where + "shape is not an array");
-    tensor t;
+    stored_tensor t;
     t.dtype = info->dtype;
     std::uint64_t count = 1;
     for (const auto& dim_json : shape_json) {
@@ -203,10 +253,7 @@ inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
           source, where + "data_offsets span " + std::to_string(end - begin) +
                       " bytes, but shape and dtype need " +
                       (huge ? std::string("more than 2^64") : std::to_string(count * info->bytes)));
-    t.values.resize(static_cast<index>(count));
-    for (std::uint64_t k = 0; k < count; ++k)
-      t.values[static_cast<index>(k)] =
-          detail::decode(data.data() + begin + k * info->bytes, info->dtype);
+    t.bytes = data.subspan(begin, end - begin);
     extents.emplace_back(begin, end, name);
     content.tensors.emplace(name, std::move(t));
   }
@@ -224,6 +271,27 @@ inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
   if (covered != data.size())
     safetensors_fail(source, "data buffer has " + std::to_string(data.size()) +
                                  " bytes, but the tensors cover " + std::to_string(covered));
+  return content;
+}
+
+// parse_safetensors_view, with every value decoded to double.
+inline safetensors_content parse_safetensors(std::span<const std::byte> bytes,
+                                             const std::string& source = "<memory>") {
+  auto view = parse_safetensors_view(bytes, source);
+  safetensors_content content;
+  content.metadata = std::move(view.metadata);
+  for (const auto& [name, stored] : view.tensors) {
+    tensor t;
+    t.shape = stored.shape;
+    t.dtype = stored.dtype;
+    const std::size_t width = dtype_bytes(stored.dtype);
+    const std::size_t count = stored.bytes.size() / width;
+    t.values.resize(static_cast<index>(count));
+    for (std::size_t k = 0; k < count; ++k)
+      t.values[static_cast<index>(k)] =
+          detail::decode(stored.bytes.data() + k * width, stored.dtype);
+    content.tensors.emplace(name, std::move(t));
+  }
   return content;
 }
 
@@ -273,18 +341,7 @@ inline std::string serialize_safetensors(const tensor_map& tensors,
                     {"shape", t.shape},
                     {"data_offsets", {begin, data.size()}}};
   }
-  std::string json;
-  try {
-    json = header.dump();
-  } catch (const nlohmann::json::exception& e) {
-    throw invalid_argument(std::string("serialize_safetensors: a name is not valid UTF-8: ") +
-                           e.what());
-  }
-  json.append((8 - json.size() % 8) % 8, ' ');
-  std::string out;
-  out.reserve(8 + json.size() + data.size());
-  detail::store_le(out, json.size(), 8);
-  out += json;
+  std::string out = detail::safetensors_header(header, "serialize_safetensors");
   out += data;
   return out;
 }
@@ -293,6 +350,48 @@ inline void write_safetensors(const std::filesystem::path& path, const tensor_ma
                               tensor_dtype dtype = tensor_dtype::f64,
                               const std::map<std::string, std::string>& metadata = {}) {
   detail::write_file_bytes(path, serialize_safetensors(tensors, dtype, metadata));
+}
+
+// Writes tensors given as stored bytes (in name order), streaming them to the file so that a
+// large checkpoint is not first copied into one buffer. Throws invalid_argument when a tensor's
+// byte count disagrees with its shape and dtype or a name is reserved, format_error when the file
+// cannot be written.
+inline void write_stored_safetensors(const std::filesystem::path& path,
+                                     const stored_tensor_map& tensors,
+                                     const std::map<std::string, std::string>& metadata = {}) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    if (name == "__metadata__")
+      throw invalid_argument(
+          "write_stored_safetensors: '__metadata__' is reserved, not a tensor name");
+    std::uint64_t count = 1;
+    for (index dim : t.shape) {
+      if (dim < 0)
+        throw invalid_argument("write_stored_safetensors: tensor '" + name +
+                               "' has a negative dimension");
+      count *= static_cast<std::uint64_t>(dim);
+    }
+    if (count * dtype_bytes(t.dtype) != t.bytes.size())
+      throw invalid_argument("write_stored_safetensors: tensor '" + name + "' has " +
+                             std::to_string(t.bytes.size()) + " bytes, but its shape and dtype " +
+                             std::string(dtype_name(t.dtype)) + " need " +
+                             std::to_string(count * dtype_bytes(t.dtype)));
+    header[name] = {{"dtype", dtype_name(t.dtype)},
+                    {"shape", t.shape},
+                    {"data_offsets", {offset, offset + t.bytes.size()}}};
+    offset += t.bytes.size();
+  }
+  const std::string head = detail::safetensors_header(header, "write_stored_safetensors");
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw format_error(path.string() + ": cannot open file for writing");
+  out.write(head.data(), static_cast<std::streamsize>(head.size()));
+  for (const auto& [name, t] : tensors)
+    out.write(reinterpret_cast<const char*>(t.bytes.data()),
+              static_cast<std::streamsize>(t.bytes.size()));
+  out.flush();
+  if (!out) throw format_error(path.string() + ": write failed");
 }
 
 }  // namespace attrib
