@@ -269,16 +269,7 @@ class transformer_tape {
         require(ids[static_cast<std::size_t>(f)],
                 "layers." + std::to_string(l) + "." + layer_tensor_specs[f].name);
     }
-    const index half = config_.head_dim() / 2;
-    inv_freq_.resize(static_cast<std::size_t>(half));
-    for (index j = 0; j < half; ++j) {
-      // As transformer_model computes it, so that float tapes rotate by the same angles.
-      double f = std::pow(static_cast<double>(config_.rope_theta),
-                          -static_cast<double>(2 * j) / static_cast<double>(config_.head_dim()));
-      if (!config_.rope_freq_factors.empty())
-        f /= config_.rope_freq_factors[static_cast<std::size_t>(j)];
-      inv_freq_[static_cast<std::size_t>(j)] = f;
-    }
+    inv_freq_ = rope_inverse_frequencies(config_);  // as transformer_model rotates
   }
 
   const transformer_config& config() const { return config_; }
@@ -306,7 +297,7 @@ class transformer_tape {
       first_row_.push_back(static_cast<index>(ids_.size()));
     }
     const index n = static_cast<index>(ids_.size());
-    rope_tables(n);
+    if (!gpt2_) rope_tables(n);
     for (const auto& [p, m] : offsets)
       if (m.rows() != n || m.cols() != width(p))
         throw invalid_argument("transformer_tape: offset at " + to_string(p) + " is " +
@@ -777,6 +768,168 @@ inline double language_model_loss(const transformer_parameters& parameters,
   tape.forward(batch.sequences, {}, threads);
   float_matrix dlogits;
   return detail::language_model_loss(tape, batch, total, dlogits, threads);
+}
+
+// A scalar function F of the logits, for transformer_backward: given one logits matrix per
+// sequence (positions x vocabulary), returns F and writes dF/dlogits into `gradient` (resized
+// by the caller to the logits' shapes and zeroed).
+using logit_objective = std::function<double(const std::vector<float_matrix>& logits,
+                                             std::vector<float_matrix>& gradient)>;
+
+// F = logit of `good` minus logit of `bad` at `position` of `sequence` (-1: its last position),
+// the usual metric of activation patching.
+inline logit_objective logit_difference(std::size_t sequence, index position, token_id good,
+                                        token_id bad) {
+  return [=](const std::vector<float_matrix>& logits, std::vector<float_matrix>& gradient) {
+    if (sequence >= logits.size())
+      throw invalid_argument("logit_difference: sequence " + std::to_string(sequence) +
+                             " of a batch of " + std::to_string(logits.size()));
+    const auto& z = logits[sequence];
+    const index t = position < 0 ? z.rows() + position : position;
+    auto check = [&](token_id id) {
+      if (id < 0 || id >= z.cols())
+        throw invalid_argument("logit_difference: token id " + std::to_string(id) +
+                               " is outside the vocabulary [0, " + std::to_string(z.cols()) + ")");
+    };
+    check(good);
+    check(bad);
+    if (t < 0 || t >= z.rows())
+      throw invalid_argument("logit_difference: position " + std::to_string(position) +
+                             " of a sequence of " + std::to_string(z.rows()) + " tokens");
+    gradient[sequence](t, good) += 1.0f;
+    gradient[sequence](t, bad) -= 1.0f;
+    return static_cast<double>(z(t, good)) - static_cast<double>(z(t, bad));
+  };
+}
+
+struct backward_options {
+  // Hook points at which to return activations and dF/d(activation).
+  std::vector<hook_point> points = {};
+  // Also return dF/d(parameter) for every parameter.
+  bool parameter_gradient = false;
+  // Worker threads; 0 means all cores. Results do not depend on it.
+  std::size_t threads = 1;
+};
+
+struct transformer_gradients {
+  double value = 0;                       // F(logits)
+  std::vector<float_matrix> logits;       // one per sequence: positions x vocabulary
+  std::vector<hook_point> points;         // as requested
+  // [k][b]: at points[k] for sequence b, positions x width (dim, or hidden_dim for mlp_post).
+  std::vector<std::vector<float_matrix>> activations;
+  std::vector<std::vector<float_matrix>> gradients;
+  // dF/d(parameter), laid out as the parameters; when asked for.
+  std::optional<transformer_parameters> parameters;
+
+  const float_matrix& gradient(hook_point p, std::size_t sequence) const {
+    return find(gradients, p, sequence);
+  }
+  const float_matrix& activation(hook_point p, std::size_t sequence) const {
+    return find(activations, p, sequence);
+  }
+
+ private:
+  const float_matrix& find(const std::vector<std::vector<float_matrix>>& v, hook_point p,
+                           std::size_t sequence) const {
+    for (std::size_t k = 0; k < points.size(); ++k)
+      if (points[k] == p) {
+        if (sequence >= v[k].size())
+          throw invalid_argument("transformer_gradients: sequence " + std::to_string(sequence) +
+                                 " of " + std::to_string(v[k].size()));
+        return v[k][sequence];
+      }
+    throw invalid_argument("transformer_gradients: " + to_string(p) + " was not requested");
+  }
+};
+
+// One forward and one backward pass over whole sequences (each from position 0): F, the
+// logits, and the activations and gradients at the requested hook points (and of every
+// parameter if asked). The gradient at p is dF/dδ for δ added to the activation at p, the
+// value that flows on from p, so it is what attribution patching multiplies with an activation
+// difference. Throws invalid_argument on an empty batch or sequence, token ids outside the
+// vocabulary, sequences longer than the context, a hook point beyond the model, non-finite
+// parameters, or an objective that writes a gradient of the wrong shape or a non-finite one.
+inline transformer_gradients transformer_backward(const transformer_parameters& parameters,
+                                                  std::span<const std::vector<token_id>> sequences,
+                                                  const logit_objective& objective,
+                                                  const backward_options& options = {}) {
+  if (!objective) throw invalid_argument("transformer_backward: the objective is empty");
+  detail::transformer_tape<float> tape(parameters);
+  tape.forward(sequences, {}, options.threads, options.points);
+  transformer_gradients out;
+  out.points = options.points;
+  const auto& logits = tape.logits();
+  std::vector<float_matrix> dlogits(tape.sequences());
+  for (std::size_t b = 0; b < tape.sequences(); ++b) {
+    const index first = tape.first_row(b);
+    const index rows = tape.first_row(b + 1) - first;
+    out.logits.push_back(logits.middleRows(first, rows));
+    dlogits[b].setZero(rows, logits.cols());
+  }
+  out.value = objective(out.logits, dlogits);
+  float_matrix stacked(logits.rows(), logits.cols());
+  if (dlogits.size() != tape.sequences())
+    throw invalid_argument("transformer_backward: the objective resized its gradient list");
+  for (std::size_t b = 0; b < dlogits.size(); ++b) {
+    const index first = tape.first_row(b);
+    const index rows = tape.first_row(b + 1) - first;
+    if (dlogits[b].rows() != rows || dlogits[b].cols() != logits.cols())
+      throw invalid_argument("transformer_backward: the objective's gradient for sequence " +
+                             std::to_string(b) + " is " + std::to_string(dlogits[b].rows()) +
+                             " x " + std::to_string(dlogits[b].cols()) + ", expected " +
+                             std::to_string(rows) + " x " + std::to_string(logits.cols()));
+    if (!dlogits[b].allFinite())
+      throw invalid_argument("transformer_backward: the objective's gradient for sequence " +
+                             std::to_string(b) + " is not finite");
+    stacked.middleRows(first, rows) = dlogits[b];
+  }
+  auto g = tape.backward(stacked, options.points, options.parameter_gradient, options.threads);
+  for (const auto& p : options.points) {
+    out.activations.emplace_back();
+    out.gradients.emplace_back();
+    for (std::size_t b = 0; b < tape.sequences(); ++b) {
+      const index first = tape.first_row(b);
+      const index rows = tape.first_row(b + 1) - first;
+      out.activations.back().push_back(tape.activation(p).middleRows(first, rows));
+      out.gradients.back().push_back(g.points.at(p).middleRows(first, rows));
+    }
+  }
+  if (options.parameter_gradient) {
+    out.parameters = parameters.zeros_like();
+    for (std::size_t k = 0; k < g.parameters.size(); ++k)
+      out.parameters->tensors[k] = std::move(g.parameters[k]);
+  }
+  return out;
+}
+
+// As above for a loaded model, whose weights are decoded to float32 first.
+inline transformer_gradients transformer_backward(const transformer_model& model,
+                                                  std::span<const std::vector<token_id>> sequences,
+                                                  const logit_objective& objective,
+                                                  const backward_options& options = {}) {
+  return transformer_backward(transformer_parameters::from_model(model), sequences, objective,
+                              options);
+}
+
+// Attribution patching (Nanda 2023; Kramar et al. 2024, AtP): the first-order estimate of how F
+// changes when the activation at `p` of `sequence` is replaced, position by position, by the
+// rows of `other` (from another run: a corrupted prompt, another model of the same width).
+// Entry t is dF/da_t . (other_t - a_t); summing entries estimates patching several positions at
+// once. `other` has one row per position of the sequence.
+inline vector patching_estimate(const transformer_gradients& g, hook_point p, std::size_t sequence,
+                                const float_matrix& other) {
+  const auto& a = g.activation(p, sequence);
+  const auto& d = g.gradient(p, sequence);
+  if (other.rows() != a.rows() || other.cols() != a.cols())
+    throw invalid_argument("patching_estimate: the other activation at " + to_string(p) + " is " +
+                           std::to_string(other.rows()) + " x " + std::to_string(other.cols()) +
+                           ", expected " + std::to_string(a.rows()) + " x " +
+                           std::to_string(a.cols()));
+  vector out(a.rows());
+  for (index t = 0; t < a.rows(); ++t)
+    out(t) = d.row(t).cast<double>()
+                 .dot((other.row(t) - a.row(t)).cast<double>());
+  return out;
 }
 
 }  // namespace attrib
