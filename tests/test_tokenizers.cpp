@@ -163,10 +163,10 @@ TEST_CASE("tokenizers: GPT-2 byte-level BPE reproduces gpt-3-encoder's token ids
       {"I'll've they'd ABC's 12345678 3.14159",
        {40, 1183, 1053, 484, 1549, 9738, 338, 17031, 2231, 30924, 513, 13, 1415, 19707}},
   };
-  for (const auto& [text, expected] : cases) {
-    CAPTURE(text);
-    CHECK(tok.encode(text) == expected);
-    CHECK(tok.decode(expected) == text);
+  for (const auto& c : cases) {
+    CAPTURE(c.first);
+    CHECK(tok.encode(c.first) == c.second);
+    CHECK(tok.decode(c.second) == c.first);
   }
   // gpt-3-encoder knows no special tokens: its ids for the text "<|endoftext|>" are those of
   // ordinary text, which attrib gives with split_special_tokens off; with it on (the default),
@@ -232,6 +232,7 @@ TEST_CASE("tokenizers: Llama-3-style tokenizer.json on a hand-worked vocabulary"
   const json j = llama3_style_json();
   const auto tok = parse(j);
   CHECK(tok.vocab_size() == 264);
+  CHECK(tok.bos() == 262);
   // "the the 12345 IT'S abc<|eot_id|>!" by hand:
   //   added tokens:  "the the 12345 IT'S abc" | <|eot_id|> 263 | "!"
   //   Llama 3 split: "the" " the" " " "123" "45" " IT" "'S" " abc"   (digits in threes,
@@ -287,6 +288,7 @@ TEST_CASE("tokenizers: Llama-2-style tokenizer.json maps onto SentencePiece BPE"
   REQUIRE(std::holds_alternative<attrib::sentencepiece_bpe>(tok.model()));
   // " hi\nhe" after the prefix: ▁ h i \n h e; "\n" has no piece -> byte token <0x0A>;
   // merges: ▁h, then ▁hi; "h e" has no merge.
+  CHECK(tok.bos() == 1);
   CHECK(tok.encode("hi\nhe") == ids{1, 8, 3, 5, 9});
   CHECK(tok.decode(ids{1, 8, 3, 5, 9}) == "hi\nhe");
   CHECK(tok.encode("hi hi", false) == ids{8, 8});

@@ -39,6 +39,10 @@ class hf_tokenizer {
   index vocab_size() const {
     return std::visit([](const auto& m) { return m.vocab_size(); }, model_);
   }
+  // The id that encode(text, true) puts first, if the tokenizer has one.
+  std::optional<token_id> bos() const {
+    return std::visit([](const auto& m) { return std::optional<token_id>(m.bos()); }, model_);
+  }
   std::vector<token_id> encode(std::string_view text, bool add_bos = true) const {
     return std::visit([&](const auto& m) { return m.encode(text, add_bos); }, model_);
   }
