@@ -5,7 +5,9 @@
 // GPT2LMHeadModel. The layouts are the inverse of hf_loader.hpp's: Q and K rows go back to
 // rotate_half order, GPT-2's matrices back to Conv1D [in][out] with q, k, v joined into c_attn.
 // F32, F16 and BF16 weights keep their type; Q8_0 weights are written as F32.
+#include <charconv>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -134,6 +136,14 @@ class hf_writer {
   stored_tensor_map tensors_;
 };
 
+// The shortest decimal that reads back as `f`, so that config.json says 1e-05, not
+// 9.999999747378752e-06.
+inline double shortest_decimal(float f) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof(text), f).ptr;
+  return std::strtod(std::string(text, end).c_str(), nullptr);
+}
+
 inline bool tied_output(const transformer_weights& w) {
   return w.output.bytes.data() == w.token_embedding.bytes.data() &&
          w.output.bytes.size() == w.token_embedding.bytes.size() && w.output.type == w.token_embedding.type;
@@ -185,7 +195,7 @@ inline void save_hf_checkpoint(const std::filesystem::path& dir, const transform
     config["n_positions"] = c.context_length;
     config["n_ctx"] = c.context_length;
     config["vocab_size"] = c.vocab_size;
-    config["layer_norm_epsilon"] = c.norm_eps;
+    config["layer_norm_epsilon"] = detail::shortest_decimal(c.norm_eps);
     config["activation_function"] = "gelu_new";
   } else {
     const index hd = c.head_dim();
@@ -241,8 +251,8 @@ inline void save_hf_checkpoint(const std::filesystem::path& dir, const transform
     config["num_key_value_heads"] = c.n_kv_heads;
     config["vocab_size"] = c.vocab_size;
     config["max_position_embeddings"] = c.context_length;
-    config["rms_norm_eps"] = c.norm_eps;
-    config["rope_theta"] = c.rope_theta;
+    config["rms_norm_eps"] = detail::shortest_decimal(c.norm_eps);
+    config["rope_theta"] = detail::shortest_decimal(c.rope_theta);
     config["hidden_act"] = "silu";
     if (!qwen2) {
       config["attention_bias"] = attention_bias;

@@ -283,6 +283,13 @@ namespace detail {
 // The tensors of all shards of a checkpoint, by name.
 class hf_tensors {
  public:
+  // One safetensors file in memory.
+  hf_tensors(std::span<const std::byte> bytes, hf_storage& storage) : storage_(storage) {
+    views_.push_back(parse_safetensors_view(bytes, "model.safetensors"));
+    for (const auto& [name, t] : views_.back().tensors) tensors_.emplace(name, t);
+  }
+
+  // The shards of a checkpoint directory, mapped.
   hf_tensors(const std::filesystem::path& dir, hf_storage& storage) : storage_(storage) {
     const auto index_path = dir / "model.safetensors.index.json";
     if (std::filesystem::exists(index_path)) {
@@ -483,7 +490,31 @@ inline transformer_weights hf_gpt2_weights(const transformer_config& c, const hf
   return w;
 }
 
+inline transformer_model hf_model(const nlohmann::json& j, const hf_tensors& tensors,
+                                  std::shared_ptr<hf_storage> storage) {
+  const transformer_config c = hf_config_from_json(j);
+  const bool gpt2 = c.architecture == transformer_architecture::gpt2;
+  // GPT-2 always ties its unembedding; LlamaConfig's default is untied.
+  const bool tied = hf_config_reader(j).flag("tie_word_embeddings", gpt2);
+  transformer_weights w = gpt2 ? hf_gpt2_weights(c, tensors, tied, *storage)
+                               : hf_llama_weights(c, tensors, tied, *storage);
+  w.storage = std::move(storage);
+  return transformer_model(c, std::move(w));
+}
+
 }  // namespace detail
+
+// A model from the text of a config.json and one safetensors file held in memory, which must
+// outlive the model (the weights are views into it, or into rearranged copies the model owns).
+// Throws as load_hf_model does.
+inline transformer_model hf_model_from_memory(std::string_view config_json,
+                                              std::span<const std::byte> safetensors) {
+  const auto j = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw format_error("config.json: not valid JSON");
+  auto storage = std::make_shared<detail::hf_storage>();
+  const detail::hf_tensors tensors(safetensors, *storage);
+  return detail::hf_model(j, tensors, std::move(storage));
+}
 
 // Loads a Hugging Face checkpoint directory (see the top of this file). Throws format_error
 // naming the file, field or tensor for: a missing or invalid config.json (hf_config_from_json);
@@ -494,17 +525,10 @@ inline transformer_model load_hf_model(const std::filesystem::path& dir) {
   const auto config_path = dir / "config.json";
   const auto j = nlohmann::json::parse(detail::read_file_bytes(config_path), nullptr, false);
   if (j.is_discarded()) throw format_error(config_path.string() + ": not valid JSON");
-  const transformer_config c = hf_config_from_json(j);
-  const detail::hf_config_reader r(j);
-  const bool gpt2 = c.architecture == transformer_architecture::gpt2;
-  // GPT-2 always ties its unembedding; LlamaConfig's default is untied.
-  const bool tied = r.flag("tie_word_embeddings", gpt2);
+  (void)hf_config_from_json(j);  // a bad config is reported before any shard is mapped
   auto storage = std::make_shared<detail::hf_storage>();
   const detail::hf_tensors tensors(dir, *storage);
-  transformer_weights w = gpt2 ? detail::hf_gpt2_weights(c, tensors, tied, *storage)
-                               : detail::hf_llama_weights(c, tensors, tied, *storage);
-  w.storage = storage;
-  return transformer_model(c, std::move(w));
+  return detail::hf_model(j, tensors, std::move(storage));
 }
 
 }  // namespace attrib
