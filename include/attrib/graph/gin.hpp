@@ -47,11 +47,22 @@ class gin {
     detail::require(config.inputs >= 1 && config.hidden >= 1 && config.layers >= 1 && config.classes >= 2,
                     "gin: need inputs, hidden, layers >= 1 and classes >= 2");
     rng random = rng::stream(seed, 0x91);
+    // MLP biases start at U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's Linear) rather than 0:
+    // with zero biases and constant positive features every ReLU is linear or dead at the start
+    // and the network stays a positively homogeneous function of walk counts, which does not
+    // train on BA-2Motifs.
+    const auto uniform_bias = [&](index fan_in) {
+      const double limit = 1.0 / std::sqrt(static_cast<double>(fan_in));
+      vector b(config.hidden);
+      for (index i = 0; i < b.size(); ++i) b(i) = limit * (2.0 * random.uniform() - 1.0);
+      return b;
+    };
     for (index l = 0; l < config.layers; ++l) {
-      theta_.weights.push_back(glorot_uniform(l == 0 ? config.inputs : config.hidden, config.hidden, random));
-      theta_.biases.push_back(vector::Zero(config.hidden));
+      const index fan_in = l == 0 ? config.inputs : config.hidden;
+      theta_.weights.push_back(glorot_uniform(fan_in, config.hidden, random));
+      theta_.biases.push_back(uniform_bias(fan_in));
       theta_.weights.push_back(glorot_uniform(config.hidden, config.hidden, random));
-      theta_.biases.push_back(vector::Zero(config.hidden));
+      theta_.biases.push_back(uniform_bias(config.hidden));
     }
     theta_.weights.push_back(glorot_uniform(pooled_size(), config.classes, random));
     theta_.biases.push_back(vector::Zero(config.classes));
