@@ -5,10 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "attrib/core/random.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/tokenizers/byte_level_bpe.hpp"
 #include "attrib/tokenizers/chat_template.hpp"
@@ -180,6 +182,56 @@ TEST_CASE("tokenizers: GPT-2 byte-level BPE reproduces gpt-3-encoder's token ids
   CHECK_THROWS_AS(tok.encode("bad \xC0 byte"), attrib::invalid_argument);
   CHECK_THROWS_WITH_AS(tok.decode(ids{50257}), doctest::Contains("outside the vocabulary"), attrib::invalid_argument);
   CHECK_THROWS_AS(tok.decode(ids{-1}), attrib::invalid_argument);
+}
+
+TEST_CASE("tokenizers: heap-based BPE equals GPT-2's merge loop on random words") {
+  // openai/gpt-2 encoder.py's bpe(), written out plainly: merge every occurrence of the
+  // lowest-ranked adjacent pair left to right, then look again. Quadratic, so short words.
+  const std::string bpe = attrib::detail::read_file_bytes(gpt2_dir / "vocab.bpe");
+  std::map<std::pair<std::string, std::string>, std::size_t> ranks;
+  for (std::size_t at = bpe.find('\n') + 1; at < bpe.size();) {
+    const std::size_t end = bpe.find('\n', at);
+    const std::string line = bpe.substr(at, end - at);
+    if (!line.empty()) ranks.emplace(std::pair{line.substr(0, line.find(' ')), line.substr(line.find(' ') + 1)}, ranks.size());
+    at = end + 1;
+  }
+  const auto reference = [&](const std::string& word) {
+    std::vector<std::string> parts;
+    for (char c : word) parts.push_back(byte_char(static_cast<unsigned char>(c)));
+    for (;;) {
+      std::size_t best = ranks.size();
+      std::pair<std::string, std::string> pair;
+      for (std::size_t i = 0; i + 1 < parts.size(); ++i)
+        if (const auto it = ranks.find({parts[i], parts[i + 1]}); it != ranks.end() && it->second < best) {
+          best = it->second;
+          pair = it->first;
+        }
+      if (best == ranks.size()) break;
+      std::vector<std::string> next;
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i + 1 < parts.size() && parts[i] == pair.first && parts[i + 1] == pair.second) {
+          next.push_back(parts[i] + parts[i + 1]);
+          ++i;
+        } else {
+          next.push_back(parts[i]);
+        }
+      }
+      parts = std::move(next);
+    }
+    ids out;
+    for (const auto& p : parts) out.push_back(*gpt2().find(p));
+    return out;
+  };
+  attrib::rng r(7);
+  const std::string letters = "aeinorstlhdumcgpkwy";
+  for (int k = 0; k < 300; ++k) {
+    // A word of one pre-tokenizer piece: an optional space, then letters.
+    std::string word = k % 2 == 0 ? " " : "";
+    const int length = 1 + static_cast<int>(r.uniform() * (k < 290 ? 30 : 400));
+    for (int c = 0; c < length; ++c) word += letters[static_cast<std::size_t>(r.uniform() * letters.size())];
+    CAPTURE(word);
+    CHECK(gpt2().encode(word) == reference(word));
+  }
 }
 
 TEST_CASE("tokenizers: GPT-2 byte alphabet and single-byte tokens by hand") {

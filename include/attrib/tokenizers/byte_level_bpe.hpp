@@ -10,10 +10,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <span>
 #include <string>
 #include <string_view>
@@ -140,6 +140,8 @@ class byte_level_bpe {
     }
     for (std::size_t rank = 0; rank < merges.size(); ++rank) {
       const auto& [left, right] = merges[rank];
+      if (left.empty() || right.empty())
+        throw invalid_argument("byte_level_bpe: merges[" + std::to_string(rank) + "] has an empty token");
       const auto id_of = [&](const std::string& s, const char* what) {
         const auto it = lookup_.find(s);
         if (it == lookup_.end())
@@ -273,6 +275,7 @@ class byte_level_bpe {
     std::unordered_map<std::string, std::vector<token_id>> words;
   };
   static constexpr std::size_t cache_limit = std::size_t{1} << 16;
+  static constexpr std::size_t cache_word_limit = 256;  // bytes of byte-level spelling
 
   static std::uint64_t pair_key(token_id a, token_id b) {
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
@@ -313,6 +316,59 @@ class byte_level_bpe {
     }
   }
 
+  // GPT-2's loop (merge every occurrence of the lowest-ranked pair, left to right, then look
+  // again) in O(n log n): a heap of (rank, left position) over a linked list of symbols. Pairs
+  // that a merge creates wait until the current rank's pass is over, as in GPT-2's loop.
+  std::vector<token_id> merge_bytes(std::string_view raw) const {
+    struct symbol {
+      token_id id;  // -1 once merged into its left neighbour
+      std::ptrdiff_t next;
+      std::ptrdiff_t prev;
+    };
+    const auto n = static_cast<std::ptrdiff_t>(raw.size());
+    std::vector<symbol> sym(raw.size());
+    for (std::ptrdiff_t i = 0; i < n; ++i)
+      sym[static_cast<std::size_t>(i)] = {byte_ids_[static_cast<unsigned char>(raw[static_cast<std::size_t>(i)])],
+                                          i + 1 < n ? i + 1 : -1, i - 1};
+    const auto at = [&](std::ptrdiff_t i) -> symbol& { return sym[static_cast<std::size_t>(i)]; };
+    const auto merge_at = [&](std::ptrdiff_t i) -> const merge* {
+      const std::ptrdiff_t j = at(i).next;
+      if (j < 0) return nullptr;
+      const auto it = merges_.find(pair_key(at(i).id, at(j).id));
+      return it == merges_.end() ? nullptr : &it->second;
+    };
+    using entry = std::pair<std::uint32_t, std::ptrdiff_t>;
+    std::priority_queue<entry, std::vector<entry>, std::greater<>> heap;
+    for (std::ptrdiff_t i = 0; i + 1 < n; ++i)
+      if (const merge* m = merge_at(i)) heap.emplace(m->rank, i);
+    std::vector<entry> created;
+    std::uint32_t pass = 0;
+    for (;;) {
+      if (!created.empty() && (heap.empty() || heap.top().first != pass)) {
+        for (const auto& e : created) heap.push(e);
+        created.clear();
+      }
+      if (heap.empty()) break;
+      const auto [rank, i] = heap.top();
+      heap.pop();
+      pass = rank;
+      // Skip entries whose left symbol was merged away or whose pair has changed since.
+      const merge* m = at(i).id < 0 ? nullptr : merge_at(i);
+      if (m == nullptr || m->rank != rank) continue;
+      const std::ptrdiff_t j = at(i).next;
+      at(i).id = m->merged;
+      at(i).next = at(j).next;
+      if (at(j).next >= 0) at(at(j).next).prev = i;
+      at(j).id = -1;
+      if (at(i).prev >= 0)
+        if (const merge* left = merge_at(at(i).prev)) created.emplace_back(left->rank, at(i).prev);
+      if (const merge* right = merge_at(i)) created.emplace_back(right->rank, i);
+    }
+    std::vector<token_id> out;
+    for (std::ptrdiff_t i = n > 0 ? 0 : -1; i >= 0; i = at(i).next) out.push_back(at(i).id);
+    return out;
+  }
+
   void encode_word(const std::string& word, std::string_view raw, std::vector<token_id>& ids) const {
     if (ignore_merges_) {
       if (const auto it = lookup_.find(word); it != lookup_.end()) {
@@ -327,39 +383,12 @@ class byte_level_bpe {
         return;
       }
     }
-    std::vector<token_id> symbols;
-    symbols.reserve(raw.size());
-    for (char c : raw) symbols.push_back(byte_ids_[static_cast<unsigned char>(c)]);
-    for (;;) {
-      std::uint32_t best = std::numeric_limits<std::uint32_t>::max();
-      const merge* chosen = nullptr;
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-        const auto it = merges_.find(pair_key(symbols[i], symbols[i + 1]));
-        if (it != merges_.end() && it->second.rank < best) {
-          best = it->second.rank;
-          chosen = &it->second;
-        }
-      }
-      if (chosen == nullptr) break;
-      std::vector<token_id> next;
-      next.reserve(symbols.size());
-      for (std::size_t i = 0; i < symbols.size(); ++i) {
-        if (i + 1 < symbols.size()) {
-          const auto it = merges_.find(pair_key(symbols[i], symbols[i + 1]));
-          if (it != merges_.end() && &it->second == chosen) {
-            next.push_back(chosen->merged);
-            ++i;
-            continue;
-          }
-        }
-        next.push_back(symbols[i]);
-      }
-      symbols = std::move(next);
-    }
+    const std::vector<token_id> symbols = merge_bytes(raw);
     ids.insert(ids.end(), symbols.begin(), symbols.end());
+    if (word.size() > cache_word_limit) return;
     std::lock_guard lock(cache_->mutex);
     if (cache_->words.size() >= cache_limit) cache_->words.clear();
-    cache_->words.emplace(word, std::move(symbols));
+    cache_->words.emplace(word, symbols);
   }
 
   // Transparent, so that lookups by string_view build no string.
