@@ -9,5 +9,6 @@ int explain(const std::vector<std::string>& args);
 int train(const std::vector<std::string>& args);
 int llm(const std::vector<std::string>& args);
 int data(const std::vector<std::string>& args);
+int graph(const std::vector<std::string>& args);
 
 }  // namespace cli

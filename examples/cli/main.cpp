@@ -17,6 +17,7 @@ commands:
   explain   feature attributions of a saved model for the rows of a CSV file
   train     fit a model (mlp, logistic or linear regression) on a CSV and save it
   data      data-attribution scores of training points for test rows (influence, TRAK, LOO, ...)
+  graph     train a GCN or GIN on a TU-format graph dataset; explain a graph node by node (HN value, ...)
   llm       inspect, generate with and trace a transformer checkpoint (.gguf or llama2.c .bin)
 
 Run 'attrib <command> --help' for the options of a command.
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     if (command == "train") return cli::train(args);
     if (command == "data") return cli::data(args);
     if (command == "llm") return cli::llm(args);
+    if (command == "graph") return cli::graph(args);
     std::cerr << "attrib: unknown command '" << command << "'\n" << usage;
     return 2;
   } catch (const cli::usage_error& e) {

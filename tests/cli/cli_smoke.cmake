@@ -78,4 +78,39 @@ run_fails("cannot open" "${ATTRIB}" explain --model "${WORK}/missing.json" --dat
 run_fails("budget 3 is too small" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}"
           --data-format sklearn --rows 0 --method kernel-shap --samples 3)
 run_fails("unknown option --bogus" "${ATTRIB}" explain --bogus 1)
+# attrib graph: train a GIN on MUTAG, explain one molecule with the HN value and GNNExplainer.
+set(mutag "${DATA}/graphs/MUTAG")
+run_ok("${ATTRIB}" graph --help)
+foreach(option dataset name model model-file graph method tau seed)
+  if(NOT last_out MATCHES "--${option}")
+    message(FATAL_ERROR "attrib graph --help does not document --${option}")
+  endif()
+endforeach()
+run_ok("${ATTRIB}" graph train --dataset "${mutag}" --name MUTAG --model gin --hidden 8 --epochs 20 --seed 1
+       --out "${WORK}/mutag_gin.txt")
+if(NOT last_err MATCHES "training accuracy")
+  message(FATAL_ERROR "attrib graph train printed no accuracy:\n${last_err}")
+endif()
+run_ok("${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/mutag_gin.txt" --graph 1
+       --method hn --threads 2)
+string(REGEX MATCHALL "\n[0-9]+,[0-9]+,[-0-9.e]+" rows "${last_out}")
+list(LENGTH rows count)
+if(NOT last_out MATCHES "^node,label,score\n" OR NOT count EQUAL 13)
+  message(FATAL_ERROR "expected a header and 13 node rows (MUTAG graph 1 has 13 atoms), got:\n${last_out}")
+endif()
+if(NOT last_err MATCHES "hn H-fidelity")
+  message(FATAL_ERROR "attrib graph explain printed no H-fidelity:\n${last_err}")
+endif()
+run_ok("${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/mutag_gin.txt" --graph 1
+       --method gnnexplainer --epochs 50 --seed 2)
+run_fails("--graph 188 is out of range" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG
+          --model-file "${WORK}/mutag_gin.txt" --graph 188 --method hn)
+run_fails("tau must satisfy 0 < tau < 2/n" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG
+          --model-file "${WORK}/mutag_gin.txt" --graph 1 --method hn --tau 0.5)
+run_fails("unknown --method 'nope'" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG
+          --model-file "${WORK}/mutag_gin.txt" --graph 1 --method nope)
+file(WRITE "${WORK}/not_a_model.txt" "attrib-gin 1\n0 0 0 7\n")
+run_fails("gin::load: malformed configuration line" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG
+          --model-file "${WORK}/not_a_model.txt" --graph 1 --method hn)
+
 message(STATUS "attrib CLI smoke test passed")
