@@ -16,7 +16,9 @@
 
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/transformer/adamw.hpp"
+#include "attrib/transformer/hf_loader.hpp"
 #include "attrib/transformer/instruction_corpus.hpp"
+#include "attrib/transformer/training.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -25,6 +27,7 @@
 namespace {
 
 using attrib::float_matrix;
+using attrib::token_id;
 
 const std::filesystem::path stories_dir =
     std::filesystem::path(ATTRIB_DATA_DIR) / "models" / "stories260K";
@@ -92,8 +95,8 @@ TEST_CASE("training: AdamW and the schedule reject bad options") {
   CHECK_THROWS_AS(adamw(p, {false, true}), attrib::invalid_argument);
   adamw opt(p, {false});
   const std::vector<float_matrix> g = {make(1, 2, {1.0f, 1.0f})};
-  CHECK_THROWS_AS(opt.step(p, g, 0.0), attrib::invalid_argument);
   CHECK_THROWS_AS(opt.step(p, g, -1e-3), attrib::invalid_argument);
+  CHECK_THROWS_AS(opt.step(p, g, NAN), attrib::invalid_argument);
   const std::vector<float_matrix> bad = {make(1, 2, {1.0f, NAN})};
   CHECK_THROWS_AS(opt.step(p, bad, 1e-3), attrib::invalid_argument);
   const std::vector<float_matrix> wrong_shape = {make(2, 1, {1.0f, 1.0f})};
@@ -288,4 +291,168 @@ TEST_CASE("training: instruction examples tokenize with the 512-token vocabulary
   const auto answers = attrib::judgement_answer_tokens(tok);
   CHECK(tok.piece(answers[0]) == " T");
   CHECK(answers[0] != answers[1]);
+}
+
+TEST_CASE("training: the batcher visits every example once per epoch, seeded") {
+  attrib::sequence_batcher a(10, 4, 9), b(10, 4, 9), c(10, 4, 10);
+  std::vector<std::size_t> seen_a, seen_c;
+  for (int k = 0; k < 5; ++k) {  // 20 draws: exactly two epochs
+    const auto batch = a.next();
+    CHECK(batch.size() == 4);
+    CHECK(batch == b.next());
+    seen_a.insert(seen_a.end(), batch.begin(), batch.end());
+    const auto other = c.next();
+    seen_c.insert(seen_c.end(), other.begin(), other.end());
+  }
+  CHECK(a.epoch() == 1);
+  for (std::size_t e = 0; e < 2; ++e) {
+    std::vector<std::size_t> epoch(seen_a.begin() + static_cast<std::ptrdiff_t>(10 * e),
+                                   seen_a.begin() + static_cast<std::ptrdiff_t>(10 * e + 10));
+    std::sort(epoch.begin(), epoch.end());
+    for (std::size_t i = 0; i < 10; ++i) CHECK(epoch[i] == i);
+  }
+  // Different epochs, different orders; a different seed, a different order.
+  CHECK(!std::equal(seen_a.begin(), seen_a.begin() + 10, seen_a.begin() + 10));
+  CHECK(seen_a != seen_c);
+  CHECK_THROWS_AS(attrib::sequence_batcher(0, 4, 1), attrib::invalid_argument);
+  CHECK_THROWS_AS(attrib::sequence_batcher(4, 0, 1), attrib::invalid_argument);
+}
+
+namespace {
+
+attrib::transformer_config tiny_config() {
+  attrib::transformer_config c;
+  c.dim = 16;
+  c.hidden_dim = 24;
+  c.n_layers = 2;
+  c.n_heads = 2;
+  c.n_kv_heads = 1;
+  c.vocab_size = 32;
+  c.context_length = 16;
+  return c;
+}
+
+// Four random sequences of 12 tokens with distinct first tokens, so each next token is a
+// function of the prefix and a model that memorises them can reach loss 0.
+attrib::language_model_batch tiny_corpus() {
+  attrib::language_model_batch data;
+  attrib::rng r(21);
+  for (token_id first = 0; first < 4; ++first) {
+    std::vector<token_id> s = {first};
+    while (s.size() < 12) s.push_back(static_cast<token_id>(r.below(32)));
+    data.sequences.push_back(s);
+    data.weights.emplace_back(11, 1.0f);
+  }
+  return data;
+}
+
+// Weighted mean next-token cross-entropy from the inference forward pass, in double: an
+// implementation independent of the training tape.
+double forward_loss(const attrib::transformer_model& model, const attrib::language_model_batch& data) {
+  const auto logits = model.forward(data.sequences);
+  double loss = 0.0, weight = 0.0;
+  for (std::size_t b = 0; b < data.sequences.size(); ++b)
+    for (std::size_t t = 0; t + 1 < data.sequences[b].size(); ++t) {
+      const auto row = logits[b].row(static_cast<Eigen::Index>(t)).cast<double>();
+      const double log_z = std::log((row.array() - row.maxCoeff()).exp().sum()) + row.maxCoeff();
+      loss += data.weights[b][t] * (log_z - row(data.sequences[b][t + 1]));
+      weight += data.weights[b][t];
+    }
+  return loss / weight;
+}
+
+}  // namespace
+
+TEST_CASE("training: a tiny model memorises a tiny corpus; 1 and 2 threads agree bit for bit") {
+  const auto data = tiny_corpus();
+  // A model that ignores the context can do no better than the entropy of the targets' token
+  // frequencies; memorising needs the context and can reach 0.
+  std::map<token_id, double> counts;
+  for (const auto& s : data.sequences)
+    for (std::size_t t = 1; t < s.size(); ++t) counts[s[t]] += 1.0;
+  double unigram_entropy = 0.0;
+  for (const auto& [id, n] : counts) unigram_entropy -= n / 44.0 * std::log(n / 44.0);
+  REQUIRE(unigram_entropy > 2.5);
+
+  attrib::training_options o{.steps = 150, .batch_size = 2, .learning_rate = 1e-2,
+                             .final_learning_rate = 1e-3, .warmup_steps = 10,
+                             .optimizer = {.weight_decay = 0.01}, .clip_norm = 1.0,
+                             .eval_every = 50, .seed = 4};
+  auto one = attrib::transformer_parameters::initialize(tiny_config(), 3);
+  auto two = one;
+  const auto initial = one;
+  const double start = forward_loss(initial.model(), data);
+  CHECK(start == doctest::Approx(std::log(32.0)).epsilon(0.02));  // near-uniform at init
+  o.threads = 1;
+  const auto r1 = attrib::train_language_model(one, data, data, o);
+  o.threads = 2;
+  const auto r2 = attrib::train_language_model(two, data, data, o);
+  for (std::size_t k = 0; k < one.tensors.size(); ++k) CHECK(one.tensors[k] == two.tensors[k]);
+  REQUIRE(r1.history.size() == 150);
+  for (std::size_t s = 0; s < 150; ++s) {
+    CHECK(r1.history[s].loss == r2.history[s].loss);
+    CHECK(r1.history[s].learning_rate ==
+          attrib::warmup_cosine_schedule{.peak = 1e-2, .final = 1e-3, .warmup_steps = 10, .total_steps = 150}(s));
+    CHECK(r1.history[s].eval_loss.has_value() == ((s + 1) % 50 == 0));
+  }
+  // The reported losses agree with the inference forward pass.
+  CHECK(*r1.initial_eval_loss == doctest::Approx(start).epsilon(1e-5));
+  const double end = forward_loss(one.model(), data);
+  CHECK(*r1.final_eval_loss == doctest::Approx(end).epsilon(1e-4));
+  CHECK(end < 0.1);
+  CHECK(end < unigram_entropy / 20.0);
+}
+
+TEST_CASE("training: bad options and data are rejected before any step") {
+  const auto data = tiny_corpus();
+  auto p = attrib::transformer_parameters::initialize(tiny_config(), 1);
+  const auto before = p.tensors;
+  auto rejects = [&](attrib::training_options o, const attrib::language_model_batch& train) {
+    CHECK_THROWS_AS(attrib::train_language_model(p, train, {}, o), attrib::invalid_argument);
+  };
+  const attrib::training_options good{.steps = 2, .batch_size = 2};
+  rejects({.steps = 0}, data);
+  rejects({.steps = 2, .batch_size = 0}, data);
+  rejects({.steps = 2, .learning_rate = 0.0}, data);
+  rejects({.steps = 2, .learning_rate = -1e-3}, data);
+  rejects({.steps = 2, .learning_rate = 1e-3, .final_learning_rate = 1e-2}, data);
+  rejects({.steps = 2, .warmup_steps = 3}, data);
+  rejects({.steps = 2, .optimizer = {.beta1 = 1.0}}, data);
+  rejects({.steps = 2, .optimizer = {.beta2 = -0.5}}, data);
+  rejects({.steps = 2, .clip_norm = -1.0}, data);
+  rejects({.steps = 2, .checkpoint_every = 1}, data);  // no directory
+  rejects(good, {});                                  // empty corpus
+  auto short_weights = data;
+  short_weights.weights[1].pop_back();
+  rejects(good, short_weights);
+  auto unweighted = data;
+  for (auto& w : unweighted.weights) std::fill(w.begin(), w.end(), 0.0f);
+  rejects(good, unweighted);
+  auto out_of_vocabulary = data;
+  out_of_vocabulary.sequences[3][3] = 32;  // in a later batch: still caught before step 1
+  rejects(good, out_of_vocabulary);
+  auto too_long = data;
+  too_long.sequences[2].resize(17, 1);
+  too_long.weights[2].resize(16, 1.0f);
+  rejects(good, too_long);
+  CHECK_THROWS_AS(attrib::train_language_model(p, data, out_of_vocabulary, good), attrib::invalid_argument);
+  for (std::size_t k = 0; k < p.tensors.size(); ++k) CHECK(p.tensors[k] == before[k]);
+}
+
+TEST_CASE("training: checkpoints load back with identical logits") {
+  const auto data = tiny_corpus();
+  auto p = attrib::transformer_parameters::initialize(tiny_config(), 5);
+  const auto dir = std::filesystem::temp_directory_path() / "attrib_test_training_checkpoints";
+  std::filesystem::remove_all(dir);
+  const auto result = attrib::train_language_model(
+      p, data, {}, {.steps = 5, .batch_size = 2, .checkpoint_every = 2, .checkpoint_dir = dir, .seed = 1});
+  REQUIRE(result.checkpoints.size() == 3);  // steps 2, 4 and the last
+  CHECK(result.checkpoints.back() == dir / "step-5");
+  const auto loaded = attrib::load_hf_model(dir / "step-5");
+  const auto expected = p.model().forward(data.sequences);
+  const auto actual = loaded.forward(data.sequences);
+  for (std::size_t b = 0; b < expected.size(); ++b) CHECK(actual[b] == expected[b]);
+  // An earlier checkpoint holds earlier parameters.
+  CHECK(attrib::load_hf_model(dir / "step-2").forward(data.sequences)[0] != expected[0]);
+  std::filesystem::remove_all(dir);
 }

@@ -73,11 +73,12 @@ class adamw {
   const float_matrix& second_moment(std::size_t k) const { return v_.at(k); }
 
   // One update of `params` from `grads` at learning rate `lr`. Throws invalid_argument, changing
-  // nothing, when the shapes differ from the constructor's, lr is not positive, or a gradient
-  // entry is not finite.
+  // nothing, when the shapes differ from the constructor's, lr is negative, or a gradient entry
+  // is not finite.
   void step(std::span<float_matrix> params, std::span<const float_matrix> grads, double lr) {
-    if (!(lr > 0.0) || !std::isfinite(lr))
-      throw invalid_argument("adamw::step: learning rate must be positive and finite, got " +
+    // 0 is allowed: a cosine schedule ends there.
+    if (!(lr >= 0.0) || !std::isfinite(lr))
+      throw invalid_argument("adamw::step: learning rate must be finite and >= 0, got " +
                              std::to_string(lr));
     if (params.size() != m_.size() || grads.size() != m_.size())
       throw invalid_argument("adamw::step: " + std::to_string(params.size()) + " parameters and " +
