@@ -535,6 +535,10 @@ TEST_CASE("gpt2: HF GPT-2 loader transposes Conv1D weights and splits c_attn") {
   CHECK(model.config().hidden_dim == 64);  // n_inner null: 4 * n_embd
   CHECK(model.weights().output.bytes.data() == model.weights().token_embedding.bytes.data());
   CHECK(identical(logits_of(model, prompt), logits_of(original, prompt)));
+  // The same checkpoint from memory.
+  const auto bytes = attrib::detail::read_file_bytes(dir.path / "model.safetensors");
+  const auto in_memory = attrib::hf_model_from_memory(gpt2_config, std::as_bytes(std::span(bytes.data(), bytes.size())));
+  CHECK(identical(logits_of(in_memory, prompt), logits_of(original, prompt)));
 }
 
 TEST_CASE("gpt2: F16 and BF16 weights stay in their stored type through load and save") {

@@ -1,5 +1,6 @@
-// attrib llm: inspect, run and trace a Llama-family model from a llama2.c `.bin` (with its
-// tokenizer `.bin`) or a GGUF file.
+// attrib llm: inspect, run and trace a Llama-family or GPT-2 model from a llama2.c `.bin` (with
+// its tokenizer `.bin`), a GGUF file or a Hugging Face checkpoint directory.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -8,17 +9,24 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "arguments.hpp"
 #include "attrib/io/gguf.hpp"
 #include "attrib/io/llama2c.hpp"
 #include "attrib/io/mapped_file.hpp"
+#include "attrib/io/safetensors.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
+#include "attrib/tokenizers/tokenizer_json.hpp"
 #include "attrib/transformer/generate.hpp"
 #include "attrib/transformer/gguf_loader.hpp"
+#include "attrib/transformer/hf_loader.hpp"
 #include "attrib/transformer/hooks.hpp"
 #include "attrib/transformer/llama2c_loader.hpp"
 #include "commands.hpp"
@@ -26,10 +34,12 @@
 namespace cli {
 namespace {
 
-const char* help = R"(usage: attrib llm <inspect|generate|trace> --model FILE [options]
+const char* help = R"(usage: attrib llm <inspect|generate|trace> --model PATH [options]
 
-Runs a Llama-family decoder (Llama 2/3, Mistral, llama2.c) on the CPU. The model is a GGUF file
-(tokenizer from its metadata), or a llama2.c checkpoint .bin with --tokenizer tok.bin.
+Runs a Llama-family decoder (Llama 2/3, Mistral, Qwen2, llama2.c) or GPT-2 on the CPU. The model
+is a GGUF file (tokenizer from its metadata), a llama2.c checkpoint .bin with --tokenizer tok.bin,
+or a Hugging Face checkpoint directory (config.json, model.safetensors or shards; tokenizer from
+its tokenizer.json when present).
 
 commands:
   inspect    architecture, hyper-parameters, parameter count and the tensor table (name, stored
@@ -38,13 +48,16 @@ commands:
   trace      run --prompt and write the activations at --hooks as CSV
 
 model:
-  --model FILE          a .gguf file or a llama2.c .bin checkpoint
+  --model PATH          a .gguf file, a llama2.c .bin checkpoint or a Hugging Face directory
   --tokenizer FILE      the llama2.c tokenizer .bin (required with a .bin model for generate
-                        and trace; a GGUF file brings its own)
+                        and trace unless --tokens is given; GGUF files and Hugging Face
+                        directories with a tokenizer.json bring their own)
   --threads N           worker threads (default 1; 0: all cores)
 
 generate:
   --prompt TEXT         the text to continue (default: empty, generation starts from BOS)
+  --tokens IDS          comma-separated token ids instead of --prompt (no tokenizer needed;
+                        without a tokenizer the output is token ids)
   --max-tokens N        tokens to generate at most (default 64); stops early at BOS or EOS
   --temperature T       0 (default): greedy; otherwise sample from softmax(logits / T)
   --top-p P             nucleus sampling mass in (0, 1] (default 1)
@@ -53,6 +66,7 @@ generate:
 
 trace:
   --prompt TEXT         the text to run (BOS is prepended)
+  --tokens IDS          comma-separated token ids instead of --prompt
   --hooks LIST          comma-separated hook points: embed, resid_pre.L, attn_out.L, resid_mid.L,
                         mlp_post.L, mlp_out.L, resid_post.L, final_norm (docs/transformer-hooks.md)
   --out FILE            write the CSV here (default: standard output). Columns:
@@ -66,11 +80,33 @@ struct tensor_row {
   std::vector<std::uint64_t> shape;  // row-major: the last entry is the row length
 };
 
+// A SentencePiece-style vocabulary (llama2.c, GGUF) or a tokenizer.json one, with the ids that
+// end generation.
+struct any_tokenizer {
+  std::variant<attrib::sentencepiece_bpe, attrib::hf_tokenizer> model;
+  std::vector<attrib::token_id> stop;
+
+  attrib::index vocab_size() const {
+    return std::visit([](const auto& m) { return m.vocab_size(); }, model);
+  }
+  std::vector<attrib::token_id> encode(const std::string& text) const {
+    return std::visit([&](const auto& m) { return m.encode(text); }, model);
+  }
+  std::string decode(std::span<const attrib::token_id> ids) const {
+    return std::visit([&](const auto& m) { return m.decode(ids); }, model);
+  }
+};
+
+any_tokenizer sentencepiece(attrib::sentencepiece_bpe t) {
+  const std::vector<attrib::token_id> stop = {t.bos(), t.eos()};
+  return {std::move(t), stop};
+}
+
 struct loaded {
   std::string format;
   std::string architecture;
   std::unique_ptr<attrib::transformer_model> model;
-  std::optional<attrib::sentencepiece_bpe> tokenizer;
+  std::optional<any_tokenizer> tokenizer;
   std::vector<tensor_row> tensors;
 };
 
@@ -80,9 +116,60 @@ bool is_gguf(const std::filesystem::path& path) {
   return in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
 }
 
+// config.json's eos_token_id and bos_token_id (an id or a list of ids), which end generation.
+std::vector<attrib::token_id> hf_stop_tokens(const nlohmann::json& config) {
+  std::vector<attrib::token_id> stop;
+  for (const char* key : {"eos_token_id", "bos_token_id"}) {
+    if (!config.contains(key)) continue;
+    const auto& v = config[key];
+    for (const auto& id : v.is_array() ? v : nlohmann::json::array({v}))
+      if (id.is_number_integer()) stop.push_back(id.get<attrib::token_id>());
+  }
+  return stop;
+}
+
+loaded load_hf_directory(const arguments& a, const std::filesystem::path& dir, bool need_tokenizer) {
+  loaded out;
+  const auto config = nlohmann::json::parse(attrib::detail::read_file_bytes(dir / "config.json"),
+                                            nullptr, false);
+  if (config.is_discarded()) throw attrib::format_error((dir / "config.json").string() + ": not valid JSON");
+  out.model = std::make_unique<attrib::transformer_model>(attrib::load_hf_model(dir));
+  out.architecture = attrib::to_string(out.model->config().architecture) +
+                     (config.contains("architectures") ? " (" + config["architectures"].dump() + ")" : "");
+  // The tensor table lists the files' tensors as stored (Hugging Face names and layouts).
+  std::vector<std::string> shards;
+  if (std::filesystem::exists(dir / "model.safetensors.index.json")) {
+    const auto index = nlohmann::json::parse(
+        attrib::detail::read_file_bytes(dir / "model.safetensors.index.json"), nullptr, false);
+    if (!index.is_discarded() && index.contains("weight_map") && index["weight_map"].is_object())
+      for (const auto& [name, shard] : index["weight_map"].items())
+        if (shard.is_string() &&
+            std::find(shards.begin(), shards.end(), shard.get<std::string>()) == shards.end())
+          shards.push_back(shard.get<std::string>());
+  } else {
+    shards.push_back("model.safetensors");
+  }
+  out.format = "Hugging Face safetensors (" + std::to_string(shards.size()) +
+               (shards.size() == 1 ? " file)" : " shards)");
+  for (const auto& shard : shards) {
+    const attrib::mapped_file file(dir / shard);
+    for (const auto& [name, t] : attrib::parse_safetensors_view(file.bytes(), (dir / shard).string()).tensors)
+      out.tensors.push_back({name, std::string(attrib::dtype_name(t.dtype)),
+                             std::vector<std::uint64_t>(t.shape.begin(), t.shape.end())});
+  }
+  if (a.has("tokenizer"))
+    throw usage_error("--tokenizer takes a llama2.c tokenizer; a Hugging Face directory uses its tokenizer.json");
+  if (std::filesystem::exists(dir / "tokenizer.json"))
+    out.tokenizer = any_tokenizer{attrib::load_hf_tokenizer(dir / "tokenizer.json"), hf_stop_tokens(config)};
+  else if (need_tokenizer)
+    throw usage_error("the Hugging Face directory has no tokenizer.json; give --tokens");
+  return out;
+}
+
 loaded load(const arguments& a, bool need_tokenizer) {
   const std::filesystem::path path = a.required("model");
   if (!std::filesystem::exists(path)) throw usage_error("--model file '" + path.string() + "' does not exist");
+  if (std::filesystem::is_directory(path)) return load_hf_directory(a, path, need_tokenizer);
   loaded out;
   auto file = std::make_shared<const attrib::mapped_file>(path);
   if (is_gguf(path)) {
@@ -95,12 +182,12 @@ loaded load(const arguments& a, bool need_tokenizer) {
                              std::vector<std::uint64_t>(t.shape.rbegin(), t.shape.rend())});
     out.model = std::make_unique<attrib::transformer_model>(attrib::transformer_model_from_gguf(g, file));
     if (a.has("tokenizer"))
-      out.tokenizer = attrib::load_llama2c_tokenizer(
-          a.text("tokenizer"), static_cast<std::size_t>(out.model->config().vocab_size));
+      out.tokenizer = sentencepiece(attrib::load_llama2c_tokenizer(
+          a.text("tokenizer"), static_cast<std::size_t>(out.model->config().vocab_size)));
     else if (g.find("tokenizer.ggml.model") != nullptr)
-      out.tokenizer = attrib::sentencepiece_bpe::from_gguf(g);
+      out.tokenizer = sentencepiece(attrib::sentencepiece_bpe::from_gguf(g));
     else if (need_tokenizer)
-      throw usage_error("the GGUF file has no tokenizer metadata; give --tokenizer");
+      throw usage_error("the GGUF file has no tokenizer metadata; give --tokenizer or --tokens");
   } else {
     const auto c = attrib::parse_llama2c_checkpoint(file->bytes(), path.string());
     out.format = "llama2.c checkpoint (version 0)";
@@ -120,9 +207,9 @@ loaded load(const arguments& a, bool need_tokenizer) {
     if (!c.shared_classifier) out.tensors.push_back({"classifier", "F32", {vocab, dim}});
     out.model = std::make_unique<attrib::transformer_model>(attrib::transformer_model_from_llama2c(c, file));
     if (a.has("tokenizer"))
-      out.tokenizer = attrib::load_llama2c_tokenizer(a.text("tokenizer"), static_cast<std::size_t>(vocab));
+      out.tokenizer = sentencepiece(attrib::load_llama2c_tokenizer(a.text("tokenizer"), static_cast<std::size_t>(vocab)));
     else if (need_tokenizer)
-      throw usage_error("a llama2.c .bin model needs --tokenizer tok.bin");
+      throw usage_error("a llama2.c .bin model needs --tokenizer tok.bin (or --tokens)");
   }
   return out;
 }
@@ -144,6 +231,28 @@ loaded load(const arguments& a, bool need_tokenizer) {
 #endif
 
 std::size_t threads(const arguments& a) { return static_cast<std::size_t>(a.count("threads", 1)); }
+
+// The prompt: --tokens as given, or --prompt encoded.
+std::vector<attrib::token_id> prompt_tokens(const arguments& a, const loaded& m) {
+  if (!a.has("tokens")) return m.tokenizer->encode(a.text("prompt"));
+  if (a.has("prompt")) throw usage_error("give --prompt or --tokens, not both");
+  std::vector<attrib::token_id> ids;
+  for (const auto& item : split(a.text("tokens"), ',')) {
+    std::size_t used = 0;
+    long long id = -1;
+    try {
+      id = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || id < 0 || id >= m.model->config().vocab_size)
+      throw usage_error("--tokens: '" + item + "' is not a token id in [0, " +
+                        std::to_string(m.model->config().vocab_size) + ")");
+    ids.push_back(static_cast<attrib::token_id>(id));
+  }
+  if (ids.empty()) throw usage_error("--tokens is empty");
+  return ids;
+}
 
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
   std::string s = "[";
@@ -169,17 +278,21 @@ int inspect(const arguments& a) {
             << c.head_dim() << ")\n"
             << "vocab_size    " << c.vocab_size << "\n"
             << "context       " << c.context_length << "\n"
-            << "norm_eps      " << c.norm_eps << "\n"
-            << "rope_theta    " << c.rope_theta << "\n"
+            << "norm_eps      " << c.norm_eps << "\n";
+  if (c.architecture == attrib::transformer_architecture::llama)
+    std::cout << "rope_theta    " << c.rope_theta << "\n";
+  std::cout
             << "tied output   " << (m.model->weights().output.bytes.data() ==
                                             m.model->weights().token_embedding.bytes.data()
                                         ? "yes"
                                         : "no")
             << "\n"
             << "parameters    " << params << "\n";
-  if (m.tokenizer)
-    std::cout << "tokenizer     " << m.tokenizer->vocab_size() << " tokens, bos " << m.tokenizer->bos()
-              << ", eos " << m.tokenizer->eos() << "\n";
+  if (m.tokenizer) {
+    std::cout << "tokenizer     " << m.tokenizer->vocab_size() << " tokens, stops at";
+    for (auto id : m.tokenizer->stop) std::cout << " " << id;
+    std::cout << "\n";
+  }
   std::size_t width = 4;
   for (const auto& t : m.tensors) width = std::max(width, t.name.size());
   std::cout << "\n" << std::left << std::setw(static_cast<int>(width) + 2) << "name" << std::setw(7)
@@ -192,21 +305,20 @@ int inspect(const arguments& a) {
 }
 
 int generate(const arguments& a) {
-  const loaded m = load(a, true);
-  const auto& tok = *m.tokenizer;
-  const std::vector<std::vector<attrib::token_id>> prompt = {tok.encode(a.text("prompt"))};
+  const loaded m = load(a, !a.has("tokens"));
+  const std::vector<std::vector<attrib::token_id>> prompt = {prompt_tokens(a, m)};
   attrib::generation_settings s;
   s.max_new_tokens = static_cast<attrib::index>(a.count("max-tokens", 64));
   s.temperature = static_cast<float>(a.number("temperature", 0.0));
   s.top_p = static_cast<float>(a.number("top-p", 1.0));
   s.seed = a.count("seed", 0);
-  s.stop_tokens = {tok.bos(), tok.eos()};
+  if (m.tokenizer) s.stop_tokens = m.tokenizer->stop;
   s.threads = threads(a);
   if (!(s.temperature >= 0.0f)) throw usage_error("--temperature must be >= 0");
   if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) throw usage_error("--top-p must lie in (0, 1]");
   const auto out = attrib::generate(*m.model, prompt, s);
-  std::cout << tok.decode(out[0]) << "\n";
-  if (a.flag("show-ids")) {
+  if (m.tokenizer) std::cout << m.tokenizer->decode(out[0]) << "\n";
+  if (a.flag("show-ids") || !m.tokenizer) {
     for (std::size_t i = 0; i < out[0].size(); ++i) std::cout << (i ? " " : "") << out[0][i];
     std::cout << "\n";
   }
@@ -214,7 +326,7 @@ int generate(const arguments& a) {
 }
 
 int trace(const arguments& a) {
-  const loaded m = load(a, true);
+  const loaded m = load(a, !a.has("tokens"));
   const auto& c = m.model->config();
   const std::string list = a.required("hooks");
   std::vector<attrib::hook_point> points;
@@ -231,7 +343,7 @@ int trace(const arguments& a) {
                         ", but the model has layers 0.." + std::to_string(c.n_layers - 1));
     points.push_back(p);
   }
-  const std::vector<std::vector<attrib::token_id>> prompt = {m.tokenizer->encode(a.text("prompt"))};
+  const std::vector<std::vector<attrib::token_id>> prompt = {prompt_tokens(a, m)};
   attrib::activation_cache recorded;
   const attrib::hook_set hooks = recording_hooks(points, recorded);
   attrib::forward_options options;
@@ -276,8 +388,8 @@ int llm(const std::vector<std::string>& args) {
   const std::string command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   const arguments a(rest,
-                    {"model", "tokenizer", "threads", "prompt", "max-tokens", "temperature", "top-p",
-                     "seed", "hooks", "out"},
+                    {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
+                     "top-p", "seed", "hooks", "out"},
                     {"help", "show-ids"});
   if (a.flag("help")) {
     std::cout << help;

@@ -221,7 +221,7 @@ inline transformer_config hf_config_from_json(const nlohmann::json& j) {
     c.rope_theta = static_cast<float>(r.number("rope_theta", 10000.0));
     const auto act = r.text("hidden_act", "silu");
     if (act != "silu") detail::hf_config_reader::fail("hidden_act", "is '" + act + "', expected silu");
-    if (r.has("head_dim") && c.n_heads > 0 && r.positive("head_dim") * c.n_heads != c.dim)
+    if (r.has("head_dim") && (c.dim % c.n_heads != 0 || r.positive("head_dim") != c.dim / c.n_heads))
       detail::hf_config_reader::fail("head_dim", "is " + std::to_string(r.positive("head_dim")) +
                                                      ", but attrib needs hidden_size / num_attention_heads");
     if (r.has("partial_rotary_factor") && r.number("partial_rotary_factor", 1.0) != 1.0)
