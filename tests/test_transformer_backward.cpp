@@ -68,7 +68,7 @@ const attrib::language_model_batch tiny_batch{{{1, 4, 2, 9, 3, 3, 10, 5}, {7, 0,
 // The loss of the double tape's current parameters.
 double loss_of(tape_d& tape, const attrib::language_model_batch& b, dmatrix& dlogits) {
   tape.forward(b.sequences);
-  return attrib::detail::language_model_loss(tape, b, attrib::detail::total_weight(b), dlogits, 1);
+  return attrib::detail::next_token_loss(tape, b, attrib::detail::total_weight(b), dlogits, 1);
 }
 
 // F = logit(9) - logit(2) at the last position of sequence 0, and its gradient.
@@ -88,9 +88,9 @@ double relative_error(double fd, double analytic) {
 std::vector<hook_point> all_points(Index layers) {
   std::vector<hook_point> p = {hook_point::embed(), hook_point::final_norm()};
   for (Index l = 0; l < layers; ++l)
-    for (auto k : {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_out,
-                   attrib::hook_kind::resid_mid, attrib::hook_kind::mlp_post,
-                   attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
+    for (auto k :
+         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
+          attrib::hook_kind::mlp_post, attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
       p.push_back({k, l});
   return p;
 }
@@ -139,8 +139,8 @@ double worst_hook_error(transformer_architecture a, int objective) {
   auto value = [&](const std::map<hook_point, dmatrix>& offsets) {
     tape.forward(tiny_batch.sequences, offsets);
     if (objective == 0)
-      return attrib::detail::language_model_loss(
-          tape, tiny_batch, attrib::detail::total_weight(tiny_batch), dlogits, 1);
+      return attrib::detail::next_token_loss(tape, tiny_batch,
+                                             attrib::detail::total_weight(tiny_batch), dlogits, 1);
     return logit_difference_of(tape, dlogits);
   };
   value({});
@@ -181,7 +181,8 @@ double worst_hook_error(transformer_architecture a, int objective) {
 float max_difference(const std::vector<attrib::float_matrix>& a,
                      const std::vector<attrib::float_matrix>& b) {
   float worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
   return worst;
 }
 
@@ -202,7 +203,8 @@ double model_logit_difference(const attrib::transformer_parameters& params) {
 
 }  // namespace
 
-TEST_CASE("transformer backward: llama (GQA, biases) parameter gradients match finite differences") {
+TEST_CASE(
+    "transformer backward: llama (GQA, biases) parameter gradients match finite differences") {
   for (bool tied : {false, true}) {
     CAPTURE(tied);
     CHECK(worst_parameter_error(transformer_architecture::llama, tied, 0) < 1e-6);
@@ -245,7 +247,8 @@ TEST_CASE("transformer backward: the float tape's logits equal transformer_model
   tape.forward(seqs);
   const auto ref = model.forward(seqs);
   std::vector<attrib::float_matrix> mine;
-  for (std::size_t b = 0; b < 2; ++b) mine.push_back(tape.logits().middleRows(tape.first_row(b), 64));
+  for (std::size_t b = 0; b < 2; ++b)
+    mine.push_back(tape.logits().middleRows(tape.first_row(b), 64));
   const float scale = ref[0].cwiseAbs().maxCoeff();
   CHECK(max_difference(mine, ref) <= 1e-5f * (1 + scale));
 }
@@ -302,7 +305,8 @@ TEST_CASE("transformer backward: the loss equals a naive cross-entropy of the mo
 }
 
 TEST_CASE("transformer backward: results do not depend on the thread count") {
-  const auto params = attrib::transformer_parameters::from_model(attrib::load_llama2c_model(stories));
+  const auto params =
+      attrib::transformer_parameters::from_model(attrib::load_llama2c_model(stories));
   // 3 x 100 tokens: several blocks of rows in every product.
   attrib::language_model_batch b{random_tokens(3, 100, 512, 21), {}};
   for (const auto& s : b.sequences) b.weights.emplace_back(s.size() - 1, 1.0f);
@@ -312,12 +316,10 @@ TEST_CASE("transformer backward: results do not depend on the thread count") {
         attrib::language_model_loss_and_gradient(params, b, g2, 2));
   for (std::size_t k = 0; k < g1.tensors.size(); ++k) CHECK(g1.tensors[k] == g2.tensors[k]);
   const std::vector<hook_point> points = {hook_point::resid_mid(2), hook_point::mlp_post(4)};
-  const auto r1 = attrib::transformer_backward(params, b.sequences,
-                                               attrib::logit_difference(1, -1, 3, 7),
-                                               {.points = points, .threads = 1});
-  const auto r2 = attrib::transformer_backward(params, b.sequences,
-                                               attrib::logit_difference(1, -1, 3, 7),
-                                               {.points = points, .threads = 2});
+  const auto r1 = attrib::transformer_backward(
+      params, b.sequences, attrib::logit_difference(1, -1, 3, 7), {.points = points, .threads = 1});
+  const auto r2 = attrib::transformer_backward(
+      params, b.sequences, attrib::logit_difference(1, -1, 3, 7), {.points = points, .threads = 2});
   CHECK(r1.value == r2.value);
   for (const auto& p : points)
     for (std::size_t s = 0; s < 3; ++s) CHECK(r1.gradient(p, s) == r2.gradient(p, s));
@@ -342,7 +344,8 @@ TEST_CASE("transformer backward: parameters round-trip through a model") {
   CHECK(max_difference(view.forward(seqs), source.forward(seqs)) == 0.0f);
   const auto again = attrib::transformer_parameters::from_model(view);
   CHECK(again.names == params.names);
-  for (std::size_t k = 0; k < params.tensors.size(); ++k) CHECK(again.tensors[k] == params.tensors[k]);
+  for (std::size_t k = 0; k < params.tensors.size(); ++k)
+    CHECK(again.tensors[k] == params.tensors[k]);
   // An untied gpt2 with biases round-trips too.
   const auto gpt2 = tiny_parameters(transformer_architecture::gpt2, false);
   CHECK(gpt2.find("position_embedding") == 1);
@@ -358,11 +361,14 @@ TEST_CASE("transformer backward: initialize draws GPT-2's initialisation") {
   c.hidden_dim = 128;
   c.n_heads = c.n_kv_heads = 4;
   const auto p = attrib::transformer_parameters::initialize(c, 1, false);
-  const std::vector<std::string> layer0 = {
-      "layers.0.attn_norm", "layers.0.attn_norm_bias", "layers.0.wq", "layers.0.wk",
-      "layers.0.wv", "layers.0.wo", "layers.0.bq", "layers.0.bk", "layers.0.bv", "layers.0.bo",
-      "layers.0.ffn_norm", "layers.0.ffn_norm_bias", "layers.0.w_up", "layers.0.w_down",
-      "layers.0.b_up", "layers.0.b_down"};
+  const std::vector<std::string> layer0 = {"layers.0.attn_norm", "layers.0.attn_norm_bias",
+                                           "layers.0.wq",        "layers.0.wk",
+                                           "layers.0.wv",        "layers.0.wo",
+                                           "layers.0.bq",        "layers.0.bk",
+                                           "layers.0.bv",        "layers.0.bo",
+                                           "layers.0.ffn_norm",  "layers.0.ffn_norm_bias",
+                                           "layers.0.w_up",      "layers.0.w_down",
+                                           "layers.0.b_up",      "layers.0.b_down"};
   CHECK(std::vector<std::string>(p.names.begin() + 2, p.names.begin() + 18) == layer0);
   CHECK(p.names.back() == "output");
   auto sample_std = [](const attrib::float_matrix& m) {
@@ -376,11 +382,12 @@ TEST_CASE("transformer backward: initialize draws GPT-2's initialisation") {
   CHECK(p.tensors[static_cast<std::size_t>(p.find("layers.1.b_up"))].isZero());
   // Different tensors draw from different streams.
   CHECK(p.tensors[2].row(0) != p.tensors[3].row(0));
-  const auto llama = attrib::transformer_parameters::initialize(
-      tiny_config(transformer_architecture::llama), 1);
+  const auto llama =
+      attrib::transformer_parameters::initialize(tiny_config(transformer_architecture::llama), 1);
   CHECK(llama.find("layers.0.bq") == -1);
   CHECK(llama.find("layers.1.w_gate") >= 0);
-  CHECK(llama.size() == llama.model().config().vocab_size * 8 + 8 + 2 * (16 + 64 + 64 + 32 + 32 + 3 * 96));
+  CHECK(llama.size() ==
+        llama.model().config().vocab_size * 8 + 8 + 2 * (16 + 64 + 64 + 32 + 32 + 3 * 96));
   const auto z = p.zeros_like();
   CHECK(z.names == p.names);
   for (const auto& t : z.tensors) CHECK(t.isZero());
@@ -437,10 +444,10 @@ TEST_CASE("transformer backward: bad input is rejected") {
   using attrib::invalid_argument;
   CHECK_THROWS_AS(loss({{{1, 11, 2}}, {{1, 1}}}), invalid_argument);  // id beyond vocab
   CHECK_THROWS_AS(loss({{{1, -1, 2}}, {{1, 1}}}), invalid_argument);
-  CHECK_THROWS_AS(loss({{{1, 2, 3}}, {{1}}}), invalid_argument);      // weights size
-  CHECK_THROWS_AS(loss({{{1, 2, 3}}, {}}), invalid_argument);         // weight rows
-  CHECK_THROWS_AS(loss({{}, {}}), invalid_argument);                  // empty batch
-  CHECK_THROWS_AS(loss({{{}}, {{}}}), invalid_argument);              // empty sequence
+  CHECK_THROWS_AS(loss({{{1, 2, 3}}, {{1}}}), invalid_argument);  // weights size
+  CHECK_THROWS_AS(loss({{{1, 2, 3}}, {}}), invalid_argument);     // weight rows
+  CHECK_THROWS_AS(loss({{}, {}}), invalid_argument);              // empty batch
+  CHECK_THROWS_AS(loss({{{}}, {{}}}), invalid_argument);          // empty sequence
   CHECK_THROWS_AS(loss({{std::vector<token_id>(9, 1)}, {std::vector<float>(8, 1)}}),
                   invalid_argument);  // beyond the context of 8
   const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -449,7 +456,8 @@ TEST_CASE("transformer backward: bad input is rejected") {
   CHECK_THROWS_AS(loss({{{1, 2, 3}}, {{0, 0}}}), invalid_argument);  // no positive weight
   auto broken = params;
   broken.tensors[3](0, 0) = nan;
-  CHECK_THROWS_AS(attrib::language_model_loss_and_gradient(broken, tiny_batch, g), invalid_argument);
+  CHECK_THROWS_AS(attrib::language_model_loss_and_gradient(broken, tiny_batch, g),
+                  invalid_argument);
   auto other_layout = attrib::transformer_parameters::initialize(params.config, 1);
   CHECK_THROWS_AS(attrib::language_model_loss_and_gradient(params, tiny_batch, other_layout),
                   invalid_argument);
@@ -469,10 +477,12 @@ TEST_CASE("transformer backward: bad input is rejected") {
                   invalid_argument);  // no layer 2
   CHECK_THROWS_AS(attrib::transformer_backward(params, seqs, attrib::logit_difference(0, 8, 9, 2)),
                   invalid_argument);  // position beyond the sequence
-  CHECK_THROWS_AS(attrib::transformer_backward(params, seqs, attrib::logit_difference(0, -1, 11, 2)),
-                  invalid_argument);
-  CHECK_THROWS_AS(attrib::transformer_backward(params, batch{{1, 12}}, attrib::logit_difference(0, -1, 9, 2)),
-                  invalid_argument);
+  CHECK_THROWS_AS(
+      attrib::transformer_backward(params, seqs, attrib::logit_difference(0, -1, 11, 2)),
+      invalid_argument);
+  CHECK_THROWS_AS(
+      attrib::transformer_backward(params, batch{{1, 12}}, attrib::logit_difference(0, -1, 9, 2)),
+      invalid_argument);
   CHECK_THROWS_AS(attrib::transformer_backward(params, seqs, attrib::logit_objective{}),
                   invalid_argument);
   auto resize = [](const std::vector<attrib::float_matrix>&, std::vector<attrib::float_matrix>& d) {

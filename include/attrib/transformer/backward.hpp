@@ -166,8 +166,24 @@ S gelu_derivative(S x) {
 
 // Position of each per-layer tensor in layer_tensor_specs.
 enum layer_field : int {
-  f_attn_norm, f_attn_norm_bias, f_wq, f_wk, f_wv, f_wo, f_bq, f_bk, f_bv, f_bo,
-  f_ffn_norm, f_ffn_norm_bias, f_w_gate, f_w_up, f_w_down, f_b_up, f_b_down, f_count
+  f_attn_norm,
+  f_attn_norm_bias,
+  f_wq,
+  f_wk,
+  f_wv,
+  f_wo,
+  f_bq,
+  f_bk,
+  f_bv,
+  f_bo,
+  f_ffn_norm,
+  f_ffn_norm_bias,
+  f_w_gate,
+  f_w_up,
+  f_w_down,
+  f_b_up,
+  f_b_down,
+  f_count
 };
 static_assert(f_count == std::size(layer_tensor_specs));
 
@@ -227,8 +243,8 @@ class transformer_tape {
   using matrix_type = tape_matrix<S>;
 
   struct gradients {
-    std::vector<matrix_type> parameters;          // as transformer_parameters; empty if not asked
-    std::map<hook_point, matrix_type> points;     // dF/d(activation) at each requested point
+    std::vector<matrix_type> parameters;       // as transformer_parameters; empty if not asked
+    std::map<hook_point, matrix_type> points;  // dF/d(activation) at each requested point
   };
 
   // Converts the parameters to S. Throws invalid_argument when a tensor is missing, misshapen
@@ -277,9 +293,9 @@ class transformer_tape {
   std::vector<matrix_type>& parameters() { return params_; }
 
   // Runs `sequences`, adding offsets[p] (one row per token, stacked in sequence order) to the
-  // activation at each point p, and records the tape and the activations at `record`. Throws invalid_argument on an empty
-  // batch or sequence, a token id outside the vocabulary, a sequence longer than the context or
-  // an offset of the wrong shape.
+  // activation at each point p, and records the tape and the activations at `record`. Throws
+  // invalid_argument on an empty batch or sequence, a token id outside the vocabulary, a sequence
+  // longer than the context or an offset of the wrong shape.
   void forward(std::span<const std::vector<token_id>> sequences,
                const std::map<hook_point, matrix_type>& offsets = {}, std::size_t threads = 1,
                std::span<const hook_point> record = {}) {
@@ -314,7 +330,8 @@ class transformer_tape {
 
     matrix_type x(n, c.dim);
     for (index i = 0; i < n; ++i) {
-      x.row(i) = params_[static_cast<std::size_t>(token_embedding_)].row(ids_[static_cast<std::size_t>(i)]);
+      x.row(i) = params_[static_cast<std::size_t>(token_embedding_)].row(
+          ids_[static_cast<std::size_t>(i)]);
       if (gpt2_)
         x.row(i) += params_[static_cast<std::size_t>(position_embedding_)].row(
             positions_[static_cast<std::size_t>(i)]);
@@ -418,8 +435,7 @@ class transformer_tape {
       tape_linear_weight_gradient(dlogits, xf_, *dw, static_cast<matrix_type*>(nullptr), threads);
     record(hook_point::final_norm(), dxf);
     matrix_type dx = matrix_type::Zero(n, c.dim);
-    norm_backward_rows(x_final_, final_norm_, dxf, dx, grad(final_norm_),
-                       grad(final_norm_bias_));
+    norm_backward_rows(x_final_, final_norm_, dxf, dx, grad(final_norm_), grad(final_norm_bias_));
 
     matrix_type dh, dpre, dxn, dq, dk, dv, dattn;
     for (index l = c.n_layers - 1; l >= 0; --l) {
@@ -429,7 +445,8 @@ class transformer_tape {
       record(hook_point::resid_post(l), dx);
       record(hook_point::mlp_out(l), dx);
       // MLP.
-      if (auto* dw = grad(pid(f_w_down))) tape_linear_weight_gradient(dx, t.h, *dw, grad(pid(f_b_down)), threads);
+      if (auto* dw = grad(pid(f_w_down)))
+        tape_linear_weight_gradient(dx, t.h, *dw, grad(pid(f_b_down)), threads);
       tape_linear_input_gradient(dx, param(l, f_w_down), dh, false, threads);
       record(hook_point::mlp_post(l), dh);
       dpre.resize(n, c.hidden_dim);
@@ -437,7 +454,8 @@ class transformer_tape {
         for (index i = 0; i < dh.size(); ++i)
           dpre.data()[i] = dh.data()[i] * tape_ops::gelu_derivative(t.up.data()[i]);
         tape_linear_input_gradient(dpre, param(l, f_w_up), dxn, false, threads);
-        if (auto* dw = grad(pid(f_w_up))) tape_linear_weight_gradient(dpre, t.xn2, *dw, grad(pid(f_b_up)), threads);
+        if (auto* dw = grad(pid(f_w_up)))
+          tape_linear_weight_gradient(dpre, t.xn2, *dw, grad(pid(f_b_up)), threads);
       } else {
         matrix_type dgate(n, c.hidden_dim);
         for (index i = 0; i < dh.size(); ++i) {
@@ -447,16 +465,19 @@ class transformer_tape {
         }
         tape_linear_input_gradient(dpre, param(l, f_w_up), dxn, false, threads);
         tape_linear_input_gradient(dgate, param(l, f_w_gate), dxn, true, threads);
-        if (auto* dw = grad(pid(f_w_up))) tape_linear_weight_gradient(dpre, t.xn2, *dw, grad(pid(f_b_up)), threads);
+        if (auto* dw = grad(pid(f_w_up)))
+          tape_linear_weight_gradient(dpre, t.xn2, *dw, grad(pid(f_b_up)), threads);
         if (auto* dw = grad(pid(f_w_gate)))
-          tape_linear_weight_gradient(dgate, t.xn2, *dw, static_cast<matrix_type*>(nullptr), threads);
+          tape_linear_weight_gradient(dgate, t.xn2, *dw, static_cast<matrix_type*>(nullptr),
+                                      threads);
       }
-      norm_backward_rows(t.x_mid, pid(f_ffn_norm), dxn, dx,
-                         grad(pid(f_ffn_norm)), grad(pid(f_ffn_norm_bias)));
+      norm_backward_rows(t.x_mid, pid(f_ffn_norm), dxn, dx, grad(pid(f_ffn_norm)),
+                         grad(pid(f_ffn_norm_bias)));
       record(hook_point::resid_mid(l), dx);
       record(hook_point::attn_out(l), dx);
       // Attention.
-      if (auto* dw = grad(pid(f_wo))) tape_linear_weight_gradient(dx, t.attn, *dw, grad(pid(f_bo)), threads);
+      if (auto* dw = grad(pid(f_wo)))
+        tape_linear_weight_gradient(dx, t.attn, *dw, grad(pid(f_bo)), threads);
       tape_linear_input_gradient(dx, param(l, f_wo), dattn, false, threads);
       attention_backward(t, dattn, dq, dk, dv, threads);
       if (!gpt2_)
@@ -469,11 +490,14 @@ class transformer_tape {
       tape_linear_input_gradient(dq, param(l, f_wq), dxn, false, threads);
       tape_linear_input_gradient(dk, param(l, f_wk), dxn, true, threads);
       tape_linear_input_gradient(dv, param(l, f_wv), dxn, true, threads);
-      if (auto* dw = grad(pid(f_wq))) tape_linear_weight_gradient(dq, t.xn1, *dw, grad(pid(f_bq)), threads);
-      if (auto* dw = grad(pid(f_wk))) tape_linear_weight_gradient(dk, t.xn1, *dw, grad(pid(f_bk)), threads);
-      if (auto* dw = grad(pid(f_wv))) tape_linear_weight_gradient(dv, t.xn1, *dw, grad(pid(f_bv)), threads);
-      norm_backward_rows(t.x_pre, pid(f_attn_norm), dxn, dx,
-                         grad(pid(f_attn_norm)), grad(pid(f_attn_norm_bias)));
+      if (auto* dw = grad(pid(f_wq)))
+        tape_linear_weight_gradient(dq, t.xn1, *dw, grad(pid(f_bq)), threads);
+      if (auto* dw = grad(pid(f_wk)))
+        tape_linear_weight_gradient(dk, t.xn1, *dw, grad(pid(f_bk)), threads);
+      if (auto* dw = grad(pid(f_wv)))
+        tape_linear_weight_gradient(dv, t.xn1, *dw, grad(pid(f_bv)), threads);
+      norm_backward_rows(t.x_pre, pid(f_attn_norm), dxn, dx, grad(pid(f_attn_norm)),
+                         grad(pid(f_attn_norm_bias)));
       record(hook_point::resid_pre(l), dx);
     }
     record(hook_point::embed(), dx);
@@ -517,8 +541,7 @@ class transformer_tape {
     for (std::size_t b = 0; b < sequences.size(); ++b) {
       const auto& s = sequences[b];
       if (s.empty())
-        throw invalid_argument("transformer backward: sequence " + std::to_string(b) +
-                               " is empty");
+        throw invalid_argument("transformer backward: sequence " + std::to_string(b) + " is empty");
       if (static_cast<index>(s.size()) > config_.context_length)
         throw invalid_argument("transformer backward: sequence " + std::to_string(b) + " has " +
                                std::to_string(s.size()) + " tokens, more than the context length " +
@@ -554,8 +577,8 @@ class transformer_tape {
                      static_cast<S>(config_.norm_eps), gpt2_);
   }
 
-  void norm_backward_rows(const matrix_type& x, index gain, const matrix_type& dy,
-                          matrix_type& dx, matrix_type* dgain, matrix_type* dbias) const {
+  void norm_backward_rows(const matrix_type& x, index gain, const matrix_type& dy, matrix_type& dx,
+                          matrix_type* dgain, matrix_type* dbias) const {
     const S* w = params_[static_cast<std::size_t>(gain)].data();
     for (index i = 0; i < x.rows(); ++i)
       tape_ops::norm_backward(x.row(i).data(), w, dy.row(i).data(), dx.row(i).data(),
@@ -566,8 +589,7 @@ class transformer_tape {
   // Causal attention probabilities of query head h of sequence b for the queries at positions
   // [r0, r1): row i holds softmax over the keys at [0, r0 + i], zeros after. Queries go in
   // blocks so that the keys after a block's last query, all masked, are never multiplied.
-  matrix_type probabilities(const layer_tape& t, std::size_t b, index h, index r0,
-                            index r1) const {
+  matrix_type probabilities(const layer_tape& t, std::size_t b, index h, index r0, index r1) const {
     const index first = first_row_[b];
     const index hd = config_.head_dim();
     const index kv = h / (config_.n_heads / config_.n_kv_heads);
@@ -682,8 +704,7 @@ inline double total_weight(const language_model_batch& batch) {
                            " sequences");
   double total = 0;
   for (std::size_t b = 0; b < batch.sequences.size(); ++b) {
-    const std::size_t predictions =
-        batch.sequences[b].empty() ? 0 : batch.sequences[b].size() - 1;
+    const std::size_t predictions = batch.sequences[b].empty() ? 0 : batch.sequences[b].size() - 1;
     if (batch.weights[b].size() != predictions)
       throw invalid_argument("language_model_batch: sequence " + std::to_string(b) + " has " +
                              std::to_string(batch.sequences[b].size()) + " tokens, so " +
@@ -691,8 +712,10 @@ inline double total_weight(const language_model_batch& batch) {
                              std::to_string(batch.weights[b].size()));
     for (float w : batch.weights[b]) {
       if (!std::isfinite(w) || w < 0.0f)
-        throw invalid_argument("language_model_batch: weights must be finite and non-negative, "
-                               "sequence " + std::to_string(b) + " has " + std::to_string(w));
+        throw invalid_argument(
+            "language_model_batch: weights must be finite and non-negative, "
+            "sequence " +
+            std::to_string(b) + " has " + std::to_string(w));
       total += w;
     }
   }
@@ -701,30 +724,35 @@ inline double total_weight(const language_model_batch& batch) {
   return total;
 }
 
-// The loss of a recorded forward and its gradient with respect to the logits.
+// The loss of a recorded forward and its gradient with respect to the logits. Each term is
+// log-sum-exp minus the target's logit, in double, so a target whose probability underflows
+// still costs a finite amount.
 template <class S>
-double language_model_loss(const transformer_tape<S>& tape, const language_model_batch& batch,
-                           double total, tape_matrix<S>& dlogits, std::size_t threads) {
+double next_token_loss(const transformer_tape<S>& tape, const language_model_batch& batch,
+                       double total, tape_matrix<S>& dlogits, std::size_t threads) {
   const auto& logits = tape.logits();
-  dlogits.setZero(logits.rows(), logits.cols());
+  const index vocab = logits.cols();
+  dlogits.setZero(logits.rows(), vocab);
   const std::size_t rows = batch.sequences.size();
   std::vector<double> partial(rows, 0.0);
   parallel_for(rows, threads, [&](std::size_t b) {
     const auto& seq = batch.sequences[b];
-    std::vector<S> p(static_cast<std::size_t>(logits.cols()));
     for (std::size_t t = 0; t + 1 < seq.size(); ++t) {
       const double w = batch.weights[b][t];
       if (w == 0.0) continue;
       const index r = tape.first_row(b) + static_cast<index>(t);
-      std::copy_n(logits.row(r).data(), logits.cols(), p.data());
-      tape_ops::softmax(p.data(), logits.cols());
-      const auto target = static_cast<std::size_t>(seq[t + 1]);
-      partial[b] -= w * std::log(static_cast<double>(p[target]));
-      // softmax(z) - onehot, weighted; the log above keeps precision where p is tiny only as
-      // far as S does, which is enough for a loss (float: 1e-38).
-      const S scale = static_cast<S>(w / total);
-      for (index j = 0; j < logits.cols(); ++j) dlogits(r, j) = scale * p[static_cast<std::size_t>(j)];
-      dlogits(r, static_cast<index>(target)) -= scale;
+      const S* z = logits.row(r).data();
+      S* d = dlogits.row(r).data();
+      const S top = *std::max_element(z, z + vocab);
+      S sum = 0;
+      for (index j = 0; j < vocab; ++j) sum += (d[j] = std::exp(z[j] - top));
+      const auto target = static_cast<index>(seq[t + 1]);
+      partial[b] += w * (static_cast<double>(top) + std::log(static_cast<double>(sum)) -
+                         static_cast<double>(z[target]));
+      // w / total * (softmax(z) - onehot(target)).
+      const S scale = static_cast<S>(w / total) / sum;
+      for (index j = 0; j < vocab; ++j) d[j] *= scale;
+      d[target] -= static_cast<S>(w / total);
     }
   });
   double loss = 0;
@@ -739,13 +767,14 @@ double language_model_loss(const transformer_tape<S>& tape, const language_model
 // outside the vocabulary, sequences longer than the context, non-finite parameters, or a
 // gradient of another layout. Results do not depend on `threads` (0: all cores).
 inline double language_model_loss_and_gradient(const transformer_parameters& parameters,
-                                                const language_model_batch& batch,
-                                                transformer_parameters& gradient,
-                                                std::size_t threads = 1) {
+                                               const language_model_batch& batch,
+                                               transformer_parameters& gradient,
+                                               std::size_t threads = 1) {
   const double total = detail::total_weight(batch);
   if (gradient.names != parameters.names || gradient.tensors.size() != parameters.tensors.size())
-    throw invalid_argument("language_model_loss_and_gradient: the gradient's tensors are not "
-                           "those of the parameters; make it with parameters.zeros_like()");
+    throw invalid_argument(
+        "language_model_loss_and_gradient: the gradient's tensors are not "
+        "those of the parameters; make it with parameters.zeros_like()");
   for (std::size_t k = 0; k < parameters.tensors.size(); ++k)
     if (gradient.tensors[k].rows() != parameters.tensors[k].rows() ||
         gradient.tensors[k].cols() != parameters.tensors[k].cols())
@@ -754,7 +783,7 @@ inline double language_model_loss_and_gradient(const transformer_parameters& par
   detail::transformer_tape<float> tape(parameters);
   tape.forward(batch.sequences, {}, threads);
   float_matrix dlogits;
-  const double loss = detail::language_model_loss(tape, batch, total, dlogits, threads);
+  const double loss = detail::next_token_loss(tape, batch, total, dlogits, threads);
   auto g = tape.backward(dlogits, {}, true, threads);
   for (std::size_t k = 0; k < g.parameters.size(); ++k) gradient.tensors[k] += g.parameters[k];
   return loss;
@@ -767,7 +796,7 @@ inline double language_model_loss(const transformer_parameters& parameters,
   detail::transformer_tape<float> tape(parameters);
   tape.forward(batch.sequences, {}, threads);
   float_matrix dlogits;
-  return detail::language_model_loss(tape, batch, total, dlogits, threads);
+  return detail::next_token_loss(tape, batch, total, dlogits, threads);
 }
 
 // A scalar function F of the logits, for transformer_backward: given one logits matrix per
@@ -812,9 +841,9 @@ struct backward_options {
 };
 
 struct transformer_gradients {
-  double value = 0;                       // F(logits)
-  std::vector<float_matrix> logits;       // one per sequence: positions x vocabulary
-  std::vector<hook_point> points;         // as requested
+  double value = 0;                  // F(logits)
+  std::vector<float_matrix> logits;  // one per sequence: positions x vocabulary
+  std::vector<hook_point> points;    // as requested
   // [k][b]: at points[k] for sequence b, positions x width (dim, or hidden_dim for mlp_post).
   std::vector<std::vector<float_matrix>> activations;
   std::vector<std::vector<float_matrix>> gradients;
@@ -927,8 +956,7 @@ inline vector patching_estimate(const transformer_gradients& g, hook_point p, st
                            std::to_string(a.cols()));
   vector out(a.rows());
   for (index t = 0; t < a.rows(); ++t)
-    out(t) = d.row(t).cast<double>()
-                 .dot((other.row(t) - a.row(t)).cast<double>());
+    out(t) = d.row(t).cast<double>().dot((other.row(t) - a.row(t)).cast<double>());
   return out;
 }
 

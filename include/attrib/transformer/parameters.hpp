@@ -131,8 +131,12 @@ struct transformer_parameters {
     auto add = [&](std::string name, index rows, index cols, detail::parameter_role role) {
       float_matrix m(rows, cols);
       switch (role) {
-        case detail::parameter_role::gain: m.setOnes(); break;
-        case detail::parameter_role::bias: m.setZero(); break;
+        case detail::parameter_role::gain:
+          m.setOnes();
+          break;
+        case detail::parameter_role::bias:
+          m.setZero();
+          break;
         default: {
           const double sigma = role == detail::parameter_role::weight ? 0.02 : residual_std;
           rng gen = rng::stream(seed, p.tensors.size());
@@ -145,8 +149,7 @@ struct transformer_parameters {
     };
     using detail::parameter_role;
     add("token_embedding", config.vocab_size, config.dim, parameter_role::weight);
-    if (gpt2)
-      add("position_embedding", config.context_length, config.dim, parameter_role::weight);
+    if (gpt2) add("position_embedding", config.context_length, config.dim, parameter_role::weight);
     for (index l = 0; l < config.n_layers; ++l)
       for (const auto& spec : detail::layer_tensor_specs) {
         if (!detail::family_has(config.architecture, spec.role, spec.name)) continue;
@@ -175,7 +178,8 @@ struct transformer_parameters {
                              " names for " + std::to_string(tensors.size()) + " tensors");
     transformer_weights w;
     w.layers.resize(static_cast<std::size_t>(std::max<index>(config.n_layers, 0)));
-    for (std::size_t k = 0; k < names.size(); ++k) *slot(w, names[k]) = detail::f32_view(tensors[k]);
+    for (std::size_t k = 0; k < names.size(); ++k)
+      *slot(w, names[k]) = detail::f32_view(tensors[k]);
     if (tied_output) w.output = w.token_embedding;
     return transformer_model(config, std::move(w));
   }
