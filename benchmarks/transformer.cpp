@@ -11,11 +11,11 @@
 //
 // BM_prompt / BM_decode: prompt processing (one forward call over T tokens, logits of the last
 // position only, as generate() does) and KV-cached greedy decoding (generate() from BOS, one
-// token per call), for stories260K and for a GPT-2-small-shaped Llama-family model with seeded
-// random weights (d 768, 12 layers, 12 heads, SwiGLU hidden 3072, vocab 50257, tied embeddings:
-// 151.8M parameters, of which 113.2M in the layers; GPT-2 small's GELU MLP would have 85M).
-// Model FLOPs = 2 * P_layers * tokens + 2 * vocab * dim * logit_rows, where P_layers counts the
-// matrices of the layers (norm weights and attention scores are left out). The counters give the
+// token per call), for stories260K and for GPT-2 small with seeded random weights (the gpt2
+// architecture at full size: d 768, 12 layers, 12 heads, GELU MLP 3072, vocab 50257, context
+// 1024, learned positions, biases, tied embeddings: 124.4M parameters, 85.0M of them in the
+// layers' matrices). Model FLOPs = 2 * P_layers * tokens + 2 * vocab * dim * logit_rows, where
+// P_layers counts the matrices of the layers (norms, biases and attention scores are left out). The counters give the
 // achieved GFLOP/s and its ratio to an Eigen float GEMM measured in the same process:
 // gemm_ratio against a GEMM of the model's own shape (tokens x dim times dim x hidden_dim), and
 // peak_ratio against a 512 x 768 x 3072 GEMM, the machine's FLOP limit for one thread.
@@ -35,6 +35,7 @@
 #include "attrib/transformer/generate.hpp"
 #include "attrib/transformer/llama2c_loader.hpp"
 #include "attrib/transformer/patching.hpp"
+#include "attrib/transformer/random_model.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -66,49 +67,10 @@ const attrib::sentencepiece_bpe& stories_tokenizer() {
   return t;
 }
 
-// A Llama-family model of the given shape with weights drawn uniformly from [-0.05, 0.05] (norm
-// weights 1), stored as float32 in one block that the weights' storage keeps alive.
-attrib::transformer_model random_model(const attrib::transformer_config& c, std::uint64_t seed) {
-  const index d = c.dim;
-  const index kv = c.kv_dim();
-  const index h = c.hidden_dim;
-  const index per_layer = 2 * d + d * d * 2 + 2 * kv * d + 3 * h * d;
-  const index total = c.vocab_size * d + d + c.n_layers * per_layer;
-  auto block = std::make_shared<std::vector<float>>(static_cast<std::size_t>(total));
-  attrib::rng gen(seed);
-  for (auto& x : *block) x = static_cast<float>(0.1 * (gen.uniform() - 0.5));
-  index next = 0;
-  auto take = [&](index rows, index cols, bool ones = false) {
-    float* p = block->data() + next;
-    if (ones) std::fill(p, p + rows * cols, 1.0f);
-    next += rows * cols;
-    return attrib::weight_tensor{attrib::ggml_type::f32, rows, cols,
-                                 std::as_bytes(std::span<const float>(p, static_cast<std::size_t>(rows * cols)))};
-  };
-  attrib::transformer_weights w;
-  w.token_embedding = take(c.vocab_size, d);
-  w.output = w.token_embedding;
-  w.final_norm = take(1, d, true);
-  for (index l = 0; l < c.n_layers; ++l) {
-    attrib::transformer_layer_weights layer;
-    layer.attn_norm = take(1, d, true);
-    layer.wq = take(d, d);
-    layer.wk = take(kv, d);
-    layer.wv = take(kv, d);
-    layer.wo = take(d, d);
-    layer.ffn_norm = take(1, d, true);
-    layer.w_gate = take(h, d);
-    layer.w_up = take(h, d);
-    layer.w_down = take(d, h);
-    w.layers.push_back(layer);
-  }
-  w.storage = block;
-  return attrib::transformer_model(c, std::move(w));
-}
-
 const attrib::transformer_model& gpt2_shaped() {
   static const auto m = [] {
     attrib::transformer_config c;
+    c.architecture = attrib::transformer_architecture::gpt2;
     c.dim = 768;
     c.hidden_dim = 3072;
     c.n_layers = 12;
@@ -116,7 +78,7 @@ const attrib::transformer_model& gpt2_shaped() {
     c.n_kv_heads = 12;
     c.vocab_size = 50257;
     c.context_length = 1024;
-    return random_model(c, 2024);
+    return attrib::random_transformer_model(c, 2024);
   }();
   return m;
 }
@@ -124,8 +86,9 @@ const attrib::transformer_model& gpt2_shaped() {
 const attrib::transformer_model& model_for(int which) { return which == 0 ? stories() : gpt2_shaped(); }
 
 double layer_params(const attrib::transformer_config& c) {
+  const index mlp_matrices = c.architecture == attrib::transformer_architecture::gpt2 ? 2 : 3;
   return static_cast<double>(c.n_layers) *
-         static_cast<double>(c.dim * (2 * c.dim + 2 * c.kv_dim()) + 3 * c.dim * c.hidden_dim);
+         static_cast<double>(c.dim * (2 * c.dim + 2 * c.kv_dim()) + mlp_matrices * c.dim * c.hidden_dim);
 }
 
 double model_flops(const attrib::transformer_config& c, double tokens, double logit_rows) {
@@ -228,7 +191,7 @@ BENCHMARK(BM_patching_sweep_efficient)->Arg(1)->Arg(0)->Unit(benchmark::kMillise
 
 // ---- prompt processing and decoding --------------------------------------------------------------
 
-// Args: model (0 stories260K, 1 GPT-2-small-shaped), prompt tokens.
+// Args: model (0 stories260K, 1 GPT-2 small with random weights), prompt tokens.
 void BM_prompt(benchmark::State& state) {
   const auto& model = model_for(static_cast<int>(state.range(0)));
   const index tokens = state.range(1);
