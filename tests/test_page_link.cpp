@@ -161,6 +161,8 @@ TEST_CASE("hetero_graph: typed edges, per-relation normalised messages, induced 
   CHECK_THROWS_AS(g.add_edge(i0, u0, 0), attrib::invalid_argument);   // wrong orientation of types
   CHECK_THROWS_AS(g.add_edge(u0, 7, 0), attrib::invalid_argument);    // node out of range
   CHECK_THROWS_AS(g.add_edge(u0, i0, 3), attrib::invalid_argument);   // no such relation
+  CHECK_THROWS_AS(g.edge(2), attrib::invalid_argument);
+  CHECK_THROWS_AS(g.set_features(u0, vector::Zero(3)), attrib::invalid_argument);
   CHECK_THROWS_AS(g.add_node(2, vector::Zero(2)), attrib::invalid_argument);
   CHECK_THROWS_AS(g.add_node(0, vector::Zero(3)), attrib::invalid_argument);
   CHECK_THROWS_AS(hetero_graph({"a"}, {{"r", 0, 1}}), attrib::invalid_argument);
@@ -229,7 +231,7 @@ TEST_CASE("rgcn: a one-layer forward pass by hand") {
   CHECK(grad.edge_weights(0) == doctest::Approx(1.3 * -1.0 * hi + hu * -0.4 * 2.0).epsilon(1e-14));
 }
 
-TEST_CASE("rgcn: edge-weight and parameter gradients match finite differences; save/load") {
+TEST_CASE("rgcn: edge-weight, feature and parameter gradients match finite differences; save/load") {
   attrib::user_item_attribute_config small;
   small.users = 6;
   small.items = 8;
@@ -269,6 +271,18 @@ TEST_CASE("rgcn: edge-weight and parameter gradients match finite differences; s
           const double down = model.score(g, w, s, t);
           x = x0;
           CHECK(grad.parameters[p].data()[k] == doctest::Approx((up - down) / (2 * h)).epsilon(1e-6).scale(1.0));
+        }
+      for (Index v = 0; v < g.node_count(); v += 3)
+        for (Index k = 0; k < g.feature_count(); k += 2) {
+          hetero_graph moved = g;
+          vector f = g.features(v);
+          f(k) += h;
+          moved.set_features(v, f);
+          const double up = model.score(moved, w, s, t);
+          f(k) -= 2 * h;
+          moved.set_features(v, f);
+          const double down = model.score(moved, w, s, t);
+          CHECK(grad.features(v, k) == doctest::Approx((up - down) / (2 * h)).epsilon(1e-6).scale(1.0));
         }
       std::stringstream file;
       model.save(file);
@@ -419,6 +433,9 @@ TEST_CASE("page_link and link_edge_mask_explainer: bad input is a named exceptio
   CHECK_THROWS_AS(attrib::mask_paths(c.graph, vector::Ones(2), c.source, c.target, 1, 3), attrib::invalid_argument);
   CHECK_THROWS_AS(attrib::mask_paths(c.graph, vector::Ones(c.graph.edge_count()), c.source, c.target, 0, 3),
                   attrib::invalid_argument);
+  vector nan_mask = vector::Ones(c.graph.edge_count());
+  nan_mask(0) = std::nan("");
+  CHECK_THROWS_AS(attrib::mask_paths(c.graph, nan_mask, c.source, c.target, 1, 3), attrib::invalid_argument);
   // A model for other relations or features does not fit the graph.
   const rgcn wrong({.inputs = 3, .hidden = 2, .layers = 2, .relations = 3});
   CHECK_THROWS_AS(pl.explain(wrong, x.g, x.u, x.t), attrib::invalid_argument);

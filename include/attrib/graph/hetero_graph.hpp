@@ -98,7 +98,11 @@ class hetero_graph {
   const std::vector<std::string>& node_types() const { return node_types_; }
   const std::vector<relation_type>& relations() const { return relations_; }
   const std::vector<hetero_edge>& edges() const { return edges_; }
-  const hetero_edge& edge(index e) const { return edges_.at(static_cast<std::size_t>(e)); }
+  const hetero_edge& edge(index e) const {
+    detail::require(e >= 0 && e < edge_count(),
+                    "hetero_graph::edge: edge " + std::to_string(e) + " outside 0.." + std::to_string(edge_count() - 1));
+    return edges_[static_cast<std::size_t>(e)];
+  }
   // The homogeneous view: node label = node type, edge type = relation.
   const graph& structure() const { return structure_; }
 
@@ -109,6 +113,12 @@ class hetero_graph {
   const vector& features(index v) const {
     require_node(v, "hetero_graph::features");
     return structure_[static_cast<graph_node>(v)].features;
+  }
+  void set_features(index v, vector features) {
+    require_node(v, "hetero_graph::set_features");
+    detail::require(features.size() == feature_count() && features.allFinite(),
+                    "hetero_graph::set_features: need " + std::to_string(feature_count()) + " finite features");
+    structure_[static_cast<graph_node>(v)].features = std::move(features);
   }
   index feature_count() const { return node_count() > 0 ? structure_[0].features.size() : 0; }
   matrix feature_matrix() const { return attrib::feature_matrix(structure_); }

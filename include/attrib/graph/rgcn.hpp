@@ -7,7 +7,7 @@
 // depend on the weights), w_e the edge weight, ReLU between layers and none after the last.
 // W_rho is a free matrix or, with `bases` > 0, sum_b a_rho,b V_b (basis decomposition). The
 // link score is h_s . h_t (dot) or sum_k h_s,k r_k h_t,k (DistMult). The score is differentiable
-// in every edge weight and parameter (exact reverse mode), so edge masks can be learned.
+// in every edge weight, node feature and parameter (exact reverse mode), so masks can be learned.
 // Training: Adam on binary cross-entropy of observed links against seeded negatives (the
 // target replaced by a random node of its type), full batch. Dense per-node states: meant for
 // graphs of thousands of nodes at most.
@@ -51,6 +51,7 @@ struct rgcn_training {
 struct link_score_gradient {
   double score = 0.0;
   vector edge_weights;             // d score / d w_e, one entry per edge
+  matrix features;                 // d score / d node features (n x inputs)
   std::vector<matrix> parameters;  // d score / d parameter, shaped like rgcn::parameters()
 };
 
@@ -99,8 +100,8 @@ class rgcn {
     return score(embed(g, edge_weights), source, target);
   }
 
-  // The score of (source, target) with its exact gradient in every edge weight and (unless
-  // with_parameters is false) every parameter.
+  // The score of (source, target) with its exact gradient in every edge weight, node feature
+  // and (unless with_parameters is false) every parameter.
   link_score_gradient score_gradient(const hetero_graph& g, const vector& edge_weights, index source, index target,
                                      bool with_parameters = true) const {
     g.require_node(source, "rgcn::score_gradient");
@@ -114,7 +115,7 @@ class rgcn {
     out.edge_weights = vector::Zero(g.edge_count());
     matrix d = matrix::Zero(s.states.back().rows(), config_.hidden);
     add_score_gradient(s.states.back(), source, target, 1.0, d, with_parameters ? &out.parameters : nullptr);
-    backward(s, edge_weights, d, with_parameters ? &out.parameters : nullptr, &out.edge_weights);
+    out.features = backward(s, edge_weights, d, with_parameters ? &out.parameters : nullptr, &out.edge_weights);
     return out;
   }
 
@@ -319,8 +320,9 @@ class rgcn {
     }
   }
 
-  // Back-propagates d = d/d H_L; adds parameter and edge-weight gradients where asked.
-  void backward(const state& s, const vector& w, matrix d, std::vector<matrix>* grad, vector* dw) const {
+  // Back-propagates d = d/d H_L; adds parameter and edge-weight gradients where asked; returns
+  // d/d H_0, the gradient in the node features.
+  matrix backward(const state& s, const vector& w, matrix d, std::vector<matrix>* grad, vector* dw) const {
     for (index l = config_.layers - 1; l >= 0; --l) {
       const auto ul = static_cast<std::size_t>(l), base = static_cast<std::size_t>(offset(l));
       const matrix& h = s.states[ul];
@@ -353,6 +355,7 @@ class rgcn {
       }
       d = std::move(dh);
     }
+    return d;
   }
 
   rgcn_config config_;

@@ -91,6 +91,8 @@ inline std::vector<explanation_path> mask_paths(const hetero_graph& g, const vec
                                                 std::size_t k, index max_length) {
   detail::require(mask.size() == g.edge_count(), "mask_paths: mask has " + std::to_string(mask.size()) +
                                                      " entries for " + std::to_string(g.edge_count()) + " edges");
+  detail::require(mask.allFinite() && (mask.array() >= 0.0).all() && (mask.array() <= 1.0).all(),
+                  "mask_paths: mask values must be in [0, 1]");
   detail::require(k >= 1, "mask_paths: need k >= 1 paths");
   detail::require(max_length >= 1, "mask_paths: the path length bound must be >= 1");
   const index n = g.node_count();
