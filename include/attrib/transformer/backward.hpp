@@ -250,7 +250,7 @@ class transformer_tape {
   // Converts the parameters to S. Throws invalid_argument when a tensor is missing, misshapen
   // or not finite.
   explicit transformer_tape(const transformer_parameters& p)
-      : config_(p.config), tied_(p.tied_output), names_(p.names) {
+      : config_(p.config) {
     if (p.names.size() != p.tensors.size())
       throw invalid_argument("transformer_parameters: " + std::to_string(p.names.size()) +
                              " names for " + std::to_string(p.tensors.size()) + " tensors");
@@ -271,7 +271,7 @@ class transformer_tape {
     if (gpt2_) require(position_embedding_, "position_embedding");
     final_norm_ = require(p.find("final_norm"), "final_norm");
     final_norm_bias_ = p.find("final_norm_bias");
-    output_ = tied_ ? token_embedding_ : require(p.find("output"), "output");
+    output_ = p.tied_output ? token_embedding_ : require(p.find("output"), "output");
     layers_.resize(static_cast<std::size_t>(config_.n_layers));
     for (index l = 0; l < config_.n_layers; ++l)
       for (int f = 0; f < f_count; ++f)
@@ -666,9 +666,7 @@ class transformer_tape {
   }
 
   transformer_config config_;
-  bool tied_ = true;
   bool gpt2_ = false;
-  std::vector<std::string> names_;
   std::vector<matrix_type> params_;
   index token_embedding_ = -1, position_embedding_ = -1, final_norm_ = -1, final_norm_bias_ = -1,
         output_ = -1;
