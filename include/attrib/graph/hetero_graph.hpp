@@ -103,6 +103,12 @@ class hetero_graph {
                     "hetero_graph::edge: edge " + std::to_string(e) + " outside 0.." + std::to_string(edge_count() - 1));
     return edges_[static_cast<std::size_t>(e)];
   }
+  // The edge weights in edge-id order.
+  vector weights() const {
+    vector w(edge_count());
+    for (index e = 0; e < edge_count(); ++e) w(e) = edges_[static_cast<std::size_t>(e)].weight;
+    return w;
+  }
   // The homogeneous view: node label = node type, edge type = relation.
   const graph& structure() const { return structure_; }
 

@@ -81,7 +81,7 @@ class rgcn {
   const std::vector<matrix>& parameters() const { return params_; }
 
   // Node embeddings (n x hidden) with the graph's edge weights or the given ones.
-  matrix embed(const hetero_graph& g) const { return embed(g, graph_weights(g)); }
+  matrix embed(const hetero_graph& g) const { return embed(g, g.weights()); }
   matrix embed(const hetero_graph& g, const vector& edge_weights) const {
     state s;
     forward(g, edge_weights, s);
@@ -134,7 +134,7 @@ class rgcn {
       detail::require(u != v, "rgcn::train: a link joins node " + std::to_string(u) + " to itself");
       known.emplace(u, v);
     }
-    const vector weights = graph_weights(g);
+    const vector weights = g.weights();
     std::vector<matrix> first = zeros_like(params_), second = zeros_like(params_);
     const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
     double loss = 0.0;
@@ -257,12 +257,6 @@ class rgcn {
     std::vector<matrix> out;
     for (const auto& p : ps) out.push_back(matrix::Zero(p.rows(), p.cols()));
     return out;
-  }
-
-  static vector graph_weights(const hetero_graph& g) {
-    vector w(g.edge_count());
-    for (index e = 0; e < g.edge_count(); ++e) w(e) = g.edge(e).weight;
-    return w;
   }
 
   // d/d(embedding) and d/d(DistMult diagonal) of factor * score(source, target).

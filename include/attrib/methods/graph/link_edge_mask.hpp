@@ -28,7 +28,7 @@ struct link_mask_fit {
   index epochs = 0;
 };
 
-// Adam on pred(sigmoid(w)) + regulariser(m), w_e ~ N(0, 2 / n) as PaGE-Link initialises
+// Adam on pred(sigmoid(w)) + regulariser(m), the model seeing edge weights m_e * weight_e, w_e ~ N(0, 2 / n) as PaGE-Link initialises
 // (ReLU gain times sqrt(2 / (2 n)), n the graph's nodes). regulariser(m, dm) adds the gradient
 // of the regularising terms in m to dm. With early_stop > 0 the loop stops, as PaGE-Link's does,
 // before the update in which | ||m|| - ||m_previous|| | < early_stop (||m_-1|| = 0).
@@ -42,6 +42,7 @@ link_mask_fit learn_link_mask(const rgcn& model, const hetero_graph& g, index so
   vector w(m_count), first = vector::Zero(m_count), second = vector::Zero(m_count);
   for (index e = 0; e < m_count; ++e) w(e) = std_dev * random.normal();
   const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  const vector weights = g.weights();  // the mask scales the graph's own edge weights
   double previous_norm = 0.0;
   link_mask_fit fit;
   for (index epoch = 0; epoch < epochs; ++epoch) {
@@ -51,10 +52,10 @@ link_mask_fit learn_link_mask(const rgcn& model, const hetero_graph& g, index so
       if (std::abs(norm - previous_norm) < early_stop) break;
       previous_norm = norm;
     }
-    const auto grad = model.score_gradient(g, m, source, target, false);
+    const auto grad = model.score_gradient(g, m.cwiseProduct(weights), source, target, false);
     const double p = 1.0 / (1.0 + std::exp(-grad.score));
     // d pred / d score: -(1 - p) for a present link, (1 - p) for an absent one.
-    vector dm = (present ? -(1.0 - p) : (1.0 - p)) * grad.edge_weights;
+    vector dm = (present ? -(1.0 - p) : (1.0 - p)) * grad.edge_weights.cwiseProduct(weights);
     regulariser(m, dm);
     const vector dw = dm.cwiseProduct(m.cwiseProduct((1.0 - m.array()).matrix()));
     const auto t = static_cast<double>(epoch + 1);
@@ -108,7 +109,7 @@ struct link_edge_mask_explainer {
     out.target = target;
     out.nodes = c.nodes;
     out.edges = c.edges;
-    out.score = model.score(c.graph, vector::Ones(c.graph.edge_count()), c.source, c.target);
+    out.score = model.score(c.graph, c.source, c.target);
     const auto fit = detail::learn_link_mask(
         model, c.graph, c.source, c.target, out.score > 0.0, epochs, learning_rate, 0.0, seed,
         [&](const vector& m, vector& dm) {
@@ -117,7 +118,7 @@ struct link_edge_mask_explainer {
         });
     out.mask = fit.mask;
     out.epochs = fit.epochs;
-    out.masked_score = model.score(c.graph, out.mask, c.source, c.target);
+    out.masked_score = model.score(c.graph, out.mask.cwiseProduct(c.graph.weights()), c.source, c.target);
     out.paths = mask_paths(c.graph, out.mask, c.source, c.target, paths, max_path_length);
     detail::rename_paths(out.paths, c.nodes, c.edges);
     return out;

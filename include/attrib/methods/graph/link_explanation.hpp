@@ -34,8 +34,8 @@ struct link_explanation {
   std::vector<index> edges;           // the computation graph's edges (input-graph ids)
   vector mask;                        // learned mask per computation-graph edge, in [0, 1]; 0 = pruned
   std::vector<explanation_path> paths;  // best first, input-graph ids
-  double score = 0.0;                 // model score of the link, all edge weights 1
-  double masked_score = 0.0;          // model score with the learned mask as edge weights
+  double score = 0.0;                 // model score of the link
+  double masked_score = 0.0;          // model score with every edge weight scaled by its mask
   index epochs = 0;                   // mask-learning epochs run (early stopping may cut them)
 };
 

@@ -73,14 +73,14 @@ struct page_link {
     out.target = target;
     out.nodes = c.nodes;
     out.edges = c.edges;
-    out.score = model.score(c.graph, vector::Ones(c.graph.edge_count()), c.source, c.target);
+    out.score = model.score(c.graph, c.source, c.target);
     const auto fit = detail::learn_link_mask(
         model, pruned, s, t, out.score > 0.0, epochs, learning_rate, early_stop, seed,
         [&](const vector& m, vector& dm) { add_path_loss_gradient(pruned, m, s, t, dm); });
     out.mask = vector::Zero(c.graph.edge_count());
     for (std::size_t e = 0; e < edges.size(); ++e) out.mask(edges[e]) = fit.mask(static_cast<index>(e));
     out.epochs = fit.epochs;
-    out.masked_score = model.score(pruned, fit.mask, s, t);
+    out.masked_score = model.score(pruned, fit.mask.cwiseProduct(pruned.weights()), s, t);
     out.paths = mask_paths(pruned, fit.mask, s, t, paths, max_path_length);
     // pruned ids -> computation-graph ids -> input-graph ids
     detail::rename_paths(out.paths, nodes, edges);
