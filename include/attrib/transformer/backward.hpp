@@ -26,6 +26,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -247,10 +248,9 @@ class transformer_tape {
     std::map<hook_point, matrix_type> points;  // dF/d(activation) at each requested point
   };
 
-  // Converts the parameters to S. Throws invalid_argument when a tensor is missing, misshapen
-  // or not finite.
-  explicit transformer_tape(const transformer_parameters& p)
-      : config_(p.config) {
+  // A float tape reads p's tensors in place (p must outlive it); any other S converts them to
+  // a copy. Throws invalid_argument when a tensor is missing, misshapen or not finite.
+  explicit transformer_tape(const transformer_parameters& p) : config_(p.config) {
     if (p.names.size() != p.tensors.size())
       throw invalid_argument("transformer_parameters: " + std::to_string(p.names.size()) +
                              " names for " + std::to_string(p.tensors.size()) + " tensors");
@@ -263,8 +263,12 @@ class transformer_tape {
       if (!p.tensors[k].allFinite())
         throw invalid_argument("transformer_parameters: tensor '" + p.names[k] +
                                "' holds a non-finite value");
-      params_.push_back(p.tensors[k].template cast<S>());
+      if constexpr (std::is_same_v<S, float>)
+        params_.push_back(&p.tensors[k]);
+      else
+        owned_.push_back(p.tensors[k].template cast<S>());
     }
+    for (const auto& m : owned_) params_.push_back(&m);
     gpt2_ = config_.architecture == transformer_architecture::gpt2;
     token_embedding_ = require(p.find("token_embedding"), "token_embedding");
     position_embedding_ = p.find("position_embedding");
@@ -288,9 +292,16 @@ class transformer_tape {
     inv_freq_ = rope_inverse_frequencies(config_);  // as transformer_model rotates
   }
 
+  transformer_tape(const transformer_tape&) = delete;  // params_ may point into owned_
+  transformer_tape& operator=(const transformer_tape&) = delete;
+
   const transformer_config& config() const { return config_; }
-  // The parameters in S, in the order of transformer_parameters; a test may perturb them.
-  std::vector<matrix_type>& parameters() { return params_; }
+  // The tape's own copy of the parameters in S (not float), in the order of
+  // transformer_parameters, for a finite-difference test to perturb.
+  std::vector<matrix_type>& parameters() {
+    static_assert(!std::is_same_v<S, float>, "a float tape reads the caller's tensors");
+    return owned_;
+  }
 
   // Runs `sequences`, adding offsets[p] (one row per token, stacked in sequence order) to the
   // activation at each point p, and records the tape and the activations at `record`. Throws
@@ -330,10 +341,10 @@ class transformer_tape {
 
     matrix_type x(n, c.dim);
     for (index i = 0; i < n; ++i) {
-      x.row(i) = params_[static_cast<std::size_t>(token_embedding_)].row(
+      x.row(i) = params_[static_cast<std::size_t>(token_embedding_)]->row(
           ids_[static_cast<std::size_t>(i)]);
       if (gpt2_)
-        x.row(i) += params_[static_cast<std::size_t>(position_embedding_)].row(
+        x.row(i) += params_[static_cast<std::size_t>(position_embedding_)]->row(
             positions_[static_cast<std::size_t>(i)]);
     }
     hook(hook_point::embed(), x);
@@ -379,13 +390,13 @@ class transformer_tape {
     }
     x_final_ = x;
     xf_.resize(n, c.dim);
-    const S* b = final_norm_bias_ >= 0 ? params_[static_cast<std::size_t>(final_norm_bias_)].data()
+    const S* b = final_norm_bias_ >= 0 ? params_[static_cast<std::size_t>(final_norm_bias_)]->data()
                                        : nullptr;
     for (index i = 0; i < n; ++i)
-      tape_ops::norm(x_final_.row(i).data(), params_[static_cast<std::size_t>(final_norm_)].data(),
+      tape_ops::norm(x_final_.row(i).data(), params_[static_cast<std::size_t>(final_norm_)]->data(),
                      b, xf_.row(i).data(), c.dim, static_cast<S>(c.norm_eps), gpt2_);
     hook(hook_point::final_norm(), xf_);
-    tape_linear(xf_, params_[static_cast<std::size_t>(output_)],
+    tape_linear(xf_, *params_[static_cast<std::size_t>(output_)],
                 static_cast<const matrix_type*>(nullptr), logits_, threads);
   }
 
@@ -420,7 +431,7 @@ class transformer_tape {
     threads = resolve_threads(threads);
     gradients g;
     if (parameter_gradient)
-      for (const auto& m : params_) g.parameters.push_back(matrix_type::Zero(m.rows(), m.cols()));
+      for (const auto* m : params_) g.parameters.push_back(matrix_type::Zero(m->rows(), m->cols()));
     auto grad = [&](index id) -> matrix_type* {
       return parameter_gradient && id >= 0 ? &g.parameters[static_cast<std::size_t>(id)] : nullptr;
     };
@@ -429,7 +440,7 @@ class transformer_tape {
     };
 
     matrix_type dxf;
-    tape_linear_input_gradient(dlogits, params_[static_cast<std::size_t>(output_)], dxf, false,
+    tape_linear_input_gradient(dlogits, *params_[static_cast<std::size_t>(output_)], dxf, false,
                                threads);
     if (auto* dw = grad(output_))
       tape_linear_weight_gradient(dlogits, xf_, *dw, static_cast<matrix_type*>(nullptr), threads);
@@ -528,12 +539,12 @@ class transformer_tape {
   }
 
   const matrix_type& param(index l, int f) const {
-    return params_[static_cast<std::size_t>(
+    return *params_[static_cast<std::size_t>(
         layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)])];
   }
   const matrix_type* optional_param(index l, int f) const {
     const index id = layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)];
-    return id >= 0 ? &params_[static_cast<std::size_t>(id)] : nullptr;
+    return id >= 0 ? params_[static_cast<std::size_t>(id)] : nullptr;
   }
 
   void check_sequences(std::span<const std::vector<token_id>> sequences) const {
@@ -579,7 +590,7 @@ class transformer_tape {
 
   void norm_backward_rows(const matrix_type& x, index gain, const matrix_type& dy, matrix_type& dx,
                           matrix_type* dgain, matrix_type* dbias) const {
-    const S* w = params_[static_cast<std::size_t>(gain)].data();
+    const S* w = params_[static_cast<std::size_t>(gain)]->data();
     for (index i = 0; i < x.rows(); ++i)
       tape_ops::norm_backward(x.row(i).data(), w, dy.row(i).data(), dx.row(i).data(),
                               dgain ? dgain->data() : nullptr, dbias ? dbias->data() : nullptr,
@@ -667,7 +678,9 @@ class transformer_tape {
 
   transformer_config config_;
   bool gpt2_ = false;
-  std::vector<matrix_type> params_;
+  // A float tape reads the caller's tensors in place; other scalar types read owned_, a copy.
+  std::vector<matrix_type> owned_;
+  std::vector<const matrix_type*> params_;
   index token_embedding_ = -1, position_embedding_ = -1, final_norm_ = -1, final_norm_bias_ = -1,
         output_ = -1;
   std::vector<std::array<index, f_count>> layers_;
