@@ -1,7 +1,8 @@
 // Exact HN value (GStarX) by iteration on the values of connected coalitions, against the
 // dense matrix-power definition where its (2^n - 1)^2 matrices fit (n <= 10 here; n = 16 would
 // need 34 GB per matrix). The game is a cheap pseudo-random bitmask game, so the timings are the
-// solver's; BM_hn_gcn adds a trained GCN's node-removal game on a MUTAG molecule.
+// solver's; BM_hn_gcn adds a trained GCN's node-removal game on a MUTAG molecule. H-fidelity
+// tables are examples/graph_explanation_table.cpp (scripts/graph_tables.sh).
 // Graphs: "sparse" = a Barabasi-Albert tree plus a few chords (molecule-like), "dense" =
 // Erdos-Renyi p = 0.5, "complete" = every pair (all 2^n - 1 coalitions connected).
 #include <benchmark/benchmark.h>
@@ -15,13 +16,8 @@
 #include "attrib/graph/generators.hpp"
 #include "attrib/graph/node_removal_game.hpp"
 #include "attrib/graph/tu_dataset.hpp"
-#include "attrib/methods/feature/occlusion.hpp"
-#include "attrib/methods/feature/shapley.hpp"
-#include "attrib/methods/graph/fidelity.hpp"
 #include "attrib/methods/graph/hn_matrix_power.hpp"
 #include "attrib/methods/graph/hn_value.hpp"
-#include "attrib/methods/graph/myerson.hpp"
-#include "attrib/methods/graph/node_mask_explainer.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -131,57 +127,6 @@ void BM_hn_gcn(benchmark::State& state) {
   state.counters["iterations"] = static_cast<double>(r.iterations);
 }
 BENCHMARK(BM_hn_gcn)->Unit(benchmark::kMillisecond)->Iterations(1);
-
-// Mean H-fidelity (GStarX's definition, sparsity 0.5) over the 76 MUTAG graphs of <= 16 nodes,
-// for the exact HN value, Myerson value, node Shapley value, occlusion and the GNNExplainer-style
-// node mask (node_mask_explainer) of the same
-// node-removal game (GCN trained on all 188 graphs; baseline = its mean predicted-class
-// probability). Counters h_<method>; the time is the whole evaluation.
-void BM_h_fidelity_mutag(benchmark::State& state) {
-  const double sparsity = static_cast<double>(state.range(0)) / 100.0;
-  const auto mutag = attrib::read_tu_dataset(std::string(ATTRIB_DATA_DIR) + "/graphs/MUTAG", "MUTAG");
-  std::vector<attrib::gcn_input> inputs;
-  std::vector<int> labels;
-  for (const auto& lg : mutag.graphs) {
-    inputs.push_back(attrib::make_gcn_input(lg.structure));
-    labels.push_back(lg.label);
-  }
-  attrib::gcn model({.inputs = 7, .hidden = 16, .layers = 3, .classes = 2}, 4);
-  model.train(inputs, labels, {.epochs = 60, .learning_rate = 0.01, .seed = 5});
-  double h[5] = {}, fid[5] = {}, inv[5] = {};
-  int graphs = 0;
-  for (auto _ : state) {
-    for (std::size_t k = 0; k < mutag.graphs.size(); ++k) {
-      if (attrib::node_count(mutag.graphs[k].structure) > 16) continue;
-      ++graphs;
-      const auto c = model.predict(inputs[k]);
-      const attrib::node_removal_game game(model, inputs[k], c, attrib::average_probability(model, inputs, c));
-      const auto nb = attrib::neighbor_masks(mutag.graphs[k].structure);
-      const attrib::vector scores[5] = {
-          attrib::hn_value{.tau = 0.01}.explain(game, nb, {.threads = 2}).values,
-          attrib::myerson_value{}.explain(game, nb, {.threads = 2}).values,
-          attrib::exact_shapley{}.explain(game, {.threads = 2}).values,
-          attrib::occlusion{}.explain(game).values,
-          attrib::node_mask_explainer{}.explain(model, inputs[k], c, k).scores,
-      };
-      for (int m = 0; m < 5; ++m) {
-        const auto f = attrib::evaluate_coalition([&](const attrib::vector& keep) { return game.probability(keep); },
-                                                  game.player_count(), attrib::top_positive_nodes(scores[m], sparsity));
-        h[m] += f.harmonic;
-        fid[m] += f.fidelity;
-        inv[m] += f.inverse_fidelity;
-      }
-    }
-  }
-  const char* names[5] = {"hn", "myerson", "shapley", "occlusion", "mask"};
-  for (int m = 0; m < 5; ++m) {
-    state.counters[std::string("h_") + names[m]] = h[m] / graphs;
-    state.counters[std::string("fid_") + names[m]] = fid[m] / graphs;
-    state.counters[std::string("inv_") + names[m]] = inv[m] / graphs;
-  }
-  state.counters["graphs"] = graphs;
-}
-BENCHMARK(BM_h_fidelity_mutag)->Arg(50)->Arg(70)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 

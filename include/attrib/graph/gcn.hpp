@@ -3,8 +3,9 @@
 //   H_l = relu(Â H_{l-1} W_l + b_l),  Â = D^{-1/2} (A + I) D^{-1/2},
 // mean pooling over the nodes, a linear layer and softmax. Forward passes take a node mask:
 // absent nodes and their edges are dropped ("remove" masking, as GStarX's subgraph building),
-// so Â is renormalised over the kept subgraph. Trained by Adam on cross-entropy, seeded. Dense
-// Â per graph: meant for molecule-sized graphs (tens of nodes).
+// so Â is renormalised over the kept subgraph. Trained by Adam on cross-entropy, seeded;
+// differentiable in parameters, node features and edge weights (gnn_classifier). Dense Â per
+// graph: meant for molecule-sized graphs (tens of nodes).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/graph/gnn_classifier.hpp"
 #include "attrib/graph/gnn_input.hpp"
 #include "attrib/graph/gnn_parameters.hpp"
 
@@ -40,8 +42,10 @@ struct gcn_config {
 
 using gcn_training = gnn_training;
 
-class gcn {
+class gcn : public gnn_classifier<gcn> {
  public:
+  static constexpr const char* name = "gcn";
+
   gcn() = default;
   explicit gcn(const gcn_config& config, std::uint64_t seed = 0) : config_(config) {
     detail::require(config.inputs >= 1 && config.hidden >= 1 && config.layers >= 1 && config.classes >= 2,
@@ -58,27 +62,6 @@ class gcn {
   const gcn_config& config() const { return config_; }
   index inputs() const { return config_.inputs; }
   index classes() const { return config_.classes; }
-
-  // Class probabilities of the subgraph induced by the nodes with keep(i) > 0.5.
-  vector probabilities(const gcn_input& in, const vector& keep) const {
-    return detail::softmax_probabilities(forward(in, keep, nullptr));
-  }
-  vector probabilities(const gcn_input& in) const { return probabilities(in, vector::Ones(in.node_count())); }
-  vector probabilities(const gcn_input& in, std::uint64_t mask) const {
-    vector keep(in.node_count());
-    for (index i = 0; i < keep.size(); ++i) keep(i) = static_cast<double>((mask >> i) & 1u);
-    return probabilities(in, keep);
-  }
-  index predict(const gcn_input& in) const {
-    index c = 0;
-    probabilities(in).maxCoeff(&c);
-    return c;
-  }
-
-  // Adam on mean cross-entropy over minibatches; returns the final epoch's mean loss.
-  double train(const std::vector<gcn_input>& inputs, const std::vector<int>& labels, const gcn_training& options) {
-    return detail::train_graph_classifier(*this, inputs, labels, options, "gcn");
-  }
 
   // Text format, exact round trip: "attrib-gcn 1", the configuration, then every weight matrix
   // ("rows cols" and its entries row by row) and bias ("size" and its entries), in layer order.
@@ -121,17 +104,8 @@ class gcn {
   const gnn_parameters& parameters() const { return theta_; }
   bool learns_epsilons() const { return false; }
 
-  // Adds the cross-entropy gradient of one full graph to `gradient` (shaped like parameters())
-  // and returns its loss.
-  double accumulate_gradient(const gcn_input& in, int label, gnn_parameters& gradient) const {
-    detail::require(label >= 0 && label < config_.classes, "gcn: label " + std::to_string(label) + " outside the classes");
-    cache c;
-    const vector p = detail::softmax_probabilities(forward(in, vector::Ones(in.node_count()), &c));
-    vector dlogits = p;
-    dlogits(label) -= 1.0;
-    backpropagate(in, c, dlogits, &gradient, nullptr);
-    return -std::log(std::max(p(label), 1e-300));
-  }
+  using gnn_classifier<gcn>::accumulate_gradient;
+  // The same with the gradient as separate weight and bias lists.
   double accumulate_gradient(const gcn_input& in, int label, std::vector<matrix>& gw, std::vector<vector>& gb) const {
     gnn_parameters g{std::move(gw), std::move(gb), vector()};
     const double loss = accumulate_gradient(in, label, g);
@@ -140,45 +114,9 @@ class gcn {
     return loss;
   }
 
-  // d log p_target / d features (n x d) of the subgraph kept by `keep`: the model is
-  // differentiable in its node features (absent nodes get zero rows).
-  matrix feature_gradient(const gcn_input& in, index target, const vector& keep) const {
-    cache c;
-    const vector dlogits = log_probability_seed(in, target, keep, c);
-    return c.keep.asDiagonal() * backpropagate(in, c, dlogits, nullptr, nullptr);
-  }
-  matrix feature_gradient(const gcn_input& in, index target) const {
-    return feature_gradient(in, target, vector::Ones(in.node_count()));
-  }
-
-  // d log p_target / d w_uv (n x n, symmetric): entry (u, v) is the derivative with respect to
-  // the weight of the undirected edge {u, v}, which sets adjacency(u, v) and adjacency(v, u)
-  // together (zero on the diagonal and where u or v is absent). Entries for non-edges are the
-  // derivative with respect to adding the edge with a small weight.
-  matrix edge_weight_gradient(const gcn_input& in, index target, const vector& keep) const {
-    cache c;
-    const vector dlogits = log_probability_seed(in, target, keep, c);
-    matrix dnorm = matrix::Zero(in.node_count(), in.node_count());
-    backpropagate(in, c, dlogits, nullptr, &dnorm);
-    // norm = S Ã S with Ã = P A P + diag(P), s = (Ã 1)^{-1/2}: chain through s as well.
-    matrix dtilde = dnorm;
-    if (config_.aggregation == gcn_aggregation::normalized) {
-      const matrix g = dnorm.cwiseProduct(c.tilde);
-      const vector gs = g * c.scale + g.transpose() * c.scale;
-      const vector gd = -0.5 * gs.cwiseProduct(c.scale.cwiseProduct(c.scale).cwiseProduct(c.scale));
-      dtilde = dnorm.cwiseProduct(c.scale * c.scale.transpose());
-      dtilde.colwise() += gd;  // d/dÃ_kj through d_k = sum_j Ã_kj
-    }
-    matrix grad = (dtilde + dtilde.transpose()).eval();
-    grad = c.keep.asDiagonal() * grad * c.keep.asDiagonal();
-    grad.diagonal().setZero();
-    return grad;
-  }
-  matrix edge_weight_gradient(const gcn_input& in, index target) const {
-    return edge_weight_gradient(in, target, vector::Ones(in.node_count()));
-  }
-
  private:
+  friend class gnn_classifier<gcn>;
+
   struct cache {
     matrix tilde;                   // Ã = P A P + diag(P)
     vector scale;                   // (Ã 1)^{-1/2} (normalized aggregation)
@@ -191,16 +129,6 @@ class gcn {
     double kept = 0.0;
     std::vector<index> argmax;      // max readout: the winning node of each column
   };
-
-  // Runs the forward pass into c and returns d log p_target / d logits.
-  vector log_probability_seed(const gcn_input& in, index target, const vector& keep, cache& c) const {
-    detail::require(target >= 0 && target < config_.classes,
-                    "gcn: target class " + std::to_string(target) + " outside 0.." + std::to_string(config_.classes - 1));
-    const vector p = detail::softmax_probabilities(forward(in, keep, &c));
-    vector dlogits = -p;
-    dlogits(target) += 1.0;
-    return dlogits;
-  }
 
   vector forward(const gcn_input& in, const vector& keep, cache* c) const {
     detail::check_gnn_input(in, config_.inputs, keep.size(), "gcn");
@@ -268,10 +196,28 @@ class gcn {
     return logits;
   }
 
+  matrix backpropagate(const cache& c, const vector& dlogits, gnn_parameters* gradient) const {
+    return backpropagate(c, dlogits, gradient, nullptr);
+  }
+
+  // d/d A_uv through Â = S Ã S, Ã = P A P + diag(P), s = (Ã 1)^{-1/2}: the chain runs through s
+  // as well; the P factors are applied by the caller.
+  matrix adjacency_gradient(const cache& c, const vector& dlogits) const {
+    const index n = c.keep.size();
+    matrix dnorm = matrix::Zero(n, n);
+    backpropagate(c, dlogits, nullptr, &dnorm);
+    if (config_.aggregation == gcn_aggregation::sum) return dnorm;
+    const matrix g = dnorm.cwiseProduct(c.tilde);
+    const vector gs = g * c.scale + g.transpose() * c.scale;
+    const vector gd = -0.5 * gs.cwiseProduct(c.scale.cwiseProduct(c.scale).cwiseProduct(c.scale));
+    matrix dtilde = dnorm.cwiseProduct(c.scale * c.scale.transpose());
+    dtilde.colwise() += gd;  // d_k = sum_j Ã_kj
+    return dtilde;
+  }
+
   // Back-propagates d/d logits; adds parameter gradients when `gradient` is given and
   // d/d norm when `dnorm` is; returns d/d H_0.
-  matrix backpropagate(const gcn_input& in, const cache& c, const vector& dlogits, gnn_parameters* gradient,
-                       matrix* dnorm) const {
+  matrix backpropagate(const cache& c, const vector& dlogits, gnn_parameters* gradient, matrix* dnorm) const {
     const std::size_t out = theta_.weights.size() - 1;
     if (gradient) {
       gradient->weights[out] += c.pooled * dlogits.transpose();
@@ -283,7 +229,7 @@ class gcn {
       case gcn_readout::mean: dh = c.keep * (dpooled.transpose() / std::max(c.kept, 1.0)); break;
       case gcn_readout::sum: dh = c.keep * dpooled.transpose(); break;
       case gcn_readout::max:
-        dh = matrix::Zero(in.node_count(), config_.hidden);
+        dh = matrix::Zero(c.keep.size(), config_.hidden);
         for (index j = 0; j < config_.hidden; ++j)
           if (c.argmax[static_cast<std::size_t>(j)] >= 0) dh(c.argmax[static_cast<std::size_t>(j)], j) = dpooled(j);
         break;

@@ -21,6 +21,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/graph/gnn_classifier.hpp"
 #include "attrib/graph/gnn_input.hpp"
 #include "attrib/graph/gnn_parameters.hpp"
 
@@ -40,8 +41,10 @@ struct gin_config {
 
 using gin_training = gnn_training;
 
-class gin {
+class gin : public gnn_classifier<gin> {
  public:
+  static constexpr const char* name = "gin";
+
   gin() = default;
   explicit gin(const gin_config& config, std::uint64_t seed = 0) : config_(config) {
     detail::require(config.inputs >= 1 && config.hidden >= 1 && config.layers >= 1 && config.classes >= 2,
@@ -72,21 +75,6 @@ class gin {
   const gin_config& config() const { return config_; }
   index inputs() const { return config_.inputs; }
   index classes() const { return config_.classes; }
-
-  // Class probabilities of the subgraph induced by the nodes with keep(i) > 0.5.
-  vector probabilities(const gcn_input& in, const vector& keep) const {
-    return detail::softmax_probabilities(forward(in, keep, nullptr));
-  }
-  vector probabilities(const gcn_input& in) const { return probabilities(in, vector::Ones(in.node_count())); }
-  index predict(const gcn_input& in) const {
-    index c = 0;
-    probabilities(in).maxCoeff(&c);
-    return c;
-  }
-
-  double train(const std::vector<gcn_input>& inputs, const std::vector<int>& labels, const gin_training& options) {
-    return detail::train_graph_classifier(*this, inputs, labels, options, "gin");
-  }
 
   // Text format, exact round trip: "attrib-gin 1", the configuration line (readout, learn_epsilon,
   // jumping_knowledge, inputs, hidden, layers, classes), the epsilons ("size" and entries), then
@@ -132,44 +120,9 @@ class gin {
   const gnn_parameters& parameters() const { return theta_; }
   bool learns_epsilons() const { return config_.learn_epsilon; }
 
-  // Adds the cross-entropy gradient of one full graph to `gradient` (shaped like parameters(),
-  // epsilons included even when they are fixed) and returns its loss.
-  double accumulate_gradient(const gcn_input& in, int label, gnn_parameters& gradient) const {
-    detail::require(label >= 0 && label < config_.classes, "gin: label " + std::to_string(label) + " outside the classes");
-    cache c;
-    const vector p = detail::softmax_probabilities(forward(in, vector::Ones(in.node_count()), &c));
-    vector dlogits = p;
-    dlogits(label) -= 1.0;
-    backpropagate(c, dlogits, &gradient, nullptr);
-    return -std::log(std::max(p(label), 1e-300));
-  }
-
-  // d log p_target / d features (n x d) of the subgraph kept by `keep` (absent rows are zero).
-  matrix feature_gradient(const gcn_input& in, index target, const vector& keep) const {
-    cache c;
-    const vector dlogits = log_probability_seed(in, target, keep, c);
-    return c.keep.asDiagonal() * backpropagate(c, dlogits, nullptr, nullptr);
-  }
-  matrix feature_gradient(const gcn_input& in, index target) const {
-    return feature_gradient(in, target, vector::Ones(in.node_count()));
-  }
-
-  // d log p_target / d w_uv (n x n, symmetric; see gcn::edge_weight_gradient).
-  matrix edge_weight_gradient(const gcn_input& in, index target, const vector& keep) const {
-    cache c;
-    const vector dlogits = log_probability_seed(in, target, keep, c);
-    matrix dadj = matrix::Zero(in.node_count(), in.node_count());
-    backpropagate(c, dlogits, nullptr, &dadj);
-    matrix grad = (dadj + dadj.transpose()).eval();
-    grad = c.keep.asDiagonal() * grad * c.keep.asDiagonal();
-    grad.diagonal().setZero();
-    return grad;
-  }
-  matrix edge_weight_gradient(const gcn_input& in, index target) const {
-    return edge_weight_gradient(in, target, vector::Ones(in.node_count()));
-  }
-
  private:
+  friend class gnn_classifier<gin>;
+
   struct cache {
     matrix adjacency;                // P A P
     std::vector<matrix> inputs;      // H_{l-1} (H_0 = P X)
@@ -187,15 +140,6 @@ class gin {
     if (kept <= 0) return vector::Zero(h.cols());
     vector pooled = h.colwise().sum().transpose();
     return config_.readout == gin_readout::mean ? vector(pooled / kept) : pooled;
-  }
-
-  vector log_probability_seed(const gcn_input& in, index target, const vector& keep, cache& c) const {
-    detail::require(target >= 0 && target < config_.classes,
-                    "gin: target class " + std::to_string(target) + " outside 0.." + std::to_string(config_.classes - 1));
-    const vector p = detail::softmax_probabilities(forward(in, keep, &c));
-    vector dlogits = -p;
-    dlogits(target) += 1.0;
-    return dlogits;
   }
 
   vector forward(const gcn_input& in, const vector& keep, cache* c) const {
@@ -236,8 +180,18 @@ class gin {
     return logits;
   }
 
-  // Back-propagates d/d logits; adds parameter gradients when `gradient` is given and
-  // d/d (P A P) when `dadj` is; returns d/d H_0.
+  matrix backpropagate(const cache& c, const vector& dlogits, gnn_parameters* gradient) const {
+    return backpropagate(c, dlogits, gradient, nullptr);
+  }
+
+  matrix adjacency_gradient(const cache& c, const vector& dlogits) const {
+    matrix dadj = matrix::Zero(c.keep.size(), c.keep.size());
+    backpropagate(c, dlogits, nullptr, &dadj);
+    return dadj;
+  }
+
+  // Back-propagates d/d logits; adds parameter gradients when `gradient` is given (epsilons
+  // included even when fixed) and d/d (P A P) when `dadj` is; returns d/d H_0.
   matrix backpropagate(const cache& c, const vector& dlogits, gnn_parameters* gradient, matrix* dadj) const {
     const std::size_t out = theta_.weights.size() - 1;
     const auto layers = static_cast<std::size_t>(config_.layers);
