@@ -475,6 +475,9 @@ TEST_CASE("transformer backward: bad input is rejected") {
   CHECK_THROWS_AS(attrib::transformer_backward(params, seqs, attrib::logit_difference(0, -1, 9, 2),
                                                {.points = {hook_point::resid_pre(2)}}),
                   invalid_argument);  // no layer 2
+  CHECK_THROWS_AS(attrib::transformer_backward(params, seqs, attrib::logit_difference(0, -1, 9, 2),
+                                               {.points = {{attrib::hook_kind::final_norm, 1}}}),
+                  invalid_argument);
   CHECK_THROWS_AS(attrib::transformer_backward(params, seqs, attrib::logit_difference(0, 8, 9, 2)),
                   invalid_argument);  // position beyond the sequence
   CHECK_THROWS_AS(

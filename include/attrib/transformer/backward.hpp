@@ -525,6 +525,9 @@ class transformer_tape {
     if (detail::hook_has_layer(p.kind) && (p.layer < 0 || p.layer >= config_.n_layers))
       throw invalid_argument("hook point " + to_string(p) + " is beyond the model's " +
                              std::to_string(config_.n_layers) + " layers");
+    if (!detail::hook_has_layer(p.kind) && p.layer != 0)
+      throw invalid_argument("hook point " + to_string(p) + " has layer " +
+                             std::to_string(p.layer) + ", but it names no layer");
     return p.kind == hook_kind::mlp_post ? config_.hidden_dim : config_.dim;
   }
 
