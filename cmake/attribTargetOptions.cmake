@@ -11,10 +11,12 @@ function(attrib_add_program_options target)
     else()
       target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
       # GCC 12 (Debian 12) reports impossible overlaps and out-of-bounds copies inside libstdc++'s
-      # std::string once it is inlined at -O2 (GCC bug 105651 and relatives). ASan checks the real thing.
+      # std::string once it is inlined at -O2 (GCC bug 105651 and relatives), and "maybe uninitialized"
+      # members inside std::function and std::optional<Eigen::...> (GCC bug 107919 and relatives).
+      # ASan, UBSan and clang's warnings check the real thing.
       if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
         target_compile_options(${target} PRIVATE -Wno-restrict -Wno-array-bounds -Wno-stringop-overflow
-                                                  -Wno-stringop-overread)
+                                                  -Wno-stringop-overread -Wno-maybe-uninitialized)
       endif()
     endif()
   endif()
