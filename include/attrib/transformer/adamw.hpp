@@ -7,8 +7,9 @@
 // matrices and the embedding - and leaves 1-row tensors (norm gains, biases) undecayed, because
 // shrinking a gain towards 0 changes what a layer computes rather than regularising it.
 //
-// Also here: the global-norm gradient clipping of torch.nn.utils.clip_grad_norm_ and a learning
-// rate schedule with linear warmup and cosine decay. Every sum runs in a fixed order in double,
+// Also here: global-norm gradient clipping as torch.nn.utils.clip_grad_norm_ does it, less its
+// 1e-6 in the denominator, so that the clipped norm is max_norm exactly; and a learning rate
+// schedule with linear warmup and cosine decay. Every sum runs in a fixed order in double,
 // so results do not depend on threads or batch composition.
 #include <algorithm>
 #include <cmath>
