@@ -12,3 +12,8 @@ cmake --preset werror
 # The werror build preset builds `all` and `all_verify_interface_header_sets`.
 cmake --build --preset werror -j "$jobs"
 ctest --preset werror -j "$jobs"
+
+# The werror build uses GCC; the whole library must compile under clang as well.
+echo '#include <attrib/attrib.hpp>' | clang++ -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror \
+  -Iinclude -I/usr/include/eigen3 -x c++ -
+echo "test.sh: attrib/attrib.hpp compiles under $(clang++ --version | head -1)"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/text.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 
@@ -34,12 +35,6 @@ struct csv_line {
   std::size_t number = 0;  // 1-based line number in the source
   std::vector<std::string_view> cells;
 };
-
-inline std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
 
 // Non-blank lines split into trimmed cells.
 inline std::vector<csv_line> split_csv(std::string_view text) {

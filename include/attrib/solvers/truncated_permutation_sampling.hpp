@@ -74,7 +74,10 @@ attribution permutation_marginals(const G& g, const run_settings& settings, cons
   require(budget >= 2 + per_permutation,
           method + ": budget " + std::to_string(budget) + " is too small; one permutation of " +
               std::to_string(n) + " players needs " + std::to_string(2 + per_permutation) + " evaluations");
-  const auto [empty_value, full_value] = endpoint_values(g);
+  // Plain variables, not a structured binding: clang 14 cannot capture bindings in a lambda.
+  const auto endpoints = endpoint_values(g);
+  const double empty_value = endpoints.first;
+  const double full_value = endpoints.second;
   const double threshold = plan.tolerance * std::abs(full_value - empty_value);
 
   auto run_one = [&](std::size_t k) {

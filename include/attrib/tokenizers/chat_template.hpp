@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/text.hpp"
 
 namespace attrib {
 
@@ -41,14 +42,6 @@ inline chat_family chat_family_from_name(std::string_view name) {
 }
 
 namespace detail {
-// Jinja's trim: leading and trailing whitespace.
-inline std::string_view trim(std::string_view s) {
-  constexpr std::string_view space = " \t\n\r\f\v";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
 // The Llama 2 and Mistral templates require user and assistant turns to alternate, user first.
 inline void require_alternation(std::span<const chat_message> turns, const char* family) {
   for (std::size_t k = 0; k < turns.size(); ++k) {
