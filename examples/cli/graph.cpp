@@ -101,7 +101,8 @@ int train(const arguments& a) {
                                      .seed = a.count("seed", 0)};
   const attrib::index features = inputs.front().features.cols(), classes = classes_of(labels);
   std::ofstream file;
-  const auto report = [&](const auto& model, double loss) {
+  const auto fit_and_save = [&](auto model) {
+    const double loss = model.train(inputs, labels, options);
     double hits = 0;
     for (std::size_t k = 0; k < inputs.size(); ++k) hits += model.predict(inputs[k]) == labels[k] ? 1.0 : 0.0;
     std::cerr << "attrib graph train: " << kind << ", " << inputs.size() << " graphs, final loss " << loss
@@ -115,27 +116,23 @@ int train(const arguments& a) {
   if (kind == "gcn") {
     const std::string r = a.text("readout", "mean");
     if (r != "mean" && r != "sum" && r != "max") throw usage_error("--readout for gcn must be mean, sum or max, got '" + r + "'");
-    attrib::gcn model({.readout = r == "mean" ? attrib::gcn_readout::mean
-                                  : r == "sum" ? attrib::gcn_readout::sum
-                                               : attrib::gcn_readout::max,
-                       .inputs = features,
-                       .hidden = hidden,
-                       .layers = layers,
-                       .classes = classes},
-                      options.seed);
-    const double loss = model.train(inputs, labels, options);
-    report(model, loss);
+    fit_and_save(attrib::gcn({.readout = r == "mean" ? attrib::gcn_readout::mean
+                                         : r == "sum" ? attrib::gcn_readout::sum
+                                                      : attrib::gcn_readout::max,
+                              .inputs = features,
+                              .hidden = hidden,
+                              .layers = layers,
+                              .classes = classes},
+                             options.seed));
   } else if (kind == "gin") {
     const std::string r = a.text("readout", "sum");
     if (r != "mean" && r != "sum") throw usage_error("--readout for gin must be sum or mean, got '" + r + "'");
-    attrib::gin model({.readout = r == "sum" ? attrib::gin_readout::sum : attrib::gin_readout::mean,
-                       .inputs = features,
-                       .hidden = hidden,
-                       .layers = layers,
-                       .classes = classes},
-                      options.seed);
-    const double loss = model.train(inputs, labels, options);
-    report(model, loss);
+    fit_and_save(attrib::gin({.readout = r == "sum" ? attrib::gin_readout::sum : attrib::gin_readout::mean,
+                              .inputs = features,
+                              .hidden = hidden,
+                              .layers = layers,
+                              .classes = classes},
+                             options.seed));
   } else {
     throw usage_error("--model must be gcn or gin, got '" + kind + "'");
   }
