@@ -6,6 +6,9 @@
 //                                   hand-written bitmask loop doing the same accumulation
 //   BM_exact_shapley_mlp            exact Shapley of a 13-input MLP (2^13 coalitions), against
 //                                   the 2^13 model evaluations alone (batched predict)
+//   BM_exact_shapley_wine_logit     exact Shapley of the 13-16-16-3 wine-shaped MLP's class-0 logit
+//                                   (zero baseline) per instance, on 1 and 2 threads, against its
+//                                   own 8192 coalition rows predicted alone
 //   BM_kernel_shap_mlp/background   KernelSHAP on the same MLP, against predicting the same
 //                                   number of rows alone; the ratio - 1 is the library overhead
 #include <benchmark/benchmark.h>
@@ -114,6 +117,35 @@ void BM_exact_shapley_mlp(benchmark::State& state) {
   state.counters["ratio"] = seconds.ratio();
 }
 BENCHMARK(BM_exact_shapley_mlp)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
+
+// The wine study's shape: 13-16-16-3 tanh MLP, class-0 logit, zero baseline, one instance per
+// call. The floor is the game's own 8192 coalition rows, predicted in the same chunks; the
+// figure to compare with other tools (benchmarks/baselines.sh) is microseconds per instance, and
+// minor page faults per call should stay flat. Arg: threads.
+void BM_exact_shapley_wine_logit(benchmark::State& state) {
+  using attrib::activation;
+  const attrib::mlp model({{13, 16, activation::tanh}, {16, 16, activation::tanh}, {16, 3, activation::identity}},
+                          attrib::output_head::identity, 11);
+  const attrib::vector x = random_rows(1, 13, 1).row(0).transpose();
+  const auto game = attrib::masked_model(model, x, attrib::matrix::Zero(1, 13), 0);
+  attrib::matrix rows(8192, 13);
+  for (std::uint64_t mask = 0; mask < 8192; ++mask)
+    for (attrib::index j = 0; j < 13; ++j) rows(static_cast<attrib::index>(mask), j) = ((mask >> j) & 1) ? x(j) : 0.0;
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  const double faults_before = bench::minor_faults();
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        auto a = attrib::exact_shapley{}.explain(game, {.threads = threads});
+        benchmark::DoNotOptimize(a.values.data());
+      },
+      [&] { predict_alone(model, rows); });
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["us_per_instance"] = 1e6 * seconds.method / iterations;
+  state.counters["ratio"] = seconds.ratio();
+  state.counters["minor_faults_per_call"] = (bench::minor_faults() - faults_before) / iterations;
+}
+BENCHMARK(BM_exact_shapley_wine_logit)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
 
 void BM_kernel_shap_mlp(benchmark::State& state) {
   const auto model = wine_sized_mlp();

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "attrib/core/random.hpp"
+#include "common.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/transformer/generate.hpp"
 #include "attrib/transformer/llama2c_loader.hpp"
@@ -238,6 +239,54 @@ void BM_decode(benchmark::State& state) {
                seconds / iterations, 1);
 }
 BENCHMARK(BM_decode)->Args({0, 256})->Args({1, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same prompt (Arg 1: tokens) or generation (Arg 1 = 0: 256 greedy tokens from BOS for
+// stories260K, as llama2.c's run.c -n 256 does; 32 for GPT-2 small) on 1 and on 2
+// threads, alternately, in wall time: the speed-up the worker pool gives, and minor page faults per
+// call (flat from call to call when nothing is allocated afresh). Arg 0: model as above.
+void BM_threads(benchmark::State& state) {
+  const auto& model = model_for(static_cast<int>(state.range(0)));
+  const index prompt_tokens = state.range(1);
+  std::vector<std::vector<token_id>> prompt(1, std::vector<token_id>{1});
+  attrib::rng gen(7);
+  while (static_cast<index>(prompt[0].size()) < prompt_tokens)
+    prompt[0].push_back(static_cast<token_id>(3 + gen.below(static_cast<std::uint64_t>(model.config().vocab_size - 3))));
+  const index steps = prompt_tokens > 0 ? 0 : state.range(0) == 0 ? 256 : 32;
+  auto run = [&](std::size_t threads) {
+    if (steps > 0) {
+      attrib::generation_settings settings;
+      settings.max_new_tokens = steps;
+      settings.threads = threads;
+      benchmark::DoNotOptimize(attrib::generate(model, prompt, settings)[0].data());
+    } else {
+      attrib::forward_options options;
+      options.last_position_only = true;
+      options.threads = threads;
+      benchmark::DoNotOptimize(model.forward(prompt, options)[0].data());
+    }
+  };
+  run(1);
+  run(2);  // warm: the pool's worker and every buffer exist before timing
+  double one = 0.0, two = 0.0, faults = 0.0;
+  for (auto _ : state) {
+    auto start = bench::clock_type::now();
+    const double faults_before = bench::minor_faults();
+    run(1);
+    one += bench::seconds_since(start);
+    start = bench::clock_type::now();
+    run(2);
+    two += bench::seconds_since(start);
+    faults += bench::minor_faults() - faults_before;
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  const double tokens = static_cast<double>(steps > 0 ? steps : prompt_tokens);
+  state.counters["tokens_per_s_1_thread"] = tokens * iterations / one;
+  state.counters["tokens_per_s_2_threads"] = tokens * iterations / two;
+  state.counters["speedup_2_over_1"] = one / two;
+  state.counters["minor_faults_per_call"] = faults / (2.0 * iterations);
+}
+BENCHMARK(BM_threads)->Args({0, 0})->Args({0, 128})->Args({1, 0})->Args({1, 128})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 }  // namespace
 

@@ -1,13 +1,17 @@
 #pragma once
 // Elementwise activation functions with their first and second derivatives. The second
 // derivative is what makes exact Hessian-vector products through a network possible.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <numbers>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/types.hpp"
 
 namespace attrib {
 
@@ -84,6 +88,138 @@ inline double activation_second_derivative(activation a, double x) {
     }
   }
   return 0.0;
+}
+
+namespace detail {
+// Batch activations. std::tanh costs ~15 ns an element here; exp ~3.5 ns (glibc picks an FMA
+// version at run time), so tanh and the logistic go through exp. Eigen's vectorised exp beats
+// glibc's only when it is compiled for AVX2 and FMA (2 ns against 6 ns with SSE2 alone): then
+// the kernels run on blocks of 256 doubles held on the stack, else element by element. Either way
+// a batch costs no allocation beyond its result.
+#if defined(EIGEN_VECTORIZE_AVX2) && defined(EIGEN_VECTORIZE_FMA)
+inline constexpr bool vector_exp_pays = true;
+#else
+inline constexpr bool vector_exp_pays = false;
+#endif
+using block_array = Eigen::Array<double, Eigen::Dynamic, 1, Eigen::ColMajor, 256, 1>;
+
+// For |x| >= 0.1, (1 - e) / (1 + e) with e = exp(-2|x|) loses at most ~3 ulp to the cancellation
+// in 1 - e; below, the odd Taylor series to x^15 is exact to rounding (the first dropped term is
+// 3e-17 relative).
+template <class T>
+T tanh_series(const T& x, const T& z) {
+  return x * (1.0 + z * (-1.0 / 3 + z * (2.0 / 15 + z * (-17.0 / 315 + z * (62.0 / 2835 +
+             z * (-1382.0 / 155925 + z * (21844.0 / 6081075 + z * (-929569.0 / 638512875))))))));
+}
+
+inline double tanh_of(double x) {
+  const double a = std::abs(x);
+  if (a < 0.1) return tanh_series(x, x * x);
+  const double e = std::exp(-2.0 * a);
+  return std::copysign((1.0 - e) / (1.0 + e), x);
+}
+
+inline block_array tanh_of(const block_array& x) {
+  const block_array e = (-2.0 * x.abs()).exp();
+  const block_array large = (1.0 - e) / (1.0 + e);
+  const block_array series = tanh_series<block_array>(x, x.square());
+  return (x.abs() < 0.1).select(series, (x < 0).select(-large, large));
+}
+
+// exp(-x) may overflow to inf, which gives the right limit 0.
+inline double logistic_of(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline block_array logistic_of(const block_array& x) { return 1.0 / (1.0 + (-x).exp()); }
+
+// out[i] = kernel(in[i]) for i < n; in and out may be the same array. `kernel` takes and returns
+// a double or a block_array.
+template <class Kernel>
+void elementwise(const double* in, double* out, index n, Kernel&& kernel) {
+  if constexpr (vector_exp_pays) {
+    for (index at = 0; at < n; at += 256) {
+      const index len = std::min<index>(256, n - at);
+      const block_array x = Eigen::Map<const Eigen::ArrayXd>(in + at, len);
+      Eigen::Map<Eigen::ArrayXd>(out + at, len) = kernel(x);
+    }
+  } else {
+    for (index i = 0; i < n; ++i) out[i] = kernel(in[i]);
+  }
+}
+
+template <class Kernel>
+matrix elementwise(const matrix& pre, Kernel&& kernel) {
+  matrix out(pre.rows(), pre.cols());
+  elementwise(pre.data(), out.data(), pre.size(), std::forward<Kernel>(kernel));
+  return out;
+}
+
+// The kernels, each for a double and for a block.
+inline constexpr auto tanh_value = [](const auto& x) -> std::decay_t<decltype(x)> { return tanh_of(x); };
+inline constexpr auto tanh_first = [](const auto& x) -> std::decay_t<decltype(x)> {
+  const auto t = tanh_of(x);
+  return 1.0 - t * t;
+};
+inline constexpr auto tanh_second = [](const auto& x) -> std::decay_t<decltype(x)> {
+  const auto t = tanh_of(x);
+  return -2.0 * t * (1.0 - t * t);
+};
+inline constexpr auto logistic_value = [](const auto& x) -> std::decay_t<decltype(x)> {
+  return logistic_of(x);
+};
+inline constexpr auto logistic_first = [](const auto& x) -> std::decay_t<decltype(x)> {
+  const auto s = logistic_of(x);
+  return s * (1.0 - s);
+};
+inline constexpr auto logistic_second = [](const auto& x) -> std::decay_t<decltype(x)> {
+  const auto s = logistic_of(x);
+  return s * (1.0 - s) * (1.0 - 2.0 * s);
+};
+}  // namespace detail
+
+// Applies the activation to data[0 .. n) in place, as activate(a, matrix) below.
+inline void activate_in_place(activation a, double* data, index n) {
+  switch (a) {
+    case activation::identity: return;
+    case activation::tanh: return detail::elementwise(data, data, n, detail::tanh_value);
+    case activation::sigmoid: return detail::elementwise(data, data, n, detail::logistic_value);
+    case activation::relu:
+      Eigen::Map<Eigen::ArrayXd>(data, n) = Eigen::Map<Eigen::ArrayXd>(data, n).max(0.0);
+      return;
+    case activation::gelu:
+      for (index i = 0; i < n; ++i) data[i] = activate(a, data[i]);
+      return;
+  }
+}
+
+// The activation applied to every element of a batch (see detail:: above for how); equal to
+// activate() element by element within a few ulp.
+inline matrix activate(activation a, const matrix& pre) {
+  matrix out = pre;
+  activate_in_place(a, out.data(), out.size());
+  return out;
+}
+
+// activation_derivative() of every element.
+inline matrix activation_derivative(activation a, const matrix& pre) {
+  switch (a) {
+    case activation::identity: return matrix::Ones(pre.rows(), pre.cols());
+    case activation::tanh: return detail::elementwise(pre, detail::tanh_first);
+    case activation::sigmoid: return detail::elementwise(pre, detail::logistic_first);
+    case activation::relu:
+    case activation::gelu: break;
+  }
+  return pre.unaryExpr([a](double x) { return activation_derivative(a, x); });
+}
+
+// activation_second_derivative() of every element.
+inline matrix activation_second_derivative(activation a, const matrix& pre) {
+  switch (a) {
+    case activation::identity:
+    case activation::relu: return matrix::Zero(pre.rows(), pre.cols());
+    case activation::tanh: return detail::elementwise(pre, detail::tanh_second);
+    case activation::sigmoid: return detail::elementwise(pre, detail::logistic_second);
+    case activation::gelu: break;
+  }
+  return pre.unaryExpr([a](double x) { return activation_second_derivative(a, x); });
 }
 
 inline std::string_view activation_name(activation a) {

@@ -77,8 +77,7 @@ class ekfac_inverse_hessian {
       factors_.push_back(std::move(f));
       at += in * out + out;
       post = (post * layer.weight.transpose()).rowwise() + layer.bias.transpose();
-      if (layer.act != activation::identity)
-        post = post.unaryExpr([act = layer.act](double v) { return activate(act, v); });
+      post = activate(layer.act, post);
     }
   }
 

@@ -132,21 +132,37 @@ inline float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
 
-// The weights of one norm, converted once per call; bias is empty for RMSNorm.
-struct norm_weights {
-  std::vector<float> weight, bias;
-
+// The weights of one norm: read in place when stored as float32, else converted once per call;
+// bias is null for RMSNorm.
+class norm_weights {
+ public:
   norm_weights(const weight_tensor& w, const weight_tensor& b)
-      : weight(w.decode_row(0)), bias(b.present() ? b.decode_row(0) : std::vector<float>{}) {}
+      : weight_(view(w, weight_storage_)), bias_(b.present() ? view(b, bias_storage_) : nullptr) {}
+  norm_weights(const norm_weights&) = delete;
+  norm_weights& operator=(const norm_weights&) = delete;
+
+  const float* weight() const { return weight_; }
+  const float* bias() const { return bias_; }
+
+ private:
+  static const float* view(const weight_tensor& t, std::vector<float>& storage) {
+    if (const float* in_place = t.f32_rows(0)) return in_place;
+    storage = t.decode_row(0);
+    return storage.data();
+  }
+
+  std::vector<float> weight_storage_, bias_storage_;
+  const float* weight_;
+  const float* bias_;
 };
 
 // The family's norm of one token: RMSNorm for llama, LayerNorm for gpt2.
 inline void normalize(transformer_architecture a, const float* x, const norm_weights& w,
                       float* out, index n, float eps) {
   if (a == transformer_architecture::gpt2)
-    layernorm(x, w.weight.data(), w.bias.data(), out, n, eps);
+    layernorm(x, w.weight(), w.bias(), out, n, eps);
   else
-    rmsnorm(x, w.weight.data(), out, n, eps);
+    rmsnorm(x, w.weight(), out, n, eps);
 }
 
 // y(i, :) += b for every row; nothing when the bias is absent.
@@ -170,17 +186,26 @@ inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& 
                    std::size_t threads) {
   y.resize(x.rows(), w.rows);
   threads = resolve_threads(threads);
-  // A block per thread at least, none larger than the cache-sized block.
+  // A block per thread at least, none larger than the cache-sized block, and none smaller than
+  // ~16k multiply-adds (a few microseconds), below which waking a worker costs more than it saves.
   const auto t = static_cast<index>(threads);
-  const index block = std::clamp<index>((w.rows + t - 1) / t, 1, weight_block_rows(w.cols));
+  const index worth_a_thread = 16384 / std::max<index>(1, w.cols * x.rows());
+  const index block = std::clamp<index>(std::max((w.rows + t - 1) / t, worth_a_thread), 1,
+                                        weight_block_rows(w.cols));
   const index blocks = (w.rows + block - 1) / block;
   parallel_for(static_cast<std::size_t>(blocks), threads, [&](std::size_t b) {
     const index first = static_cast<index>(b) * block;
     const index count = std::min(block, w.rows - first);
-    float_matrix wb(count, w.cols);
-    w.decode_rows(first, count, wb.data());
+    const float* rows = w.f32_rows(first);
+    if (rows == nullptr) {
+      // Converted rows go to a per-thread buffer that grows once and is reused by every call.
+      thread_local std::vector<float> converted;
+      converted.resize(static_cast<std::size_t>(count * w.cols));
+      w.decode_rows(first, count, converted.data());
+      rows = converted.data();
+    }
     for (index i = 0; i < x.rows(); ++i)
-      for (index o = 0; o < count; ++o) y(i, first + o) = dot(&x(i, 0), &wb(o, 0), w.cols);
+      for (index o = 0; o < count; ++o) y(i, first + o) = dot(&x(i, 0), rows + o * w.cols, w.cols);
   });
 }
 
@@ -392,9 +417,12 @@ class transformer_model {
         std::vector<const float*> value_rows(longest);
         for (std::size_t i = chunk; i < ids.size(); i += token_chunks) {
           const auto t = where[i];
+          // A row's positions lie kv_dim apart in the cache.
+          const float* keys = std::as_const(cache).key(t.row, l, 0);
+          const float* values = std::as_const(cache).value(t.row, l, 0);
           for (index p = 0; p <= t.position; ++p) {
-            key_rows[static_cast<std::size_t>(p)] = std::as_const(cache).key(t.row, l, p);
-            value_rows[static_cast<std::size_t>(p)] = std::as_const(cache).value(t.row, l, p);
+            key_rows[static_cast<std::size_t>(p)] = keys + p * kv_dim;
+            value_rows[static_cast<std::size_t>(p)] = values + p * kv_dim;
           }
           detail::attend(q.row(static_cast<index>(i)).data(), key_rows.data(), value_rows.data(),
                          t.position + 1, c.n_heads, c.n_kv_heads, head_dim, scores.data(),

@@ -4,7 +4,9 @@
 // converted at load time: a matrix converts the rows a computation needs to float when it needs
 // them, so a model takes no more memory than its file and a quantised file stays quantised.
 // (Layouts that disagree with [out][in] rows, GPT-2's Conv1D, are rearranged by their loader.)
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +36,16 @@ struct weight_tensor {
     for (index r = 0; r < count; ++r)
       dequantize_row(type, bytes.data() + static_cast<std::size_t>(first + r) * row_bytes(),
                      out + r * cols, static_cast<std::size_t>(cols));
+  }
+
+  // Rows [first, ...) as floats in place when they are stored as aligned little-endian float32,
+  // else null: the common case then reads the weights where they lie instead of copying them
+  // per call.
+  const float* f32_rows(index first) const {
+    if (type != ggml_type::f32 || std::endian::native != std::endian::little) return nullptr;
+    const std::byte* at = bytes.data() + static_cast<std::size_t>(first) * row_bytes();
+    if (reinterpret_cast<std::uintptr_t>(at) % alignof(float) != 0) return nullptr;
+    return reinterpret_cast<const float*>(at);
   }
 
   std::vector<float> decode_row(index r) const {
