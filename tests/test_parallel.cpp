@@ -93,8 +93,13 @@ TEST_CASE("exact Shapley repeated 1,000 times: identical values, memory flat") {
     if (call == 99) resident_after_warmup = resident_bytes();
   }
   // 900 more calls may not grow the process by more than 1 MiB (a leak of one 8-coalition
-  // matrix per call would be 3.4 MB).
+  // matrix per call would be 3.4 MB). AddressSanitizer keeps freed memory in quarantine, so
+  // resident size means nothing there; its leak checker covers that build instead.
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(resident_bytes() - resident_after_warmup < 1024.0 * 1024.0);
+#else
+  (void)resident_after_warmup;
+#endif
 }
 
 TEST_CASE("vectorised activations equal the scalar ones to a few ulp") {
