@@ -156,7 +156,7 @@ TEST_CASE("EK-FAC is exact where its assumptions hold and reports its residual a
   const Idx first_layer = 30 * 6 + 6;
   block_fisher.topRightCorner(first_layer, block_fisher.cols() - first_layer).setZero();
   block_fisher.bottomLeftCorner(block_fisher.rows() - first_layer, first_layer).setZero();
-  auto implied_fisher = [&](const attrib::ekfac_inverse_hessian& s) {
+  auto implied_fisher = [&](const attrib::ekfac_inverse_hessian<>& s) {
     const Idx p = s.dim();
     matrix inverse(p, p);
     for (Idx j = 0; j < p; ++j) inverse.col(j) = s.solve(vector::Unit(p, j)).solution;

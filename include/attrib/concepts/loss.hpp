@@ -42,7 +42,10 @@ struct loss {
     return (w.array() * (t - f).array().square()).sum();
   }
   matrix penalty_hessian(index n, bool) const { return matrix::Zero(n, n); }
-  vector solve(const regression_problem& p) const {
+  // A template only so that the decompositions behind solve_quadratic compile where a fit
+  // happens, not in every file that includes this header.
+  template <class Problem = regression_problem>
+  vector solve(const Problem& p) const {
     return detail::solve_quadratic(p.gram, p.moment, p.intercept, p.coefficient_sum);
   }
 };

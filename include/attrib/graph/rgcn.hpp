@@ -55,10 +55,13 @@ struct link_score_gradient {
   std::vector<matrix> parameters;  // d score / d parameter, shaped like rgcn::parameters()
 };
 
-class rgcn {
+// A class template (always basic_rgcn<matrix>, spelled rgcn) only so that each member compiles
+// where it is called.
+template <class Matrix = matrix>
+class basic_rgcn {
  public:
-  rgcn() = default;
-  explicit rgcn(const rgcn_config& config, std::uint64_t seed = 0) : config_(config) {
+  basic_rgcn() = default;
+  explicit basic_rgcn(const rgcn_config& config, std::uint64_t seed = 0) : config_(config) {
     detail::require(config.inputs >= 1 && config.hidden >= 1 && config.layers >= 1 && config.relations >= 1 &&
                         config.bases >= 0,
                     "rgcn: need inputs, hidden, layers, relations >= 1 and bases >= 0");
@@ -195,7 +198,7 @@ class rgcn {
     }
   }
 
-  static rgcn load(std::istream& in) {
+  static basic_rgcn load(std::istream& in) {
     std::string magic;
     int version = 0, scorer = 0;
     rgcn_config c;
@@ -207,7 +210,7 @@ class rgcn {
         c.bases > 100'000)
       throw format_error("rgcn::load: malformed configuration line");
     c.scorer = static_cast<link_scorer>(scorer);
-    rgcn model;
+    basic_rgcn model;
     model.config_ = c;
     for (const auto& [rows, cols] : shapes(c)) {
       const auto p = model.params_.size();
@@ -320,7 +323,7 @@ class rgcn {
     for (index l = config_.layers - 1; l >= 0; --l) {
       const auto ul = static_cast<std::size_t>(l), base = static_cast<std::size_t>(offset(l));
       const matrix& h = s.states[ul];
-      const matrix dz = l + 1 < config_.layers ? matrix(d.cwiseProduct((s.pre[ul].array() > 0.0).cast<double>().matrix()))
+      const matrix dz = l + 1 < config_.layers ? matrix(d.cwiseProduct((s.pre[ul].array() > 0.0).template cast<double>().matrix()))
                                                : d;
       matrix dh = dz * params_[base].transpose();
       if (grad) {
@@ -355,5 +358,7 @@ class rgcn {
   rgcn_config config_;
   std::vector<matrix> params_;
 };
+
+using rgcn = basic_rgcn<>;
 
 }  // namespace attrib

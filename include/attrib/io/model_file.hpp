@@ -36,11 +36,14 @@ struct model_info {
 };
 
 // One of the models attrib can save and load, dispatching the model interface to it.
-class any_model {
+// A class template (always on that variant, spelled any_model) only so that each dispatching
+// member compiles where it is called.
+template <class Variant = std::variant<mlp, logistic_regression, linear_regression>>
+class basic_any_model {
  public:
-  using variant_type = std::variant<mlp, logistic_regression, linear_regression>;
+  using variant_type = Variant;
 
-  explicit any_model(variant_type model, model_info info = {})
+  explicit basic_any_model(variant_type model, model_info info = {})
       : model_(std::move(model)), info_(std::move(info)) {
     const auto& features = info_.feature_names;
     detail::require(features.empty() || static_cast<index>(features.size()) == input_dim(),
@@ -88,6 +91,8 @@ class any_model {
   variant_type model_;
   model_info info_;
 };
+
+using any_model = basic_any_model<>;
 
 static_assert(differentiable_model<any_model>);
 
@@ -365,7 +370,8 @@ class model_reader {
   std::string current_field_ = "type";
 };
 
-inline nlohmann::json tensor_json(const tensor& t) {
+template <class = void>  // compiled where it is called
+nlohmann::json tensor_json(const tensor& t) {
   if (t.shape.size() == 1) return std::vector<double>(t.values.begin(), t.values.end());
   nlohmann::json rows = nlohmann::json::array();
   for (index r = 0; r < t.shape[0]; ++r)
@@ -377,7 +383,8 @@ inline nlohmann::json tensor_json(const tensor& t) {
 }  // namespace detail
 
 // The config and tensors of `model`.
-inline serialized_model serialize_model(const any_model& model, const save_options& options = {}) {
+template <class = void>  // compiled where it is called
+serialized_model serialize_model(const any_model& model, const save_options& options = {}) {
   nlohmann::ordered_json config;
   config["format"] = "attrib-model";
   config["version"] = detail::model_format_version;
@@ -440,14 +447,16 @@ inline serialized_model serialize_model(const any_model& model, const save_optio
 // A model from config text. When the config's "weights" names a file, `weights` supplies that
 // file's tensors (load_model reads them); inline weights need none. Throws format_error naming
 // the field for every inconsistency.
-inline any_model parse_model(std::string_view config, const tensor_map* weights = nullptr,
-                             const std::string& source = "<memory>") {
+template <class = void>  // compiled where it is called
+any_model parse_model(std::string_view config, const tensor_map* weights = nullptr,
+                      const std::string& source = "<memory>") {
   const auto json = nlohmann::json::parse(config, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) throw format_error(source + ": the model config is not valid JSON");
   return detail::model_reader(source, weights).read(json);
 }
 
-inline any_model load_model(const std::filesystem::path& path) {
+template <class = void>  // compiled where it is called
+any_model load_model(const std::filesystem::path& path) {
   const std::string text = detail::read_file_bytes(path);
   const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded())
@@ -462,8 +471,9 @@ inline any_model load_model(const std::filesystem::path& path) {
 
 // Writes the config to `path` and, when options.weights_file is set, the safetensors file
 // beside it.
-inline void save_model(const std::filesystem::path& path, const any_model& model,
-                       const save_options& options = {}) {
+template <class = void>  // compiled where it is called
+void save_model(const std::filesystem::path& path, const any_model& model,
+                const save_options& options = {}) {
   const auto serialized = serialize_model(model, options);
   if (!options.weights_file.empty())
     write_safetensors(path.parent_path() / options.weights_file, serialized.tensors,

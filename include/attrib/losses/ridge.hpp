@@ -25,7 +25,10 @@ struct ridge {
     if (intercept) h(0, 0) = 0.0;
     return h;
   }
-  vector solve(const regression_problem& problem) const {
+  // A template only so that the decompositions behind solve_quadratic compile where a fit
+  // happens, not in every file that includes this header.
+  template <class Problem = regression_problem>
+  vector solve(const Problem& problem) const {
     return detail::solve_quadratic(
         problem.gram + penalty_hessian(problem.unknowns(), problem.intercept), problem.moment,
         problem.intercept, problem.coefficient_sum);

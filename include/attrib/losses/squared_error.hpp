@@ -15,7 +15,10 @@ struct squared_error {
     return (weights.array() * (targets - fitted).array().square()).sum();
   }
   matrix penalty_hessian(index unknowns, bool) const { return matrix::Zero(unknowns, unknowns); }
-  vector solve(const regression_problem& problem) const {
+  // A template only so that the decompositions behind solve_quadratic compile where a fit
+  // happens, not in every file that includes this header.
+  template <class Problem = regression_problem>
+  vector solve(const Problem& problem) const {
     return detail::solve_quadratic(problem.gram, problem.moment, problem.intercept,
                                    problem.coefficient_sum);
   }

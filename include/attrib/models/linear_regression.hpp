@@ -2,6 +2,7 @@
 // Linear regression with one output, fitted in closed form (ridge when l2 > 0).
 #include <Eigen/QR>
 #include <string>
+#include <type_traits>
 
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
@@ -12,7 +13,7 @@
 
 namespace attrib {
 
-class linear_regression : public detail::linear_model_base {
+class linear_regression : public detail::linear_model_base<> {
  public:
   // All parameters zero.
   explicit linear_regression(index inputs)
@@ -39,7 +40,9 @@ class linear_regression : public detail::linear_model_base {
   // The exact minimiser of loss() = mean (f(x) - y)^2 / 2 + (l2 / 2) ||w||^2, and sets l2().
   // Centring leaves the unpenalised bias out of the linear system. With l2 = 0 and collinear
   // features the minimum-norm solution is returned.
-  void train(const matrix& inputs, const vector& targets, double l2 = 0.0) {
+  // A template only so that the decomposition compiles where a model is trained.
+  template <class Inputs = matrix>
+  void train(const std::type_identity_t<Inputs>& inputs, const vector& targets, double l2 = 0.0) {
     check_training(inputs, targets);
     set_l2(l2);
     const matrix z = input_standardizer().transform(inputs);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
@@ -46,7 +47,7 @@ struct newton_report {
   bool converged = false;      // gradient_norm <= tolerance was reached
 };
 
-class logistic_regression : public detail::linear_model_base {
+class logistic_regression : public detail::linear_model_base<> {
  public:
   // All parameters zero; outputs == 1 for binary, K >= 2 for K classes.
   logistic_regression(index inputs, index outputs,
@@ -88,7 +89,9 @@ class logistic_regression : public detail::linear_model_base {
   // Minimises loss() by damped Newton steps with a backtracking line search, from zero
   // parameters (or the current ones with options.warm_start), and sets l2() to options.l2.
   // Labels are class indices (0/1 when binary).
-  newton_report train(const matrix& inputs, const vector& labels,
+  // A template only so that the Newton solver compiles where a model is trained.
+  template <class Inputs = matrix>
+  newton_report train(const std::type_identity_t<Inputs>& inputs, const vector& labels,
                       const newton_options& options = {}) {
     detail::require(options.tolerance > 0 && options.max_iterations >= 0,
                     "logistic_regression::train: tolerance must be positive and "

@@ -47,9 +47,12 @@ struct adam_options {
   std::uint64_t seed = 0;  // drives the minibatch shuffling
 };
 
-class mlp {
+// A class template (always basic_mlp<matrix>, spelled `mlp`) only so that each member function
+// compiles where it is called: as a plain class, every file that included it paid for all of them.
+template <class Matrix = matrix>
+class basic_mlp {
  public:
-  mlp(std::vector<dense_layer> layers, output_head head) : layers_(std::move(layers)), head_(head) {
+  basic_mlp(std::vector<dense_layer> layers, output_head head) : layers_(std::move(layers)), head_(head) {
     detail::require(!layers_.empty(), "mlp: at least one layer is needed");
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const auto& layer = layers_[l];
@@ -69,8 +72,8 @@ class mlp {
 
   // Random initial weights drawn from attrib::rng(seed): He-normal (sd sqrt(2 / inputs)) before
   // relu and gelu, Glorot-uniform (limit sqrt(6 / (inputs + outputs))) otherwise; zero biases.
-  mlp(const std::vector<layer_shape>& shapes, output_head head, std::uint64_t seed)
-      : mlp(initial_layers(shapes, seed), head) {}
+  basic_mlp(const std::vector<layer_shape>& shapes, output_head head, std::uint64_t seed)
+      : basic_mlp(initial_layers(shapes, seed), head) {}
 
   index input_dim() const { return layers_.front().weight.cols(); }
   index output_dim() const { return layers_.back().weight.rows(); }
@@ -426,6 +429,8 @@ class mlp {
   standardizer standardizer_;
   double l2_ = 0.0;
 };
+
+using mlp = basic_mlp<>;
 
 static_assert(model<mlp>);
 

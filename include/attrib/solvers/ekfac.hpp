@@ -31,9 +31,13 @@ struct ekfac_options {
   std::uint64_t seed = 0;                // for sampled labels: example i draws from rng::stream(seed, i)
 };
 
+// Model is an mlp (its dense layers are the factored blocks). The class is a template so that the
+// eigendecompositions compile only where EK-FAC is used; class template argument deduction makes
+// `ekfac_inverse_hessian(model, x, y)` read as before.
+template <class Model = mlp>
 class ekfac_inverse_hessian {
  public:
-  ekfac_inverse_hessian(const mlp& model, const matrix& x, const vector& y, ekfac_options options = {})
+  ekfac_inverse_hessian(const Model& model, const matrix& x, const vector& y, ekfac_options options = {})
       : model_(&model), x_(&x), y_(&y), options_(options) {
     detail::require(x.rows() > 0, "ekfac: the training set must not be empty");
     detail::require(std::isfinite(options.damping) && options.damping >= 0,
@@ -102,7 +106,7 @@ class ekfac_inverse_hessian {
     }
     if (!(shift > 0))
       out.diagnostics.message = "ekfac: l2 + damping is 0; directions with zero eigenvalue are not damped";
-    const model_hessian<mlp> h(*model_, *x_, *y_);
+    const model_hessian<Model> h(*model_, *x_, *y_);
     // The residual is against the exact Hessian plus the damping only (not the l2 shift, which is
     // part of the Hessian already).
     out.diagnostics.relative_residual = detail::relative_residual(h, options_.damping, out.solution, v);
@@ -116,7 +120,7 @@ class ekfac_inverse_hessian {
     Eigen::MatrixXd qa, qs, lambda;
   };
 
-  vector sample_labels(const mlp& model, const matrix& x) const {
+  vector sample_labels(const Model& model, const matrix& x) const {
     const matrix p = model.predict(x);
     vector labels(x.rows());
     for (index i = 0; i < x.rows(); ++i) {
@@ -138,13 +142,13 @@ class ekfac_inverse_hessian {
     return labels;
   }
 
-  const mlp* model_;
+  const Model* model_;
   const matrix* x_;
   const vector* y_;
   ekfac_options options_;
   std::vector<factor> factors_;
 };
 
-static_assert(inverse_hessian_product<ekfac_inverse_hessian>);
+static_assert(inverse_hessian_product<ekfac_inverse_hessian<>>);
 
 }  // namespace attrib

@@ -5,6 +5,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <optional>
+#include <type_traits>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
@@ -68,20 +69,23 @@ namespace detail {
 
 // Solves the quadratic problem  min 1/2 b^T H b - m^T b  (s.t. sum of non-intercept b = s)
 // by its KKT system. H is symmetric positive semi-definite; a singular H (too few distinct
-// points) falls back to the minimum-norm solution.
-inline vector solve_quadratic(const matrix& hessian, const vector& moment, bool intercept,
-                              const std::optional<double>& coefficient_sum) {
+// points) falls back to the minimum-norm solution. A template (on the matrix type, always
+// `matrix` in attrib) so that the decompositions are compiled only where a solver calls it: as
+// an inline function it cost every translation unit that includes this header ~8 s of g++ time.
+template <class Matrix = matrix>
+vector solve_quadratic(const std::type_identity_t<Matrix>& hessian, const vector& moment, bool intercept,
+                       const std::optional<double>& coefficient_sum) {
   const index p = moment.size();
   if (!coefficient_sum) {
-    Eigen::LDLT<matrix> ldlt(hessian);
+    Eigen::LDLT<Matrix> ldlt(hessian);
     if (ldlt.info() == Eigen::Success && ldlt.isPositive()) {
       vector beta = ldlt.solve(moment);
       if (beta.allFinite() && (hessian * beta - moment).norm() <= 1e-8 * (1.0 + moment.norm()))
         return beta;
     }
-    return Eigen::CompleteOrthogonalDecomposition<matrix>(hessian).solve(moment);
+    return Eigen::CompleteOrthogonalDecomposition<Matrix>(hessian).solve(moment);
   }
-  matrix kkt = matrix::Zero(p + 1, p + 1);
+  Matrix kkt = Matrix::Zero(p + 1, p + 1);
   kkt.topLeftCorner(p, p) = hessian;
   const index first = intercept ? 1 : 0;
   kkt.block(p, first, 1, p - first).setOnes();
@@ -89,16 +93,18 @@ inline vector solve_quadratic(const matrix& hessian, const vector& moment, bool 
   vector rhs(p + 1);
   rhs.head(p) = moment;
   rhs(p) = *coefficient_sum;
-  vector solution = Eigen::CompleteOrthogonalDecomposition<matrix>(kkt).solve(rhs);
+  vector solution = Eigen::CompleteOrthogonalDecomposition<Matrix>(kkt).solve(rhs);
   return solution.head(p);
 }
 
 // The linear map from the moment vector to the solution (the derivative used by the sandwich
-// variance): H^{-1}, projected onto the constraint when there is one.
-inline matrix solution_sensitivity(const matrix& hessian, bool intercept,
-                                   const std::optional<double>& coefficient_sum) {
+// variance): H^{-1}, projected onto the constraint when there is one. A template for the reason
+// given at solve_quadratic.
+template <class Matrix = matrix>
+Matrix solution_sensitivity(const std::type_identity_t<Matrix>& hessian, bool intercept,
+                            const std::optional<double>& coefficient_sum) {
   const index p = hessian.rows();
-  matrix inverse = Eigen::CompleteOrthogonalDecomposition<matrix>(hessian).pseudoInverse();
+  Matrix inverse = Eigen::CompleteOrthogonalDecomposition<Matrix>(hessian).pseudoInverse();
   if (!coefficient_sum) return inverse;
   vector ones = vector::Ones(p);
   if (intercept) ones(0) = 0.0;

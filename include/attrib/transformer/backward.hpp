@@ -780,10 +780,11 @@ double next_token_loss(const transformer_tape<S>& tape, const language_model_bat
 // that do not match the sequences or are negative or not finite, no positive weight, token ids
 // outside the vocabulary, sequences longer than the context, non-finite parameters, or a
 // gradient of another layout. Results do not depend on `threads` (0: all cores).
-inline double language_model_loss_and_gradient(const transformer_parameters& parameters,
-                                               const language_model_batch& batch,
-                                               transformer_parameters& gradient,
-                                               std::size_t threads = 1) {
+template <class = void>  // the tape compiles where it is used
+double language_model_loss_and_gradient(const transformer_parameters& parameters,
+                                        const language_model_batch& batch,
+                                        transformer_parameters& gradient,
+                                        std::size_t threads = 1) {
   const double total = detail::total_weight(batch);
   if (gradient.names != parameters.names || gradient.tensors.size() != parameters.tensors.size())
     throw invalid_argument(
@@ -804,8 +805,9 @@ inline double language_model_loss_and_gradient(const transformer_parameters& par
 }
 
 // The mean loss alone (a forward pass, no tape kept beyond the call).
-inline double language_model_loss(const transformer_parameters& parameters,
-                                  const language_model_batch& batch, std::size_t threads = 1) {
+template <class = void>  // the tape compiles where it is used
+double language_model_loss(const transformer_parameters& parameters,
+                           const language_model_batch& batch, std::size_t threads = 1) {
   const double total = detail::total_weight(batch);
   detail::transformer_tape<float> tape(parameters);
   tape.forward(batch.sequences, {}, threads);
@@ -892,10 +894,11 @@ struct transformer_gradients {
 // difference. Throws invalid_argument on an empty batch or sequence, token ids outside the
 // vocabulary, sequences longer than the context, a hook point beyond the model, non-finite
 // parameters, or an objective that writes a gradient of the wrong shape or a non-finite one.
-inline transformer_gradients transformer_backward(const transformer_parameters& parameters,
-                                                  std::span<const std::vector<token_id>> sequences,
-                                                  const logit_objective& objective,
-                                                  const backward_options& options = {}) {
+template <class = void>  // the tape compiles where it is used
+transformer_gradients transformer_backward(const transformer_parameters& parameters,
+                                           std::span<const std::vector<token_id>> sequences,
+                                           const logit_objective& objective,
+                                           const backward_options& options = {}) {
   if (!objective) throw invalid_argument("transformer_backward: the objective is empty");
   detail::transformer_tape<float> tape(parameters);
   tape.forward(sequences, {}, options.threads, options.points);
@@ -946,10 +949,11 @@ inline transformer_gradients transformer_backward(const transformer_parameters& 
 }
 
 // As above for a loaded model, whose weights are decoded to float32 first.
-inline transformer_gradients transformer_backward(const transformer_model& model,
-                                                  std::span<const std::vector<token_id>> sequences,
-                                                  const logit_objective& objective,
-                                                  const backward_options& options = {}) {
+template <class = void>  // the tape compiles where it is used
+transformer_gradients transformer_backward(const transformer_model& model,
+                                           std::span<const std::vector<token_id>> sequences,
+                                           const logit_objective& objective,
+                                           const backward_options& options = {}) {
   return transformer_backward(transformer_parameters::from_model(model), sequences, objective,
                               options);
 }
@@ -959,8 +963,9 @@ inline transformer_gradients transformer_backward(const transformer_model& model
 // rows of `other` (from another run: a corrupted prompt, another model of the same width).
 // Entry t is dF/da_t . (other_t - a_t); summing entries estimates patching several positions at
 // once. `other` has one row per position of the sequence.
-inline vector patching_estimate(const transformer_gradients& g, hook_point p, std::size_t sequence,
-                                const float_matrix& other) {
+template <class = void>  // the tape compiles where it is used
+vector patching_estimate(const transformer_gradients& g, hook_point p, std::size_t sequence,
+                         const float_matrix& other) {
   const auto& a = g.activation(p, sequence);
   const auto& d = g.gradient(p, sequence);
   if (other.rows() != a.rows() || other.cols() != a.cols())

@@ -150,11 +150,12 @@ struct training_result {
 // language_model_loss (the same weighted mean cross-entropy as the training loss). `progress`, if given, sees every step. Throws invalid_argument on options
 // out of range (steps or batch size 0, learning rates, betas, clip_norm < 0, checkpoints without a
 // directory) or malformed data; a diverging run (a non-finite gradient) throws from the optimizer.
-inline training_result train_language_model(transformer_parameters& parameters,
-                                            const language_model_batch& train,
-                                            const language_model_batch& eval,
-                                            const training_options& options,
-                                            const std::function<void(const training_step&)>& progress = {}) {
+template <class = void>  // the tape compiles where training happens
+training_result train_language_model(transformer_parameters& parameters,
+                                     const language_model_batch& train,
+                                     const language_model_batch& eval,
+                                     const training_options& options,
+                                     const std::function<void(const training_step&)>& progress = {}) {
   if (options.steps == 0) throw invalid_argument("train_language_model: steps must be positive");
   if (options.batch_size == 0)
     throw invalid_argument("train_language_model: batch_size must be positive");

@@ -34,10 +34,13 @@ struct explicit_hessian_options {
   double floor = 1e-8;
 };
 
-// (H + damping I)^-1 v by an LDLT factorisation of the dense Hessian.
-class explicit_inverse_hessian {
+// (H + damping I)^-1 v by an LDLT factorisation of the dense Hessian. A class template (always
+// on `matrix`, spelled explicit_inverse_hessian) so that the factorisations compile only where
+// it is used.
+template <class Matrix = matrix>
+class basic_explicit_inverse_hessian {
  public:
-  explicit explicit_inverse_hessian(matrix hessian, explicit_hessian_options options = {})
+  explicit basic_explicit_inverse_hessian(Matrix hessian, explicit_hessian_options options = {})
       : h_(std::move(hessian)), damping_(options.damping) {
     detail::require(h_.rows() > 0 && h_.rows() == h_.cols(),
                     "explicit_inverse_hessian: hessian must be square and non-empty, got " +
@@ -102,6 +105,8 @@ class explicit_inverse_hessian {
   Eigen::LDLT<Eigen::MatrixXd> ldlt_;
   std::string message_;
 };
+
+using explicit_inverse_hessian = basic_explicit_inverse_hessian<>;
 
 static_assert(inverse_hessian_product<explicit_inverse_hessian>);
 

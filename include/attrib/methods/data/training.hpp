@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
@@ -42,8 +43,9 @@ matrix class_probabilities(const M& m, const matrix& inputs) {
 }  // namespace detail
 
 // Newton's method from a given start (zero, or the warm start).
-inline newton_report newton_fit(logistic_regression& model, const matrix& inputs, const vector& labels,
-                                newton_options options, const vector& start) {
+template <class = void>  // compiled where it is called
+newton_report newton_fit(logistic_regression& model, const matrix& inputs, const vector& labels,
+                         newton_options options, const vector& start) {
   model.set_parameters(start);
   options.warm_start = true;
   return model.train(inputs, labels, options);
@@ -58,7 +60,8 @@ struct logistic_trainer {
 
   index outputs() const { return classes == 2 ? 1 : classes; }
 
-  logistic_regression operator()(const matrix& x, const vector& y) const {
+  template <class Inputs = matrix>  // a template only so that training compiles where it happens
+  logistic_regression operator()(const std::type_identity_t<Inputs>& x, const vector& y) const {
     logistic_regression model(positive_inputs(), outputs());
     model.set_standardizer(scaling);
     newton_fit(model, x, y, options, start ? *start : vector(vector::Zero(model.parameter_count())));
@@ -73,7 +76,8 @@ struct logistic_trainer {
   }
 
   // The full-data optimum becomes every retraining's starting point.
-  void warm_start_on(const matrix& x, const vector& y) {
+  template <class Inputs = matrix>
+  void warm_start_on(const std::type_identity_t<Inputs>& x, const vector& y) {
     logistic_trainer cold = *this;
     cold.start.reset();
     start = cold(x, y).parameters();

@@ -91,7 +91,8 @@ class random_projection {
 
 // Per-example gradients of the margin f = logit_y - logsumexp_{c != y} logit_c (binary: +-logit)
 // with respect to the parameters of a logistic regression, in parameters() order.
-inline matrix margin_gradients(const logistic_regression& model, const matrix& x, const vector& y) {
+template <class = void>  // compiled where it is called
+matrix margin_gradients(const logistic_regression& model, const matrix& x, const vector& y) {
   detail::require_labels(x, y, model.classes(), "margin_gradients");
   const matrix z = model.input_standardizer().transform(x);
   const matrix s = model.logits(x);
@@ -118,7 +119,8 @@ inline matrix margin_gradients(const logistic_regression& model, const matrix& x
 }
 
 // The probability the model gives to each example's label.
-inline vector correct_class_probability(const logistic_regression& model, const matrix& x, const vector& y) {
+template <class = void>  // compiled where it is called
+vector correct_class_probability(const logistic_regression& model, const matrix& x, const vector& y) {
   detail::require_labels(x, y, model.classes(), "correct_class_probability");
   matrix s = model.logits(x);
   vector out(x.rows());
@@ -153,7 +155,8 @@ struct trak_member {
 
 // Scores (n_train x n_test) = mean over members of Phi (Phi^T Phi + lambda I)^-1 Phi_test^T,
 // rows multiplied by the mean over members of 1 - p_i (TRAK's finalize_scores).
-inline data_attribution trak(const std::vector<trak_member>& members, const trak_options& options = {}) {
+template <class = void>  // compiled where it is called
+data_attribution trak(const std::vector<trak_member>& members, const trak_options& options = {}) {
   detail::require(!members.empty(), "trak: need at least one ensemble member");
   const index p = members.front().train_gradients.cols();
   const random_projection proj(p, options.projection_dim, options.seed, options.kind, options.block_width);
@@ -187,8 +190,9 @@ inline data_attribution trak(const std::vector<trak_member>& members, const trak
 }
 
 // The member of a logistic regression at its current parameters.
-inline trak_member trak_member_for(const logistic_regression& model, const matrix& train_x, const vector& train_y,
-                                   const matrix& test_x, const vector& test_y) {
+template <class = void>  // compiled where it is called
+trak_member trak_member_for(const logistic_regression& model, const matrix& train_x, const vector& train_y,
+                            const matrix& test_x, const vector& test_y) {
   return {margin_gradients(model, train_x, train_y), margin_gradients(model, test_x, test_y),
           (1.0 - correct_class_probability(model, train_x, train_y).array()).matrix()};
 }
@@ -196,10 +200,11 @@ inline trak_member trak_member_for(const logistic_regression& model, const matri
 // "Efficient ensemble" members: copies of `model` retrained (Newton from zero, the model's l2)
 // on random alpha-fractions of the training set drawn from rng::stream(seed, m), each scoring
 // every training point (points outside its subset included, as TRAK's subset ensembles do).
-inline std::vector<trak_member> trak_subset_members(const logistic_regression& model, const matrix& train_x,
-                                                    const vector& train_y, const matrix& test_x,
-                                                    const vector& test_y, index members, double alpha,
-                                                    std::uint64_t seed, std::size_t threads = 1) {
+template <class = void>  // compiled where it is called
+std::vector<trak_member> trak_subset_members(const logistic_regression& model, const matrix& train_x,
+                                             const vector& train_y, const matrix& test_x,
+                                             const vector& test_y, index members, double alpha,
+                                             std::uint64_t seed, std::size_t threads = 1) {
   detail::require(members > 0, "trak_subset_members: members must be positive");
   detail::require(alpha > 0 && alpha <= 1, "trak_subset_members: alpha must lie in (0, 1]");
   const index n = train_x.rows();

@@ -15,6 +15,9 @@
 
 namespace attrib::detail {
 
+// A class template (always linear_model_base<matrix>) only so that each member compiles where it
+// is called: as a plain class, every file that included a linear model paid for all of them.
+template <class Matrix = matrix>
 class linear_model_base {
  public:
   index input_dim() const { return weight_.cols(); }
