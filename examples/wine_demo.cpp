@@ -13,7 +13,21 @@
 #include <string>
 #include <vector>
 
-#include "attrib/attrib.hpp"
+#include "attrib/games/perturbed_model.hpp"
+#include "attrib/io/csv.hpp"
+#include "attrib/io/model_file.hpp"
+#include "attrib/io/train_test_split.hpp"
+#include "attrib/losses/lasso.hpp"
+#include "attrib/methods/feature/banzhaf.hpp"
+#include "attrib/methods/feature/clime.hpp"
+#include "attrib/methods/feature/lime.hpp"
+#include "attrib/methods/feature/occlusion.hpp"
+#include "attrib/methods/feature/shapley.hpp"
+#include "attrib/models/activation.hpp"
+#include "attrib/models/function_model.hpp"
+#include "attrib/models/mlp.hpp"
+#include "attrib/models/output_head.hpp"
+#include "attrib/models/standardizer.hpp"
 #include "svg_bar_chart.hpp"
 
 #ifndef ATTRIB_DATA_DIR

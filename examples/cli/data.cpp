@@ -10,7 +10,14 @@
 #include <vector>
 
 #include "arguments.hpp"
-#include "attrib/attrib.hpp"
+#include "attrib/io/csv.hpp"
+#include "attrib/io/model_file.hpp"
+#include "attrib/models/activation.hpp"
+#include "attrib/models/linear_regression.hpp"
+#include "attrib/models/logistic_regression.hpp"
+#include "attrib/models/mlp.hpp"
+#include "attrib/models/output_head.hpp"
+#include "attrib/models/standardizer.hpp"
 #include "attrib/games/data_game.hpp"
 #include "attrib/methods/data/evaluation.hpp"
 #include "attrib/methods/data/grad_similarity.hpp"

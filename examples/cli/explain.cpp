@@ -9,7 +9,25 @@
 #include <vector>
 
 #include "arguments.hpp"
-#include "attrib/attrib.hpp"
+#include "attrib/core/feature_groups.hpp"
+#include "attrib/core/quadrature.hpp"
+#include "attrib/core/run_settings.hpp"
+#include "attrib/games/perturbed_model.hpp"
+#include "attrib/io/csv.hpp"
+#include "attrib/io/model_file.hpp"
+#include "attrib/losses/lasso.hpp"
+#include "attrib/losses/ridge.hpp"
+#include "attrib/methods/feature/banzhaf.hpp"
+#include "attrib/methods/feature/clime.hpp"
+#include "attrib/methods/feature/gradients.hpp"
+#include "attrib/methods/feature/lime.hpp"
+#include "attrib/methods/feature/occlusion.hpp"
+#include "attrib/methods/feature/shapley.hpp"
+#include "attrib/neighborhoods/exponential_kernel.hpp"
+#include "attrib/neighborhoods/straight_path.hpp"
+#include "attrib/perturbations/masking.hpp"
+#include "attrib/solvers/gradient_average.hpp"
+#include "attrib/solvers/sampled_regression.hpp"
 #include "commands.hpp"
 
 namespace cli {

@@ -4,7 +4,14 @@
 #include <vector>
 
 #include "arguments.hpp"
-#include "attrib/attrib.hpp"
+#include "attrib/io/csv.hpp"
+#include "attrib/io/model_file.hpp"
+#include "attrib/models/activation.hpp"
+#include "attrib/models/linear_regression.hpp"
+#include "attrib/models/logistic_regression.hpp"
+#include "attrib/models/mlp.hpp"
+#include "attrib/models/output_head.hpp"
+#include "attrib/models/standardizer.hpp"
 #include "commands.hpp"
 
 namespace cli {

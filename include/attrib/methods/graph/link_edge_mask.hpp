@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "attrib/core/error.hpp"
@@ -97,8 +98,11 @@ struct link_edge_mask_explainer {
   std::size_t paths = 5;
   index max_path_length = 3;
 
-  link_explanation explain(const rgcn& model, const hetero_graph& g, index source, index target,
-                           std::uint64_t seed = 0) const {
+  // A template (always on rgcn) so that the R-GCN's forward and backward passes compile only
+  // where a link is explained.
+  template <class Model = rgcn>
+  link_explanation explain(const std::type_identity_t<Model>& model, const hetero_graph& g, index source,
+                           index target, std::uint64_t seed = 0) const {
     detail::require_link_options(epochs, learning_rate, paths, max_path_length, "link_edge_mask_explainer");
     const link_computation_graph c = computation_graph_of(g, source, target, hops);
     detail::require(detail::joined(c.graph, c.source, c.target),

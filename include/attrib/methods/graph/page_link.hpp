@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "attrib/core/error.hpp"
@@ -42,8 +43,11 @@ struct page_link {
   index max_path_length = 3;
   double early_stop = 1e-3;
 
-  link_explanation explain(const rgcn& model, const hetero_graph& g, index source, index target,
-                           std::uint64_t seed = 0) const {
+  // A template (always on rgcn) so that the R-GCN's forward and backward passes compile only
+  // where a link is explained.
+  template <class Model = rgcn>
+  link_explanation explain(const std::type_identity_t<Model>& model, const hetero_graph& g, index source,
+                           index target, std::uint64_t seed = 0) const {
     detail::require_link_options(epochs, learning_rate, paths, max_path_length, "page_link");
     detail::require(k_core >= 0 && loss_paths >= 1 && alpha >= 0.0 && beta >= 0.0 && early_stop >= 0.0,
                     "page_link: need k_core >= 0, loss_paths >= 1 and alpha, beta, early_stop >= 0");
