@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compile cost, measured one translation unit at a time (issue #10's budget, docs/performance.md):
 #   - the README example through the umbrella header at -O2: user CPU seconds and peak memory;
+#   - each umbrella header (attrib.hpp, the rooms, all.hpp) with -fsyntax-only;
 #   - every public header alone with -fsyntax-only: user CPU seconds;
 #   - optionally (--cli BUILD_DIR) the `attrib` command line tool from scratch with -j2: wall seconds.
 # Usage: bash scripts/compile_cost.sh [--headers] [--cli] [--jobs N]
@@ -51,11 +52,18 @@ echo "| --- | ---: | ---: |"
 measure "README example, -O2" -O2 -c "$work/readme_example.cpp" -o "$work/readme_example.o" |
   awk -F'|' '{printf "| %s | %s | %s |\n", $1, $2, $3}'
 
+# The umbrella headers alone: the framework (attrib.hpp), each room, and everything (all.hpp).
+for umbrella in attrib data graph transformer all; do
+  printf '#include <attrib/%s.hpp>\n' "$umbrella" >"$work/umbrella_$umbrella.cpp"
+  measure "attrib/$umbrella.hpp" -fsyntax-only "$work/umbrella_$umbrella.cpp" |
+    awk -F'|' '{printf "| `%s`, -fsyntax-only | %s | %s |\n", $1, $2, $3}'
+done
+
 if ((headers)); then
   export -f measure
   export cxx work
   export flags_string="${flags[*]}"
-  find include/attrib -name '*.hpp' | sort | sed 's|^include/||' |
+  find include/attrib -name '*.hpp' | sort | sed 's|^include/||' | grep -v -x -E 'attrib/(attrib|data|graph|transformer|all)\.hpp' |
     xargs -P "$jobs" -I{} bash -c '
       flags=($flags_string)
       printf "#include <%s>\n" "{}" >"$work/$(echo {} | tr / _).cpp"

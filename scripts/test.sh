@@ -13,7 +13,18 @@ cmake --preset werror
 cmake --build --preset werror -j "$jobs"
 ctest --preset werror -j "$jobs"
 
+# The umbrella headers are generated: every public header must be in one room.
+umbrellas=$(mktemp -d)
+bash scripts/umbrella.sh "$umbrellas"
+for h in attrib data graph transformer all; do
+  if ! cmp -s "$umbrellas/attrib/$h.hpp" "include/attrib/$h.hpp"; then
+    echo "test.sh: include/attrib/$h.hpp is out of date; run bash scripts/umbrella.sh" >&2
+    exit 1
+  fi
+done
+rm -rf "$umbrellas"
+
 # The werror build uses GCC; the whole library must compile under clang as well.
-echo '#include <attrib/attrib.hpp>' | clang++ -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror \
+echo '#include <attrib/all.hpp>' | clang++ -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror \
   -Iinclude -I/usr/include/eigen3 -x c++ -
-echo "test.sh: attrib/attrib.hpp compiles under $(clang++ --version | head -1)"
+echo "test.sh: attrib/all.hpp compiles under $(clang++ --version | head -1)"

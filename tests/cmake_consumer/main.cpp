@@ -1,4 +1,4 @@
-#include <attrib/attrib.hpp>
+#include <attrib/all.hpp>  // every room, so that the installed headers and dependencies are all checked
 
 int main() {
   attrib::rng r(1);

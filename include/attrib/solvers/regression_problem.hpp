@@ -104,7 +104,17 @@ template <class Matrix = matrix>
 Matrix solution_sensitivity(const std::type_identity_t<Matrix>& hessian, bool intercept,
                             const std::optional<double>& coefficient_sum) {
   const index p = hessian.rows();
-  Matrix inverse = Eigen::CompleteOrthogonalDecomposition<Matrix>(hessian).pseudoInverse();
+  // The pseudo-inverse a column at a time: the same vector solve as solve_quadratic's, so the
+  // decomposition's matrix-right-hand-side code is never instantiated (a few seconds of compile
+  // time in every program that runs a regression method).
+  const Eigen::CompleteOrthogonalDecomposition<Matrix> decomposition(hessian);
+  Matrix inverse(p, p);
+  vector unit = vector::Zero(p);
+  for (index j = 0; j < p; ++j) {
+    unit(j) = 1.0;
+    inverse.col(j) = decomposition.solve(unit);
+    unit(j) = 0.0;
+  }
   if (!coefficient_sum) return inverse;
   vector ones = vector::Ones(p);
   if (intercept) ones(0) = 0.0;
