@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/adamw.hpp"
+#include "attrib/optimizers/adam.hpp"
+#include "attrib/optimizers/gradient_clipping.hpp"
+#include "attrib/optimizers/warmup_cosine_schedule.hpp"
 #include "attrib/transformer/generate.hpp"
 #include "attrib/transformer/hf_loader.hpp"
 #include "attrib/transformer/instruction_corpus.hpp"

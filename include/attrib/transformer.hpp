@@ -12,7 +12,6 @@
 #include "attrib/tokenizers/regex_pretokenizer.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/tokenizers/tokenizer_json.hpp"
-#include "attrib/transformer/adamw.hpp"
 #include "attrib/transformer/backward.hpp"
 #include "attrib/transformer/checkpoint.hpp"
 #include "attrib/transformer/config.hpp"

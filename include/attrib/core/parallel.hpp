@@ -245,4 +245,19 @@ void parallel_for(std::size_t chunks, std::size_t threads, Body&& body) {
   if (!detail::default_thread_pool().try_run(chunks, threads - 1, run, erased)) serial();
 }
 
+// Calls body(c, begin, end) for the fixed ranges [begin, end) of `chunk` items (the last one
+// shorter) that cover [0, count), on up to `threads` threads. The ranges depend on count and chunk
+// only, never on the thread count, so per-chunk results combined in chunk order are the same on
+// any number of threads: the one way attrib splits work.
+template <class Body>
+void parallel_chunks(std::uint64_t count, std::uint64_t chunk, std::size_t threads, Body&& body) {
+  if (count == 0) return;
+  chunk = std::max<std::uint64_t>(chunk, 1);
+  const auto chunks = static_cast<std::size_t>((count - 1) / chunk + 1);
+  parallel_for(chunks, threads, [&](std::size_t c) {
+    const std::uint64_t begin = static_cast<std::uint64_t>(c) * chunk;
+    body(c, begin, std::min(count, begin + chunk));
+  });
+}
+
 }  // namespace attrib

@@ -2,6 +2,7 @@
 // Numeric vocabulary shared by every part of attrib.
 #include <Eigen/Core>
 #include <cstddef>
+#include <cstdint>
 
 namespace attrib {
 
@@ -12,5 +13,13 @@ using vector = Eigen::VectorXd;
 using matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using matrix_ref = Eigen::Ref<const matrix>;
 using vector_ref = Eigen::Ref<const vector>;
+
+// Single precision, as transformer weights and activations are stored: one row per token, so
+// that a token's activation is contiguous.
+using float_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using float_vector = Eigen::VectorXf;
+
+// Token ids index a vocabulary; int32 matches llama.cpp and llama2.c.
+using token_id = std::int32_t;
 
 }  // namespace attrib

@@ -17,6 +17,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/graph/gnn_input.hpp"
+#include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
 
@@ -27,51 +28,6 @@ inline matrix glorot_uniform(index rows, index cols, rng& random) {
   for (index i = 0; i < w.size(); ++i) w.data()[i] = limit * (2.0 * random.uniform() - 1.0);
   return w;
 }
-
-// Adam over numbered parameter blocks: call next_step() once per step, then update(slot, ...)
-// for every block. Moments are created (zero) on a slot's first update.
-class adam_optimizer {
- public:
-  explicit adam_optimizer(double learning_rate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
-      : rate_(learning_rate), beta1_(beta1), beta2_(beta2), epsilon_(epsilon) {
-    detail::require(learning_rate > 0.0 && std::isfinite(learning_rate),
-                    "adam: learning rate must be positive and finite, got " + std::to_string(learning_rate));
-  }
-
-  void next_step() {
-    ++step_;
-    power1_ *= beta1_;
-    power2_ *= beta2_;
-  }
-
-  // parameter -= rate * mhat / (sqrt(vhat) + epsilon); gradient has the parameter's shape.
-  template <class Parameter, class Gradient>
-  void update(std::size_t slot, Parameter& parameter, const Gradient& gradient) {
-    if (slot >= first_.size()) {
-      first_.resize(slot + 1);
-      second_.resize(slot + 1);
-    }
-    auto& m = first_[slot];
-    auto& v = second_[slot];
-    const Eigen::ArrayXd g = Eigen::Map<const Eigen::ArrayXd>(gradient.derived().data(), gradient.size());
-    if (m.size() == 0) {
-      m = Eigen::ArrayXd::Zero(g.size());
-      v = Eigen::ArrayXd::Zero(g.size());
-    }
-    m = beta1_ * m + (1 - beta1_) * g;
-    v = beta2_ * v + (1 - beta2_) * g.square();
-    Eigen::Map<Eigen::ArrayXd>(parameter.derived().data(), parameter.size()) -=
-        rate_ * (m / (1 - power1_)) / ((v / (1 - power2_)).sqrt() + epsilon_);
-  }
-
-  std::size_t steps() const { return step_; }
-
- private:
-  double rate_, beta1_, beta2_, epsilon_;
-  double power1_ = 1.0, power2_ = 1.0;
-  std::size_t step_ = 0;
-  std::vector<Eigen::ArrayXd> first_, second_;
-};
 
 // A model's parameters, or a gradient shaped like them: weight matrices, bias vectors and, for
 // GIN, the per-layer epsilons (empty for GCN).
@@ -112,7 +68,9 @@ double train_graph_classifier(Model& model, const std::vector<gcn_input>& inputs
     require(y >= 0 && y < model.classes(),
             who + "::train: label " + std::to_string(y) + " outside 0.." + std::to_string(model.classes() - 1));
   gnn_parameters& theta = model.parameters();
-  adam_optimizer adam(options.learning_rate);
+  detail::require(options.learning_rate > 0.0 && std::isfinite(options.learning_rate),
+                  who + "::train: learning_rate must be positive and finite, got " + std::to_string(options.learning_rate));
+  basic_adamw<matrix> adam;
   std::vector<std::size_t> order(inputs.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   rng random = rng::stream(options.seed, 0x7a);
@@ -129,9 +87,11 @@ double train_graph_classifier(Model& model, const std::vector<gcn_input>& inputs
       adam.next_step();
       std::size_t slot = 0;
       for (std::size_t p = 0; p < theta.weights.size(); ++p)
-        adam.update(slot++, theta.weights[p], matrix(g.weights[p] * scale + options.l2 * theta.weights[p]));
-      for (std::size_t p = 0; p < theta.biases.size(); ++p) adam.update(slot++, theta.biases[p], vector(g.biases[p] * scale));
-      if (model.learns_epsilons() && theta.epsilons.size() > 0) adam.update(slot, theta.epsilons, vector(g.epsilons * scale));
+        adam.update(slot++, theta.weights[p], g.weights[p] * scale + options.l2 * theta.weights[p], options.learning_rate);
+      for (std::size_t p = 0; p < theta.biases.size(); ++p)
+        adam.update(slot++, theta.biases[p], g.biases[p] * scale, options.learning_rate);
+      if (model.learns_epsilons() && theta.epsilons.size() > 0)
+        adam.update(slot, theta.epsilons, g.epsilons * scale, options.learning_rate);
     }
     epoch_loss /= static_cast<double>(inputs.size());
   }

@@ -26,6 +26,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/graph/hetero_graph.hpp"
+#include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
 
@@ -138,8 +139,7 @@ class basic_rgcn {
       known.emplace(u, v);
     }
     const vector weights = g.weights();
-    std::vector<matrix> first = zeros_like(params_), second = zeros_like(params_);
-    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    basic_adamw<matrix> adam;
     double loss = 0.0;
     for (index epoch = 0; epoch < options.epochs; ++epoch) {
       rng random = rng::stream(options.seed, static_cast<std::uint64_t>(epoch));
@@ -171,14 +171,9 @@ class basic_rgcn {
       }
       loss *= scale;
       backward(s, weights, d, &grad, nullptr);
-      const double c1 = 1.0 - std::pow(beta1, static_cast<double>(epoch + 1));
-      const double c2 = 1.0 - std::pow(beta2, static_cast<double>(epoch + 1));
-      for (std::size_t p = 0; p < params_.size(); ++p) {
-        const matrix gp = grad[p] + options.l2 * params_[p];
-        first[p] = beta1 * first[p] + (1 - beta1) * gp;
-        second[p] = beta2 * second[p] + (1 - beta2) * gp.cwiseProduct(gp);
-        params_[p].array() -= options.learning_rate * (first[p].array() / c1) / ((second[p].array() / c2).sqrt() + eps);
-      }
+      adam.next_step();
+      for (std::size_t p = 0; p < params_.size(); ++p)
+        adam.update(p, params_[p], grad[p] + options.l2 * params_[p], options.learning_rate);
     }
     return loss;
   }

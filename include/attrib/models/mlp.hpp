@@ -20,6 +20,7 @@
 #include "attrib/models/detail/checks.hpp"
 #include "attrib/models/output_head.hpp"
 #include "attrib/models/standardizer.hpp"
+#include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
 
@@ -254,13 +255,10 @@ class basic_mlp {
     const matrix z = standardizer_.transform(inputs);
     const index n = z.rows();
     vector theta = parameters();
-    vector m = vector::Zero(theta.size());
-    vector v = vector::Zero(theta.size());
+    basic_adamw<vector> adam({.beta1 = options.beta1, .beta2 = options.beta2, .epsilon = options.epsilon});
     std::vector<index> order(static_cast<std::size_t>(n));
     std::vector<double> history;
     history.reserve(static_cast<std::size_t>(options.epochs));
-    double beta1_power = 1.0;
-    double beta2_power = 1.0;
     for (index epoch = 0; epoch < options.epochs; ++epoch) {
       std::iota(order.begin(), order.end(), index{0});
       rng shuffler = rng::stream(options.seed, static_cast<std::uint64_t>(epoch));
@@ -275,12 +273,8 @@ class basic_mlp {
           batch_targets[i] = targets[row];
         }
         const vector g = gradient(batch, batch_targets);
-        beta1_power *= options.beta1;
-        beta2_power *= options.beta2;
-        m = options.beta1 * m + (1 - options.beta1) * g;
-        v = options.beta2 * v + (1 - options.beta2) * g.cwiseAbs2();
-        theta.array() -= options.learning_rate * (m.array() / (1 - beta1_power)) /
-                         ((v.array() / (1 - beta2_power)).sqrt() + options.epsilon);
+        adam.next_step();
+        adam.update(0, theta, g, options.learning_rate);
         set_parameters(theta);
       }
       history.push_back(objective(z, targets));

@@ -1,6 +1,7 @@
 #pragma once
-// Evaluating a game on many points: fixed-size chunks spread over threads, so the values do
-// not depend on the thread count, and progress reported as chunks finish.
+// Evaluating a game on many points, the one way every solver does it: fixed-size chunks spread
+// over threads by parallel_chunks (so the values do not depend on the thread count), each chunk's
+// values checked by checked_values, progress reported as chunks finish.
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -36,27 +37,32 @@ class progress_counter {
   std::mutex mutex_;
 };
 
+// g.values(points), checked: one value per row, every one finite. `first` numbers the rows in
+// messages (the chunk's offset in the whole batch); `what` names them ("point", "coalition").
+template <game G, class Points>
+vector checked_values(const G& g, const Points& points, std::uint64_t first, const char* what = "point") {
+  vector v = g.values(points);
+  require(v.size() == points.rows(), "game returned " + std::to_string(v.size()) + " values for " +
+                                         std::to_string(points.rows()) + " points");
+  for (index r = 0; r < v.size(); ++r)
+    if (!std::isfinite(v(r)))
+      fail(std::string("game value at ") + what + " " + std::to_string(first + static_cast<std::uint64_t>(r)) +
+           " is not finite (" + std::to_string(v(r)) + ")");
+  return v;
+}
+
 template <game G>
 vector evaluate_points(const G& g, const matrix& points, const run_settings& settings) {
   const index n = points.rows();
   vector out(n);
-  if (n == 0) return out;
-  const index chunk = chunk_points(g);
-  const auto chunks = static_cast<std::size_t>((n + chunk - 1) / chunk);
   progress_counter progress(settings, static_cast<std::size_t>(n));
-  parallel_for(chunks, settings.threads, [&](std::size_t c) {
-    const index begin = static_cast<index>(c) * chunk;
-    const index len = std::min(chunk, n - begin);
-    const matrix block = points.middleRows(begin, len);
-    const vector v = g.values(block);
-    require(v.size() == len, "game returned " + std::to_string(v.size()) + " values for " +
-                                 std::to_string(len) + " points");
-    out.segment(begin, len) = v;
-    progress.add(static_cast<std::size_t>(len));
-  });
-  for (index i = 0; i < n; ++i)
-    if (!std::isfinite(out(i)))
-      fail("game value at point " + std::to_string(i) + " is not finite (" + std::to_string(out(i)) + ")");
+  parallel_chunks(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(chunk_points(g)), settings.threads,
+                  [&](std::size_t, std::uint64_t begin, std::uint64_t end) {
+                    const auto b = static_cast<index>(begin), len = static_cast<index>(end - begin);
+                    const matrix block = points.middleRows(b, len);
+                    out.segment(b, len) = checked_values(g, block, begin);
+                    progress.add(static_cast<std::size_t>(len));
+                  });
   return out;
 }
 
@@ -66,9 +72,7 @@ std::pair<double, double> endpoint_values(const G& g) {
   matrix ends(2, g.player_count());
   ends.row(0).setZero();
   ends.row(1).setOnes();
-  const vector v = g.values(ends);
-  require(v.size() == 2 && std::isfinite(v(0)) && std::isfinite(v(1)),
-          "game values at the empty and full coalitions must be finite");
+  const vector v = checked_values(g, ends, 0, "coalition (0: empty, 1: full)");
   return {v(0), v(1)};
 }
 

@@ -50,18 +50,11 @@ void for_all_coalitions(const G& g, const coalition_chunking& chunking, const ru
   const index n = g.player_count();
   const std::uint64_t total = std::uint64_t{1} << n;
   progress_counter progress(settings, static_cast<std::size_t>(total));
-  parallel_for(chunking.chunks, settings.threads, [&](std::size_t c) {
-    const std::uint64_t begin = c * chunking.chunk;
-    const auto len = static_cast<index>(std::min<std::uint64_t>(chunking.chunk, total - begin));
+  parallel_chunks(total, chunking.chunk, settings.threads, [&](std::size_t c, std::uint64_t begin, std::uint64_t end) {
+    const auto len = static_cast<index>(end - begin);
     matrix points(len, n);
     for (index r = 0; r < len; ++r) mask_to_row(begin + static_cast<std::uint64_t>(r), points.row(r));
-    const vector values = g.values(points);
-    require(values.size() == len, "game returned the wrong number of values");
-    for (index r = 0; r < len; ++r)
-      if (!std::isfinite(values(r)))
-        fail("game value of coalition " + std::to_string(begin + static_cast<std::uint64_t>(r)) +
-             " is not finite (" + std::to_string(values(r)) + ")");
-    accumulate(c, points, values);
+    accumulate(c, points, checked_values(g, points, begin, "coalition"));
     progress.add(static_cast<std::size_t>(len));
   });
 }
@@ -74,9 +67,7 @@ void for_each_coalition_value(const G& g, const coalition_chunking& chunking, co
   if constexpr (bitmask_game<G>) {
     const std::uint64_t total = std::uint64_t{1} << g.player_count();
     progress_counter progress(settings, static_cast<std::size_t>(total));
-    parallel_for(chunking.chunks, settings.threads, [&](std::size_t c) {
-      const std::uint64_t begin = c * chunking.chunk;
-      const std::uint64_t end = std::min(total, begin + chunking.chunk);
+    parallel_chunks(total, chunking.chunk, settings.threads, [&](std::size_t c, std::uint64_t begin, std::uint64_t end) {
       for (std::uint64_t mask = begin; mask < end; ++mask) {
         const double v = static_cast<double>(g.value(mask));
         if (!std::isfinite(v))

@@ -30,11 +30,9 @@ template <differentiable_game G>
 matrix evaluate_gradients(const G& g, const matrix& points, const run_settings& settings) {
   const index n = points.rows();
   matrix out(n, points.cols());
-  const index chunk = chunk_points(g);
-  const auto chunks = static_cast<std::size_t>((n + chunk - 1) / chunk);
-  parallel_for(chunks, settings.threads, [&](std::size_t c) {
-    const index begin = static_cast<index>(c) * chunk;
-    const index len = std::min(chunk, n - begin);
+  parallel_chunks(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(chunk_points(g)), settings.threads,
+                  [&](std::size_t, std::uint64_t first, std::uint64_t end) {
+    const auto begin = static_cast<index>(first), len = static_cast<index>(end - first);
     const matrix block = points.middleRows(begin, len);
     const matrix grads = g.gradients(block);
     require(grads.rows() == len && grads.cols() == points.cols(), "game returned gradients of the wrong shape");

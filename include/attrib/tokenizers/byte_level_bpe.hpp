@@ -23,7 +23,7 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/tokenizers/regex_pretokenizer.hpp"
-#include "attrib/transformer/config.hpp"
+#include "attrib/core/types.hpp"
 
 namespace attrib {
 

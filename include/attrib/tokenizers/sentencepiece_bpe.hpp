@@ -21,7 +21,7 @@
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/gguf.hpp"
 #include "attrib/io/llama2c.hpp"
-#include "attrib/transformer/config.hpp"
+#include "attrib/core/types.hpp"
 
 namespace attrib {
 

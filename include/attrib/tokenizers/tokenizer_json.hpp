@@ -24,7 +24,7 @@
 #include "attrib/tokenizers/byte_level_bpe.hpp"
 #include "attrib/tokenizers/regex_pretokenizer.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/config.hpp"
+#include "attrib/core/types.hpp"
 
 namespace attrib {
 

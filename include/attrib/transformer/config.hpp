@@ -15,9 +15,6 @@
 
 namespace attrib {
 
-// Token ids index the vocabulary; int32 matches llama.cpp and llama2.c.
-using token_id = std::int32_t;
-
 enum class transformer_architecture { llama, gpt2 };
 
 inline const char* to_string(transformer_architecture a) {

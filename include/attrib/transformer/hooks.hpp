@@ -28,10 +28,6 @@
 
 namespace attrib {
 
-// Activations: one row per token. Row-major so that a token's activation is contiguous.
-using float_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using float_vector = Eigen::VectorXf;
-
 enum class hook_kind {
   embed,       // token embedding (before layer 0)
   resid_pre,   // residual stream entering layer l

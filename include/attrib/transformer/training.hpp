@@ -22,7 +22,9 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
-#include "attrib/transformer/adamw.hpp"
+#include "attrib/optimizers/adam.hpp"
+#include "attrib/optimizers/gradient_clipping.hpp"
+#include "attrib/optimizers/warmup_cosine_schedule.hpp"
 #include "attrib/transformer/backward.hpp"
 #include "attrib/transformer/checkpoint.hpp"
 #include "attrib/transformer/model.hpp"

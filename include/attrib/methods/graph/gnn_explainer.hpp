@@ -22,6 +22,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/graph/gnn_input.hpp"
 #include "attrib/graph/gnn_parameters.hpp"
+#include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
 
@@ -81,14 +82,14 @@ struct gnn_explainer {
     const double spread = std::sqrt(2.0) * std::sqrt(2.0 / (2.0 * static_cast<double>(n)));
     vector w(count);
     for (index e = 0; e < count; ++e) w(e) = spread * random.normal();
-    adam_optimizer adam(learning_rate);
+    basic_adamw<vector> adam;
     for (index epoch = 0; epoch <= epochs; ++epoch) {
       auto [loss, gradient] = evaluate(model, in, target, result.edges, w);
       if (epoch == 0) result.initial_loss = loss;
       result.final_loss = loss;
       if (epoch == epochs || count == 0) break;
       adam.next_step();
-      adam.update(0, w, gradient);
+      adam.update(0, w, gradient, learning_rate);
     }
     result.edge_mask = sigmoid(w);
     result.scores = vector::Zero(n);

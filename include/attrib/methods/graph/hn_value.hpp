@@ -38,6 +38,7 @@
 #include "attrib/core/run_settings.hpp"
 #include "attrib/graph/components.hpp"
 #include "attrib/graph/connected_sets.hpp"
+#include "attrib/solvers/evaluate_points.hpp"
 
 namespace attrib {
 
@@ -71,20 +72,16 @@ template <game G>
 std::vector<double> connected_values(const G& g, const connected_sets& sets, std::size_t threads) {
   const std::size_t count = sets.size();
   std::vector<double> out(count);
-  constexpr std::size_t chunk = 256;
-  const std::size_t chunks = (count + chunk - 1) / chunk;
-  parallel_for(chunks, threads, [&](std::size_t c) {
-    const std::size_t begin = c * chunk, end = std::min(count, begin + chunk);
+  parallel_chunks(count, 256, threads, [&](std::size_t, std::uint64_t begin, std::uint64_t end) {
     if constexpr (bitmask_game<G>) {
-      for (std::size_t k = begin; k < end; ++k) out[k] = static_cast<double>(g.value(sets.masks[k]));
+      for (std::uint64_t k = begin; k < end; ++k) out[k] = static_cast<double>(g.value(sets.masks[k]));
     } else {
       const index n = g.player_count();
       matrix rows = matrix::Zero(static_cast<index>(end - begin), n);
-      for (std::size_t k = begin; k < end; ++k)
+      for (std::uint64_t k = begin; k < end; ++k)
         for (std::uint32_t m = sets.masks[k]; m != 0; m &= m - 1) rows(static_cast<index>(k - begin), std::countr_zero(m)) = 1.0;
-      const vector v = g.values(rows);
-      require(v.size() == rows.rows(), "hn_value: the game returned the wrong number of values");
-      for (std::size_t k = begin; k < end; ++k) out[k] = v(static_cast<index>(k - begin));
+      const vector v = checked_values(g, rows, begin, "connected coalition");
+      for (std::uint64_t k = begin; k < end; ++k) out[k] = v(static_cast<index>(k - begin));
     }
   });
   for (std::size_t k = 0; k < count; ++k)
@@ -249,15 +246,14 @@ struct hn_value {
     const double step = fast_step ? std::max(tau, 1.0 / static_cast<double>(n)) : tau;
     const std::size_t count = x.size();
     constexpr std::size_t chunk = 1 << 14;
-    const std::size_t chunks = (count + chunk - 1) / chunk;
+    const std::size_t chunks = count == 0 ? 0 : (count - 1) / chunk + 1;
     const std::size_t threads = count >= 4 * chunk ? settings.threads : 1;
     std::vector<double> chunk_change(chunks);
     hn_result result;
     result.values.fit.converged = false;
     double previous = std::numeric_limits<double>::infinity();
     for (std::size_t it = 0; it < max_iterations; ++it) {
-      parallel_for(chunks, threads, [&](std::size_t c) {
-        const std::size_t begin = c * chunk, end = std::min(count, begin + chunk);
+      parallel_chunks(count, chunk, threads, [&](std::size_t c, std::uint64_t begin, std::uint64_t end) {
         double change = 0.0;
         for (std::size_t k = begin; k < end; ++k) {
           const std::uint32_t s = sets.masks[k];

@@ -19,6 +19,7 @@
 #include "attrib/graph/hetero_graph.hpp"
 #include "attrib/graph/rgcn.hpp"
 #include "attrib/methods/graph/link_explanation.hpp"
+#include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
 
@@ -40,9 +41,9 @@ link_mask_fit learn_link_mask(const rgcn& model, const hetero_graph& g, index so
   const index m_count = g.edge_count();
   rng random = rng::stream(seed, 0x11);
   const double std_dev = std::sqrt(2.0 / static_cast<double>(g.node_count()));
-  vector w(m_count), first = vector::Zero(m_count), second = vector::Zero(m_count);
+  vector w(m_count);
   for (index e = 0; e < m_count; ++e) w(e) = std_dev * random.normal();
-  const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  basic_adamw<vector> adam;
   const vector weights = g.weights();  // the mask scales the graph's own edge weights
   double previous_norm = 0.0;
   link_mask_fit fit;
@@ -59,11 +60,8 @@ link_mask_fit learn_link_mask(const rgcn& model, const hetero_graph& g, index so
     vector dm = (present ? -(1.0 - p) : (1.0 - p)) * grad.edge_weights.cwiseProduct(weights);
     regulariser(m, dm);
     const vector dw = dm.cwiseProduct(m.cwiseProduct((1.0 - m.array()).matrix()));
-    const auto t = static_cast<double>(epoch + 1);
-    first = beta1 * first + (1 - beta1) * dw;
-    second = beta2 * second + (1 - beta2) * dw.cwiseProduct(dw);
-    w.array() -= learning_rate * (first.array() / (1 - std::pow(beta1, t))) /
-                 ((second.array() / (1 - std::pow(beta2, t))).sqrt() + eps);
+    adam.next_step();
+    adam.update(0, w, dw, learning_rate);
     fit.epochs = epoch + 1;
   }
   fit.mask = (1.0 + (-w.array()).exp()).inverse().matrix();

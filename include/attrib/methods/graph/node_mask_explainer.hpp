@@ -15,6 +15,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/graph/gnn_input.hpp"
 #include "attrib/graph/gnn_parameters.hpp"
+#include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
 
@@ -45,7 +46,7 @@ struct node_mask_explainer {
     vector w(n);
     for (index i = 0; i < n; ++i) w(i) = 1.0 + 0.1 * random.normal();
     node_mask_result result;
-    adam_optimizer adam(learning_rate);
+    basic_adamw<vector> adam;
     for (index epoch = 0; epoch <= epochs; ++epoch) {
       const vector m = (1.0 + (-w.array()).exp()).inverse().matrix();
       gcn_input masked{in.adjacency, m.asDiagonal() * in.features};
@@ -64,7 +65,7 @@ struct node_mask_explainer {
       dm.array() += size + entropy / static_cast<double>(n) * ((1.0 - mc.array()) / mc.array()).log();
       const vector dw = dm.cwiseProduct(m.cwiseProduct((1.0 - m.array()).matrix()));
       adam.next_step();
-      adam.update(0, w, dw);
+      adam.update(0, w, dw, learning_rate);
     }
     return result;
   }
