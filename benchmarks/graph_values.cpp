@@ -16,7 +16,7 @@
 #include "attrib/graph/generators.hpp"
 #include "attrib/graph/node_removal_game.hpp"
 #include "attrib/graph/tu_dataset.hpp"
-#include "attrib/methods/graph/hn_matrix_power.hpp"
+#include "../tests/reference/hn_matrix_power.hpp"  // the dense reference, not a public header
 #include "attrib/methods/graph/hn_value.hpp"
 
 #ifndef ATTRIB_DATA_DIR

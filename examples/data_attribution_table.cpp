@@ -21,6 +21,7 @@
 #include "attrib/methods/data/grad_similarity.hpp"
 #include "attrib/methods/data/group_attribution.hpp"
 #include "attrib/methods/data/influence.hpp"
+#include "attrib/solvers/model_hessian.hpp"
 #include "attrib/methods/data/tracin.hpp"
 #include "attrib/methods/data/trak.hpp"
 #include "attrib/models/logistic_regression.hpp"

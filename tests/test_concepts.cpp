@@ -18,6 +18,7 @@
 #include "attrib/concepts/model.hpp"
 #include "attrib/concepts/neighborhood.hpp"
 #include "attrib/concepts/perturbation.hpp"
+#include "attrib/concepts/trainable_model.hpp"
 #include "attrib/games/coalition_game.hpp"
 #include "attrib/games/perturbed_model.hpp"
 #include "attrib/losses/lasso.hpp"
@@ -30,6 +31,7 @@
 #include "attrib/methods/feature/shapley.hpp"
 #include "attrib/models/function_model.hpp"
 #include "attrib/models/linear_regression.hpp"
+#include "attrib/models/logistic_regression.hpp"
 #include "attrib/neighborhoods/exponential_kernel.hpp"
 #include "attrib/neighborhoods/gaussian.hpp"
 #include "attrib/neighborhoods/shapley_kernel.hpp"
@@ -290,6 +292,32 @@ static_assert(is_triple<attrib::lime<>, attrib::exponential_kernel, attrib::ridg
 static_assert(is_triple<attrib::lime<attrib::lasso>, attrib::exponential_kernel, attrib::lasso,
                         attrib::sampled_regression>);
 static_assert(is_triple<attrib::clime, attrib::gaussian, attrib::squared_error, attrib::sampled_regression>);
+
+// --- trainable_model and its refinements (data attribution) ----------------------------------------
+static_assert(attrib::trainable_model<attrib::archetypes::trainable_model>);
+static_assert(attrib::twice_differentiable_model<attrib::archetypes::twice_differentiable_model>);
+static_assert(attrib::logit_model<attrib::archetypes::logit_model>);
+// Each refinement asks for more than its parent: the parent's archetype is a near-miss.
+static_assert(!attrib::trainable_model<attrib::archetypes::model>);
+static_assert(!attrib::twice_differentiable_model<attrib::archetypes::trainable_model>);
+static_assert(!attrib::logit_model<attrib::archetypes::trainable_model>);
+static_assert(!attrib::logit_model<attrib::archetypes::twice_differentiable_model>);
+// A model that cannot take new parameters is not trainable.
+struct frozen_model : attrib::archetypes::model {
+  attrib::index parameter_count() const { return 0; }
+  vector parameters() const { return {}; }
+  double loss(const matrix&, const vector&) const { return 0.0; }
+  vector loss_gradient(const matrix&, const vector&) const { return {}; }
+  matrix per_example_loss_gradients(const matrix& x, const vector&) const { return matrix(x.rows(), 0); }
+};
+static_assert(!attrib::trainable_model<frozen_model>);
+// attrib's own models model all three.
+template <class M>
+constexpr bool data_attribution_ready =
+    attrib::trainable_model<M> && attrib::twice_differentiable_model<M> && attrib::logit_model<M>;
+static_assert(data_attribution_ready<attrib::mlp>);
+static_assert(data_attribution_ready<attrib::logistic_regression>);
+static_assert(data_attribution_ready<attrib::linear_regression>);
 
 TEST_CASE("concepts: the archetypes are usable models of their concepts") {
   const attrib::archetypes::game g;

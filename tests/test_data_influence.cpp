@@ -21,6 +21,7 @@
 #include "attrib/solvers/conjugate_gradient.hpp"
 #include "attrib/solvers/ekfac.hpp"
 #include "attrib/solvers/lissa.hpp"
+#include "attrib/solvers/model_hessian.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -192,6 +193,71 @@ TEST_CASE("TRAK projection: block-wise, identical on 1 and 2 threads, equal to t
   }
   // Other seeds give other matrices; inner products are preserved in expectation.
   CHECK(attrib::random_projection(50, 37, 98).materialize() != attrib::random_projection(50, 37, 99).materialize());
+}
+
+TEST_CASE("TRAK on an MLP: margin gradients match finite differences; subset members need only a retrainer") {
+  const auto& c = cancer();
+  const matrix x = c.x.topRows(6);
+  const vector y = c.y.head(6);
+  // The margin from the logits, written out independently of margin_gradients.
+  auto margins = [&](const attrib::mlp& net) {
+    const matrix s = net.logits(x);
+    vector m(x.rows());
+    for (Idx i = 0; i < x.rows(); ++i) {
+      const auto label = static_cast<Idx>(y(i));
+      if (s.cols() == 1) {
+        m(i) = label == 1 ? s(i, 0) : -s(i, 0);
+        continue;
+      }
+      double others = 0.0;
+      for (Idx k = 0; k < s.cols(); ++k)
+        if (k != label) others += std::exp(s(i, k));
+      m(i) = s(i, label) - std::log(others);
+    }
+    return m;
+  };
+  for (const auto head : {attrib::output_head::softmax, attrib::output_head::sigmoid}) {
+    const Idx outputs = head == attrib::output_head::softmax ? 2 : 1;
+    attrib::mlp net({{30, 4, attrib::activation::tanh}, {4, outputs, attrib::activation::identity}}, head, 3);
+    net.set_standardizer(c.model.input_standardizer());
+    const matrix g = attrib::margin_gradients(net, x, y);
+    REQUIRE(g.rows() == x.rows());
+    REQUIRE(g.cols() == net.parameter_count());
+    const vector theta = net.parameters();
+    const double h = 1e-6;
+    for (Idx j = 0; j < theta.size(); j += 7) {
+      attrib::mlp plus = net, minus = net;
+      plus.set_parameters(theta + h * vector::Unit(theta.size(), j));
+      minus.set_parameters(theta - h * vector::Unit(theta.size(), j));
+      const vector numeric = (margins(plus) - margins(minus)) / (2 * h);
+      CHECK((numeric - g.col(j)).cwiseAbs().maxCoeff() < 1e-6 * std::max(1.0, numeric.cwiseAbs().maxCoeff()));
+    }
+    // The probability of the label, against the model's own head.
+    const matrix p = net.predict(x);
+    const vector correct = attrib::correct_class_probability(net, x, y);
+    for (Idx i = 0; i < x.rows(); ++i) {
+      const double expected = outputs == 1 ? (y(i) == 1 ? p(i, 0) : 1 - p(i, 0)) : p(i, static_cast<Idx>(y(i)));
+      CHECK(correct(i) == doctest::Approx(expected).epsilon(1e-12));
+    }
+  }
+  // Subset-trained members of an MLP: the retrainer is the only model-specific part, and the
+  // scores do not depend on the thread count.
+  attrib::mlp net({{30, 3, attrib::activation::tanh}, {3, 2, attrib::activation::identity}},
+                  attrib::output_head::softmax, 1);
+  net.set_standardizer(c.model.input_standardizer());
+  const auto retrain = [](attrib::mlp& m, const matrix& xs, const vector& ys) {
+    m.train(xs, ys, {.learning_rate = 1e-2, .epochs = 3, .seed = 5});
+  };
+  const matrix train_x = c.x.topRows(40);
+  const vector train_y = c.y.head(40);
+  const auto one = attrib::trak_subset_members(net, retrain, train_x, train_y, x, y, 3, 0.5, 11, 1);
+  const auto two = attrib::trak_subset_members(net, retrain, train_x, train_y, x, y, 3, 0.5, 11, 2);
+  const auto scores = attrib::trak(one, {.projection_dim = 32}).scores;
+  CHECK(scores == attrib::trak(two, {.projection_dim = 32}).scores);
+  CHECK(scores.rows() == 40);
+  CHECK(scores.cols() == 6);
+  CHECK(scores.allFinite());
+  CHECK(scores.cwiseAbs().maxCoeff() > 0.0);
 }
 
 TEST_CASE("Spearman, ROC-AUC and LDS on hand-computed cases") {

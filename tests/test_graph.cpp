@@ -26,7 +26,7 @@
 #include "attrib/methods/feature/occlusion.hpp"
 #include "attrib/methods/graph/fidelity.hpp"
 #include "attrib/methods/feature/shapley.hpp"
-#include "attrib/methods/graph/hn_matrix_power.hpp"
+#include "reference/hn_matrix_power.hpp"
 #include "attrib/methods/graph/hn_value.hpp"
 #include "attrib/methods/graph/myerson.hpp"
 #include "attrib/methods/graph/node_mask_explainer.hpp"

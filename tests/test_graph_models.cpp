@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "attrib/concepts/graph_model.hpp"
+#include "attrib/concepts/model.hpp"
 #include "attrib/games/coalition_game.hpp"
 #include "attrib/graph/gcn.hpp"
 #include "attrib/graph/generators.hpp"
@@ -83,6 +85,11 @@ void check_feature_gradient(const Model& model, const attrib::gcn_input& in, Eig
 }
 
 }  // namespace
+
+// attrib's graph classifiers model every graph-model concept (docs/concepts/graph_model.md).
+static_assert(attrib::edge_differentiable_model<attrib::gcn> && attrib::feature_differentiable_model<attrib::gcn>);
+static_assert(attrib::edge_differentiable_model<attrib::gin> && attrib::feature_differentiable_model<attrib::gin>);
+static_assert(!attrib::node_mask_model<attrib::archetypes::model>);
 
 TEST_CASE("graph models: GIN gradients (parameters, features, edge weights) match finite differences") {
   const attrib::gcn_input in = weighted_input(5, 3);

@@ -2,6 +2,7 @@
 // as from Eigen data, and shapes of the wrong rank are rejected.
 #include <doctest/doctest.h>
 
+#if __has_include(<xtensor/xarray.hpp>)  // xtensor is optional
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -39,3 +40,5 @@ TEST_CASE("xtensor inputs give the same attribution as Eigen inputs") {
   CHECK_THROWS_WITH_AS(attrib::to_vector(background_eigen), doctest::Contains("expected a row or column vector"),
                        attrib::invalid_argument);
 }
+
+#endif  // __has_include(<xtensor/xarray.hpp>)

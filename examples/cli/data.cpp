@@ -22,6 +22,7 @@
 #include "attrib/methods/data/evaluation.hpp"
 #include "attrib/methods/data/grad_similarity.hpp"
 #include "attrib/methods/data/influence.hpp"
+#include "attrib/solvers/model_hessian.hpp"
 #include "attrib/methods/data/knn_shapley.hpp"
 #include "attrib/methods/data/semivalues.hpp"
 #include "attrib/methods/data/tracin.hpp"

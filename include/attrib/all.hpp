@@ -4,3 +4,6 @@
 #include "attrib/data.hpp"
 #include "attrib/graph.hpp"
 #include "attrib/transformer.hpp"
+#if __has_include(<xtensor/xarray.hpp>)  // xtensor is optional
+#include "attrib/core/interop.hpp"
+#endif

@@ -18,3 +18,4 @@
 #include "attrib/solvers/conjugate_gradient.hpp"
 #include "attrib/solvers/ekfac.hpp"
 #include "attrib/solvers/lissa.hpp"
+#include "attrib/solvers/model_hessian.hpp"

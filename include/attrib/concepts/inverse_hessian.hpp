@@ -12,30 +12,12 @@
 #include <span>
 #include <string>
 
+#include "attrib/core/data_attribution.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/core/validate.hpp"
 
 namespace attrib {
-
-// What a solve reports beside its solution. Fields a solver cannot measure stay NaN.
-struct ihvp_diagnostics {
-  std::string method;
-  // ||(H + damping I) x - v|| / ||v||, with H the exact operator the solver was given (one extra
-  // Hessian-vector product per solve). NaN when the solver has no operator to check against.
-  double relative_residual = std::numeric_limits<double>::quiet_NaN();
-  // Low-rank solvers: sum of the kept eigenvalues / trace(H) (estimated when marked so).
-  double spectrum_coverage = std::numeric_limits<double>::quiet_NaN();
-  double damping = 0.0;     // the damping actually added to H
-  index hvp_count = 0;      // Hessian-vector products spent on this solve
-  index iterations = 0;     // CG iterations / LiSSA recursion steps
-  std::string message;      // e.g. why damping was added; empty when there is nothing to say
-};
-
-struct ihvp_result {
-  vector solution;
-  ihvp_diagnostics diagnostics;
-};
 
 // h.dim() is the parameter count p; h.apply(v) returns H v for a p-vector v.
 template <class H>
@@ -58,39 +40,6 @@ template <class S>
 concept inverse_hessian_product = requires(const S& s, const vector& v) {
   { s.dim() } -> std::convertible_to<index>;
   { s.solve(v) } -> std::convertible_to<ihvp_result>;
-};
-
-// The Hessian of m's mean regularised training loss on (inputs, targets), through
-// m.hessian_vector_product. Holds references: the model and data must outlive it.
-template <class M>
-  requires requires(const M& m, const matrix& x, const vector& y, const vector& v) {
-    { m.hessian_vector_product(x, y, v) } -> std::convertible_to<vector>;
-    { m.parameter_count() } -> std::convertible_to<index>;
-  }
-class model_hessian {
- public:
-  model_hessian(const M& model, const matrix& inputs, const vector& targets)
-      : model_(&model), inputs_(&inputs), targets_(&targets) {
-    detail::require(inputs.rows() > 0, "model_hessian: the training set must not be empty");
-    detail::require_size(targets.size(), inputs.rows(), "model_hessian: targets");
-  }
-  index dim() const { return model_->parameter_count(); }
-  index rows() const { return inputs_->rows(); }
-  vector apply(const vector& v) const { return model_->hessian_vector_product(*inputs_, *targets_, v); }
-  vector apply_rows(const vector& v, std::span<const index> rows) const {
-    matrix x(static_cast<index>(rows.size()), inputs_->cols());
-    vector y(static_cast<index>(rows.size()));
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      x.row(static_cast<index>(r)) = inputs_->row(rows[r]);
-      y[static_cast<index>(r)] = (*targets_)[rows[r]];
-    }
-    return model_->hessian_vector_product(x, y, v);
-  }
-
- private:
-  const M* model_;
-  const matrix* inputs_;
-  const vector* targets_;
 };
 
 // A dense symmetric matrix as a hessian_operator (tests, and Hessians formed elsewhere).

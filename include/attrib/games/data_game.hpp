@@ -17,46 +17,13 @@
 #include <utility>
 #include <vector>
 
+#include "attrib/concepts/data_trainer.hpp"
 #include "attrib/concepts/game.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/core/validate.hpp"
 
 namespace attrib {
-
-// train(X_subset, y_subset) returns a model; const and thread-safe, like a game's values.
-template <class T>
-concept data_trainer = requires(const T& t, const matrix& x, const vector& y) {
-  { t(x, y) };
-};
-
-// utility(model, X_val, y_val) scores a trained model on the validation set.
-template <class U, class T>
-concept data_utility_for =
-    data_trainer<T> &&
-    requires(const U& u, const T& t, const matrix& x, const vector& y) {
-      { u(t(x, y), x, y) } -> std::convertible_to<double>;
-    };
-
-// Opt-in: a trainer that can start every retraining from the full-data optimum. For a convex
-// objective the optimum of S is near that of N when S is large, so Newton needs a few steps.
-template <class T>
-concept warm_startable_trainer = data_trainer<T> && requires(T& t, const matrix& x, const vector& y) {
-  t.warm_start_on(x, y);
-};
-
-// Opt-in: a trainer that checks labels (e.g. class indices in range), naming the argument.
-template <class T>
-concept validating_trainer = data_trainer<T> && requires(const T& t, const matrix& x, const vector& y,
-                                                         const std::string& name) {
-  t.validate(x, y, name);
-};
-
-// Opt-in: a utility that knows the value of the trivial predictor on the validation labels.
-template <class U>
-concept trivial_valued_utility = requires(const U& u, const vector& y) {
-  { u.trivial_value(y) } -> std::convertible_to<double>;
-};
 
 struct data_game_options {
   index min_coalition_size = 1;       // smaller coalitions get empty_value (or throw when strict)

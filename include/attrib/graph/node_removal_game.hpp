@@ -11,15 +11,11 @@
 #include <vector>
 
 #include "attrib/concepts/game.hpp"
+#include "attrib/concepts/graph_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/graph/gcn.hpp"
 
 namespace attrib {
-
-template <class Model>
-concept node_mask_model = requires(const Model& m, const gcn_input& in, const vector& keep) {
-  { m.probabilities(in, keep) } -> std::convertible_to<vector>;
-};
 
 template <node_mask_model Model>
 class node_removal_game {

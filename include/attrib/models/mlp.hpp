@@ -194,21 +194,17 @@ class basic_mlp {
   matrix per_example_loss_gradients(const matrix& inputs, const vector& targets) const {
     check_training(inputs, targets);
     const trace t = forward(standardizer_.transform(inputs));
-    const matrix residual =
-        detail::head_loss_gradient(head_, detail::apply_head(head_, t.post.back()), targets);
-    const std::vector<matrix> e = backward(t, residual);
-    matrix grads(inputs.rows(), parameter_count());
-    for (index i = 0; i < inputs.rows(); ++i) {
-      index at = 0;
-      for (std::size_t l = 0; l < layers_.size(); ++l) {
-        const index in = layers_[l].weight.cols();
-        for (index o = 0; o < layers_[l].weight.rows(); ++o, at += in)
-          grads.row(i).segment(at, in) = e[l](i, o) * t.post[l].row(i);
-        grads.row(i).segment(at, e[l].cols()) = e[l].row(i);
-        at += e[l].cols();
-      }
-    }
-    return grads;
+    return logit_gradient_rows(t, detail::head_loss_gradient(head_, detail::apply_head(head_, t.post.back()), targets));
+  }
+
+  // Row i: the gradient with respect to parameters() of sum_c cotangent(i, c) logit_c(x_i).
+  matrix per_example_logit_gradients(const matrix& inputs, const matrix& cotangent) const {
+    detail::require_input_columns(inputs, input_dim(), "mlp");
+    detail::require(cotangent.rows() == inputs.rows() && cotangent.cols() == output_dim(),
+                    "mlp: logit cotangent is " + std::to_string(cotangent.rows()) + " x " +
+                        std::to_string(cotangent.cols()) + ", expected " + std::to_string(inputs.rows()) +
+                        " x " + std::to_string(output_dim()) + " (inputs x outputs)");
+    return logit_gradient_rows(forward(standardizer_.transform(inputs)), cotangent);
   }
 
   // The exact Hessian of loss() times `direction`, by forward-mode differentiation (the
@@ -326,6 +322,24 @@ class basic_mlp {
       t.post.push_back(activate(layer.act, t.pre.back()));
     }
     return t;
+  }
+
+  // Row i: the parameter gradient of sum_c dlogits(i, c) logit_c(x_i), from the trace of a forward
+  // pass; layer by layer, weights (row-major) then bias, in parameters() order.
+  matrix logit_gradient_rows(const trace& t, const matrix& dlogits) const {
+    const std::vector<matrix> e = backward(t, dlogits);
+    matrix grads(dlogits.rows(), parameter_count());
+    for (index i = 0; i < dlogits.rows(); ++i) {
+      index at = 0;
+      for (std::size_t l = 0; l < layers_.size(); ++l) {
+        const index in = layers_[l].weight.cols();
+        for (index o = 0; o < layers_[l].weight.rows(); ++o, at += in)
+          grads.row(i).segment(at, in) = e[l](i, o) * t.post[l].row(i);
+        grads.row(i).segment(at, e[l].cols()) = e[l].row(i);
+        at += e[l].cols();
+      }
+    }
+    return grads;
   }
 
   // The gradient with respect to every layer's pre-activation, given the gradient with respect

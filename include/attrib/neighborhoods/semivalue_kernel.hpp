@@ -18,18 +18,11 @@
 #include <vector>
 
 #include "attrib/concepts/neighborhood.hpp"
+#include "attrib/concepts/semivalue_weights.hpp"
 #include "attrib/core/coalitions.hpp"
 #include "attrib/core/error.hpp"
 
 namespace attrib {
-
-// w.size_probability(n, s): q(s), the probability that the coalition before player i has s
-// members (0 <= s <= n - 1); the q(s) sum to 1.
-template <class W>
-concept semivalue_weights = requires(const W& w, index n, index s) {
-  { W::name } -> std::convertible_to<const char*>;
-  { w.size_probability(n, s) } -> std::convertible_to<double>;
-};
 
 struct shapley_weights {
   static constexpr const char* name = "shapley";

@@ -19,6 +19,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/models/mlp.hpp"
+#include "attrib/solvers/model_hessian.hpp"
 
 namespace attrib {
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "attrib/concepts/trainable_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/random.hpp"
@@ -101,7 +102,7 @@ inline flipped_labels flip_labels(const vector& labels, index classes, double fr
 }
 
 // Each example's unregularised loss under `model` (the model's l2 is ignored).
-template <class M>
+template <twice_differentiable_model M>
 vector example_losses(const M& model, const matrix& x, const vector& y) {
   M plain = model;
   plain.set_l2(0.0);
@@ -117,7 +118,7 @@ struct retrain_options {
 
 // Newton's method with backtracking from the model's current parameters (a warm start), on
 // the model's own loss() (mean loss + penalty at its l2()). Returns the iterations used.
-template <class M>
+template <twice_differentiable_model M>
 int retrain_newton(M& model, const matrix& x, const vector& y, const retrain_options& options = {}) {
   detail::require(x.rows() > 0, "retrain_newton: the training set must not be empty");
   vector theta = model.parameters();
@@ -161,7 +162,7 @@ inline vector select_rows(const vector& y, const std::vector<index>& rows) {
 
 // Exact leave-one-out: for every training point i, retrain (warm-started Newton, in parallel,
 // deterministic) without it and record the change of each test point's loss. n_train x n_test.
-template <class M>
+template <twice_differentiable_model M>
 matrix exact_loo(const M& model, const matrix& x, const vector& y, const matrix& test_x, const vector& test_y,
                  std::size_t threads = 1, const retrain_options& options = {}) {
   detail::require(x.rows() > 1, "exact_loo: need at least two training points");
@@ -202,7 +203,7 @@ inline matrix random_subset_masks(index n, index subsets, double alpha, std::uin
 
 // Retrains a copy of `model` on each mask's subset (warm start from the model) and returns the
 // test outputs: subsets x n_test, output(model, test_x, test_y) -> vector.
-template <class M, class Output>
+template <twice_differentiable_model M, class Output>
 matrix subset_outputs(const M& model, const matrix& x, const vector& y, const matrix& masks, const matrix& test_x,
                       const vector& test_y, Output output, std::size_t threads = 1,
                       const retrain_options& options = {}) {

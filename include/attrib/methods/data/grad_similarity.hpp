@@ -17,42 +17,19 @@
 #include <utility>
 #include <vector>
 
+#include "attrib/concepts/data_representation.hpp"
 #include "attrib/concepts/inverse_hessian.hpp"
+#include "attrib/concepts/trainable_model.hpp"
+#include "attrib/core/data_attribution.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/core/validate.hpp"
 
 namespace attrib {
 
-// r.features(inputs, targets): one row per example.
-template <class R>
-concept data_representation = requires(const R& r, const matrix& x, const vector& y) {
-  { r.features(x, y) } -> std::convertible_to<matrix>;
-};
-
-// Transformed features plus whatever the transform can say about its accuracy.
-struct transformed_features {
-  matrix features;
-  std::vector<ihvp_diagnostics> diagnostics;  // one per row for inverse-Hessian transforms
-};
-
-// t.train(phi) and t.test(phi) map feature rows to the rows that enter the inner product.
-template <class T>
-concept feature_transform = requires(const T& t, const matrix& phi) {
-  { t.train(phi) } -> std::convertible_to<transformed_features>;
-  { t.test(phi) } -> std::convertible_to<transformed_features>;
-};
-
-// n_train x n_test scores with the transform's diagnostics.
-struct data_attribution {
-  std::string method;
-  matrix scores;  // scores(i, j): training point i on test point j
-  std::vector<ihvp_diagnostics> diagnostics;
-};
-
 // phi = per-example gradients of the training loss (without the penalty) at the model's
 // parameters. Holds a reference to the model.
-template <class M>
+template <trainable_model M>
 struct loss_gradients {
   const M* model;
   explicit loss_gradients(const M& m) : model(&m) {}

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "attrib/concepts/inverse_hessian.hpp"
+#include "attrib/concepts/trainable_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/types.hpp"
@@ -146,7 +147,7 @@ inline matrix loo_loss_change(const data_attribution& influence_scores, index tr
 
 // The penalty's gradient r at the model's parameters: loss_gradient minus the mean per-example
 // gradient (l2 * W for the linear models, zero on biases).
-template <class M>
+template <trainable_model M>
 vector penalty_gradient(const M& model, const matrix& x, const vector& y) {
   return model.loss_gradient(x, y) - model.per_example_loss_gradients(x, y).colwise().mean().transpose();
 }
@@ -177,7 +178,7 @@ matrix loo_loss_change(const S& solver, const matrix& train_gradients, const mat
 //   H_{-i} = n/(n-1) (H - R) + R - H_i/(n-1),   step = H_{-i}^-1 (g_i + r) / (n-1),
 // where R and r are the penalty's Hessian and gradient at theta, H_i example i's Hessian. Exact
 // to second order; costs one p x p factorisation per point, so it is a ground truth for small p.
-template <class M>
+template <twice_differentiable_model M>
 matrix newton_step_loo(const M& model, const matrix& x, const vector& y, std::size_t threads = 1) {
   detail::require(x.rows() > 1, "newton_step_loo: need at least two training points");
   detail::require_size(y.size(), x.rows(), "newton_step_loo: targets");

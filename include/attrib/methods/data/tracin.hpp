@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "attrib/concepts/trainable_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/core/validate.hpp"
@@ -12,7 +13,7 @@
 
 namespace attrib {
 
-template <class M>
+template <trainable_model M>
 data_attribution tracin(const std::vector<M>& checkpoints, const std::vector<double>& learning_rates,
                         const matrix& train_x, const vector& train_y, const matrix& test_x, const vector& test_y) {
   detail::require(!checkpoints.empty(), "tracin: need at least one checkpoint");
@@ -31,7 +32,7 @@ data_attribution tracin(const std::vector<M>& checkpoints, const std::vector<dou
 
 // Checkpoints of full-batch gradient descent on the model's loss() from its current parameters:
 // one every `every` steps of size learning_rate, `count` of them.
-template <class M>
+template <trainable_model M>
 std::vector<M> gradient_descent_checkpoints(M model, const matrix& x, const vector& y, double learning_rate,
                                             index count, index every) {
   detail::require(learning_rate > 0 && count > 0 && every > 0,

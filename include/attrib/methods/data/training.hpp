@@ -11,11 +11,13 @@
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <limits>
 #include <optional>
 #include <string>
 #include <type_traits>
 
+#include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/models/detail/checks.hpp"
@@ -31,7 +33,7 @@ inline void require_classes(index classes, const char* who) {
 
 // The class index predicted for each row, and log p(y | x), from a model's predict() output:
 // one column is P(y = 1) of a binary model, K columns are class probabilities.
-template <class M>
+template <model M>
 matrix class_probabilities(const M& m, const matrix& inputs) {
   const matrix p = m.predict(inputs);
   if (p.cols() != 1) return p;
@@ -92,7 +94,7 @@ struct logistic_trainer {
 
 struct accuracy {
   index classes = 2;
-  template <class M>
+  template <model M>
   double operator()(const M& m, const matrix& x, const vector& y) const {
     const matrix p = detail::class_probabilities(m, x);
     double correct = 0.0;
@@ -112,7 +114,7 @@ struct accuracy {
 
 struct log_likelihood {
   index classes = 2;
-  template <class M>
+  template <model M>
   double operator()(const M& m, const matrix& x, const vector& y) const {
     const matrix p = detail::class_probabilities(m, x);
     double total = 0.0;
@@ -130,7 +132,10 @@ struct log_likelihood {
 // for a binary model (one logit s) it is (2y - 1) s. Needs a model with logits().
 struct correct_margin {
   index classes = 2;
-  template <class M>
+  template <model M>
+    requires requires(const M& m, const matrix& x) {
+      { m.logits(x) } -> std::convertible_to<matrix>;
+    }
   double operator()(const M& m, const matrix& x, const vector& y) const {
     const matrix s = m.logits(x);
     double total = 0.0;

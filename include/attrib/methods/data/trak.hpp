@@ -12,10 +12,13 @@
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "attrib/concepts/trainable_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/random.hpp"
@@ -89,39 +92,46 @@ class random_projection {
   index block_;
 };
 
-// Per-example gradients of the margin f = logit_y - logsumexp_{c != y} logit_c (binary: +-logit)
-// with respect to the parameters of a logistic regression, in parameters() order.
-template <class = void>  // compiled where it is called
-matrix margin_gradients(const logistic_regression& model, const matrix& x, const vector& y) {
-  detail::require_labels(x, y, model.classes(), "margin_gradients");
-  const matrix z = model.input_standardizer().transform(x);
+namespace detail {
+// Classes of a classifier read through its logits: one logit is a binary sigmoid classifier.
+template <logit_model M>
+index logit_classes(const M& model) {
+  return std::max<index>(2, model.output_dim());
+}
+}  // namespace detail
+
+// Per-example gradients of the margin f = logit_y - logsumexp_{c != y} logit_c (one logit, a
+// sigmoid classifier: +-logit) with respect to the model's parameters, in parameters() order:
+// the margin's gradient with respect to the logits, pulled back through
+// per_example_logit_gradients. Any logit_model: logistic regression, an MLP classifier.
+template <logit_model M>
+matrix margin_gradients(const M& model, const matrix& x, const vector& y) {
+  detail::require_labels(x, y, detail::logit_classes(model), "margin_gradients");
   const matrix s = model.logits(x);
-  const index k = model.output_dim(), d = model.input_dim();
-  matrix out(x.rows(), model.parameter_count());
-  vector dm(k);
+  const index k = model.output_dim();
+  matrix dm(x.rows(), k);
   for (index i = 0; i < x.rows(); ++i) {
     const auto label = static_cast<index>(y[i]);
     if (k == 1) {
-      dm[0] = label == 1 ? 1.0 : -1.0;
-    } else {
-      double top = -std::numeric_limits<double>::infinity();
-      for (index c = 0; c < k; ++c)
-        if (c != label) top = std::max(top, s(i, c));
-      double sum = 0;
-      for (index c = 0; c < k; ++c) dm[c] = c == label ? 0.0 : std::exp(s(i, c) - top), sum += dm[c];
-      dm = -dm / sum;
-      dm[label] = 1.0;
+      dm(i, 0) = label == 1 ? 1.0 : -1.0;
+      continue;
     }
-    for (index c = 0; c < k; ++c) out.row(i).segment(c * d, d) = dm[c] * z.row(i);
-    out.row(i).tail(k) = dm.transpose();
+    double top = -std::numeric_limits<double>::infinity();
+    for (index c = 0; c < k; ++c)
+      if (c != label) top = std::max(top, s(i, c));
+    double sum = 0;
+    for (index c = 0; c < k; ++c) dm(i, c) = c == label ? 0.0 : std::exp(s(i, c) - top), sum += dm(i, c);
+    dm.row(i) /= -sum;
+    dm(i, label) = 1.0;
   }
-  return out;
+  return model.per_example_logit_gradients(x, dm);
 }
 
-// The probability the model gives to each example's label.
-template <class = void>  // compiled where it is called
-vector correct_class_probability(const logistic_regression& model, const matrix& x, const vector& y) {
-  detail::require_labels(x, y, model.classes(), "correct_class_probability");
+// The probability the model gives to each example's label (sigmoid of one logit, softmax of
+// several).
+template <logit_model M>
+vector correct_class_probability(const M& model, const matrix& x, const vector& y) {
+  detail::require_labels(x, y, detail::logit_classes(model), "correct_class_probability");
   matrix s = model.logits(x);
   vector out(x.rows());
   for (index i = 0; i < x.rows(); ++i) {
@@ -189,24 +199,27 @@ data_attribution trak(const std::vector<trak_member>& members, const trak_option
   return {"trak", std::move(scores), {}};
 }
 
-// The member of a logistic regression at its current parameters.
-template <class = void>  // compiled where it is called
-trak_member trak_member_for(const logistic_regression& model, const matrix& train_x, const vector& train_y,
+// The member of a model at its current parameters.
+template <logit_model M>
+trak_member trak_member_for(const M& model, const matrix& train_x, const vector& train_y,
                             const matrix& test_x, const vector& test_y) {
   return {margin_gradients(model, train_x, train_y), margin_gradients(model, test_x, test_y),
           (1.0 - correct_class_probability(model, train_x, train_y).array()).matrix()};
 }
 
-// "Efficient ensemble" members: copies of `model` retrained (Newton from zero, the model's l2)
+// "Efficient ensemble" members: copies of `model` refitted by retrain(copy, X_subset, y_subset)
 // on random alpha-fractions of the training set drawn from rng::stream(seed, m), each scoring
 // every training point (points outside its subset included, as TRAK's subset ensembles do).
-template <class = void>  // compiled where it is called
-std::vector<trak_member> trak_subset_members(const logistic_regression& model, const matrix& train_x,
-                                             const vector& train_y, const matrix& test_x,
-                                             const vector& test_y, index members, double alpha,
-                                             std::uint64_t seed, std::size_t threads = 1) {
+// retrain is called from several threads at once, each time on its own copy.
+template <logit_model M, class Retrain>
+  requires std::invocable<const Retrain&, M&, const matrix&, const vector&>
+std::vector<trak_member> trak_subset_members(const M& model, const Retrain& retrain, const matrix& train_x,
+                                             const vector& train_y, const matrix& test_x, const vector& test_y,
+                                             index members, double alpha, std::uint64_t seed,
+                                             std::size_t threads = 1) {
   detail::require(members > 0, "trak_subset_members: members must be positive");
   detail::require(alpha > 0 && alpha <= 1, "trak_subset_members: alpha must lie in (0, 1]");
+  detail::require_size(train_y.size(), train_x.rows(), "trak_subset_members: train_y");
   const index n = train_x.rows();
   const auto size = static_cast<index>(std::floor(alpha * static_cast<double>(n)));
   detail::require(size >= 2, "trak_subset_members: alpha * n must be at least 2 points to train on");
@@ -222,11 +235,23 @@ std::vector<trak_member> trak_subset_members(const logistic_regression& model, c
       xs.row(i) = train_x.row(order[static_cast<std::size_t>(i)]);
       ys[i] = train_y[order[static_cast<std::size_t>(i)]];
     }
-    logistic_regression member = model;
-    member.train(xs, ys, {.l2 = model.l2()});
+    M member = model;
+    retrain(member, xs, ys);
     out[m] = trak_member_for(member, train_x, train_y, test_x, test_y);
   });
   return out;
+}
+
+// The same for a logistic regression, refitted by Newton from zero with the model's l2.
+template <class = void>  // compiled where it is called
+std::vector<trak_member> trak_subset_members(const logistic_regression& model, const matrix& train_x,
+                                             const vector& train_y, const matrix& test_x,
+                                             const vector& test_y, index members, double alpha,
+                                             std::uint64_t seed, std::size_t threads = 1) {
+  const double l2 = model.l2();
+  return trak_subset_members(
+      model, [l2](logistic_regression& m, const matrix& xs, const vector& ys) { m.train(xs, ys, {.l2 = l2}); },
+      train_x, train_y, test_x, test_y, members, alpha, seed, threads);
 }
 
 }  // namespace attrib

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "attrib/concepts/graph_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
@@ -25,12 +26,6 @@
 #include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
-
-template <class Model>
-concept edge_differentiable_model = requires(const Model& m, const gcn_input& in, index c, const vector& keep) {
-  { m.edge_weight_gradient(in, c, keep) } -> std::convertible_to<matrix>;
-  { m.probabilities(in, keep) } -> std::convertible_to<vector>;
-};
 
 struct gnn_explainer_result {
   std::vector<std::pair<index, index>> edges;  // the masked edges (u < v), in row order

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "attrib/concepts/graph_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/graph/gnn_input.hpp"
@@ -18,12 +19,6 @@
 #include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
-
-template <class Model>
-concept feature_differentiable_model = requires(const Model& m, const gcn_input& in, index c, const vector& keep) {
-  { m.feature_gradient(in, c) } -> std::convertible_to<matrix>;
-  { m.probabilities(in, keep) } -> std::convertible_to<vector>;
-};
 
 struct node_mask_result {
   vector scores;            // the learned mask, in (0, 1)

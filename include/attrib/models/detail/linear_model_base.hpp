@@ -85,15 +85,17 @@ class linear_model_base {
   matrix per_example_loss_gradients(const matrix& inputs, const vector& targets) const {
     check_training(inputs, targets);
     const matrix z = standardizer_.transform(inputs);
-    const matrix residual = residuals(z, targets);
-    const index d = input_dim();
-    const index k = bias_.size();
-    matrix grads(inputs.rows(), parameter_count());
-    for (index i = 0; i < inputs.rows(); ++i) {
-      for (index c = 0; c < k; ++c) grads.row(i).segment(c * d, d) = residual(i, c) * z.row(i);
-      grads.row(i).tail(k) = residual.row(i);
-    }
-    return grads;
+    return logit_gradient_rows(z, residuals(z, targets));
+  }
+
+  // Row i: the gradient with respect to parameters() of sum_c cotangent(i, c) logit_c(x_i).
+  matrix per_example_logit_gradients(const matrix& inputs, const matrix& cotangent) const {
+    require_input_columns(inputs, input_dim(), who_);
+    require(cotangent.rows() == inputs.rows() && cotangent.cols() == bias_.size(),
+            who_ + ": logit cotangent is " + std::to_string(cotangent.rows()) + " x " +
+                std::to_string(cotangent.cols()) + ", expected " + std::to_string(inputs.rows()) + " x " +
+                std::to_string(bias_.size()) + " (inputs x outputs)");
+    return logit_gradient_rows(standardizer_.transform(inputs), cotangent);
   }
 
   // Hessian of loss() times `direction`, exactly: the logits are linear in the parameters, so
@@ -173,6 +175,19 @@ class linear_model_base {
   }
 
  private:
+  // The logits are z W^T + b, so example i's gradient is cotangent(i, c) z_i for the weight row c
+  // and cotangent(i, c) for bias c.
+  matrix logit_gradient_rows(const matrix& z, const matrix& cotangent) const {
+    const index d = input_dim();
+    const index k = bias_.size();
+    matrix grads(z.rows(), parameter_count());
+    for (index i = 0; i < z.rows(); ++i) {
+      for (index c = 0; c < k; ++c) grads.row(i).segment(c * d, d) = cotangent(i, c) * z.row(i);
+      grads.row(i).tail(k) = cotangent.row(i);
+    }
+    return grads;
+  }
+
   matrix residuals(const matrix& standardized, const vector& targets) const {
     return head_loss_gradient(head_, head_prediction(standardized), targets);
   }

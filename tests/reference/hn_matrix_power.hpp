@@ -2,8 +2,8 @@
 // The HN value by its matrix definition, as GStarX computes it: dense (2^n - 1) x (2^n - 1)
 // matrices P (graph restriction) and M (association with surplus tau over all j not in S),
 // H = P M P, then H is squared until ||H^2 - H||_F < threshold or max_squarings is reached,
-// and phi_i = (H^K v)({i}). A reference for hn_value (tests, benchmarks), not for use:
-// memory is 8 (2^n - 1)^2 bytes per matrix (n <= 12).
+// and phi_i = (H^K v)({i}). The reference the tests and benchmarks check hn_value against, not a
+// public header: memory is 8 (2^n - 1)^2 bytes per matrix (n <= 12).
 #include <Eigen/Dense>
 #include <bit>
 #include <cstdint>
