@@ -33,10 +33,10 @@
 #include "attrib/core/random.hpp"
 #include "common.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/generate.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
-#include "attrib/transformer/patching.hpp"
-#include "attrib/transformer/random_model.hpp"
+#include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
+#include "attrib/transformer/hooks/patching.hpp"
+#include "attrib/transformer/model/random_model.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"

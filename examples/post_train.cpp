@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/generate.hpp"
-#include "attrib/transformer/hf_loader.hpp"
-#include "attrib/transformer/instruction_corpus.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
-#include "attrib/transformer/training.hpp"
+#include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/loading/hf_loader.hpp"
+#include "attrib/studies/instruction_corpus.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
+#include "attrib/transformer/training/training.hpp"
 #include "table_format.hpp"
 
 namespace {
@@ -277,7 +277,7 @@ int main(int argc, char** argv) {
     const auto& o = r.training;
     source << "# stories260K-instruct\n\n"
            << "stories260K (`../stories260K/`, Karpathy's llama2.c model, MIT) post-trained by attrib on its\n"
-           << "generated instruction corpus (`attrib/transformer/instruction_corpus.hpp`). Produced by\n\n"
+           << "generated instruction corpus (`attrib/studies/instruction_corpus.hpp`). Produced by\n\n"
            << "```sh\nbash scripts/post_train.sh   # = post_train " << out.string() << " " << data.string()
            << " " << o.steps << " " << seed << " " << o.threads << "\n```\n\n"
            << "Deterministic: the same seed gives the same bytes on any thread count.\n\n"

@@ -21,7 +21,7 @@ room_of() {
       attrib/solvers/arnoldi.hpp | attrib/solvers/conjugate_gradient.hpp | attrib/solvers/model_hessian.hpp) echo data ;;
     attrib/graph/* | attrib/methods/graph/* | attrib/games/graph_restricted_game.hpp | \
       attrib/concepts/graph_model.hpp) echo graph ;;
-    attrib/transformer/* | attrib/tokenizers/* | attrib/io/gguf.hpp | attrib/io/llama2c.hpp | \
+    attrib/transformer/* | attrib/studies/* | attrib/games/prompt_token_game.hpp | attrib/tokenizers/* | attrib/io/gguf.hpp | attrib/io/llama2c.hpp | \
       attrib/io/mapped_file.hpp | attrib/io/safetensors.hpp) echo transformer ;;
     attrib/core/interop.hpp) echo xtensor ;; # needs the optional xtensor: all.hpp includes it if present
     *) echo attrib ;;

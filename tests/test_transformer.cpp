@@ -18,9 +18,9 @@
 #include "attrib/io/llama2c.hpp"
 #include "attrib/io/mapped_file.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/generate.hpp"
-#include "attrib/transformer/gguf_loader.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
+#include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/loading/gguf_loader.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"

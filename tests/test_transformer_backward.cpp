@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "attrib/core/random.hpp"
-#include "attrib/transformer/backward.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/parameters.hpp"
-#include "attrib/transformer/random_model.hpp"
+#include "attrib/transformer/training/backward.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/training/parameters.hpp"
+#include "attrib/transformer/model/random_model.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"

@@ -14,14 +14,14 @@
 
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/safetensors.hpp"
-#include "attrib/transformer/checkpoint.hpp"
-#include "attrib/transformer/generate.hpp"
-#include "attrib/transformer/hf_loader.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/patching.hpp"
-#include "attrib/transformer/random_model.hpp"
+#include "attrib/transformer/loading/checkpoint.hpp"
+#include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/loading/hf_loader.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/hooks/patching.hpp"
+#include "attrib/transformer/model/random_model.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "attrib/transformer/generate.hpp"
-#include "attrib/transformer/gguf_loader.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
+#include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/loading/gguf_loader.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"

@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "attrib/games/prompt_token_game.hpp"
+#include "attrib/methods/feature/lime.hpp"
+#include "attrib/methods/feature/shapley.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
-#include "attrib/transformer/patching.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
+#include "attrib/transformer/hooks/patching.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -160,4 +163,53 @@ TEST_CASE("patching: bad input names the argument") {
                   attrib::invalid_argument);
   const auto sweep = attrib::activation_patching_sweep(model(), tokens, tokens, {.logit_tokens = {4}});
   CHECK_THROWS_AS(sweep.logit_difference(4, 5), attrib::invalid_argument);
+}
+
+TEST_CASE("prompt tokens as players: Shapley and LIME over a prompt are compositions of the game framework") {
+  const auto prompt = tokenizer().encode("Lily saw a big dog in the park. The");
+  const token_id dog = tokenizer().encode("dog", false)[0];
+  const token_id cat = tokenizer().encode("cat", false)[0];
+  const token_id space = tokenizer().encode(" ", false).back();
+  const attrib::prompt_token_game game(model(), prompt,
+                                       {.baseline = space, .target = dog, .contrast = cat, .fixed_prefix = 1});
+  const auto n = static_cast<Eigen::Index>(prompt.size()) - 1;  // the BOS stays
+  REQUIRE(game.player_count() == n);
+
+  // The value of a coalition is the logit difference of a plain forward pass on the masked prompt.
+  auto direct = [&](std::vector<token_id> tokens) {
+    const std::vector<std::vector<token_id>> one{std::move(tokens)};
+    const attrib::float_matrix logits = model().forward(std::span<const std::vector<token_id>>(one))[0];
+    const auto last = logits.rows() - 1;
+    return static_cast<double>(logits(last, dog)) - static_cast<double>(logits(last, cat));
+  };
+  attrib::matrix points = attrib::matrix::Ones(3, n);
+  points(1, 3) = 0.0;  // " big" (or whatever piece stands there) replaced
+  points.row(2).setZero();
+  const attrib::vector v = game.values(points);
+  CHECK(v(0) == doctest::Approx(direct(prompt)).epsilon(1e-6));
+  std::vector<token_id> without = prompt;
+  without[4] = space;
+  CHECK(v(1) == doctest::Approx(direct(without)).epsilon(1e-6));
+  std::vector<token_id> empty(prompt.size(), space);
+  empty[0] = prompt[0];
+  CHECK(v(2) == doctest::Approx(direct(empty)).epsilon(1e-6));
+
+  // Exact Shapley over the prompt's tokens: efficient, and the same on 1 and 2 threads.
+  const auto one = attrib::exact_shapley{}.explain(game, {.threads = 1});
+  const auto two = attrib::exact_shapley{}.explain(game, {.threads = 2});
+  CHECK(one.values == two.values);
+  CHECK(one.values.sum() == doctest::Approx(v(0) - v(2)).epsilon(1e-9));
+  // " dog" itself carries the most weight towards "dog" over "cat".
+  Eigen::Index top = 0;
+  one.values.maxCoeff(&top);
+  const auto dog_position = static_cast<Eigen::Index>(std::find(prompt.begin(), prompt.end(), dog) - prompt.begin());
+  REQUIRE(dog_position < static_cast<Eigen::Index>(prompt.size()));
+  CHECK(top == dog_position - 1);
+  // LIME on the same game: a composition too; finite, one value per token.
+  const auto lime = attrib::lime<>{.solver = {.budget = 256}}.explain(game, {.seed = 3});
+  CHECK(lime.values.size() == n);
+  CHECK(lime.values.allFinite());
+
+  CHECK_THROWS_AS(attrib::prompt_token_game(model(), prompt, {.target = 100000}), attrib::invalid_argument);
+  CHECK_THROWS_AS(attrib::prompt_token_game(model(), {prompt[0]}, {.fixed_prefix = 1}), attrib::invalid_argument);
 }

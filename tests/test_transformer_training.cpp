@@ -18,11 +18,11 @@
 #include "attrib/optimizers/adam.hpp"
 #include "attrib/optimizers/gradient_clipping.hpp"
 #include "attrib/optimizers/warmup_cosine_schedule.hpp"
-#include "attrib/transformer/generate.hpp"
-#include "attrib/transformer/hf_loader.hpp"
-#include "attrib/transformer/instruction_corpus.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
-#include "attrib/transformer/training.hpp"
+#include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/loading/hf_loader.hpp"
+#include "attrib/studies/instruction_corpus.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
+#include "attrib/transformer/training/training.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"

@@ -24,11 +24,11 @@
 #include "attrib/io/safetensors.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/tokenizers/tokenizer_json.hpp"
-#include "attrib/transformer/generate.hpp"
-#include "attrib/transformer/gguf_loader.hpp"
-#include "attrib/transformer/hf_loader.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
+#include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/loading/gguf_loader.hpp"
+#include "attrib/transformer/loading/hf_loader.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
 #include "commands.hpp"
 
 namespace cli {

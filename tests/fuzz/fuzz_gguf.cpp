@@ -9,7 +9,7 @@
 
 #include "attrib/io/gguf.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/gguf_loader.hpp"
+#include "attrib/transformer/loading/gguf_loader.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   attrib::gguf_content content;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "attrib/io/llama2c.hpp"
-#include "attrib/transformer/llama2c_loader.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -22,9 +22,9 @@
 #include "attrib/core/types.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/safetensors.hpp"
-#include "attrib/transformer/hf_loader.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/weights.hpp"
+#include "attrib/transformer/loading/hf_loader.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/model/weights.hpp"
 
 namespace attrib {
 

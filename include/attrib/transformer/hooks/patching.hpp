@@ -24,9 +24,9 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/kv_cache.hpp"
-#include "attrib/transformer/model.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/kv_cache.hpp"
+#include "attrib/transformer/model/model.hpp"
 
 namespace attrib {
 

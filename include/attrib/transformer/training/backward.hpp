@@ -33,10 +33,10 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/transformer/config.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/parameters.hpp"
+#include "attrib/transformer/model/config.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/training/parameters.hpp"
 
 namespace attrib {
 

@@ -25,10 +25,10 @@
 #include "attrib/optimizers/adam.hpp"
 #include "attrib/optimizers/gradient_clipping.hpp"
 #include "attrib/optimizers/warmup_cosine_schedule.hpp"
-#include "attrib/transformer/backward.hpp"
-#include "attrib/transformer/checkpoint.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/parameters.hpp"
+#include "attrib/transformer/training/backward.hpp"
+#include "attrib/transformer/loading/checkpoint.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/training/parameters.hpp"
 
 namespace attrib {
 

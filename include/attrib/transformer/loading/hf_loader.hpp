@@ -30,9 +30,9 @@
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/mapped_file.hpp"
 #include "attrib/io/safetensors.hpp"
-#include "attrib/transformer/config.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/weights.hpp"
+#include "attrib/transformer/model/config.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/model/weights.hpp"
 
 namespace attrib {
 

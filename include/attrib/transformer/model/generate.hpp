@@ -13,8 +13,8 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/model.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/model.hpp"
 
 namespace attrib {
 

@@ -15,10 +15,10 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/transformer/config.hpp"
-#include "attrib/transformer/hooks.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/weights.hpp"
+#include "attrib/transformer/model/config.hpp"
+#include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/model/weights.hpp"
 
 namespace attrib {
 

@@ -8,7 +8,7 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/transformer/config.hpp"
+#include "attrib/transformer/model/config.hpp"
 
 namespace attrib {
 

@@ -9,9 +9,9 @@
 
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/transformer/config.hpp"
-#include "attrib/transformer/model.hpp"
-#include "attrib/transformer/weights.hpp"
+#include "attrib/transformer/model/config.hpp"
+#include "attrib/transformer/model/model.hpp"
+#include "attrib/transformer/model/weights.hpp"
 
 namespace attrib {
 

@@ -28,8 +28,8 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
+#include "attrib/core/types.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/transformer/config.hpp"
 
 namespace attrib {
 
