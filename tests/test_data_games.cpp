@@ -17,6 +17,7 @@
 #include "attrib/methods/data/knn_shapley.hpp"
 #include "attrib/methods/data/semivalues.hpp"
 #include "attrib/methods/data/training.hpp"
+#include "attrib/neighborhoods/semivalue_kernel.hpp"
 
 namespace {
 
@@ -113,6 +114,22 @@ TEST_CASE("data_game: the empty coalition is the trivial predictor; strict mode 
   const auto accuracy_game = attrib::data_game(s.x_train, s.y_train, s.x_valid, s.y_valid,
                                                attrib::logistic_trainer{.inputs = 4}, attrib::accuracy{});
   CHECK(accuracy_game.empty_value() == 0.5);
+}
+
+TEST_CASE("Banzhaf size weights stay a distribution past the double range of the binomial") {
+  // q(s) = C(n - 1, s) / 2^(n - 1). At n = 1000 it is computed exactly; beyond, in logarithms,
+  // which must agree with the exact values where both apply and still sum to 1 at n = 5000.
+  const attrib::banzhaf_weights w;
+  const double exact = w.size_probability(1000, 480);
+  const double logs = std::exp(std::lgamma(1000.0) - std::lgamma(481.0) - std::lgamma(520.0) - 999.0 * std::log(2.0));
+  CHECK(exact == doctest::Approx(logs).epsilon(1e-9));
+  for (const attrib::index n : {1001, 1500, 5000}) {
+    const auto q = attrib::semivalue_kernel<attrib::banzhaf_weights>{}.size_distribution(n);
+    double total = 0.0;
+    for (double p : q) total += p;
+    CHECK(total == doctest::Approx(1.0).epsilon(1e-9));
+    CHECK(q[static_cast<std::size_t>(n / 3)] == doctest::Approx(q[static_cast<std::size_t>(n - 1 - n / 3)]).epsilon(1e-9));
+  }
 }
 
 TEST_CASE("data_game: exact Data Shapley and Banzhaf, the semivalue enumeration, and MSR agree") {

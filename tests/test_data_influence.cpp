@@ -426,6 +426,25 @@ TEST_CASE("bad input is rejected with attrib::invalid_argument naming the proble
   CHECK(error_of([&] { attrib::model_hessian<attrib::logistic_regression>(c.model, matrix(0, 30), vector()); })
             .find("empty") != std::string::npos);
   CHECK(error_of([&] { attrib::trak({}, {}); }).find("at least one") != std::string::npos);
+  // A solver that diverged: its NaN solution is reported, not turned into scores.
+  struct diverging_solver {
+    Idx dim() const { return 31; }
+    attrib::ihvp_result solve(const vector& v) const {
+      attrib::ihvp_result r;
+      r.solution = vector::Constant(v.size(), std::nan(""));
+      r.diagnostics.method = "diverging";
+      return r;
+    }
+  };
+  CHECK(error_of([&] { attrib::influence(diverging_solver{}, g, g); }).find("test features of row 0 are not finite") !=
+        std::string::npos);
+  // A transform that loses rows is caught before the product.
+  struct dropping_transform {
+    attrib::transformed_features train(const matrix& phi) const { return {phi.topRows(1), {}}; }
+    attrib::transformed_features test(const matrix& phi) const { return {phi, {}}; }
+  };
+  CHECK(error_of([&] { attrib::inner_product_attribution("dropping", g, g, dropping_transform{}); })
+            .find("expected one row per example") != std::string::npos);
   CHECK(error_of([&] { attrib::random_subset_masks(10, 3, 0.01, 1); }).find("alpha") != std::string::npos);
   CHECK(error_of([&] { attrib::spearman(vector::Ones(3), vector::Ones(4)); }).find("size") != std::string::npos);
   CHECK(error_of([&] { attrib::tracin(std::vector{c.model}, {1.0, 2.0}, c.x, c.y, c.x, c.y); })

@@ -14,6 +14,7 @@
 // regression (that combination is rejected at compile time).
 #include <cmath>
 #include <concepts>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,14 @@ struct shapley_weights {
 
 struct banzhaf_weights {
   static constexpr const char* name = "banzhaf";
+  // C(n - 1, s) / 2^(n - 1): exactly while the binomial fits a double, in logarithms beyond
+  // (C(1000, 500) is 2.7e299; C(1030, 515) overflows).
   double size_probability(index n, index s) const {
-    return detail::binomial(n - 1, s) * std::ldexp(1.0, -static_cast<int>(n - 1));
+    if (n <= 1000) return detail::binomial(n - 1, s) * std::ldexp(1.0, -static_cast<int>(n - 1));
+    if (s < 0 || s > n - 1) return 0.0;
+    const auto log_binomial = std::lgamma(static_cast<double>(n)) - std::lgamma(static_cast<double>(s + 1)) -
+                              std::lgamma(static_cast<double>(n - s));
+    return std::exp(log_binomial - static_cast<double>(n - 1) * std::numbers::ln2);
   }
 };
 

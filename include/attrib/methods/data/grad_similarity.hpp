@@ -93,6 +93,24 @@ data_attribution inner_product_attribution(std::string method, const matrix& tra
   detail::require_features(train_features, test_features, method);
   transformed_features tr = transform.train(train_features);
   transformed_features te = transform.test(test_features);
+  // A transform's output is checked like an input: an inverse-Hessian solve that diverged must
+  // not turn into scores.
+  const auto check = [&](const transformed_features& t, const matrix& before, const char* side) {
+    detail::require(t.features.rows() == before.rows() && t.features.cols() == te.features.cols() &&
+                        tr.features.cols() == te.features.cols(),
+                    method + ": the transform turned " + std::to_string(before.rows()) + " " + side + " rows into a " +
+                        std::to_string(t.features.rows()) + " x " + std::to_string(t.features.cols()) +
+                        " matrix; expected one row per example and as many columns on both sides");
+    for (index i = 0; i < t.features.rows(); ++i)
+      detail::require(t.features.row(i).allFinite(),
+                      method + ": the transformed " + side + " features of row " + std::to_string(i) +
+                          " are not finite" +
+                          (i < static_cast<index>(t.diagnostics.size()) && !t.diagnostics[static_cast<std::size_t>(i)].message.empty()
+                               ? " (" + t.diagnostics[static_cast<std::size_t>(i)].message + ")"
+                               : std::string(" (did an inverse-Hessian solve diverge?)")));
+  };
+  check(tr, train_features, "training");
+  check(te, test_features, "test");
   data_attribution out{std::move(method), scale * (tr.features * te.features.transpose()), std::move(te.diagnostics)};
   return out;
 }
