@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "attrib/games/coalition_game.hpp"
-#include "attrib/graph/gcn.hpp"
+#include "attrib/models/gnn/gcn.hpp"
 #include "attrib/graph/generators.hpp"
-#include "attrib/graph/node_removal_game.hpp"
+#include "attrib/games/node_removal_game.hpp"
 #include "attrib/graph/tu_dataset.hpp"
 #include "../tests/reference/hn_matrix_power.hpp"  // the dense reference, not a public header
 #include "attrib/methods/graph/hn_value.hpp"

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "attrib/graph/gcn.hpp"
+#include "attrib/models/gnn/gcn.hpp"
 #include "attrib/graph/generators.hpp"
-#include "attrib/graph/gin.hpp"
-#include "attrib/graph/node_removal_game.hpp"
+#include "attrib/models/gnn/gin.hpp"
+#include "attrib/games/node_removal_game.hpp"
 #include "attrib/graph/tu_dataset.hpp"
 #include "attrib/methods/feature/occlusion.hpp"
 #include "attrib/methods/feature/shapley.hpp"

@@ -53,7 +53,7 @@ measure "README example, -O2" -O2 -c "$work/readme_example.cpp" -o "$work/readme
   awk -F'|' '{printf "| %s | %s | %s |\n", $1, $2, $3}'
 
 # The umbrella headers alone: the framework (attrib.hpp), each room, and everything (all.hpp).
-for umbrella in attrib data graph transformer all; do
+for umbrella in attrib io data graph transformer all; do
   printf '#include <attrib/%s.hpp>\n' "$umbrella" >"$work/umbrella_$umbrella.cpp"
   measure "attrib/$umbrella.hpp" -fsyntax-only "$work/umbrella_$umbrella.cpp" |
     awk -F'|' '{printf "| `%s`, -fsyntax-only | %s | %s |\n", $1, $2, $3}'

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "attrib/concepts/game.hpp"
+#include "attrib/concepts/layered_model.hpp"
 #include "attrib/concepts/local_approximation.hpp"
 #include "attrib/concepts/loss.hpp"
 #include "attrib/concepts/model.hpp"
@@ -318,6 +319,39 @@ constexpr bool data_attribution_ready =
 static_assert(data_attribution_ready<attrib::mlp>);
 static_assert(data_attribution_ready<attrib::logistic_regression>);
 static_assert(data_attribution_ready<attrib::linear_regression>);
+// layered_model refines twice_differentiable_model with the dense layers K-FAC factors.
+static_assert(attrib::layered_model<attrib::archetypes::layered_model>);
+static_assert(attrib::twice_differentiable_model<attrib::archetypes::layered_model>);
+static_assert(!attrib::layered_model<attrib::archetypes::twice_differentiable_model>);
+static_assert(attrib::layered_model<attrib::mlp>);
+static_assert(attrib::layered_model<attrib::logistic_regression>);
+static_assert(attrib::layered_model<attrib::linear_regression>);
+
+TEST_CASE("concepts: the layered-model archetype's derivatives are consistent") {
+  attrib::archetypes::layered_model m;
+  m.w = 0.7;
+  m.b = -0.2;
+  m.set_l2(0.3);
+  matrix x(4, 1);
+  x << 1.0, -2.0, 0.5, 3.0;
+  vector y(4);
+  y << 0.1, 0.4, -1.0, 2.0;
+  const double h = 1e-6;
+  const vector g = m.loss_gradient(x, y);
+  for (attrib::index j = 0; j < 2; ++j) {
+    attrib::archetypes::layered_model up = m, down = m;
+    vector t = m.parameters();
+    t(j) += h;
+    up.set_parameters(t);
+    t(j) -= 2 * h;
+    down.set_parameters(t);
+    CHECK(g(j) == doctest::Approx((up.loss(x, y) - down.loss(x, y)) / (2 * h)).epsilon(1e-6));
+    const vector hj = m.hessian(x, y).col(j);
+    const vector fd = (up.loss_gradient(x, y) - down.loss_gradient(x, y)) / (2 * h);
+    CHECK((hj - fd).norm() < 1e-6);
+  }
+  CHECK(m.dense_block_inputs(x)[0].cols() == m.dense_blocks()[0].inputs);
+}
 
 TEST_CASE("concepts: the archetypes are usable models of their concepts") {
   const attrib::archetypes::game g;

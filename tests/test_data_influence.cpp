@@ -125,6 +125,37 @@ TEST_CASE("inverse-Hessian solvers agree with the explicit solve and report thei
   }
 }
 
+TEST_CASE("EK-FAC runs on any layered model: logistic regression agrees with the same model written as an mlp") {
+  const auto& c = cancer();
+  static_assert(attrib::layered_model<attrib::logistic_regression>);
+  // The trained logistic regression as a one-layer mlp with a sigmoid head: the same function,
+  // loss and parameter layout.
+  attrib::mlp same({{c.model.weight(), c.model.bias(), attrib::activation::identity}},
+                   attrib::output_head::sigmoid);
+  same.set_standardizer(c.model.input_standardizer());
+  same.set_l2(c.model.l2());
+  REQUIRE(same.loss(c.x, c.y) == doctest::Approx(c.model.loss(c.x, c.y)).epsilon(1e-12));
+  for (const bool corrected : {true, false}) {
+    const attrib::ekfac_inverse_hessian as_logistic(c.model, c.x, c.y, {.damping = 0.01, .eigenvalue_correction = corrected});
+    const attrib::ekfac_inverse_hessian as_mlp(same, c.x, c.y, {.damping = 0.01, .eigenvalue_correction = corrected});
+    const vector v = c.model.per_example_loss_gradients(c.test_x.topRows(1), c.test_y.head(1)).row(0).transpose();
+    const auto a = as_logistic.solve(v);
+    const auto b = as_mlp.solve(v);
+    CHECK(relative_error(a.solution, b.solution) < 1e-10);
+    CHECK(std::isfinite(a.diagnostics.relative_residual));
+    CHECK(a.diagnostics.relative_residual == doctest::Approx(b.diagnostics.relative_residual).epsilon(1e-8));
+  }
+  // And EK-FAC is exact on one training example, as for the mlp below.
+  const matrix x1 = c.x.topRows(1);
+  const vector y1 = c.y.head(1);
+  const attrib::ekfac_inverse_hessian one(c.model, x1, y1, {.damping = 0.1});
+  const vector g = c.model.per_example_loss_gradients(x1, y1).row(0).transpose();
+  matrix fisher = g * g.transpose();
+  fisher.diagonal().array() += c.model.l2() + 0.1;
+  const vector v = c.model.per_example_loss_gradients(c.x.row(7), c.y.segment(7, 1)).row(0).transpose();
+  CHECK(relative_error(one.solve(v).solution, vector(fisher.ldlt().solve(v))) < 1e-10);
+}
+
 TEST_CASE("EK-FAC is exact where its assumptions hold and reports its residual against the exact Hessian") {
   // One layer and one training example: the Fisher g g^T is diagonal in the Kronecker eigenbasis,
   // so the eigenvalue-corrected factorisation is exact: (g g^T + (l2 + damping) I)^-1 v.

@@ -3,7 +3,9 @@
 // determinism across thread counts, and the errors raised on bad input.
 #include <doctest/doctest.h>
 
+#include <Eigen/SVD>
 #include <cmath>
+#include <random>
 #include <limits>
 #include <set>
 #include <string>
@@ -17,6 +19,7 @@
 #include "attrib/methods/feature/occlusion.hpp"
 #include "attrib/methods/feature/shapley.hpp"
 #include "attrib/models/function_model.hpp"
+#include "attrib/solvers/least_squares.hpp"
 
 using namespace attrib;
 
@@ -426,4 +429,73 @@ TEST_CASE("rng: uniform, bounded and normal draws have the right moments and are
   for (int i = 0; i < 70000; ++i) ++counts[static_cast<std::size_t>(a.below(7))];
   for (int c : counts) CHECK(std::abs(c - 10000) < 400);
   CHECK(rng::stream(5, 0)() != rng::stream(5, 1)());
+}
+
+namespace {
+// The Moore-Penrose pseudo-inverse by a singular value decomposition: an independent route to the
+// minimum-norm solutions that solvers/least_squares.hpp finds through pivoted LDLT.
+matrix svd_pseudo_inverse(const matrix& a) {
+  const Eigen::JacobiSVD<matrix> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  vector inverted = svd.singularValues();
+  const double tolerance = 1e-10 * inverted.maxCoeff();
+  for (attrib::index i = 0; i < inverted.size(); ++i) inverted(i) = inverted(i) > tolerance ? 1.0 / inverted(i) : 0.0;
+  return svd.matrixV() * inverted.asDiagonal() * svd.matrixU().transpose();
+}
+}  // namespace
+
+TEST_CASE("least squares: minimum-norm solutions of singular and constrained problems match an SVD") {
+  attrib::rng random(7);
+  std::normal_distribution<double> normal;
+  // A Gram matrix of rank 3 in 6 unknowns: two duplicated columns and one column of zeros.
+  matrix design(20, 6);
+  for (attrib::index i = 0; i < design.rows(); ++i)
+    for (attrib::index j = 0; j < 3; ++j) design(i, j) = normal(random);
+  design.col(3) = design.col(0);
+  design.col(4) = design.col(1) - design.col(2);
+  design.col(5).setZero();
+  const matrix gram = design.transpose() * design;
+  vector moment(6);
+  for (attrib::index j = 0; j < 6; ++j) moment(j) = normal(random);
+  moment = gram * moment;  // consistent: in the range of the Gram matrix
+  const matrix pinv = svd_pseudo_inverse(gram);
+
+  SUBCASE("unconstrained: pinv(H) m, and the sensitivity is pinv(H)") {
+    const vector beta = detail::solve_quadratic(gram, moment, true, std::nullopt);
+    CHECK((beta - pinv * moment).norm() <= 1e-8 * (pinv * moment).norm());
+    const matrix s = detail::solution_sensitivity(gram, true, std::nullopt);
+    CHECK((s - pinv).norm() <= 1e-8 * pinv.norm());
+  }
+  SUBCASE("a full-rank problem takes the LDLT path and agrees with the SVD") {
+    const matrix full = design.leftCols(3).transpose() * design.leftCols(3);
+    const vector m = moment.head(3);
+    const vector beta = detail::solve_quadratic(full, m, false, std::nullopt);
+    CHECK((full * beta - m).norm() <= 1e-10 * m.norm());
+    CHECK((beta - svd_pseudo_inverse(full) * m).norm() <= 1e-8 * beta.norm());
+  }
+  SUBCASE("with the efficiency constraint: the minimum-norm KKT solution, as an SVD of the KKT system gives") {
+    for (const bool intercept : {true, false}) {
+      const double sum = 2.5;
+      const attrib::index p = 6;
+      const attrib::index first = intercept ? 1 : 0;
+      matrix kkt = matrix::Zero(p + 1, p + 1);
+      kkt.topLeftCorner(p, p) = gram;
+      kkt.block(p, first, 1, p - first).setOnes();
+      kkt.block(first, p, p - first, 1).setOnes();
+      vector rhs(p + 1);
+      rhs << moment, sum;
+      // Every KKT solution has the same multiplier; the minimum-norm one in (b, lambda) therefore
+      // has the minimum-norm b.
+      const vector expected = (svd_pseudo_inverse(kkt) * rhs).head(p);
+      const vector beta = detail::solve_quadratic(gram, moment, intercept, sum);
+      CHECK(beta.tail(p - first).sum() == doctest::Approx(sum).epsilon(1e-12));
+      CHECK((beta - expected).norm() <= 1e-7 * expected.norm());
+      // The sensitivity maps a change of moment to the change of the solution.
+      const matrix s = detail::solution_sensitivity(gram, intercept, sum);
+      vector dm(p);
+      for (attrib::index j = 0; j < p; ++j) dm(j) = normal(random);
+      dm = gram * dm;
+      const vector moved = detail::solve_quadratic(gram, vector(moment + dm), intercept, sum);
+      CHECK((moved - beta - s * dm).norm() <= 1e-7 * (1.0 + dm.norm()));
+    }
+  }
 }

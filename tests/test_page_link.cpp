@@ -19,7 +19,7 @@
 #include "attrib/core/run_settings.hpp"
 #include "attrib/graph/hetero_generators.hpp"
 #include "attrib/graph/hetero_graph.hpp"
-#include "attrib/graph/rgcn.hpp"
+#include "attrib/models/gnn/rgcn.hpp"
 #include "attrib/methods/graph/fidelity.hpp"
 #include "attrib/methods/graph/link_edge_mask.hpp"
 #include "attrib/methods/graph/link_explanation.hpp"

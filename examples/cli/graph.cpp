@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "arguments.hpp"
-#include "attrib/graph/gcn.hpp"
-#include "attrib/graph/gin.hpp"
-#include "attrib/graph/node_removal_game.hpp"
+#include "attrib/models/gnn/gcn.hpp"
+#include "attrib/models/gnn/gin.hpp"
+#include "attrib/games/node_removal_game.hpp"
 #include "attrib/graph/tu_dataset.hpp"
 #include "attrib/methods/feature/occlusion.hpp"
 #include "attrib/methods/feature/shapley.hpp"

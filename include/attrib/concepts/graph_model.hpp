@@ -4,7 +4,7 @@
 #include <concepts>
 
 #include "attrib/core/types.hpp"
-#include "attrib/graph/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_input.hpp"
 
 namespace attrib {
 

@@ -1,9 +1,11 @@
 #pragma once
 // loss: what "g approximates f" means on one neighbourhood point.
+#include <Eigen/Cholesky>
+#include <Eigen/LU>
 #include <concepts>
 
 #include "attrib/core/types.hpp"
-#include "attrib/solvers/regression_problem.hpp"
+#include "attrib/core/regression_problem.hpp"
 
 namespace attrib {
 
@@ -42,11 +44,19 @@ struct loss {
     return (w.array() * (t - f).array().square()).sum();
   }
   matrix penalty_hessian(index n, bool) const { return matrix::Zero(n, n); }
-  // A template only so that the decompositions behind solve_quadratic compile where a fit
-  // happens, not in every file that includes this header.
+  // The closed form through the KKT system (a template, so the LU compiles only where used).
   template <class Problem = regression_problem>
   vector solve(const Problem& p) const {
-    return detail::solve_quadratic(p.gram, p.moment, p.intercept, p.coefficient_sum);
+    if (!p.coefficient_sum) return p.gram.ldlt().solve(p.moment);
+    const index n = p.unknowns();
+    matrix kkt = matrix::Zero(n + 1, n + 1);
+    kkt.topLeftCorner(n, n) = p.gram;
+    const index first = p.intercept ? 1 : 0;
+    kkt.block(n, first, 1, n - first).setOnes();
+    kkt.block(first, n, n - first, 1).setOnes();
+    vector rhs(n + 1);
+    rhs << p.moment, *p.coefficient_sum;
+    return kkt.partialPivLu().solve(rhs).head(n);
   }
 };
 }  // namespace archetypes

@@ -1,6 +1,7 @@
 #pragma once
-// The results of data attribution: scores of training points on test points, and what the
-// inverse-Hessian solves behind them report about their own accuracy.
+// The results of data attribution: scores of training points on test points, what the
+// inverse-Hessian solves behind them report about their own accuracy, and the evaluations of
+// scores (LDS, correlations) and groupings of training points.
 #include <limits>
 #include <string>
 #include <vector>
@@ -39,6 +40,26 @@ struct data_attribution {
   std::string method;
   matrix scores;  // scores(i, j): training point i on test point j
   std::vector<ihvp_diagnostics> diagnostics;
+};
+
+// Linear datamodeling score: its mean over test points and the Spearman of each.
+struct lds_result {
+  double mean = 0;  // LDS: mean over test points
+  vector per_test;  // Spearman per test point
+};
+
+// Pearson and Spearman correlation of two score sets.
+struct correlation_summary {
+  double pearson = 0;
+  double spearman = 0;
+};
+
+// Clusters of training points (group attribution).
+struct kmeans_result {
+  std::vector<index> assignment;  // cluster of each row
+  matrix centers;                 // k x d
+  double inertia = 0;             // sum of squared distances to the assigned centres
+  index iterations = 0;
 };
 
 }  // namespace attrib

@@ -7,7 +7,7 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/concepts/loss.hpp"
-#include "attrib/solvers/regression_problem.hpp"
+#include "attrib/core/regression_problem.hpp"
 
 namespace attrib {
 

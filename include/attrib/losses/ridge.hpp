@@ -4,7 +4,8 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/concepts/loss.hpp"
-#include "attrib/solvers/regression_problem.hpp"
+#include "attrib/core/regression_problem.hpp"
+#include "attrib/solvers/least_squares.hpp"
 
 namespace attrib {
 

@@ -1,7 +1,8 @@
 #pragma once
 // squared_error: g must match the game's values, sum_k pi(z_k) (f(z_k) - g(z_k))^2.
 #include "attrib/concepts/loss.hpp"
-#include "attrib/solvers/regression_problem.hpp"
+#include "attrib/core/regression_problem.hpp"
+#include "attrib/solvers/least_squares.hpp"
 
 namespace attrib {
 

@@ -11,6 +11,7 @@
 
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
+#include "attrib/core/training_report.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/models/detail/checks.hpp"
 #include "attrib/models/detail/linear_model_base.hpp"
@@ -38,13 +39,6 @@ struct newton_options {
   double tolerance = 1e-10;  // stop when the gradient's largest entry is below this
   int max_iterations = 100;
   bool warm_start = false;   // start from the current parameters instead of zero
-};
-
-struct newton_report {
-  int iterations = 0;
-  double loss = 0.0;           // final training objective
-  double gradient_norm = 0.0;  // final gradient, max-norm
-  bool converged = false;      // gradient_norm <= tolerance was reached
 };
 
 class logistic_regression : public detail::linear_model_base<> {

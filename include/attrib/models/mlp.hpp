@@ -17,6 +17,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/core/validate.hpp"
 #include "attrib/models/activation.hpp"
+#include "attrib/concepts/layered_model.hpp"
 #include "attrib/models/detail/checks.hpp"
 #include "attrib/models/output_head.hpp"
 #include "attrib/models/standardizer.hpp"
@@ -80,6 +81,30 @@ class basic_mlp {
   index output_dim() const { return layers_.back().weight.rows(); }
   const std::vector<dense_layer>& layers() const { return layers_; }
   output_head head() const { return head_; }
+
+  // Every layer's place in parameters() (concepts/layered_model.hpp).
+  std::vector<dense_block> dense_blocks() const {
+    std::vector<dense_block> blocks;
+    index at = 0;
+    for (const auto& layer : layers_) {
+      blocks.push_back({at, layer.weight.cols(), layer.weight.rows()});
+      at += layer.weight.size() + layer.bias.size();
+    }
+    return blocks;
+  }
+
+  // Each layer's input for every row of `inputs`: the standardised inputs, then each hidden
+  // layer's activations.
+  std::vector<matrix> dense_block_inputs(const matrix& inputs) const {
+    detail::require_input_columns(inputs, input_dim(), "mlp");
+    std::vector<matrix> a{standardizer_.transform(inputs)};
+    for (std::size_t l = 0; l + 1 < layers_.size(); ++l) {
+      const auto& layer = layers_[l];
+      a.push_back(activate(layer.act, matrix((a.back() * layer.weight.transpose()).rowwise() +
+                                             layer.bias.transpose())));
+    }
+    return a;
+  }
 
   const standardizer& input_standardizer() const { return standardizer_; }
   void set_standardizer(standardizer s) {

@@ -1,5 +1,6 @@
 #pragma once
-// EK-FAC (George et al. 2018; Grosse et al. 2023) inverse-Hessian products for an mlp. Per dense
+// EK-FAC (George et al. 2018; Grosse et al. 2023) inverse-Hessian products for any layered_model
+// (concepts/layered_model.hpp: an mlp, or a linear or logistic regression as one layer). Per dense
 // layer, with a = [layer input, 1] and e = d loss / d pre-activation (the bias gradient):
 //   A = E[a a^T] = Q_A diag Q_A^T,   S = E[e e^T] = Q_S diag Q_S^T,
 //   Lambda(o, i) = E[(Q_S^T G_n Q_A)(o, i)^2]   (eigenvalue correction, G_n = e_n a_n^T),
@@ -16,9 +17,10 @@
 #include <vector>
 
 #include "attrib/concepts/inverse_hessian.hpp"
+#include "attrib/concepts/layered_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
-#include "attrib/models/mlp.hpp"
+#include "attrib/models/mlp.hpp"  // the default model type
 #include "attrib/solvers/model_hessian.hpp"
 
 namespace attrib {
@@ -32,10 +34,9 @@ struct ekfac_options {
   std::uint64_t seed = 0;                // for sampled labels: example i draws from rng::stream(seed, i)
 };
 
-// Model is an mlp (its dense layers are the factored blocks). The class is a template so that the
-// eigendecompositions compile only where EK-FAC is used; class template argument deduction makes
-// `ekfac_inverse_hessian(model, x, y)` read as before.
-template <class Model = mlp>
+// The model's dense layers are the factored blocks. Class template argument deduction makes
+// `ekfac_inverse_hessian(model, x, y)` pick the model type.
+template <layered_model Model = mlp>
 class ekfac_inverse_hessian {
  public:
   ekfac_inverse_hessian(const Model& model, const matrix& x, const vector& y, ekfac_options options = {})
@@ -49,17 +50,22 @@ class ekfac_inverse_hessian {
     const vector labels = options.labels == fisher_labels::empirical ? y : sample_labels(model, x);
     const matrix grads = model.per_example_loss_gradients(x, labels);
     const index n = x.rows();
-    // Layer inputs by a forward pass.
-    matrix post = model.input_standardizer().transform(x);
-    index at = 0;
-    for (const auto& layer : model.layers()) {
-      const index in = layer.weight.cols(), out = layer.weight.rows();
+    const std::vector<matrix> inputs = model.dense_block_inputs(x);
+    const std::vector<dense_block> blocks = model.dense_blocks();
+    detail::require(inputs.size() == blocks.size(),
+                    "ekfac: the model lists " + std::to_string(blocks.size()) + " dense blocks but " +
+                        std::to_string(inputs.size()) + " block inputs");
+    for (std::size_t l = 0; l < blocks.size(); ++l) {
+      const index in = blocks[l].inputs, out = blocks[l].outputs, at = blocks[l].offset;
+      detail::require(inputs[l].rows() == n && inputs[l].cols() == in && at >= 0 &&
+                          at + in * out + out <= grads.cols(),
+                      "ekfac: dense block " + std::to_string(l) + " does not fit the parameters");
       factor f;
       f.offset = at;
       f.in = in;
       f.out = out;
       matrix a(n, in + 1);
-      a.leftCols(in) = post;
+      a.leftCols(in) = inputs[l];
       a.col(in).setOnes();
       const matrix e = grads.middleCols(at + in * out, out);
       const Eigen::MatrixXd cov_a = a.transpose() * a / static_cast<double>(n);
@@ -80,9 +86,6 @@ class ekfac_inverse_hessian {
         f.lambda = es.eigenvalues().cwiseMax(0.0) * ea.eigenvalues().cwiseMax(0.0).transpose();
       }
       factors_.push_back(std::move(f));
-      at += in * out + out;
-      post = (post * layer.weight.transpose()).rowwise() + layer.bias.transpose();
-      post = activate(layer.act, post);
     }
   }
 

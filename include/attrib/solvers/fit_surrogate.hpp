@@ -8,7 +8,8 @@
 #include "attrib/concepts/loss.hpp"
 #include "attrib/concepts/neighborhood.hpp"
 #include "attrib/core/attribution.hpp"
-#include "attrib/solvers/regression_problem.hpp"
+#include "attrib/core/regression_problem.hpp"
+#include "attrib/solvers/least_squares.hpp"
 
 namespace attrib::detail {
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attrib/concepts/trainable_model.hpp"
+#include "attrib/core/data_attribution.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/random.hpp"
@@ -222,11 +223,6 @@ matrix subset_outputs(const M& model, const matrix& x, const vector& y, const ma
   return out;
 }
 
-struct lds_result {
-  double mean = 0;  // LDS: mean over test points
-  vector per_test;  // Spearman per test point
-};
-
 // Linear datamodeling score: for each test point j, Spearman across subsets s between the
 // predicted output sum_{i in S_s} scores(i, j) and the actual output outputs(s, j).
 inline lds_result linear_datamodeling_score(const matrix& scores, const matrix& masks, const matrix& outputs) {
@@ -239,11 +235,6 @@ inline lds_result linear_datamodeling_score(const matrix& scores, const matrix& 
   r.mean = r.per_test.mean();
   return r;
 }
-
-struct correlation_summary {
-  double pearson = 0;
-  double spearman = 0;
-};
 
 // Pooled correlation of predicted against actual (all entries of both matrices flattened).
 inline correlation_summary pooled_correlation(const matrix& predicted, const matrix& actual) {

@@ -8,19 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "attrib/core/data_attribution.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/core/validate.hpp"
 
 namespace attrib {
-
-struct kmeans_result {
-  std::vector<index> assignment;  // cluster of each row
-  matrix centers;                 // k x d
-  double inertia = 0;             // sum of squared distances to the assigned centres
-  index iterations = 0;
-};
 
 // Lloyd's algorithm from a k-means++ start drawn from rng(seed).
 inline kmeans_result kmeans(const matrix& x, index k, std::uint64_t seed, index max_iterations = 100) {

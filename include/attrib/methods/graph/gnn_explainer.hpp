@@ -21,19 +21,12 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/graph/gnn_input.hpp"
-#include "attrib/graph/gnn_parameters.hpp"
+#include "attrib/core/graph_attribution.hpp"
+#include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_parameters.hpp"
 #include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
-
-struct gnn_explainer_result {
-  std::vector<std::pair<index, index>> edges;  // the masked edges (u < v), in row order
-  vector edge_mask;                            // sigmoid(w_e) per edge, in (0, 1)
-  vector scores;                               // per node: mean mask of its incident edges
-  double initial_loss = 0.0;
-  double final_loss = 0.0;
-};
 
 struct gnn_explainer {
   index epochs = 100;            // PyG's default; GStarX uses 1000

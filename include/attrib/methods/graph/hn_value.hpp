@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "attrib/core/graph_attribution.hpp"
 #include "attrib/concepts/game.hpp"
 #include "attrib/core/attribution.hpp"
 #include "attrib/core/error.hpp"
@@ -41,15 +42,6 @@
 #include "attrib/solvers/evaluate_points.hpp"
 
 namespace attrib {
-
-// Diagnostics of one HN computation, beside the values.
-struct hn_result {
-  attribution values;
-  std::size_t iterations = 0;        // applications of H (summed over samples when sampled)
-  double last_change = 0.0;          // max |x_{k+1} - x_k| at the last iteration
-  std::size_t connected_coalitions = 0;  // length of the iterated vector (per sample when sampled)
-  std::size_t samples = 0;           // sampled subgraphs; 0 when exact
-};
 
 namespace detail {
 

@@ -17,7 +17,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/graph/hetero_graph.hpp"
-#include "attrib/graph/rgcn.hpp"
+#include "attrib/models/gnn/rgcn.hpp"
 #include "attrib/methods/graph/link_explanation.hpp"
 #include "attrib/optimizers/adam.hpp"
 
@@ -106,12 +106,7 @@ struct link_edge_mask_explainer {
     detail::require(detail::joined(c.graph, c.source, c.target),
                     "link_edge_mask_explainer: no path joins nodes " + std::to_string(source) + " and " +
                         std::to_string(target) + " within " + std::to_string(hops) + " hops");
-    link_explanation out;
-    out.source = source;
-    out.target = target;
-    out.nodes = c.nodes;
-    out.edges = c.edges;
-    out.score = model.score(c.graph, c.source, c.target);
+    link_explanation out = detail::begin_link_explanation(model, c, source, target);
     const auto fit = detail::learn_link_mask(
         model, c.graph, c.source, c.target, out.score > 0.0, epochs, learning_rate, 0.0, seed,
         [&](const vector& m, vector& dm) {

@@ -15,29 +15,12 @@
 #include "attrib/core/random.hpp"
 #include "attrib/core/run_settings.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/core/graph_attribution.hpp"
 #include "attrib/graph/hetero_graph.hpp"
 #include "attrib/graph/k_shortest_paths.hpp"
 #include "attrib/graph/search_space.hpp"
 
 namespace attrib {
-
-// A path from the link's source to its target; ids of the graph it was found in.
-struct explanation_path {
-  std::vector<index> nodes;  // source first, target last
-  std::vector<index> edges;  // nodes.size() - 1 edge ids
-  double cost = 0.0;         // sum of the edge costs; lower is a better explanation
-};
-
-struct link_explanation {
-  index source = 0, target = 0;       // the explained link (ids of the input graph)
-  std::vector<index> nodes;           // the computation graph's nodes (input-graph ids)
-  std::vector<index> edges;           // the computation graph's edges (input-graph ids)
-  vector mask;                        // learned mask per computation-graph edge, in [0, 1]; 0 = pruned
-  std::vector<explanation_path> paths;  // best first, input-graph ids
-  double score = 0.0;                 // model score of the link
-  double masked_score = 0.0;          // model score with every edge weight scaled by its mask
-  index epochs = 0;                   // mask-learning epochs run (early stopping may cut them)
-};
 
 // The computation graph of a link: the subgraph induced by the nodes within `hops` of either
 // endpoint. With hops >= the model's layers the endpoints' embeddings, and so the score, are
@@ -78,6 +61,20 @@ inline bool joined(const hetero_graph& g, index u, index v) {
       }
   }
   return false;
+}
+
+// What every link explainer fills in before it learns a mask: the link, its computation graph
+// (in input-graph ids) and the model's score of the link on it.
+template <class Model>
+link_explanation begin_link_explanation(const Model& model, const link_computation_graph& c, index source,
+                                        index target) {
+  link_explanation out;
+  out.source = source;
+  out.target = target;
+  out.nodes = c.nodes;
+  out.edges = c.edges;
+  out.score = model.score(c.graph, c.source, c.target);
+  return out;
 }
 }  // namespace detail
 

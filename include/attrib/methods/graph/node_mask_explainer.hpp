@@ -11,20 +11,15 @@
 #include <cstdint>
 #include <string>
 
+#include "attrib/core/graph_attribution.hpp"
 #include "attrib/concepts/graph_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
-#include "attrib/graph/gnn_input.hpp"
-#include "attrib/graph/gnn_parameters.hpp"
+#include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_parameters.hpp"
 #include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
-
-struct node_mask_result {
-  vector scores;            // the learned mask, in (0, 1)
-  double final_loss = 0.0;  // the objective at the last epoch
-  double initial_loss = 0.0;
-};
 
 struct node_mask_explainer {
   index epochs = 100;

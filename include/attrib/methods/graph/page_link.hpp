@@ -24,7 +24,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/graph/hetero_graph.hpp"
-#include "attrib/graph/rgcn.hpp"
+#include "attrib/models/gnn/rgcn.hpp"
 #include "attrib/graph/search_space.hpp"
 #include "attrib/methods/graph/link_edge_mask.hpp"
 #include "attrib/methods/graph/link_explanation.hpp"
@@ -72,12 +72,7 @@ struct page_link {
       s = c.source;
       t = c.target;
     }
-    link_explanation out;
-    out.source = source;
-    out.target = target;
-    out.nodes = c.nodes;
-    out.edges = c.edges;
-    out.score = model.score(c.graph, c.source, c.target);
+    link_explanation out = detail::begin_link_explanation(model, c, source, target);
     const auto fit = detail::learn_link_mask(
         model, pruned, s, t, out.score > 0.0, epochs, learning_rate, early_stop, seed,
         [&](const vector& m, vector& dm) { add_path_loss_gradient(pruned, m, s, t, dm); });

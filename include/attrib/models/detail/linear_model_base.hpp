@@ -5,7 +5,9 @@
 #include <cmath>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "attrib/concepts/layered_model.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/core/validate.hpp"
@@ -49,6 +51,14 @@ class linear_model_base {
   }
 
   index parameter_count() const { return weight_.size() + bias_.size(); }
+  output_head head() const { return head_; }
+
+  // One dense layer on the standardised inputs (concepts/layered_model.hpp).
+  std::vector<dense_block> dense_blocks() const { return {{0, weight_.cols(), weight_.rows()}}; }
+  std::vector<matrix> dense_block_inputs(const matrix& inputs) const {
+    require_input_columns(inputs, input_dim(), who_);
+    return {standardizer_.transform(inputs)};
+  }
 
   vector parameters() const {
     vector theta(parameter_count());
@@ -153,7 +163,6 @@ class linear_model_base {
     require_finite(bias_, who_ + ": bias");
   }
 
-  output_head head() const { return head_; }
   const std::string& who() const { return who_; }
 
   void check_training(const matrix& inputs, const vector& targets) const {

@@ -5,9 +5,10 @@
 // kv_cache: a whole prompt in one call, or one token per call while generating. Interventions
 // from a hook_set apply at every named point.
 //
-// The per-token numerics (rmsnorm, layernorm, rope, attention, silu, gelu) are plain loops over
-// plain arrays in detail:: so that a device kernel can reuse them; matrix products convert each
-// block of weight rows from its stored type once per call, shared by all tokens of the batch.
+// The per-token numerics (norms, rope, attention, silu, gelu) are the kernels of kernels.hpp,
+// which the backward pass shares; matrix products here convert each block of weight rows from
+// its stored type once per call, shared by all tokens of the batch, and multiply with
+// kernels::dot, so that a token's result does not depend on the batch.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/transformer/model/config.hpp"
 #include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/kernels.hpp"
 #include "attrib/transformer/model/kv_cache.hpp"
 #include "attrib/transformer/model/weights.hpp"
 
@@ -39,98 +41,6 @@ struct forward_options {
 };
 
 namespace detail {
-
-// A dot product in a fixed order: eight interleaved partial sums (which compilers map onto SIMD
-// lanes) combined pairwise, then the tail. Every product in the model goes through this, so a
-// token's activations do not depend on how many other tokens share its batch or on whether its
-// prefix came from the KV cache: patched and unpatched, batched and single runs agree bit for bit.
-inline float dot(const float* a, const float* b, index n) {
-  float acc[8] = {};
-  index j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += a[j + k] * b[j + k];
-  float tail = 0.0f;
-  for (; j < n; ++j) tail += a[j] * b[j];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
-}
-
-// out = w * x / sqrt(mean(x^2) + eps), in float like run.c.
-inline void rmsnorm(const float* x, const float* w, float* out, index n, float eps) {
-  const float ss = dot(x, x, n);
-  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
-  for (index i = 0; i < n; ++i) out[i] = w[i] * (scale * x[i]);
-}
-
-// Rotates adjacent pairs (2j, 2j+1) of each head by position * inv_freq[j] (llama2.c and GGUF
-// layout; Hugging Face checkpoints pair j with j + head_dim/2 instead and must be permuted).
-inline void rope(float* v, index heads, index head_dim, index position, const double* inv_freq) {
-  for (index j = 0; j < head_dim / 2; ++j) {
-    const double angle = static_cast<double>(position) * inv_freq[j];
-    const auto c = static_cast<float>(std::cos(angle));
-    const auto s = static_cast<float>(std::sin(angle));
-    for (index h = 0; h < heads; ++h) {
-      float* pair = v + h * head_dim + 2 * j;
-      const float a = pair[0];
-      const float b = pair[1];
-      pair[0] = a * c - b * s;
-      pair[1] = a * s + b * c;
-    }
-  }
-}
-
-// out = w * (x - mean) / sqrt(var + eps) + b, the population variance, in float like llm.c.
-inline void layernorm(const float* x, const float* w, const float* b, float* out, index n,
-                      float eps) {
-  float sum = 0.0f;
-  for (index i = 0; i < n; ++i) sum += x[i];
-  const float mean = sum / static_cast<float>(n);
-  for (index i = 0; i < n; ++i) out[i] = x[i] - mean;
-  const float var = dot(out, out, n) / static_cast<float>(n);
-  const float scale = 1.0f / std::sqrt(var + eps);
-  for (index i = 0; i < n; ++i) out[i] = w[i] * (scale * out[i]) + b[i];
-}
-
-inline void softmax(float* x, index n) {
-  float top = x[0];
-  for (index i = 1; i < n; ++i) top = std::max(top, x[i]);
-  float sum = 0.0f;
-  for (index i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - top);
-    sum += x[i];
-  }
-  for (index i = 0; i < n; ++i) x[i] /= sum;
-}
-
-// Causal attention of one query token over positions [0, length) of one cached sequence, for
-// every query head: head h reads key/value head h / (heads / kv_heads).
-inline void attend(const float* q, const float* const* keys, const float* const* values,
-                   index length, index heads, index kv_heads, index head_dim, float* scores,
-                   float* out) {
-  const index group = heads / kv_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (index h = 0; h < heads; ++h) {
-    const float* qh = q + h * head_dim;
-    const index offset = (h / group) * head_dim;
-    for (index t = 0; t < length; ++t) {
-      scores[t] = dot(qh, keys[t] + offset, head_dim) * scale;
-    }
-    softmax(scores, length);
-    float* oh = out + h * head_dim;
-    std::fill(oh, oh + head_dim, 0.0f);
-    for (index t = 0; t < length; ++t) {
-      const float* v = values[t] + offset;
-      for (index d = 0; d < head_dim; ++d) oh[d] += scores[t] * v[d];
-    }
-  }
-}
-
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
-
-// GPT-2's GELU, the tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-inline float gelu_tanh(float x) {
-  constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
-  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-}
 
 // The weights of one norm: read in place when stored as float32, else converted once per call;
 // bias is null for RMSNorm.
@@ -159,10 +69,16 @@ class norm_weights {
 // The family's norm of one token: RMSNorm for llama, LayerNorm for gpt2.
 inline void normalize(transformer_architecture a, const float* x, const norm_weights& w,
                       float* out, index n, float eps) {
-  if (a == transformer_architecture::gpt2)
-    layernorm(x, w.weight(), w.bias(), out, n, eps);
-  else
-    rmsnorm(x, w.weight(), out, n, eps);
+  kernels::norm(x, w.weight(), w.bias(), out, n, eps, a == transformer_architecture::gpt2);
+}
+
+// out.row(i) = norm(x.row(i)) for every row (out has x's shape).
+inline void normalize_rows(const transformer_config& c, const float_matrix& x,
+                           const weight_tensor& weight, const weight_tensor& bias,
+                           float_matrix& out) {
+  const norm_weights w(weight, bias);
+  for (index i = 0; i < x.rows(); ++i)
+    normalize(c.architecture, x.row(i).data(), w, out.row(i).data(), x.cols(), c.norm_eps);
 }
 
 // y(i, :) += b for every row; nothing when the bias is absent.
@@ -180,7 +96,7 @@ inline index weight_block_rows(index cols) {
 }
 
 // y = x w^T for all rows of w, on up to `threads` threads (0: all cores). Threads take disjoint
-// blocks of output columns, and each element is one dot(), so the result does not depend on
+// blocks of output columns, and each element is one kernels::dot(), so the result does not depend on
 // the thread count.
 inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& y,
                    std::size_t threads) {
@@ -205,7 +121,7 @@ inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& 
       rows = converted.data();
     }
     for (index i = 0; i < x.rows(); ++i)
-      for (index o = 0; o < count; ++o) y(i, first + o) = dot(&x(i, 0), rows + o * w.cols, w.cols);
+      for (index o = 0; o < count; ++o) y(i, first + o) = kernels::dot(&x(i, 0), rows + o * w.cols, w.cols);
   });
 }
 
@@ -217,7 +133,7 @@ inline void linear_rows(const float_matrix& x, const weight_tensor& w,
   for (std::size_t k = 0; k < rows.size(); ++k) {
     w.decode_rows(rows[k], 1, wr.data());
     for (index i = 0; i < x.rows(); ++i)
-      y(i, static_cast<index>(k)) = dot(&x(i, 0), wr.data(), w.cols);
+      y(i, static_cast<index>(k)) = kernels::dot(&x(i, 0), wr.data(), w.cols);
   }
 }
 
@@ -231,8 +147,14 @@ inline void affine(const float_matrix& x, const weight_tensor& w, const weight_t
 // Rotates the queries or keys of one token at `position` (llama); gpt2 has no rotary embedding.
 inline void position_encode(const transformer_config& c, float* v, index heads, index position,
                             const double* inv_freq) {
-  if (c.architecture == transformer_architecture::llama)
-    rope(v, heads, c.head_dim(), position, inv_freq);
+  if (c.architecture != transformer_architecture::llama) return;
+  // Per-thread tables that grow once: no allocation per token.
+  thread_local std::vector<float> cosines, sines;
+  const index half = c.head_dim() / 2;
+  cosines.resize(static_cast<std::size_t>(half));
+  sines.resize(static_cast<std::size_t>(half));
+  kernels::rope_angles(position, inv_freq, half, cosines.data(), sines.data());
+  kernels::rope(v, heads, c.head_dim(), cosines.data(), sines.data());
 }
 
 // The neuron activations (hook point mlp_post) of normalised rows xb: silu(xb w_gate^T) * (xb
@@ -243,13 +165,13 @@ inline void mlp_hidden(const transformer_config& c, const transformer_layer_weig
   affine(xb, w.w_up, w.b_up, hidden, threads);
   if (c.architecture == transformer_architecture::gpt2) {
     for (index i = 0; i < hidden.rows(); ++i)
-      for (index j = 0; j < c.hidden_dim; ++j) hidden(i, j) = gelu_tanh(hidden(i, j));
+      for (index j = 0; j < c.hidden_dim; ++j) hidden(i, j) = kernels::gelu(hidden(i, j));
     return;
   }
   linear(xb, w.w_gate, scratch, threads);
   for (index i = 0; i < hidden.rows(); ++i)
     for (index j = 0; j < c.hidden_dim; ++j)
-      hidden(i, j) = silu(scratch(i, j)) * hidden(i, j);
+      hidden(i, j) = kernels::silu(scratch(i, j)) * hidden(i, j);
 }
 
 // rope_theta^(-2j / head_dim) / rope_freq_factors[j] per rotary pair j (llama; empty for gpt2).
@@ -397,10 +319,7 @@ class transformer_model {
       const auto& w = weights_.layers[static_cast<std::size_t>(l)];
       hook(hook_point::resid_pre(l), x);
 
-      const detail::norm_weights attn_norm(w.attn_norm, w.attn_norm_bias);
-      for (index i = 0; i < n; ++i)
-        detail::normalize(c.architecture, x.row(i).data(), attn_norm, xb.row(i).data(), dim,
-                          c.norm_eps);
+      detail::normalize_rows(c, x, w.attn_norm, w.attn_norm_bias, xb);
       detail::affine(xb, w.wq, w.bq, q, threads);
       detail::affine(xb, w.wk, w.bk, k, threads);
       detail::affine(xb, w.wv, w.bv, v, threads);
@@ -424,9 +343,9 @@ class transformer_model {
             key_rows[static_cast<std::size_t>(p)] = keys + p * kv_dim;
             value_rows[static_cast<std::size_t>(p)] = values + p * kv_dim;
           }
-          detail::attend(q.row(static_cast<index>(i)).data(), key_rows.data(), value_rows.data(),
-                         t.position + 1, c.n_heads, c.n_kv_heads, head_dim, scores.data(),
-                         attn.row(static_cast<index>(i)).data());
+          detail::kernels::attend(q.row(static_cast<index>(i)).data(), key_rows.data(),
+                                  value_rows.data(), t.position + 1, c.n_heads, c.n_kv_heads,
+                                  head_dim, scores.data(), attn.row(static_cast<index>(i)).data());
         }
       });
       detail::affine(attn, w.wo, w.bo, out, threads);
@@ -434,10 +353,7 @@ class transformer_model {
       x += out;
       hook(hook_point::resid_mid(l), x);
 
-      const detail::norm_weights ffn_norm(w.ffn_norm, w.ffn_norm_bias);
-      for (index i = 0; i < n; ++i)
-        detail::normalize(c.architecture, x.row(i).data(), ffn_norm, xb.row(i).data(), dim,
-                          c.norm_eps);
+      detail::normalize_rows(c, x, w.ffn_norm, w.ffn_norm_bias, xb);
       detail::mlp_hidden(c, w, xb, hidden, gate, threads);
       hook(hook_point::mlp_post(l), hidden);
       detail::affine(hidden, w.w_down, w.b_down, out, threads);
@@ -446,10 +362,7 @@ class transformer_model {
       hook(hook_point::resid_post(l), x);
     }
 
-    const detail::norm_weights final_norm(weights_.final_norm, weights_.final_norm_bias);
-    for (index i = 0; i < n; ++i)
-      detail::normalize(c.architecture, x.row(i).data(), final_norm, xb.row(i).data(), dim,
-                        c.norm_eps);
+    detail::normalize_rows(c, x, weights_.final_norm, weights_.final_norm_bias, xb);
     hook(hook_point::final_norm(), xb);
 
     // Which activation rows get logits, and how many belong to each batch row.

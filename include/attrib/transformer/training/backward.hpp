@@ -10,8 +10,8 @@
 //
 // The tape is a template on the scalar type: float for training, double for finite-difference
 // checks. Linear maps are Eigen matrix products over fixed blocks of tokens; the per-row numerics
-// (norms, rotary embeddings, softmax, activations) and their backward counterparts are plain
-// functions over plain arrays in detail::tape_ops, for reuse by a device kernel. Work is split
+// (norms, rotary embeddings, softmax, activations) and their backward counterparts are the
+// kernels of model/kernels.hpp, the same code transformer_model runs in float. Work is split
 // into blocks whose boundaries do not depend on the thread count and every reduction runs in a
 // fixed order, so results are identical for any number of threads.
 #include <Eigen/Core>
@@ -22,7 +22,6 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <numbers>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,6 +34,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/transformer/model/config.hpp"
 #include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/kernels.hpp"
 #include "attrib/transformer/model/model.hpp"
 #include "attrib/transformer/training/parameters.hpp"
 
@@ -44,126 +44,6 @@ namespace detail {
 
 template <class S>
 using tape_matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// Forward numerics of one row and their backward counterparts. A backward function takes the
-// forward's inputs and the gradient of its output, and adds into the gradients of its inputs.
-namespace tape_ops {
-
-// The normalisation shared by RMSNorm (centred = false) and LayerNorm (centred = true):
-// y = w * (x - m) * r + b, with m the mean of x (0 for RMSNorm) and
-// r = 1 / sqrt(mean((x - m)^2) + eps). Returns r; b may be null.
-template <class S>
-S norm(const S* x, const S* w, const S* b, S* y, index n, S eps, bool centred) {
-  S mean = 0;
-  if (centred) {
-    for (index i = 0; i < n; ++i) mean += x[i];
-    mean /= static_cast<S>(n);
-  }
-  S ss = 0;
-  for (index i = 0; i < n; ++i) ss += (x[i] - mean) * (x[i] - mean);
-  const S r = S(1) / std::sqrt(ss / static_cast<S>(n) + eps);
-  for (index i = 0; i < n; ++i) y[i] = w[i] * ((x[i] - mean) * r) + (b ? b[i] : S(0));
-  return r;
-}
-
-// dx += dL/dx; dw += dy * xhat; db += dy (dw, db may be null). With xhat = (x - m) r and
-// g = dy * w: dx = r (g - mean(g) - xhat mean(g xhat)), the mean(g) term only when centred.
-template <class S>
-void norm_backward(const S* x, const S* w, const S* dy, S* dx, S* dw, S* db, index n, S eps,
-                   bool centred) {
-  S mean = 0;
-  if (centred) {
-    for (index i = 0; i < n; ++i) mean += x[i];
-    mean /= static_cast<S>(n);
-  }
-  S ss = 0;
-  for (index i = 0; i < n; ++i) ss += (x[i] - mean) * (x[i] - mean);
-  const S r = S(1) / std::sqrt(ss / static_cast<S>(n) + eps);
-  S g_mean = 0;
-  S gx_mean = 0;
-  for (index i = 0; i < n; ++i) {
-    const S g = dy[i] * w[i];
-    g_mean += g;
-    gx_mean += g * (x[i] - mean) * r;
-  }
-  g_mean = centred ? g_mean / static_cast<S>(n) : S(0);
-  gx_mean /= static_cast<S>(n);
-  for (index i = 0; i < n; ++i) {
-    const S xhat = (x[i] - mean) * r;
-    dx[i] += r * (dy[i] * w[i] - g_mean - xhat * gx_mean);
-    if (dw) dw[i] += dy[i] * xhat;
-    if (db) db[i] += dy[i];
-  }
-}
-
-// Rotates adjacent pairs (2j, 2j+1) of each head by the angle whose cosine and sine are c[j],
-// s[j]; with sign = -1 by the opposite angle, which is the backward pass (a rotation's
-// transpose is its inverse).
-template <class S>
-void rope(S* v, index heads, index head_dim, const S* c, const S* s, S sign = S(1)) {
-  for (index h = 0; h < heads; ++h)
-    for (index j = 0; j < head_dim / 2; ++j) {
-      S* pair = v + h * head_dim + 2 * j;
-      const S a = pair[0];
-      const S b = pair[1];
-      const S sn = sign * s[j];
-      pair[0] = a * c[j] - b * sn;
-      pair[1] = a * sn + b * c[j];
-    }
-}
-
-// Softmax of x[0, n) in place.
-template <class S>
-void softmax(S* x, index n) {
-  S top = x[0];
-  for (index i = 1; i < n; ++i) top = std::max(top, x[i]);
-  S sum = 0;
-  for (index i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - top);
-    sum += x[i];
-  }
-  for (index i = 0; i < n; ++i) x[i] /= sum;
-}
-
-// Given p = softmax(s) and dp, overwrites dp with ds = p * (dp - p . dp).
-template <class S>
-void softmax_backward(const S* p, S* dp, index n) {
-  S along = 0;
-  for (index i = 0; i < n; ++i) along += p[i] * dp[i];
-  for (index i = 0; i < n; ++i) dp[i] = p[i] * (dp[i] - along);
-}
-
-template <class S>
-S sigmoid(S x) {
-  return S(1) / (S(1) + std::exp(-x));
-}
-
-template <class S>
-S silu(S x) {
-  return x * sigmoid(x);
-}
-
-template <class S>
-S silu_derivative(S x) {
-  const S sg = sigmoid(x);
-  return sg * (S(1) + x * (S(1) - sg));
-}
-
-// GPT-2's GELU, tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-template <class S>
-S gelu(S x) {
-  const S k = static_cast<S>(std::sqrt(2.0 / std::numbers::pi));
-  return S(0.5) * x * (S(1) + std::tanh(k * (x + S(0.044715) * x * x * x)));
-}
-
-template <class S>
-S gelu_derivative(S x) {
-  const S k = static_cast<S>(std::sqrt(2.0 / std::numbers::pi));
-  const S t = std::tanh(k * (x + S(0.044715) * x * x * x));
-  return S(0.5) * (S(1) + t) + S(0.5) * x * (S(1) - t * t) * k * (S(1) + S(3 * 0.044715) * x * x);
-}
-
-}  // namespace tape_ops
 
 // Position of each per-layer tensor in layer_tensor_specs.
 enum layer_field : int {
@@ -360,9 +240,9 @@ class transformer_tape {
       tape_linear(t.xn1, param(l, f_wv), optional_param(l, f_bv), t.v, threads);
       if (!gpt2_)
         for (index i = 0; i < n; ++i) {
-          tape_ops::rope(t.q.row(i).data(), c.n_heads, c.head_dim(), cos_.row(i).data(),
+          kernels::rope(t.q.row(i).data(), c.n_heads, c.head_dim(), cos_.row(i).data(),
                          sin_.row(i).data());
-          tape_ops::rope(t.k.row(i).data(), c.n_kv_heads, c.head_dim(), cos_.row(i).data(),
+          kernels::rope(t.k.row(i).data(), c.n_kv_heads, c.head_dim(), cos_.row(i).data(),
                          sin_.row(i).data());
         }
       attention_forward(t, threads);
@@ -375,12 +255,12 @@ class transformer_tape {
       tape_linear(t.xn2, param(l, f_w_up), optional_param(l, f_b_up), t.up, threads);
       t.h.resize(n, c.hidden_dim);
       if (gpt2_) {
-        for (index i = 0; i < t.up.size(); ++i) t.h.data()[i] = tape_ops::gelu(t.up.data()[i]);
+        for (index i = 0; i < t.up.size(); ++i) t.h.data()[i] = kernels::gelu(t.up.data()[i]);
       } else {
         tape_linear(t.xn2, param(l, f_w_gate), static_cast<const matrix_type*>(nullptr), t.gate,
                     threads);
         for (index i = 0; i < t.up.size(); ++i)
-          t.h.data()[i] = tape_ops::silu(t.gate.data()[i]) * t.up.data()[i];
+          t.h.data()[i] = kernels::silu(t.gate.data()[i]) * t.up.data()[i];
       }
       hook(hook_point::mlp_post(l), t.h);
       tape_linear(t.h, param(l, f_w_down), optional_param(l, f_b_down), out, threads);
@@ -393,7 +273,7 @@ class transformer_tape {
     const S* b = final_norm_bias_ >= 0 ? params_[static_cast<std::size_t>(final_norm_bias_)]->data()
                                        : nullptr;
     for (index i = 0; i < n; ++i)
-      tape_ops::norm(x_final_.row(i).data(), params_[static_cast<std::size_t>(final_norm_)]->data(),
+      kernels::norm(x_final_.row(i).data(), params_[static_cast<std::size_t>(final_norm_)]->data(),
                      b, xf_.row(i).data(), c.dim, static_cast<S>(c.norm_eps), gpt2_);
     hook(hook_point::final_norm(), xf_);
     tape_linear(xf_, *params_[static_cast<std::size_t>(output_)],
@@ -463,7 +343,7 @@ class transformer_tape {
       dpre.resize(n, c.hidden_dim);
       if (gpt2_) {
         for (index i = 0; i < dh.size(); ++i)
-          dpre.data()[i] = dh.data()[i] * tape_ops::gelu_derivative(t.up.data()[i]);
+          dpre.data()[i] = dh.data()[i] * kernels::gelu_derivative(t.up.data()[i]);
         tape_linear_input_gradient(dpre, param(l, f_w_up), dxn, false, threads);
         if (auto* dw = grad(pid(f_w_up)))
           tape_linear_weight_gradient(dpre, t.xn2, *dw, grad(pid(f_b_up)), threads);
@@ -471,8 +351,8 @@ class transformer_tape {
         matrix_type dgate(n, c.hidden_dim);
         for (index i = 0; i < dh.size(); ++i) {
           const S gate = t.gate.data()[i];
-          dgate.data()[i] = dh.data()[i] * t.up.data()[i] * tape_ops::silu_derivative(gate);
-          dpre.data()[i] = dh.data()[i] * tape_ops::silu(gate);
+          dgate.data()[i] = dh.data()[i] * t.up.data()[i] * kernels::silu_derivative(gate);
+          dpre.data()[i] = dh.data()[i] * kernels::silu(gate);
         }
         tape_linear_input_gradient(dpre, param(l, f_w_up), dxn, false, threads);
         tape_linear_input_gradient(dgate, param(l, f_w_gate), dxn, true, threads);
@@ -493,9 +373,9 @@ class transformer_tape {
       attention_backward(t, dattn, dq, dk, dv, threads);
       if (!gpt2_)
         for (index i = 0; i < n; ++i) {
-          tape_ops::rope(dq.row(i).data(), c.n_heads, c.head_dim(), cos_.row(i).data(),
+          kernels::rope(dq.row(i).data(), c.n_heads, c.head_dim(), cos_.row(i).data(),
                          sin_.row(i).data(), S(-1));
-          tape_ops::rope(dk.row(i).data(), c.n_kv_heads, c.head_dim(), cos_.row(i).data(),
+          kernels::rope(dk.row(i).data(), c.n_kv_heads, c.head_dim(), cos_.row(i).data(),
                          sin_.row(i).data(), S(-1));
         }
       tape_linear_input_gradient(dq, param(l, f_wq), dxn, false, threads);
@@ -573,21 +453,17 @@ class transformer_tape {
     const index half = config_.head_dim() / 2;
     cos_.resize(n, half);
     sin_.resize(n, half);
+    // Rounded to float first when S is float, exactly as transformer_model rotates.
     for (index i = 0; i < n; ++i)
-      for (index j = 0; j < half; ++j) {
-        const double angle = static_cast<double>(positions_[static_cast<std::size_t>(i)]) *
-                             inv_freq_[static_cast<std::size_t>(j)];
-        // Rounded to float first when S is float, exactly as transformer_model does.
-        cos_(i, j) = static_cast<S>(std::cos(angle));
-        sin_(i, j) = static_cast<S>(std::sin(angle));
-      }
+      kernels::rope_angles(positions_[static_cast<std::size_t>(i)], inv_freq_.data(), half,
+                           cos_.row(i).data(), sin_.row(i).data());
   }
 
   void normalize(index l, int gain, int bias, const matrix_type& x, matrix_type& y) const {
     y.resize(x.rows(), x.cols());
     const S* b = optional_param(l, bias) ? optional_param(l, bias)->data() : nullptr;
     for (index i = 0; i < x.rows(); ++i)
-      tape_ops::norm(x.row(i).data(), param(l, gain).data(), b, y.row(i).data(), x.cols(),
+      kernels::norm(x.row(i).data(), param(l, gain).data(), b, y.row(i).data(), x.cols(),
                      static_cast<S>(config_.norm_eps), gpt2_);
   }
 
@@ -595,7 +471,7 @@ class transformer_tape {
                           matrix_type* dgain, matrix_type* dbias) const {
     const S* w = params_[static_cast<std::size_t>(gain)]->data();
     for (index i = 0; i < x.rows(); ++i)
-      tape_ops::norm_backward(x.row(i).data(), w, dy.row(i).data(), dx.row(i).data(),
+      kernels::norm_backward(x.row(i).data(), w, dy.row(i).data(), dx.row(i).data(),
                               dgain ? dgain->data() : nullptr, dbias ? dbias->data() : nullptr,
                               x.cols(), static_cast<S>(config_.norm_eps), gpt2_);
   }
@@ -615,7 +491,7 @@ class transformer_tape {
       S* row = p.row(i).data();
       const index keys = r0 + i + 1;
       for (index j = 0; j < keys; ++j) row[j] *= scale;
-      tape_ops::softmax(row, keys);
+      kernels::softmax(row, keys);
       std::fill(row + keys, row + r1, S(0));
     }
     return p;
@@ -668,7 +544,7 @@ class transformer_tape {
           dv.block(first, g * hd, r1, hd).noalias() += p.transpose() * dout;
           ds.noalias() = dout * v.transpose();
           for (index i = 0; i < r1 - r0; ++i) {
-            tape_ops::softmax_backward(p.row(i).data(), ds.row(i).data(), r0 + i + 1);
+            kernels::softmax_backward(p.row(i).data(), ds.row(i).data(), r0 + i + 1);
             std::fill(ds.row(i).data() + r0 + i + 1, ds.row(i).data() + r1, S(0));
           }
           ds *= scale;

@@ -22,6 +22,7 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
+#include "attrib/core/training_report.hpp"
 #include "attrib/optimizers/adam.hpp"
 #include "attrib/optimizers/gradient_clipping.hpp"
 #include "attrib/optimizers/warmup_cosine_schedule.hpp"
@@ -131,21 +132,6 @@ struct training_options {
   std::filesystem::path checkpoint_dir = {};  // checkpoint k goes to checkpoint_dir/step-<k>
   std::uint64_t seed = 0;             // batch order
   std::size_t threads = 1;            // 0: all cores; results do not depend on it
-};
-
-struct training_step {
-  std::size_t step = 0;  // 1-based: steps taken, this one included
-  double learning_rate = 0.0;
-  double loss = 0.0;           // batch loss before the update
-  double gradient_norm = 0.0;  // before clipping
-  std::optional<double> eval_loss;  // when evaluated after this step
-};
-
-struct training_result {
-  std::vector<training_step> history;  // one entry per step
-  std::optional<double> initial_eval_loss;  // before the first step, when there is eval data
-  std::optional<double> final_eval_loss;
-  std::vector<std::filesystem::path> checkpoints;
 };
 
 // Trains `parameters` in place on `train`, evaluating on `eval` (may be empty) with

@@ -16,7 +16,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/graph/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_input.hpp"
 #include "attrib/optimizers/adam.hpp"
 
 namespace attrib {
@@ -96,6 +96,15 @@ double train_graph_classifier(Model& model, const std::vector<gcn_input>& inputs
     epoch_loss /= static_cast<double>(inputs.size());
   }
   return epoch_loss;
+}
+
+// A GNN classifier's shape: at least one input feature, hidden unit and layer, two classes.
+template <class Config>
+void require_gnn_shape(const Config& c, const char* name) {
+  require(c.inputs >= 1 && c.hidden >= 1 && c.layers >= 1 && c.classes >= 2,
+          std::string(name) + ": need inputs, hidden, layers >= 1 and classes >= 2 (got " +
+              std::to_string(c.inputs) + ", " + std::to_string(c.hidden) + ", " +
+              std::to_string(c.layers) + ", " + std::to_string(c.classes) + ")");
 }
 
 inline vector softmax_probabilities(const vector& logits) {

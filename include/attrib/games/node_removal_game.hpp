@@ -13,7 +13,7 @@
 #include "attrib/concepts/game.hpp"
 #include "attrib/concepts/graph_model.hpp"
 #include "attrib/core/error.hpp"
-#include "attrib/graph/gcn.hpp"
+#include "attrib/models/gnn/gcn.hpp"
 
 namespace attrib {
 

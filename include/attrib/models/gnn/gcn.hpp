@@ -19,9 +19,9 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/graph/gnn_classifier.hpp"
-#include "attrib/graph/gnn_input.hpp"
-#include "attrib/graph/gnn_parameters.hpp"
+#include "attrib/models/gnn/gnn_classifier.hpp"
+#include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_parameters.hpp"
 
 namespace attrib {
 
@@ -48,8 +48,7 @@ class gcn : public gnn_classifier<gcn> {
 
   gcn() = default;
   explicit gcn(const gcn_config& config, std::uint64_t seed = 0) : config_(config) {
-    detail::require(config.inputs >= 1 && config.hidden >= 1 && config.layers >= 1 && config.classes >= 2,
-                    "gcn: need inputs, hidden, layers >= 1 and classes >= 2");
+    detail::require_gnn_shape(config, "gcn");
     rng random = rng::stream(seed, 0x6c);
     for (index l = 0; l < config.layers; ++l) {
       theta_.weights.push_back(glorot_uniform(l == 0 ? config.inputs : config.hidden, config.hidden, random));

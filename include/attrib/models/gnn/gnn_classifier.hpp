@@ -17,8 +17,8 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/graph/gnn_input.hpp"
-#include "attrib/graph/gnn_parameters.hpp"
+#include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_parameters.hpp"
 
 namespace attrib {
 

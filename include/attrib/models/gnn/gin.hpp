@@ -21,9 +21,9 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/graph/gnn_classifier.hpp"
-#include "attrib/graph/gnn_input.hpp"
-#include "attrib/graph/gnn_parameters.hpp"
+#include "attrib/models/gnn/gnn_classifier.hpp"
+#include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_parameters.hpp"
 
 namespace attrib {
 
@@ -47,8 +47,7 @@ class gin : public gnn_classifier<gin> {
 
   gin() = default;
   explicit gin(const gin_config& config, std::uint64_t seed = 0) : config_(config) {
-    detail::require(config.inputs >= 1 && config.hidden >= 1 && config.layers >= 1 && config.classes >= 2,
-                    "gin: need inputs, hidden, layers >= 1 and classes >= 2");
+    detail::require_gnn_shape(config, "gin");
     rng random = rng::stream(seed, 0x91);
     // MLP biases start at U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's Linear) rather than 0:
     // with zero biases and constant positive features every ReLU is linear or dead at the start
