@@ -45,7 +45,7 @@ declare -A what=(
 )
 
 headers=$(find include/attrib -name '*.hpp' ! -path '*/detail/*' | sed 's|^include/||' | LC_ALL=C sort |
-  grep -v -x -E 'attrib/(attrib|data|graph|transformer|all)\.hpp')
+  grep -v -x -E 'attrib/(attrib|io|data|graph|transformer|all)\.hpp')
 for room in attrib io data graph transformer; do
   {
     echo '#pragma once'

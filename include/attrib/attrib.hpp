@@ -35,7 +35,6 @@
 #include "attrib/core/validate.hpp"
 #include "attrib/games/coalition_game.hpp"
 #include "attrib/games/perturbed_model.hpp"
-#include "attrib/io.hpp"
 #include "attrib/losses/gradient_matching.hpp"
 #include "attrib/losses/lasso.hpp"
 #include "attrib/losses/ridge.hpp"
