@@ -44,8 +44,15 @@ struct layered_model {
   index output_dim() const { return 1; }
   matrix predict(const matrix& x) const { return (w * x.col(0)).array() + b; }
   index parameter_count() const { return 2; }
-  vector parameters() const { return vector::LinSpaced(2, w, b); }
-  void set_parameters(const vector& p) { w = p(0), b = p(1); }
+  vector parameters() const {
+    vector p(2);
+    p << w, b;
+    return p;
+  }
+  void set_parameters(const vector& p) {
+    w = p(0);
+    b = p(1);
+  }
   double loss(const matrix& x, const vector& y) const {
     return 0.5 * (predict(x).col(0) - y).squaredNorm() / static_cast<double>(x.rows()) + 0.5 * penalty * w * w;
   }
