@@ -19,6 +19,7 @@
 #include "attrib/transformer/loading/hf_loader.hpp"
 #include "attrib/transformer/loading/llama2c_loader.hpp"
 #include "attrib/transformer/model/config.hpp"
+#include "attrib/transformer/model/decoder_forward.hpp"
 #include "attrib/transformer/model/generate.hpp"
 #include "attrib/transformer/model/kernels.hpp"
 #include "attrib/transformer/model/kv_cache.hpp"

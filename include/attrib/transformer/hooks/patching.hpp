@@ -26,6 +26,7 @@
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/decoder_forward.hpp"
 #include "attrib/transformer/model/kernels.hpp"
 #include "attrib/transformer/model/kv_cache.hpp"
 #include "attrib/transformer/model/model.hpp"
@@ -74,7 +75,12 @@ inline cached_run record_run(const transformer_model& model, std::span<const tok
   // The queries, recomputed as the forward pass computes them (no hook point shows them).
   const auto& c = model.config();
   const auto inv_freq = detail::rope_inverse_frequencies(c);
-  float_matrix xb(n, c.dim);
+  float_matrix cosines, sines, xb(n, c.dim);
+  if (!inv_freq.empty()) {
+    std::vector<index> positions(static_cast<std::size_t>(n));
+    for (index t = 0; t < n; ++t) positions[static_cast<std::size_t>(t)] = t;
+    detail::rope_tables(positions, inv_freq.data(), c.head_dim() / 2, cosines, sines);
+  }
   for (index l = 0; l < layers; ++l) {
     const auto& w = model.weights().layers[static_cast<std::size_t>(l)];
     const detail::norm_weights attn_norm(w.attn_norm, w.attn_norm_bias);
@@ -83,8 +89,10 @@ inline cached_run record_run(const transformer_model& model, std::span<const tok
                         attn_norm, xb.row(t).data(), c.dim, c.norm_eps);
     float_matrix q;
     detail::affine(xb, w.wq, w.bq, q, threads);
-    for (index t = 0; t < n; ++t)
-      detail::position_encode(c, q.row(t).data(), c.n_heads, t, inv_freq.data());
+    if (!inv_freq.empty())
+      for (index t = 0; t < n; ++t)
+        detail::kernels::rope(q.row(t).data(), c.n_heads, c.head_dim(), cosines.row(t).data(),
+                              sines.row(t).data());
     run.queries.push_back(std::move(q));
   }
   return run;
@@ -112,6 +120,21 @@ struct patch_options {
 };
 
 namespace detail {
+
+// Rotates the queries or keys of one token at `position` (llama); gpt2 has no rotary embedding.
+// A patched run computes a few scattered rows per layer, so it rotates row by row rather than
+// through decoder_forward's tables.
+inline void position_encode(const transformer_config& c, float* v, index heads, index position,
+                            const double* inv_freq) {
+  if (c.architecture != transformer_architecture::llama) return;
+  // Per-thread tables that grow once: no allocation per token.
+  thread_local std::vector<float> cosines, sines;
+  const index half = c.head_dim() / 2;
+  cosines.resize(static_cast<std::size_t>(half));
+  sines.resize(static_cast<std::size_t>(half));
+  kernels::rope_angles(position, inv_freq, half, cosines.data(), sines.data());
+  kernels::rope(v, heads, c.head_dim(), cosines.data(), sines.data());
+}
 
 struct patched_cell {
   index start = 0;     // first layer computed
@@ -191,7 +214,7 @@ inline float_matrix patched_batch(const transformer_model& model, const cached_r
     cell.values.resize(n - cell.position, kv_dim);
   }
 
-  float_matrix q, fresh_q, k, v, out, hidden, gate;
+  float_matrix q, fresh_q, k, v, out, up, gate, hidden;
   for (index l = 0; l < layers; ++l) {
     const auto& w = weights.layers[static_cast<std::size_t>(l)];
     const bool last_layer = l + 1 == layers;
@@ -275,7 +298,9 @@ inline float_matrix patched_batch(const transformer_model& model, const cached_r
     const norm_weights ffn_norm(w.ffn_norm, w.ffn_norm_bias);
     {
       const float_matrix xb = normalized_rows(cells, out_rows, ffn_norm, c);
-      mlp_hidden(c, w, xb, hidden, gate, threads);
+      affine(xb, w.w_up, w.b_up, up, threads);
+      if (c.architecture == transformer_architecture::llama) linear(xb, w.w_gate, gate, threads);
+      mlp_activation(c, up, gate, hidden);
     }
     affine(hidden, w.w_down, w.b_down, out, threads);
     add_to_stream(out);

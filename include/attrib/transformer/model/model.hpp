@@ -5,10 +5,10 @@
 // kv_cache: a whole prompt in one call, or one token per call while generating. Interventions
 // from a hook_set apply at every named point.
 //
-// The per-token numerics (norms, rope, attention, silu, gelu) are the kernels of kernels.hpp,
-// which the backward pass shares; matrix products here convert each block of weight rows from
-// its stored type once per call, shared by all tokens of the batch, and multiply with
-// kernels::dot, so that a token's result does not depend on the batch.
+// The layer loop is detail::decoder_forward (decoder_forward.hpp), which the backward pass's tape
+// runs too; this file supplies its inference side. Matrix products here convert each block of
+// weight rows from its stored type once per call, shared by all tokens of the batch, and
+// multiply with kernels::dot, so that a token's result does not depend on the batch.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -23,6 +23,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/transformer/model/config.hpp"
 #include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/decoder_forward.hpp"
 #include "attrib/transformer/model/kernels.hpp"
 #include "attrib/transformer/model/kv_cache.hpp"
 #include "attrib/transformer/model/weights.hpp"
@@ -144,51 +145,6 @@ inline void affine(const float_matrix& x, const weight_tensor& w, const weight_t
   add_bias(y, b);
 }
 
-// Rotates the queries or keys of one token at `position` (llama); gpt2 has no rotary embedding.
-inline void position_encode(const transformer_config& c, float* v, index heads, index position,
-                            const double* inv_freq) {
-  if (c.architecture != transformer_architecture::llama) return;
-  // Per-thread tables that grow once: no allocation per token.
-  thread_local std::vector<float> cosines, sines;
-  const index half = c.head_dim() / 2;
-  cosines.resize(static_cast<std::size_t>(half));
-  sines.resize(static_cast<std::size_t>(half));
-  kernels::rope_angles(position, inv_freq, half, cosines.data(), sines.data());
-  kernels::rope(v, heads, c.head_dim(), cosines.data(), sines.data());
-}
-
-// The neuron activations (hook point mlp_post) of normalised rows xb: silu(xb w_gate^T) * (xb
-// w_up^T + b_up) for llama, gelu(xb w_up^T + b_up) for gpt2. `scratch` holds the gate.
-inline void mlp_hidden(const transformer_config& c, const transformer_layer_weights& w,
-                       const float_matrix& xb, float_matrix& hidden, float_matrix& scratch,
-                       std::size_t threads) {
-  affine(xb, w.w_up, w.b_up, hidden, threads);
-  if (c.architecture == transformer_architecture::gpt2) {
-    for (index i = 0; i < hidden.rows(); ++i)
-      for (index j = 0; j < c.hidden_dim; ++j) hidden(i, j) = kernels::gelu(hidden(i, j));
-    return;
-  }
-  linear(xb, w.w_gate, scratch, threads);
-  for (index i = 0; i < hidden.rows(); ++i)
-    for (index j = 0; j < c.hidden_dim; ++j)
-      hidden(i, j) = kernels::silu(scratch(i, j)) * hidden(i, j);
-}
-
-// rope_theta^(-2j / head_dim) / rope_freq_factors[j] per rotary pair j (llama; empty for gpt2).
-inline std::vector<double> rope_inverse_frequencies(const transformer_config& c) {
-  if (c.architecture != transformer_architecture::llama) return {};
-  const index half = c.head_dim() / 2;
-  std::vector<double> inv_freq(static_cast<std::size_t>(half));
-  for (index j = 0; j < half; ++j) {
-    inv_freq[static_cast<std::size_t>(j)] =
-        std::pow(static_cast<double>(c.rope_theta),
-                 -static_cast<double>(2 * j) / static_cast<double>(c.head_dim()));
-    if (!c.rope_freq_factors.empty())
-      inv_freq[static_cast<std::size_t>(j)] /= c.rope_freq_factors[static_cast<std::size_t>(j)];
-  }
-  return inv_freq;
-}
-
 }  // namespace detail
 
 class transformer_model {
@@ -262,108 +218,148 @@ class transformer_model {
       check_id(options.logit_tokens[k], "logit_tokens[" + std::to_string(k) + "]");
   }
 
+  // The model's side of detail::decoder_forward: products with the stored weights, attention
+  // over the KV cache, and the hook_set's interventions at every point.
+  class inference_pass {
+   public:
+    using matrix_type = float_matrix;
+    static constexpr bool keeps_layer_inputs = false;
+
+    inference_pass(const transformer_model& model, kv_cache& cache,
+                   const std::vector<token_location>& where, const std::vector<token_id>& ids,
+                   const hook_set* hooks, std::size_t threads)
+        : model_(model), cache_(cache), where_(where), ids_(ids), hooks_(hooks), threads_(threads) {
+      // Attention scratch is sized by the longest sequence in this call, not the context length,
+      // which may be huge.
+      for (const auto& t : where_)
+        longest_ = std::max(longest_, static_cast<std::size_t>(t.position) + 1);
+    }
+
+    const transformer_config& config() const { return model_.config_; }
+    detail::decoder_activations<float_matrix>& activations(index) { return scratch_; }
+
+    void embed(float_matrix& x) const {
+      const auto& w = model_.weights_;
+      const auto n = static_cast<index>(ids_.size());
+      x.resize(n, w.token_embedding.cols);
+      for (index i = 0; i < n; ++i)
+        w.token_embedding.decode_rows(ids_[static_cast<std::size_t>(i)], 1, x.row(i).data());
+      if (!w.position_embedding.present()) return;
+      std::vector<float> position(static_cast<std::size_t>(x.cols()));
+      for (index i = 0; i < n; ++i) {
+        w.position_embedding.decode_rows(where_[static_cast<std::size_t>(i)].position, 1,
+                                         position.data());
+        for (index j = 0; j < x.cols(); ++j) x(i, j) += position[static_cast<std::size_t>(j)];
+      }
+    }
+
+    void normalize(index l, detail::decoder_norm which, const float_matrix& x,
+                   float_matrix& y) const {
+      const auto& w = model_.weights_;
+      y.resize(x.rows(), x.cols());
+      if (which == detail::decoder_norm::final)
+        return detail::normalize_rows(config(), x, w.final_norm, w.final_norm_bias, y);
+      const auto& layer = w.layers[static_cast<std::size_t>(l)];
+      if (which == detail::decoder_norm::attention)
+        detail::normalize_rows(config(), x, layer.attn_norm, layer.attn_norm_bias, y);
+      else
+        detail::normalize_rows(config(), x, layer.ffn_norm, layer.ffn_norm_bias, y);
+    }
+
+    void linear(index l, detail::decoder_map map, const float_matrix& x, float_matrix& y) const {
+      const auto& w = model_.weights_.layers[static_cast<std::size_t>(l)];
+      switch (map) {
+        case detail::decoder_map::q: return detail::affine(x, w.wq, w.bq, y, threads_);
+        case detail::decoder_map::k: return detail::affine(x, w.wk, w.bk, y, threads_);
+        case detail::decoder_map::v: return detail::affine(x, w.wv, w.bv, y, threads_);
+        case detail::decoder_map::o: return detail::affine(x, w.wo, w.bo, y, threads_);
+        case detail::decoder_map::gate: return detail::linear(x, w.w_gate, y, threads_);
+        case detail::decoder_map::up: return detail::affine(x, w.w_up, w.b_up, y, threads_);
+        case detail::decoder_map::down: return detail::affine(x, w.w_down, w.b_down, y, threads_);
+      }
+    }
+
+    // Appends the new keys and values to the cache, then each token attends to its row's cache.
+    void attend(index l, detail::decoder_activations<float_matrix>& a) {
+      const auto& c = config();
+      const index kv_dim = c.kv_dim();
+      for (std::size_t i = 0; i < where_.size(); ++i) {
+        const auto t = where_[i];
+        std::copy_n(a.k.row(static_cast<index>(i)).data(), kv_dim, cache_.key(t.row, l, t.position));
+        std::copy_n(a.v.row(static_cast<index>(i)).data(), kv_dim,
+                    cache_.value(t.row, l, t.position));
+      }
+      a.attn.resize(a.q.rows(), c.dim);
+      // Tokens attend independently: chunks of tokens, each with its own scratch.
+      const std::size_t chunks = std::min<std::size_t>(where_.size(), 4 * threads_);
+      parallel_for(chunks, threads_, [&](std::size_t chunk) {
+        std::vector<float> scores(longest_);
+        std::vector<const float*> key_rows(longest_);
+        std::vector<const float*> value_rows(longest_);
+        for (std::size_t i = chunk; i < where_.size(); i += chunks) {
+          const auto t = where_[i];
+          // A row's positions lie kv_dim apart in the cache.
+          const float* keys = std::as_const(cache_).key(t.row, l, 0);
+          const float* values = std::as_const(cache_).value(t.row, l, 0);
+          for (index p = 0; p <= t.position; ++p) {
+            key_rows[static_cast<std::size_t>(p)] = keys + p * kv_dim;
+            value_rows[static_cast<std::size_t>(p)] = values + p * kv_dim;
+          }
+          detail::kernels::attend(a.q.row(static_cast<index>(i)).data(), key_rows.data(),
+                                  value_rows.data(), t.position + 1, c.n_heads, c.n_kv_heads,
+                                  c.head_dim(), scores.data(),
+                                  a.attn.row(static_cast<index>(i)).data());
+        }
+      });
+    }
+
+    void hook(hook_point p, float_matrix& values) const {
+      if (hooks_ == nullptr) return;
+      const index rows = values.rows();
+      const index cols = values.cols();
+      hooks_->apply(p, values, where_);
+      if (values.rows() != rows || values.cols() != cols)
+        throw invalid_argument("hook at " + to_string(p) + " resized the activations from " +
+                               std::to_string(rows) + " x " + std::to_string(cols) + " to " +
+                               std::to_string(values.rows()) + " x " +
+                               std::to_string(values.cols()));
+    }
+
+   private:
+    const transformer_model& model_;
+    kv_cache& cache_;
+    const std::vector<token_location>& where_;
+    const std::vector<token_id>& ids_;
+    const hook_set* hooks_;
+    std::size_t threads_;
+    std::size_t longest_ = 0;
+    detail::decoder_activations<float_matrix> scratch_;  // reused by every layer
+  };
+
   std::vector<float_matrix> run(kv_cache& cache, std::span<const std::vector<token_id>> tokens,
                                 const forward_options& options) const {
-    const auto& c = config_;
-    const index dim = c.dim;
-    const index head_dim = c.head_dim();
-    const index kv_dim = c.kv_dim();
-
+    const index dim = config_.dim;
     // Every new token of every row becomes one row of the activation matrices.
     std::vector<token_location> where;
     std::vector<token_id> ids;
+    std::vector<index> positions;
     for (std::size_t b = 0; b < tokens.size(); ++b) {
       const index row = static_cast<index>(b);
       const index start = cache.length(row);
       for (std::size_t i = 0; i < tokens[b].size(); ++i) {
         where.push_back({row, start + static_cast<index>(i)});
         ids.push_back(tokens[b][i]);
+        positions.push_back(start + static_cast<index>(i));
       }
       cache.extend(row, start + static_cast<index>(tokens[b].size()));
     }
     const index n = static_cast<index>(ids.size());
-    auto hook = [&](hook_point p, float_matrix& values) {
-      if (options.hooks == nullptr) return;
-      const index rows = values.rows();
-      const index cols = values.cols();
-      options.hooks->apply(p, values, where);
-      if (values.rows() != rows || values.cols() != cols)
-        throw invalid_argument("hook at " + to_string(p) + " resized the activations from " +
-                               std::to_string(rows) + " x " + std::to_string(cols) + " to " +
-                               std::to_string(values.rows()) + " x " +
-                               std::to_string(values.cols()));
-    };
-
-    float_matrix x(n, dim);
-    for (index i = 0; i < n; ++i)
-      weights_.token_embedding.decode_rows(ids[static_cast<std::size_t>(i)], 1, x.row(i).data());
-    if (weights_.position_embedding.present()) {
-      std::vector<float> position(static_cast<std::size_t>(dim));
-      for (index i = 0; i < n; ++i) {
-        weights_.position_embedding.decode_rows(where[static_cast<std::size_t>(i)].position, 1,
-                                                position.data());
-        for (index j = 0; j < dim; ++j) x(i, j) += position[static_cast<std::size_t>(j)];
-      }
-    }
-    hook(hook_point::embed(), x);
-
-    float_matrix xb(n, dim), q, k, v, attn(n, dim), out, hidden, gate;
-    // Sized by the longest sequence in this call, not the context length, which may be huge.
-    std::size_t longest = 0;
-    for (const auto& t : where)
-      longest = std::max(longest, static_cast<std::size_t>(t.position) + 1);
     const std::size_t threads = resolve_threads(options.threads);
-    // Tokens attend independently: chunks of tokens, each with its own scratch.
-    const std::size_t token_chunks = std::min<std::size_t>(ids.size(), 4 * threads);
-    for (index l = 0; l < c.n_layers; ++l) {
-      const auto& w = weights_.layers[static_cast<std::size_t>(l)];
-      hook(hook_point::resid_pre(l), x);
-
-      detail::normalize_rows(c, x, w.attn_norm, w.attn_norm_bias, xb);
-      detail::affine(xb, w.wq, w.bq, q, threads);
-      detail::affine(xb, w.wk, w.bk, k, threads);
-      detail::affine(xb, w.wv, w.bv, v, threads);
-      for (index i = 0; i < n; ++i) {
-        const auto t = where[static_cast<std::size_t>(i)];
-        detail::position_encode(c, q.row(i).data(), c.n_heads, t.position, inv_freq_.data());
-        detail::position_encode(c, k.row(i).data(), c.n_kv_heads, t.position, inv_freq_.data());
-        std::copy_n(k.row(i).data(), kv_dim, cache.key(t.row, l, t.position));
-        std::copy_n(v.row(i).data(), kv_dim, cache.value(t.row, l, t.position));
-      }
-      parallel_for(token_chunks, threads, [&](std::size_t chunk) {
-        std::vector<float> scores(longest);
-        std::vector<const float*> key_rows(longest);
-        std::vector<const float*> value_rows(longest);
-        for (std::size_t i = chunk; i < ids.size(); i += token_chunks) {
-          const auto t = where[i];
-          // A row's positions lie kv_dim apart in the cache.
-          const float* keys = std::as_const(cache).key(t.row, l, 0);
-          const float* values = std::as_const(cache).value(t.row, l, 0);
-          for (index p = 0; p <= t.position; ++p) {
-            key_rows[static_cast<std::size_t>(p)] = keys + p * kv_dim;
-            value_rows[static_cast<std::size_t>(p)] = values + p * kv_dim;
-          }
-          detail::kernels::attend(q.row(static_cast<index>(i)).data(), key_rows.data(),
-                                  value_rows.data(), t.position + 1, c.n_heads, c.n_kv_heads,
-                                  head_dim, scores.data(), attn.row(static_cast<index>(i)).data());
-        }
-      });
-      detail::affine(attn, w.wo, w.bo, out, threads);
-      hook(hook_point::attn_out(l), out);
-      x += out;
-      hook(hook_point::resid_mid(l), x);
-
-      detail::normalize_rows(c, x, w.ffn_norm, w.ffn_norm_bias, xb);
-      detail::mlp_hidden(c, w, xb, hidden, gate, threads);
-      hook(hook_point::mlp_post(l), hidden);
-      detail::affine(hidden, w.w_down, w.b_down, out, threads);
-      hook(hook_point::mlp_out(l), out);
-      x += out;
-      hook(hook_point::resid_post(l), x);
-    }
-
-    detail::normalize_rows(c, x, weights_.final_norm, weights_.final_norm_bias, xb);
-    hook(hook_point::final_norm(), xb);
+    float_matrix cosines, sines, x, xb;
+    if (!inv_freq_.empty())
+      detail::rope_tables(positions, inv_freq_.data(), config_.head_dim() / 2, cosines, sines);
+    inference_pass pass(*this, cache, where, ids, options.hooks, threads);
+    detail::decoder_forward(pass, cosines, sines, x, xb);
 
     // Which activation rows get logits, and how many belong to each batch row.
     std::vector<index> selected;

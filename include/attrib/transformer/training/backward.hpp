@@ -34,6 +34,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/transformer/model/config.hpp"
 #include "attrib/transformer/hooks/hooks.hpp"
+#include "attrib/transformer/model/decoder_forward.hpp"
 #include "attrib/transformer/model/kernels.hpp"
 #include "attrib/transformer/model/model.hpp"
 #include "attrib/transformer/training/parameters.hpp"
@@ -204,7 +205,7 @@ class transformer_tape {
       first_row_.push_back(static_cast<index>(ids_.size()));
     }
     const index n = static_cast<index>(ids_.size());
-    if (!gpt2_) rope_tables(n);
+    if (!gpt2_) rope_tables(positions_, inv_freq_.data(), c.head_dim() / 2, cos_, sin_);
     for (const auto& [p, m] : offsets)
       if (m.rows() != n || m.cols() != width(p))
         throw invalid_argument("transformer_tape: offset at " + to_string(p) + " is " +
@@ -213,69 +214,9 @@ class transformer_tape {
                                std::to_string(width(p)));
     for (const auto& p : record) (void)width(p);
     recorded_.clear();
-    auto hook = [&](hook_point p, matrix_type& values) {
-      const auto it = offsets.find(p);
-      if (it != offsets.end()) values += it->second;
-      if (std::find(record.begin(), record.end(), p) != record.end()) recorded_[p] = values;
-    };
-
-    matrix_type x(n, c.dim);
-    for (index i = 0; i < n; ++i) {
-      x.row(i) = params_[static_cast<std::size_t>(token_embedding_)]->row(
-          ids_[static_cast<std::size_t>(i)]);
-      if (gpt2_)
-        x.row(i) += params_[static_cast<std::size_t>(position_embedding_)]->row(
-            positions_[static_cast<std::size_t>(i)]);
-    }
-    hook(hook_point::embed(), x);
     layers_tape_.resize(static_cast<std::size_t>(c.n_layers));
-    matrix_type out;
-    for (index l = 0; l < c.n_layers; ++l) {
-      auto& t = layers_tape_[static_cast<std::size_t>(l)];
-      hook(hook_point::resid_pre(l), x);
-      t.x_pre = x;
-      normalize(l, f_attn_norm, f_attn_norm_bias, t.x_pre, t.xn1);
-      tape_linear(t.xn1, param(l, f_wq), optional_param(l, f_bq), t.q, threads);
-      tape_linear(t.xn1, param(l, f_wk), optional_param(l, f_bk), t.k, threads);
-      tape_linear(t.xn1, param(l, f_wv), optional_param(l, f_bv), t.v, threads);
-      if (!gpt2_)
-        for (index i = 0; i < n; ++i) {
-          kernels::rope(t.q.row(i).data(), c.n_heads, c.head_dim(), cos_.row(i).data(),
-                         sin_.row(i).data());
-          kernels::rope(t.k.row(i).data(), c.n_kv_heads, c.head_dim(), cos_.row(i).data(),
-                         sin_.row(i).data());
-        }
-      attention_forward(t, threads);
-      tape_linear(t.attn, param(l, f_wo), optional_param(l, f_bo), out, threads);
-      hook(hook_point::attn_out(l), out);
-      x += out;
-      hook(hook_point::resid_mid(l), x);
-      t.x_mid = x;
-      normalize(l, f_ffn_norm, f_ffn_norm_bias, t.x_mid, t.xn2);
-      tape_linear(t.xn2, param(l, f_w_up), optional_param(l, f_b_up), t.up, threads);
-      t.h.resize(n, c.hidden_dim);
-      if (gpt2_) {
-        for (index i = 0; i < t.up.size(); ++i) t.h.data()[i] = kernels::gelu(t.up.data()[i]);
-      } else {
-        tape_linear(t.xn2, param(l, f_w_gate), static_cast<const matrix_type*>(nullptr), t.gate,
-                    threads);
-        for (index i = 0; i < t.up.size(); ++i)
-          t.h.data()[i] = kernels::silu(t.gate.data()[i]) * t.up.data()[i];
-      }
-      hook(hook_point::mlp_post(l), t.h);
-      tape_linear(t.h, param(l, f_w_down), optional_param(l, f_b_down), out, threads);
-      hook(hook_point::mlp_out(l), out);
-      x += out;
-      hook(hook_point::resid_post(l), x);
-    }
-    x_final_ = x;
-    xf_.resize(n, c.dim);
-    const S* b = final_norm_bias_ >= 0 ? params_[static_cast<std::size_t>(final_norm_bias_)]->data()
-                                       : nullptr;
-    for (index i = 0; i < n; ++i)
-      kernels::norm(x_final_.row(i).data(), params_[static_cast<std::size_t>(final_norm_)]->data(),
-                     b, xf_.row(i).data(), c.dim, static_cast<S>(c.norm_eps), gpt2_);
-    hook(hook_point::final_norm(), xf_);
+    recording_pass pass(*this, offsets, record, threads);
+    decoder_forward(pass, cos_, sin_, x_final_, xf_);
     tape_linear(xf_, *params_[static_cast<std::size_t>(output_)],
                 static_cast<const matrix_type*>(nullptr), logits_, threads);
   }
@@ -412,8 +353,72 @@ class transformer_tape {
   }
 
  private:
-  struct layer_tape {
-    matrix_type x_pre, xn1, q, k, v, attn, x_mid, xn2, gate, up, h;
+  using layer_tape = decoder_activations<matrix_type>;
+
+  // The tape's side of decoder_forward: products with the parameters as Eigen matrices, whole
+  // sequences attending to themselves, every layer's activations kept, and at each hook point
+  // the offset added and the activation recorded when asked.
+  class recording_pass {
+   public:
+    using matrix_type = tape_matrix<S>;
+    static constexpr bool keeps_layer_inputs = true;
+
+    recording_pass(transformer_tape& tape, const std::map<hook_point, matrix_type>& offsets,
+                   std::span<const hook_point> record, std::size_t threads)
+        : tape_(tape), offsets_(offsets), record_(record), threads_(threads) {}
+
+    const transformer_config& config() const { return tape_.config_; }
+    layer_tape& activations(index l) { return tape_.layers_tape_[static_cast<std::size_t>(l)]; }
+
+    void embed(matrix_type& x) const {
+      const auto& embedding = *tape_.params_[static_cast<std::size_t>(tape_.token_embedding_)];
+      const auto n = static_cast<index>(tape_.ids_.size());
+      x.resize(n, embedding.cols());
+      for (index i = 0; i < n; ++i) {
+        x.row(i) = embedding.row(tape_.ids_[static_cast<std::size_t>(i)]);
+        if (tape_.gpt2_)
+          x.row(i) += tape_.params_[static_cast<std::size_t>(tape_.position_embedding_)]->row(
+              tape_.positions_[static_cast<std::size_t>(i)]);
+      }
+    }
+
+    void normalize(index l, decoder_norm which, const matrix_type& x, matrix_type& y) const {
+      switch (which) {
+        case decoder_norm::attention:
+          return tape_.normalize(tape_.layer_param(l, f_attn_norm),
+                                 tape_.layer_param(l, f_attn_norm_bias), x, y);
+        case decoder_norm::mlp:
+          return tape_.normalize(tape_.layer_param(l, f_ffn_norm),
+                                 tape_.layer_param(l, f_ffn_norm_bias), x, y);
+        case decoder_norm::final:
+          return tape_.normalize(tape_.final_norm_, tape_.final_norm_bias_, x, y);
+      }
+    }
+
+    void linear(index l, decoder_map map, const matrix_type& x, matrix_type& y) const {
+      // Weight and bias (-1: none) of each decoder_map, in its order.
+      static constexpr int fields[][2] = {{f_wq, f_bq},     {f_wk, f_bk},     {f_wv, f_bv},
+                                          {f_wo, f_bo},     {f_w_gate, -1},   {f_w_up, f_b_up},
+                                          {f_w_down, f_b_down}};
+      const auto& [weight, bias] = fields[static_cast<int>(map)];
+      tape_linear(x, tape_.param(l, weight), bias < 0 ? nullptr : tape_.optional_param(l, bias),
+                  y, threads_);
+    }
+
+    void attend(index, layer_tape& a) const { tape_.attention_forward(a, threads_); }
+
+    void hook(hook_point p, matrix_type& values) const {
+      const auto it = offsets_.find(p);
+      if (it != offsets_.end()) values += it->second;
+      if (std::find(record_.begin(), record_.end(), p) != record_.end())
+        tape_.recorded_[p] = values;
+    }
+
+   private:
+    transformer_tape& tape_;
+    const std::map<hook_point, matrix_type>& offsets_;
+    std::span<const hook_point> record_;
+    std::size_t threads_;
   };
 
   static index require(index id, const std::string& name) {
@@ -424,6 +429,10 @@ class transformer_tape {
   const matrix_type& param(index l, int f) const {
     return *params_[static_cast<std::size_t>(
         layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)])];
+  }
+  // The id of a layer's tensor in params_; -1 when absent.
+  index layer_param(index l, int f) const {
+    return layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)];
   }
   const matrix_type* optional_param(index l, int f) const {
     const index id = layers_[static_cast<std::size_t>(l)][static_cast<std::size_t>(f)];
@@ -449,22 +458,13 @@ class transformer_tape {
     }
   }
 
-  void rope_tables(index n) {
-    const index half = config_.head_dim() / 2;
-    cos_.resize(n, half);
-    sin_.resize(n, half);
-    // Rounded to float first when S is float, exactly as transformer_model rotates.
-    for (index i = 0; i < n; ++i)
-      kernels::rope_angles(positions_[static_cast<std::size_t>(i)], inv_freq_.data(), half,
-                           cos_.row(i).data(), sin_.row(i).data());
-  }
-
-  void normalize(index l, int gain, int bias, const matrix_type& x, matrix_type& y) const {
+  // y = norm(x) row by row with the gain and bias (-1: none) of these parameter ids.
+  void normalize(index gain, index bias, const matrix_type& x, matrix_type& y) const {
     y.resize(x.rows(), x.cols());
-    const S* b = optional_param(l, bias) ? optional_param(l, bias)->data() : nullptr;
+    const S* b = bias >= 0 ? params_[static_cast<std::size_t>(bias)]->data() : nullptr;
     for (index i = 0; i < x.rows(); ++i)
-      kernels::norm(x.row(i).data(), param(l, gain).data(), b, y.row(i).data(), x.cols(),
-                     static_cast<S>(config_.norm_eps), gpt2_);
+      kernels::norm(x.row(i).data(), params_[static_cast<std::size_t>(gain)]->data(), b,
+                    y.row(i).data(), x.cols(), static_cast<S>(config_.norm_eps), gpt2_);
   }
 
   void norm_backward_rows(const matrix_type& x, index gain, const matrix_type& dy, matrix_type& dx,
