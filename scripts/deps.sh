@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake clang libclang-rt-dev # libclang-rt-dev: libFuzzer for the fuzz preset
+  build-essential cmake ninja-build clang libclang-rt-dev # libclang-rt-dev: libFuzzer for the fuzz preset
   libeigen3-dev nlohmann-json3-dev libboost-graph-dev doctest-dev libbenchmark-dev
   xtensor-dev xtl-dev # optional for users (attrib/core/interop.hpp only); the tests cover it
   libpcre2-dev # the tokenizers' regex engine (linked through attrib::attrib)
