@@ -12,6 +12,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/io/csv.hpp"
+#include "attrib/io/json.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/io/train_test_split.hpp"
 #include "attrib/io/safetensors.hpp"
@@ -369,4 +370,52 @@ TEST_CASE("train_test_split is seeded, disjoint and complete") {
   CHECK(attrib::train_test_split(data, 0.8, 6).train.labels != a.train.labels);
   CHECK_THROWS_WITH_AS(attrib::train_test_split(data, 1.0, 1), doctest::Contains("train_fraction must be in (0, 1)"),
                        attrib::invalid_argument);
+}
+
+TEST_CASE("json: documents nested deeper than json_max_depth are refused before parsing, in every reader") {
+  using attrib::format_error;
+  using attrib::detail::parse_json;
+  // 100,000 levels in 200 KB: once a stack overflow where an error message quoted the value.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK_THROWS_WITH_AS(parse_json(deep, "x.json"),
+                       doctest::Contains("x.json: JSON nested deeper than 128 levels (at byte 128)"),
+                       format_error);
+  const std::string deepest_allowed = std::string(128, '[') + std::string(128, ']');
+  CHECK(parse_json(deepest_allowed, "x.json").is_array());
+  const std::string objects = [] {
+    std::string s;
+    for (int i = 0; i < 129; ++i) s += "{\"a\":";
+    return s + "1" + std::string(129, '}');
+  }();
+  CHECK_THROWS_WITH_AS(parse_json(objects, "o.json"), doctest::Contains("nested deeper"), format_error);
+  // Brackets inside strings, escaped quotes among them, are text, not nesting.
+  const std::string in_string = "[\"\\\"" + std::string(1000, '[') + "\"]";
+  CHECK(parse_json(in_string, "s.json").size() == 1);
+  CHECK_THROWS_WITH_AS(parse_json("{nope", "n.json", "the config"),
+                       doctest::Contains("n.json: the config is not valid JSON"), format_error);
+
+  // Each reader of JSON goes through the limit.
+  CHECK_THROWS_WITH_AS(attrib::parse_model("{\"a\":" + deep + "}", nullptr, "m.json"),
+                       doctest::Contains("m.json: JSON nested deeper"), format_error);
+  CHECK_THROWS_WITH_AS(attrib::parse_safetensors(raw_safetensors("{\"a\":" + deep + "}", ""), "t.safetensors"),
+                       doctest::Contains("t.safetensors: JSON nested deeper"), format_error);
+}
+
+TEST_CASE("json: an error message quotes a value in one short line, never the whole of it") {
+  using attrib::detail::json_excerpt;
+  using json = nlohmann::json;
+  CHECK(json_excerpt(json::parse("12")) == "12");
+  CHECK(json_excerpt(json::parse("[\"LlamaForCausalLM\"]")) == "[\"LlamaForCausalLM\"]");
+  CHECK(json_excerpt(json::parse("[[1], [2]]")) == "an array of 2 values");
+  CHECK(json_excerpt(json::parse("{\"a\": 1}")) == "an object of 1 member");
+  CHECK(json_excerpt(json(std::string(1000, 'a'))) == "\"" + std::string(64, 'a') + "\"... (1000 bytes)");
+  // A cut through a two-byte character leaves a replacement character, not an exception.
+  std::string accents = "a";
+  for (int i = 0; i < 40; ++i) accents += "\xc3\xa9";
+  CHECK(json_excerpt(json(accents)).find("\xef\xbf\xbd") != std::string::npos);
+  // A model config whose count is a deeply nested array (within the limit) is described, not dumped.
+  std::string nested = std::string(100, '[') + std::string(100, ']');
+  CHECK_THROWS_WITH_AS(attrib::parse_model(R"({"format": "attrib-model", "version": )" + nested + "}",
+                                           nullptr, "v.json"),
+                       doctest::Contains("got an array of 1 value"), attrib::format_error);
 }

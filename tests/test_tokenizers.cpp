@@ -443,3 +443,9 @@ TEST_CASE("tokenizers: chat templates render the families' documented formats") 
   CHECK(encoded.front() == 262);
   CHECK(encoded.back() == 263);
 }
+
+TEST_CASE("tokenizer.json and config.json nested deeper than json_max_depth are refused before parsing") {
+  const std::string deep = "{\"model\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK_THROWS_WITH_AS(attrib::parse_hf_tokenizer(deep), doctest::Contains("JSON nested deeper than 128 levels"),
+                       attrib::format_error);
+}

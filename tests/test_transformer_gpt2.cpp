@@ -717,3 +717,13 @@ TEST_CASE("gpt2: HF rope_scaling llama3 gives Llama 3.1's frequency factors") {
   CHECK(c.rope_freq_factors.front() == 1.0f);
   CHECK(c.rope_freq_factors.back() == 8.0f);
 }
+
+TEST_CASE("config.json: nesting beyond json_max_depth is refused; bad values are quoted in one line") {
+  const std::string deep = "{\"model_type\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK_THROWS_WITH_AS(attrib::parse_hf_config(deep), doctest::Contains("config.json: JSON nested deeper"),
+                       attrib::format_error);
+  const std::string nested = std::string(100, '[') + std::string(100, ']');
+  CHECK_THROWS_WITH_AS(attrib::parse_hf_config(R"({"model_type": "llama", "hidden_size": )" + nested + "}"),
+                       doctest::Contains("is an array of 1 value, expected a positive integer"),
+                       attrib::format_error);
+}

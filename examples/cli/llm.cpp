@@ -130,12 +130,11 @@ std::vector<attrib::token_id> hf_stop_tokens(const nlohmann::json& config) {
 
 loaded load_hf_directory(const arguments& a, const std::filesystem::path& dir, bool need_tokenizer) {
   loaded out;
-  const auto config = nlohmann::json::parse(attrib::detail::read_file_bytes(dir / "config.json"),
-                                            nullptr, false);
-  if (config.is_discarded()) throw attrib::format_error((dir / "config.json").string() + ": not valid JSON");
+  const auto config = attrib::detail::parse_json(attrib::detail::read_file_bytes(dir / "config.json"),
+                                                 (dir / "config.json").string());
   out.model = std::make_unique<attrib::transformer_model>(attrib::load_hf_model(dir));
   out.architecture = attrib::to_string(out.model->config().architecture) +
-                     (config.contains("architectures") ? " (" + config["architectures"].dump() + ")" : "");
+                     (config.contains("architectures") ? " (" + attrib::detail::json_excerpt(config["architectures"]) + ")" : "");
   // The tensor table lists the files' tensors as stored (Hugging Face names and layouts).
   std::vector<std::string> shards;
   if (std::filesystem::exists(dir / "model.safetensors.index.json")) {

@@ -6,6 +6,7 @@
 #include "attrib/io/csv.hpp"
 #include "attrib/io/gguf.hpp"
 #include "attrib/io/idx.hpp"
+#include "attrib/io/json.hpp"
 #include "attrib/io/llama2c.hpp"
 #include "attrib/io/mapped_file.hpp"
 #include "attrib/io/model_file.hpp"

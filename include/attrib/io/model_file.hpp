@@ -16,6 +16,7 @@
 
 #include "attrib/concepts/model.hpp"
 #include "attrib/core/error.hpp"
+#include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/safetensors.hpp"
@@ -140,7 +141,7 @@ class model_reader {
     const auto& version = required(config, "version");
     if (!version.is_number_integer() || version.get<std::int64_t>() != model_format_version)
       fail("version",
-           "expected " + std::to_string(model_format_version) + ", got " + version.dump());
+           "expected " + std::to_string(model_format_version) + ", got " + json_excerpt(version));
     const auto& type_json = required(config, "type");
     if (!type_json.is_string()) fail("type", "expected a string");
     const auto type = type_json.get<std::string>();
@@ -213,7 +214,7 @@ class model_reader {
 
   index positive(const nlohmann::json& value, const std::string& field) const {
     if (!value.is_number_integer() || value.get<std::int64_t>() <= 0)
-      fail(field, "expected a positive integer, got " + value.dump());
+      fail(field, "expected a positive integer, got " + json_excerpt(value));
     return static_cast<index>(value.get<std::int64_t>());
   }
 
@@ -450,17 +451,14 @@ serialized_model serialize_model(const any_model& model, const save_options& opt
 template <class = void>  // compiled where it is called
 any_model parse_model(std::string_view config, const tensor_map* weights = nullptr,
                       const std::string& source = "<memory>") {
-  const auto json = nlohmann::json::parse(config, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) throw format_error(source + ": the model config is not valid JSON");
+  const auto json = detail::parse_json(config, source, "the model config");
   return detail::model_reader(source, weights).read(json);
 }
 
 template <class = void>  // compiled where it is called
 any_model load_model(const std::filesystem::path& path) {
   const std::string text = detail::read_file_bytes(path);
-  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded())
-    throw format_error(path.string() + ": the model config is not valid JSON");
+  const auto json = detail::parse_json(text, path.string(), "the model config");
   if (json.is_object() && json.contains("weights") && json["weights"].is_string()) {
     const auto weights_path = path.parent_path() / json["weights"].get<std::string>();
     const auto content = read_safetensors(weights_path);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 
@@ -183,8 +184,9 @@ inline safetensors_view parse_safetensors_view(std::span<const std::byte> bytes,
     safetensors_fail(source, "header length " + std::to_string(header_length) + " exceeds the " +
                                  std::to_string(bytes.size() - 8) + " bytes after it");
   const auto* header_begin = reinterpret_cast<const char*>(bytes.data() + 8);
-  const auto header = nlohmann::json::parse(header_begin, header_begin + header_length, nullptr,
-                                            /*allow_exceptions=*/false);
+  const std::string_view header_text(header_begin, static_cast<std::size_t>(header_length));
+  detail::check_json_depth(header_text, source);
+  const auto header = nlohmann::json::parse(header_text, nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded()) safetensors_fail(source, "header is not valid JSON");
   if (!header.is_object()) safetensors_fail(source, "header is not a JSON object");
 

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attrib/core/error.hpp"
+#include "attrib/io/json.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/tokenizers/byte_level_bpe.hpp"
 #include "attrib/tokenizers/regex_pretokenizer.hpp"
@@ -67,11 +68,7 @@ class tokenizer_json_reader {
   }
 
   json parse(std::string_view text) const {
-    try {
-      return json::parse(text.begin(), text.end());
-    } catch (const json::exception& e) {
-      throw format_error(source_ + ": not valid JSON: " + e.what());
-    }
+    return parse_json(text, source_);
   }
 
   const json& member(const json& object, const char* key, const std::string& field) const {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/mapped_file.hpp"
@@ -103,7 +104,7 @@ class hf_config_reader {
     const auto& v = j_[key];
     if (!v.is_number_integer() || v.get<std::int64_t>() <= 0 ||
         v.get<std::int64_t>() > (std::int64_t{1} << 40))
-      fail(key, "is " + v.dump() + ", expected a positive integer");
+      fail(key, "is " + detail::json_excerpt(v) + ", expected a positive integer");
     return static_cast<index>(v.get<std::int64_t>());
   }
 
@@ -111,19 +112,19 @@ class hf_config_reader {
     if (!has(key)) return fallback;
     const auto& v = j_[key];
     if (!v.is_number() || !std::isfinite(v.get<double>()) || !(v.get<double>() > 0.0))
-      fail(key, "is " + v.dump() + ", expected a positive number");
+      fail(key, "is " + detail::json_excerpt(v) + ", expected a positive number");
     return v.get<double>();
   }
 
   bool flag(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
-    if (!j_[key].is_boolean()) fail(key, "is " + j_[key].dump() + ", expected true or false");
+    if (!j_[key].is_boolean()) fail(key, "is " + detail::json_excerpt(j_[key]) + ", expected true or false");
     return j_[key].get<bool>();
   }
 
   std::string text(const char* key, const std::string& fallback) const {
     if (!has(key)) return fallback;
-    if (!j_[key].is_string()) fail(key, "is " + j_[key].dump() + ", expected a string");
+    if (!j_[key].is_string()) fail(key, "is " + detail::json_excerpt(j_[key]) + ", expected a string");
     return j_[key].get<std::string>();
   }
 
@@ -273,9 +274,7 @@ inline transformer_config hf_config_from_json(const nlohmann::json& j) {
 
 // hf_config_from_json on the text of a config.json.
 inline transformer_config parse_hf_config(std::string_view text) {
-  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw format_error("config.json: not valid JSON");
-  return hf_config_from_json(j);
+  return hf_config_from_json(detail::parse_json(text, "config.json"));
 }
 
 namespace detail {
@@ -293,8 +292,8 @@ class hf_tensors {
   hf_tensors(const std::filesystem::path& dir, hf_storage& storage) : storage_(storage) {
     const auto index_path = dir / "model.safetensors.index.json";
     if (std::filesystem::exists(index_path)) {
-      const auto j = nlohmann::json::parse(read_file_bytes(index_path), nullptr, false);
-      if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") ||
+      const auto j = parse_json(read_file_bytes(index_path), index_path.string());
+      if (!j.is_object() || !j.contains("weight_map") ||
           !j["weight_map"].is_object())
         throw format_error(index_path.string() + ": expected a JSON object with a weight_map");
       std::map<std::string, std::size_t> shard_of_file;
@@ -509,8 +508,7 @@ inline transformer_model hf_model(const nlohmann::json& j, const hf_tensors& ten
 // Throws as load_hf_model does.
 inline transformer_model hf_model_from_memory(std::string_view config_json,
                                               std::span<const std::byte> safetensors) {
-  const auto j = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw format_error("config.json: not valid JSON");
+  const auto j = detail::parse_json(config_json, "config.json");
   auto storage = std::make_shared<detail::hf_storage>();
   const detail::hf_tensors tensors(safetensors, *storage);
   return detail::hf_model(j, tensors, std::move(storage));
@@ -523,8 +521,7 @@ inline transformer_model hf_model_from_memory(std::string_view config_json,
 // wrong shape, or a dtype other than F32, F16 and BF16.
 inline transformer_model load_hf_model(const std::filesystem::path& dir) {
   const auto config_path = dir / "config.json";
-  const auto j = nlohmann::json::parse(detail::read_file_bytes(config_path), nullptr, false);
-  if (j.is_discarded()) throw format_error(config_path.string() + ": not valid JSON");
+  const auto j = detail::parse_json(detail::read_file_bytes(config_path), config_path.string());
   (void)hf_config_from_json(j);  // a bad config is reported before any shard is mapped
   auto storage = std::make_shared<detail::hf_storage>();
   const detail::hf_tensors tensors(dir, *storage);
