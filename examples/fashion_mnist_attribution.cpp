@@ -258,7 +258,7 @@ int main(int argc, char** argv) {
        << fmt(noisy_seconds, 1) << " s for all rows).\n\n"
        << auc.str() << "\nTarget (issue 4): AUC >= 0.95 for influence.\n\n"
        << "Total run time: " << fmt(seconds_since(start), 1) << " s (wall clock, on a shared two-core machine).\n";
-    attrib::detail::write_file_bytes(out, md.str());
+    attrib::write_file_atomically(out, md.str());
     std::cerr << "wrote " << out << "\n";
     return 0;
   } catch (const std::exception& e) {

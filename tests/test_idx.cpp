@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
-#include "attrib/io/detail/file_bytes.hpp"
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/io/idx.hpp"
 
 namespace {
@@ -118,7 +118,7 @@ TEST_CASE("idx: truncated, padded, bad magic, unsupported types and overflowing 
 TEST_CASE("idx: read_idx names the file") {
   const auto path = std::filesystem::temp_directory_path() / ("attrib_test_idx_" + std::to_string(std::random_device{}()));
   const bytes b = idx_buffer({2, 2}, {1, 2, 3, 4});
-  attrib::detail::write_file_bytes(path, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  attrib::write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
   CHECK(attrib::read_idx(path).data == bytes{1, 2, 3, 4});
   std::filesystem::remove(path);
   try {

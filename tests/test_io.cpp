@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/io/csv.hpp"
+#include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/json.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/io/train_test_split.hpp"
@@ -418,4 +421,83 @@ TEST_CASE("json: an error message quotes a value in one short line, never the wh
   CHECK_THROWS_WITH_AS(attrib::parse_model(R"({"format": "attrib-model", "version": )" + nested + "}",
                                            nullptr, "v.json"),
                        doctest::Contains("got an array of 1 value"), attrib::format_error);
+}
+
+TEST_CASE("csv: a byte-order mark is skipped, and a first line is a header only when it cannot be numbers") {
+  const auto bom = attrib::parse_csv("\xEF\xBB\xBF" "1,2\n3,4\n", "b.csv");
+  CHECK(bom.header.empty());
+  CHECK(bom.values.rows() == 2);
+  CHECK(bom.values(0, 0) == 1.0);
+  const auto named = attrib::parse_csv("\xEF\xBB\xBF" "a,b\n3,4\n", "b.csv");
+  CHECK(named.header == std::vector<std::string>{"a", "b"});
+  // One malformed cell must not make a data row vanish as a "header".
+  CHECK_THROWS_WITH_AS(attrib::parse_csv("1,x,3\n4,5,6\n", "m.csv"),
+                       doctest::Contains("m.csv: line 1: the first line mixes 2 numbers with 1 other cells"),
+                       attrib::format_error);
+  const auto told = attrib::parse_csv("1,x,3\n4,5,6\n", "m.csv", attrib::csv_header::present);
+  CHECK(told.header == std::vector<std::string>{"1", "x", "3"});
+  CHECK(told.values.rows() == 1);
+  CHECK_THROWS_WITH_AS(attrib::parse_csv("1,x,3\n4,5,6\n", "m.csv", attrib::csv_header::absent),
+                       doctest::Contains("line 1, column 2: expected a number, got 'x'"), attrib::format_error);
+  // A numeric first line told to be a header is one.
+  CHECK(attrib::parse_csv("1,2\n3,4\n", "n.csv", attrib::csv_header::present).values.rows() == 1);
+}
+
+TEST_CASE("atomic_file_writer: the target appears whole or not at all, and an old one survives a failed write") {
+  scratch_dir dir;
+  const fs::path target = dir.path / "out.csv";
+  attrib::write_file_atomically(target, "old\n");
+  {
+    attrib::atomic_file_writer file(target);
+    file.stream() << "new but unfinished";
+    // destroyed without commit, as when an exception unwinds the writer
+  }
+  CHECK(attrib::detail::read_file_bytes(target) == "old\n");
+  {
+    attrib::atomic_file_writer file(target);
+    file.stream() << "new\n";
+    CHECK(attrib::detail::read_file_bytes(target) == "old\n");  // not visible before commit
+    file.commit();
+  }
+  CHECK(attrib::detail::read_file_bytes(target) == "new\n");
+  // Nothing but the target is left in the folder.
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator{}) == 1);
+  CHECK_THROWS_WITH_AS(attrib::write_file_atomically(dir.path, "x"), doctest::Contains("is a directory"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::write_file_atomically(dir.path / "no" / "such" / "f.csv", "x"),
+                       doctest::Contains("cannot open file for writing"), attrib::format_error);
+}
+
+TEST_CASE("model files: weights must be a regular file inside the config's folder") {
+  scratch_dir dir;
+  const auto model = sample_mlp();
+  attrib::save_model(dir.path / "m.json", model, {.weights_file = "m.safetensors"});
+  check_same_predictions(model, attrib::load_model(dir.path / "m.json"));
+  fs::create_directories(dir.path / "sub" / "w");
+  attrib::save_model(dir.path / "sub" / "n.json", model, {.weights_file = "w/n.safetensors"});  // a subfolder is inside
+  const std::string config = attrib::detail::read_file_bytes(dir.path / "m.json");
+  const auto with_weights = [&](const std::string& name) {
+    auto json = nlohmann::json::parse(config);
+    json["weights"] = name;
+    const fs::path path = dir.path / "sub" / "bad.json";
+    attrib::write_file_atomically(path, json.dump());
+    return path;
+  };
+  CHECK_THROWS_WITH_AS(attrib::load_model(with_weights("/dev/zero")), doctest::Contains("weights '/dev/zero' is an absolute path"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::load_model(with_weights("../m.safetensors")),
+                       doctest::Contains("leaves the folder of"), attrib::format_error);
+  fs::create_symlink("/dev/zero", dir.path / "sub" / "zero");
+  CHECK_THROWS_WITH_AS(attrib::load_model(with_weights("zero")), doctest::Contains("weights 'zero' is not a regular file"),
+                       attrib::format_error);
+  fs::create_symlink(dir.path / "m.safetensors", dir.path / "sub" / "out");
+  CHECK_THROWS_WITH_AS(attrib::load_model(with_weights("out")), doctest::Contains("outside the folder of"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::load_model(with_weights("")), doctest::Contains("is empty"), attrib::format_error);
+  // Saving: the weights may not be the config itself, nor leave its folder.
+  CHECK_THROWS_WITH_AS(attrib::save_model(dir.path / "x.json", model, {.weights_file = "x.json"}),
+                       doctest::Contains("is the model file"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::save_model(dir.path / "x.json", model, {.weights_file = "../x.safetensors"}),
+                       doctest::Contains("leaves the folder"), attrib::format_error);
+  CHECK_FALSE(fs::exists(dir.path / "x.json"));
 }

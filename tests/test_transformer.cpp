@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "attrib/io/detail/file_bytes.hpp"
@@ -128,6 +129,23 @@ struct gguf_builder {
     key(k, 8);
     put(metadata, v.size(), 8);
     metadata += v;
+    return *this;
+  }
+  gguf_builder& u8_array(const std::string& k, const std::vector<std::uint8_t>& v) {
+    key(k, 9);
+    put(metadata, 0, 4);  // element type uint8
+    put(metadata, v.size(), 8);
+    for (auto b : v) put(metadata, b, 1);
+    return *this;
+  }
+  gguf_builder& str_array(const std::string& k, const std::vector<std::string>& v) {
+    key(k, 9);
+    put(metadata, 8, 4);  // element type string
+    put(metadata, v.size(), 8);
+    for (const auto& e : v) {
+      put(metadata, e.size(), 8);
+      metadata += e;
+    }
     return *this;
   }
   gguf_builder& tensor(std::string name, std::vector<std::uint64_t> shape, std::uint32_t type,
@@ -661,4 +679,41 @@ TEST_CASE("forward: token ids out of range and prompts beyond the context are re
   CHECK(cache.length(0) == 2);
   CHECK(cache.length(1) == 1);
   CHECK_THROWS_AS(model.forward(cache, batch{{1}}), attrib::invalid_argument);
+}
+
+TEST_CASE("gguf: hostile counts are refused in linear time, and arrays cost their size in the file") {
+  // 160,000 tensor entries whose last repeats the first: a pairwise duplicate check took 86 s.
+  gguf_builder many;
+  many.str("general.architecture", "llama");
+  for (int k = 0; k < 160000; ++k) many.tensor("t" + std::to_string(k), {1}, 0, "");
+  many.tensor("t0", {1}, 0, "");
+  const std::string many_bytes = many.build();
+  CHECK_THROWS_WITH_AS(attrib::parse_gguf(bytes_of(many_bytes)), doctest::Contains("tensor 't0' appears twice"),
+                       attrib::format_error);
+
+  // A metadata array is held as its encoded bytes (one per uint8 element here), not as ~48-byte
+  // values, and decoded on request.
+  std::vector<std::uint8_t> big(1 << 18);
+  for (std::size_t k = 0; k < big.size(); ++k) big[k] = static_cast<std::uint8_t>(k % 251);
+  gguf_builder arrays;
+  arrays.u8_array("big", big).str_array("names", {"a", "bc", ""});
+  const std::string array_bytes = arrays.build();
+  const auto g = attrib::parse_gguf(bytes_of(array_bytes));
+  const auto& stored = g.at("big");
+  CHECK(stored.array_size("big") == big.size());
+  CHECK(std::get<attrib::gguf_array>(stored.data).encoded.size() == big.size());
+  const auto decoded = stored.as_array("big");
+  REQUIRE(decoded.size() == big.size());
+  for (std::size_t k : {std::size_t{0}, std::size_t{250}, std::size_t{251}, big.size() - 1})
+    CHECK(decoded[k].as_uint("big") == k % 251);
+  const auto names = g.at("names").as_array("names");
+  REQUIRE(names.size() == 3);
+  CHECK(names[1].as_string("names") == "bc");
+  CHECK(names[2].as_string("names").empty());
+  CHECK_THROWS_WITH_AS((void)g.at("big").as_string("big"),
+                       doctest::Contains("'big' is not a string"), attrib::format_error);
+  CHECK_THROWS_WITH_AS((void)g.at("general.alignment_missing"), doctest::Contains("no key"), attrib::format_error);
+  // An array that claims more elements than the bytes left is refused before anything is allocated.
+  std::string truncated = array_bytes.substr(0, 24 + 8 + 3 + 4 + 4 + 8 + 1000);
+  CHECK_THROWS_WITH_AS(attrib::parse_gguf(bytes_of(truncated)), doctest::Contains("cannot fit"), attrib::format_error);
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/safetensors.hpp"
 #include "attrib/transformer/loading/checkpoint.hpp"
@@ -359,7 +360,7 @@ const char* const gpt2_config = R"({
 // Writes a checkpoint directory from a config and tensors stored as F32.
 void write_hf(const std::filesystem::path& dir, const std::string& config,
               const attrib::tensor_map& tensors) {
-  attrib::detail::write_file_bytes(dir / "config.json", config);
+  attrib::write_file_atomically(dir / "config.json", config);
   attrib::write_safetensors(dir / "model.safetensors", tensors, attrib::tensor_dtype::f32);
 }
 
@@ -521,8 +522,8 @@ TEST_CASE("gpt2: HF Llama loader permutes rotate_half Q/K rows into the pairs at
   }
   attrib::write_safetensors(sharded.path / "model-00001-of-00002.safetensors", first, attrib::tensor_dtype::f32);
   attrib::write_safetensors(sharded.path / "model-00002-of-00002.safetensors", second, attrib::tensor_dtype::f32);
-  attrib::detail::write_file_bytes(sharded.path / "model.safetensors.index.json", index.dump());
-  attrib::detail::write_file_bytes(sharded.path / "config.json", qwen2_config);
+  attrib::write_file_atomically(sharded.path / "model.safetensors.index.json", index.dump());
+  attrib::write_file_atomically(sharded.path / "config.json", qwen2_config);
   CHECK(identical(logits_of(attrib::load_hf_model(sharded.path), prompt), logits));
 }
 
@@ -572,7 +573,7 @@ TEST_CASE("gpt2: F16 and BF16 weights stay in their stored type through load and
       stored[name] = {half, t.shape, buffers.back()};
     }
     scratch_dir dir, f32_dir;
-    attrib::detail::write_file_bytes(dir.path / "config.json", qwen2_config);
+    attrib::write_file_atomically(dir.path / "config.json", qwen2_config);
     attrib::write_stored_safetensors(dir.path / "model.safetensors", stored);
     attrib::tensor_map plain;
     for (const auto& [name, t] : tensors)
@@ -665,16 +666,16 @@ TEST_CASE("gpt2: malformed HF checkpoints are format_errors naming the tensor or
   fails_with(relu, tensors, "activation_function");
   fails_with(qwen2_config, tensors, "model.embed_tokens.weight");
   // A double-precision tensor is not a stored type attrib computes with.
-  attrib::detail::write_file_bytes(dir.path / "config.json", gpt2_config);
+  attrib::write_file_atomically(dir.path / "config.json", gpt2_config);
   attrib::write_safetensors(dir.path / "model.safetensors", tensors, attrib::tensor_dtype::f64);
   CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains("dtype F64"), attrib::format_error);
   // Truncated: the last tensor's offsets reach beyond the file.
   write_hf(dir.path, gpt2_config, tensors);
   const auto bytes = attrib::detail::read_file_bytes(dir.path / "model.safetensors");
-  attrib::detail::write_file_bytes(dir.path / "model.safetensors", bytes.substr(0, bytes.size() - 10));
+  attrib::write_file_atomically(dir.path / "model.safetensors", bytes.substr(0, bytes.size() - 10));
   CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains("data_offsets"), attrib::format_error);
   // A shard may not name a file outside the directory.
-  attrib::detail::write_file_bytes(dir.path / "model.safetensors.index.json",
+  attrib::write_file_atomically(dir.path / "model.safetensors.index.json",
                                    R"({"weight_map": {"wte.weight": "../model.safetensors"}})");
   CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains("not a file in the directory"),
                        attrib::format_error);

@@ -1,12 +1,16 @@
 #pragma once
 // Minimal command-line parsing for the attrib tool: --name value pairs and --flags, every
 // unknown or malformed option reported by name.
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <iostream>
 #include <map>
+#include <ostream>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace cli {
@@ -20,7 +24,7 @@ class arguments {
   // `valued` lists the options that take a value, `flags` those that do not.
   arguments(const std::vector<std::string>& args, const std::set<std::string>& valued, const std::set<std::string>& flags) {
     for (std::size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
+      const std::string& a = args[i] == "-h" ? std::string("--help") : args[i];
       if (a.rfind("--", 0) != 0) throw usage_error("unexpected argument '" + a + "'; options start with --");
       std::string name = a.substr(2), value;
       const auto eq = name.find('=');
@@ -65,22 +69,44 @@ class arguments {
       throw usage_error("option --" + name + " expects a number, got '" + values_.at(name) + "'");
     }
   }
-  std::uint64_t count(const std::string& name, std::uint64_t fallback) const {
+  // An integer option within [lowest, highest]; anything else (signs where none may be, text,
+  // values past the range, which a plain unsigned parse would wrap) is refused with the range.
+  std::int64_t integer(const std::string& name, std::int64_t fallback, std::int64_t lowest,
+                       std::int64_t highest) const {
     if (!has(name)) return fallback;
     const std::string& s = values_.at(name);
-    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
-      throw usage_error("option --" + name + " expects a non-negative integer, got '" + s + "'");
-    try {
-      return std::stoull(s);
-    } catch (const std::exception&) {
-      throw usage_error("option --" + name + " is out of range: '" + s + "'");
-    }
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || end != s.data() + s.size() || (ec != std::errc{} && ec != std::errc::result_out_of_range))
+      throw usage_error("option --" + name + " expects an integer, got '" + s + "'");
+    if (ec == std::errc::result_out_of_range || v < lowest || v > highest)
+      throw usage_error("option --" + name + " must be between " + std::to_string(lowest) + " and " +
+                        std::to_string(highest) + ", got '" + s + "'");
+    return v;
   }
+  // A random seed: any unsigned 64-bit integer.
+  std::uint64_t seed(const std::string& name = "seed") const {
+    if (!has(name)) return 0;
+    const std::string& s = values_.at(name);
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || end != s.data() + s.size() || ec != std::errc{})
+      throw usage_error("option --" + name + " expects an integer between 0 and 18446744073709551615, got '" + s + "'");
+    return v;
+  }
+  // --threads: worker threads, 0 for all cores (the same in every command); at most 1024.
+  std::size_t threads() const { return static_cast<std::size_t>(integer("threads", 1, 0, 1024)); }
 
  private:
   std::map<std::string, std::string> values_;
   std::set<std::string> flags_;
 };
+
+// Standard error, or a stream that discards everything under --quiet.
+inline std::ostream& messages(const arguments& a) {
+  static std::ostream discard(nullptr);
+  return a.flag("quiet") ? discard : std::cerr;
+}
 
 // Splits "a,b,c" into its parts.
 inline std::vector<std::string> split(const std::string& text, char separator) {

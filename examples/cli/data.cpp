@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "arguments.hpp"
+#include "files.hpp"
+#include "labels.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/models/activation.hpp"
@@ -51,6 +53,8 @@ data:
   --data-format F       sklearn (default: first line n,d,class names; last column is the
                         integer label) or csv (header optional; the last column is the target)
   --rows LIST           rows of --test to attribute, e.g. 0,3,10-19 (default: all)
+  --header H            csv: auto (default: the first line is a header when none of its
+                        cells is a number), yes or no
 
 model (trained on --train unless --model is given):
   --model FILE          a saved model (attrib train) instead of training; it must have been
@@ -115,7 +119,8 @@ method (--method NAME; models: L = logistic_regression, R = linear_regression, M
 output:
   --threads T           worker threads for loo, trak, knn-shapley and the games (default 1;
                         0: all cores); results do not depend on it
-  --out FILE            write the CSV there (default: standard output)
+  --out FILE            write the CSV there (default or -: standard output)
+  --quiet               no messages on standard error
   --help                this text
 )";
 
@@ -125,13 +130,13 @@ struct dataset {
   std::vector<std::string> class_names;
 };
 
-dataset read_data(const std::string& path, const std::string& format, const std::string& option) {
+dataset read_data(const arguments& a, const std::string& path, const std::string& format, const std::string& option) {
   if (format == "sklearn") {
     attrib::labelled_dataset d = attrib::read_sklearn_csv(path);
     return {std::move(d.features), std::move(d.labels), std::move(d.class_names)};
   }
   if (format != "csv") throw usage_error("--data-format must be sklearn or csv, got '" + format + "'");
-  const attrib::csv_table t = attrib::read_csv(path);
+  const attrib::csv_table t = read_table(a, path, "attrib data");
   if (t.values.cols() < 2)
     throw attrib::invalid_argument(option + " " + path + " has " + std::to_string(t.values.cols()) +
                                    " column; expected at least one feature column and a target column");
@@ -163,7 +168,7 @@ attrib::matrix loss_change_after_steps(const M& model, const attrib::matrix& ste
   return out;
 }
 
-void report(const attrib::data_attribution& r, const std::vector<Eigen::Index>& rows) {
+void report(const arguments& a, const attrib::data_attribution& r, const std::vector<Eigen::Index>& rows) {
   double worst = 0;
   std::string message;
   for (std::size_t j = 0; j < r.diagnostics.size(); ++j) {
@@ -176,11 +181,11 @@ void report(const attrib::data_attribution& r, const std::vector<Eigen::Index>& 
   }
   if (!r.diagnostics.empty()) {
     const auto& d = r.diagnostics.front();
-    std::cerr << "attrib data: " << r.method << ": largest relative residual ||(H + damping I) x - g_test|| / "
+    messages(a) << "attrib data: " << r.method << ": largest relative residual ||(H + damping I) x - g_test|| / "
               << "||g_test|| = " << worst << ", damping " << d.damping;
-    if (std::isfinite(d.spectrum_coverage)) std::cerr << ", spectrum coverage " << d.spectrum_coverage;
-    if (d.iterations > 0) std::cerr << ", iterations (first test row) " << d.iterations;
-    std::cerr << "\n";
+    if (std::isfinite(d.spectrum_coverage)) messages(a) << ", spectrum coverage " << d.spectrum_coverage;
+    if (d.iterations > 0) messages(a) << ", iterations (first test row) " << d.iterations;
+    messages(a) << "\n";
   }
 }
 
@@ -198,7 +203,7 @@ attrib::data_attribution run_influence(const arguments& a, const M& model, const
   if (solver == "cg")
     return attrib::influence(
         attrib::conjugate_gradient_inverse_hessian(
-            h, {.damping = damping, .max_iterations = static_cast<Eigen::Index>(a.count("max-iterations", 0))}),
+            h, {.damping = damping, .max_iterations = a.integer("max-iterations", 0, 0, 1'000'000'000)}),
         g, gt);
   if (solver == "lissa") {
     double scale = a.number("scale", 0.0);
@@ -212,20 +217,20 @@ attrib::data_attribution run_influence(const arguments& a, const M& model, const
         v = hv.normalized();
       }
       scale = 1.1 * std::max(lambda, 1e-12);
-      std::cerr << "attrib data: lissa scale " << scale << " (1.1 times the largest Hessian eigenvalue estimate)\n";
+      messages(a) << "attrib data: lissa scale " << scale << " (1.1 times the largest Hessian eigenvalue estimate)\n";
     }
     return attrib::influence(
-        attrib::lissa_inverse_hessian(h, {.depth = static_cast<Eigen::Index>(a.count("depth", 1000)),
+        attrib::lissa_inverse_hessian(h, {.depth = a.integer("depth", 1000, 1, 1'000'000'000),
                                           .scale = scale,
                                           .damping = damping,
-                                          .seed = a.count("seed", 0)}),
+                                          .seed = a.seed()}),
         g, gt);
   }
   if (solver == "arnoldi") {
-    const auto iterations = static_cast<Eigen::Index>(a.count("iterations", static_cast<std::uint64_t>(std::min<Eigen::Index>(100, p))));
-    const auto top_k = static_cast<Eigen::Index>(a.count("top-k", static_cast<std::uint64_t>(std::max<Eigen::Index>(1, iterations / 2))));
+    const auto iterations = a.integer("iterations", std::min<Eigen::Index>(100, p), 1, 1'000'000'000);
+    const auto top_k = a.integer("top-k", std::max<Eigen::Index>(1, iterations / 2), 1, 1'000'000'000);
     const attrib::arnoldi_inverse_hessian ar(
-        h, {.iterations = iterations, .top_k = top_k, .damping = damping, .seed = a.count("seed", 0)});
+        h, {.iterations = iterations, .top_k = top_k, .damping = damping, .seed = a.seed()});
     return attrib::influence(ar, g, gt);
   }
   if (solver == "ekfac") {
@@ -244,7 +249,7 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
                           std::vector<std::string>& columns) {
   constexpr bool is_logistic = std::is_same_v<M, attrib::logistic_regression>;
   constexpr bool is_linear = is_logistic || std::is_same_v<M, attrib::linear_regression>;
-  const std::size_t threads = a.count("threads", 1);
+  const std::size_t threads = a.threads();
   const std::string type = std::is_same_v<M, attrib::mlp> ? "mlp" : is_logistic ? "logistic_regression" : "linear_regression";
   auto needs = [&](bool ok, const std::string& models) {
     if (!ok) throw usage_error("--method " + method + " needs " + models + ", not " + type);
@@ -255,7 +260,7 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
   if (method == "influence") {
     const attrib::data_attribution r =
         run_influence(a, model, x, y, model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty));
-    report(r, rows);
+    report(a, r, rows);
     return r.scores;
   }
   if (method == "newton-loo")
@@ -275,8 +280,8 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
       M start = model;
       start.set_parameters(attrib::vector::Zero(model.parameter_count()));
       const double lr = a.number("learning-rate", 0.5);
-      const auto count = static_cast<Eigen::Index>(a.count("checkpoints", 5));
-      const auto every = static_cast<Eigen::Index>(a.count("checkpoint-every", 40));
+      const auto count = a.integer("checkpoints", 5, 1, 1'000'000);
+      const auto every = a.integer("checkpoint-every", 40, 1, 1'000'000'000);
       const auto checkpoints = attrib::gradient_descent_checkpoints(start, x, y, lr, count, every);
       return attrib::tracin(checkpoints, std::vector<double>(static_cast<std::size_t>(count), lr * static_cast<double>(every)),
                             x, y, tx, ty)
@@ -287,15 +292,15 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
     needs(is_logistic, "logistic_regression (margin gradients)");
     if constexpr (is_logistic)
       return attrib::trak({attrib::trak_member_for(model, x, y, tx, ty)},
-                          {.projection_dim = static_cast<Eigen::Index>(a.count("projection-dim", 512)),
-                           .seed = a.count("seed", 0),
+                          {.projection_dim = a.integer("projection-dim", 512, 1, 100'000),
+                           .seed = a.seed(),
                            .threads = threads})
           .scores;
   }
   if (method == "knn-shapley") {
     needs(is_logistic, "class labels (logistic_regression)");
     const attrib::standardizer s = attrib::standardizer::fit(x);
-    const auto k = static_cast<Eigen::Index>(a.count("k", 5));
+    const auto k = a.integer("k", 5, 1, 1'000'000'000);
     return attrib::knn_shapley_per_test(s.transform(x), y, s.transform(tx), ty, k, {.threads = threads}).transpose();
   }
   if (method == "tmc-shapley" || method == "data-banzhaf") {
@@ -305,8 +310,8 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
                                              .classes = model.classes(),
                                              .options = {.l2 = model.l2()},
                                              .scaling = model.input_standardizer()};
-      const attrib::run_settings settings{.seed = a.count("seed", 0), .threads = threads};
-      const std::size_t budget = a.count("budget", 0);
+      const attrib::run_settings settings{.seed = a.seed(), .threads = threads};
+      const std::size_t budget = static_cast<std::size_t>(a.integer("budget", 0, 0, 1'000'000'000'000));
       auto value = [&](const auto& utility) {
         const attrib::data_game game(x, y, tx, ty, trainer, utility);
         return method == "tmc-shapley" ? attrib::tmc_shapley{.solver = {.budget = budget}}.explain(game, settings)
@@ -321,7 +326,7 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
       else
         throw usage_error("--utility must be log-likelihood or accuracy, got '" + utility + "'");
       // model_evaluations counts rows touched: n_train + n_test per coalition value.
-      std::cerr << "attrib data: " << method << ": v(all) " << r.prediction << ", v(empty) " << r.base_value << ", "
+      messages(a) << "attrib data: " << method << ": v(all) " << r.prediction << ", v(empty) " << r.base_value << ", "
                 << r.model_evaluations / static_cast<std::size_t>(x.rows() + tx.rows()) << " coalition values\n";
       columns = {method == "tmc-shapley" ? "shapley" : "banzhaf", "se"};
       attrib::matrix out(x.rows(), 2);
@@ -340,16 +345,17 @@ int data(const std::vector<std::string>& args) {
                     {"train", "test", "data-format", "rows", "model", "model-type", "l2", "hidden", "activation",
                      "epochs", "learning-rate", "batch-size", "method", "solver", "damping", "max-iterations", "depth",
                      "scale", "iterations", "top-k", "checkpoints", "checkpoint-every", "projection-dim", "seed", "k",
-                     "budget", "utility", "threads", "out"},
-                    {"help"});
+                     "budget", "utility", "threads", "header", "out"},
+                    {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
+  refuse_overwriting_inputs(a, {"out"}, {"train", "test", "model"});
   const std::string method = a.required("method");
   const std::string format = a.text("data-format", "sklearn");
-  const dataset train = read_data(a.required("train"), format, "--train");
-  const dataset test = read_data(a.required("test"), format, "--test");
+  const dataset train = read_data(a, a.required("train"), format, "--train");
+  const dataset test = read_data(a, a.required("test"), format, "--test");
   if (train.x.rows() < 2)
     throw attrib::invalid_argument("--train has " + std::to_string(train.x.rows()) +
                                    " rows; data attribution needs at least 2 training points");
@@ -383,15 +389,15 @@ int data(const std::vector<std::string>& args) {
     if (!(l2 >= 0)) throw usage_error("--l2 must be non-negative");
     const attrib::standardizer scale = attrib::standardizer::fit(train.x);
     if (type == "logistic_regression" || type == "mlp") {
-      const Eigen::Index classes = std::max<Eigen::Index>(
-          2, std::max<Eigen::Index>(static_cast<Eigen::Index>(train.class_names.size()),
-                                    static_cast<Eigen::Index>(std::max(0.0, train.y.maxCoeff())) + 1));
+      const Eigen::Index classes = train.class_names.empty()
+                                       ? class_count(train.y, "--train")
+                                       : std::max<Eigen::Index>(2, static_cast<Eigen::Index>(train.class_names.size()));
       check_labels(train.y, classes, "--train");
       if (type == "logistic_regression") {
         attrib::logistic_regression m(d, classes == 2 ? 1 : classes);
         m.set_standardizer(scale);
         const attrib::newton_report r = m.train(train.x, train.y, {.l2 = l2});
-        std::cerr << "attrib data: logistic regression, " << classes << " classes, " << r.iterations
+        messages(a) << "attrib data: logistic regression, " << classes << " classes, " << r.iterations
                   << " Newton iterations, loss " << r.loss << ", gradient norm " << r.gradient_norm
                   << (r.converged ? "" : " (not converged)") << "\n";
         fitted = std::move(m);
@@ -407,15 +413,15 @@ int data(const std::vector<std::string>& args) {
           inputs = shapes.back().outputs;
         }
         shapes.push_back({inputs, classes, attrib::activation::identity});
-        attrib::mlp m(shapes, attrib::output_head::softmax, a.count("seed", 0));
+        attrib::mlp m(shapes, attrib::output_head::softmax, a.seed());
         m.set_standardizer(scale);
         const auto history = m.train(train.x, train.y,
                                      {.learning_rate = a.number("learning-rate", 0.01),
-                                      .epochs = static_cast<Eigen::Index>(a.count("epochs", 200)),
-                                      .batch_size = static_cast<Eigen::Index>(a.count("batch-size", 32)),
+                                      .epochs = a.integer("epochs", 200, 0, 1'000'000'000),
+                                      .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
                                       .l2 = l2,
-                                      .seed = a.count("seed", 0)});
-        std::cerr << "attrib data: mlp, " << history.size() << " epochs, final loss "
+                                      .seed = a.seed()});
+        messages(a) << "attrib data: mlp, " << history.size() << " epochs, final loss "
                   << m.loss(train.x, train.y) << "\n";
         fitted = std::move(m);
       }
@@ -423,7 +429,7 @@ int data(const std::vector<std::string>& args) {
       attrib::linear_regression m(d);
       m.set_standardizer(scale);
       m.train(train.x, train.y, l2);
-      std::cerr << "attrib data: linear regression, loss " << m.loss(train.x, train.y) << "\n";
+      messages(a) << "attrib data: linear regression, loss " << m.loss(train.x, train.y) << "\n";
       fitted = std::move(m);
     } else {
       throw usage_error("--model-type must be logistic_regression, mlp or linear_regression, got '" + type + "'");
@@ -455,10 +461,8 @@ int data(const std::vector<std::string>& args) {
   attrib::matrix table(scores.rows(), scores.cols() + 1);
   for (Eigen::Index i = 0; i < scores.rows(); ++i) table(i, 0) = static_cast<double>(i);
   table.rightCols(scores.cols()) = scores;
-  if (a.has("out"))
-    attrib::write_csv(a.text("out"), columns, table);
-  else
-    std::cout << attrib::format_csv(columns, table);
+  const std::string csv = attrib::format_csv(columns, table);
+  write_output(a, "out", [&](std::ostream& out) { out << csv; });
   return 0;
 }
 

@@ -1,14 +1,17 @@
 // attrib explain: feature attributions of a saved model for rows of a CSV file.
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "arguments.hpp"
+#include "files.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/quadrature.hpp"
 #include "attrib/core/run_settings.hpp"
@@ -42,10 +45,12 @@ sampling, and the number of model evaluations.
 
 input:
   --model FILE          model config in attrib's JSON format (docs/model-format.md)
-  --data FILE           CSV of instances, one per row (a header line is detected)
+  --data FILE           CSV of instances, one per row
   --data-format F       csv (default) or sklearn (first line n,d,class names; last column
                         is a label and is dropped)
   --rows LIST           rows of --data to explain, e.g. 0,3,10-19 (default: all)
+  --header H            csv: auto (default: the first line is a header when none of its
+                        cells is a number), yes or no
 
 baseline (what an absent feature is replaced by):
   --baseline FILE       CSV of baseline rows (default: the --data file)
@@ -80,7 +85,7 @@ method:
   --groups LIST         one group label per feature, e.g. 0,0,1,2,2: players are groups
 
 output:
-  --out FILE            write the CSV there (default: standard output)
+  --out FILE            write the CSV there (default or -: standard output)
   --quiet               no progress messages on standard error
   --help                this text
 )";
@@ -95,7 +100,7 @@ attrib::attribution run_method(const std::string& name, const arguments& a, cons
                                const NoisyGame& noisy, const ZeroGame& zero_baseline,
                                const attrib::run_settings& settings) {
   using namespace attrib;
-  const std::size_t samples = a.count("samples", 0);
+  const std::size_t samples = static_cast<std::size_t>(a.integer("samples", 0, 0, 1'000'000'000'000));
   const double target = a.number("target-se", 0.0);
   const sampled_regression regression{.budget = samples, .target_standard_error = target};
   exponential_kernel kernel{.width = a.number("width", 0.0)};
@@ -130,18 +135,18 @@ attrib::attribution run_method(const std::string& name, const arguments& a, cons
   if (name == "smoothgrad-squared") return smooth(gradient_statistic::mean_square);
   if (name == "vargrad") return smooth(gradient_statistic::variance);
   if (name == "integrated-gradients" || name == "expected-gradients") {
-    const auto steps = a.count("steps", 50);
-    if (steps == 0 || steps > 1000000) throw usage_error("--steps must be in [1, 1000000]");
+    const auto steps = a.integer("steps", 50, 1, 1'000'000);
     const straight_path path{.rule = parse_quadrature_rule(a.text("rule", "gauss_legendre")), .steps = static_cast<int>(steps)};
     return integrated_gradients{.neighborhood = path, .solver = average}.explain(game, settings);
   }
   throw usage_error("unknown --method '" + name + "' (see --help)");
 }
 
-attrib::matrix read_rows(const std::string& path, const std::string& format, std::vector<std::string>* header) {
+attrib::matrix read_rows(const arguments& a, const std::string& path, const std::string& format,
+                         std::vector<std::string>* header) {
   if (format == "sklearn") return attrib::read_sklearn_csv(path).features;
   if (format != "csv") throw usage_error("format must be csv or sklearn, got '" + format + "'");
-  attrib::csv_table table = attrib::read_csv(path);
+  attrib::csv_table table = read_table(a, path, "attrib explain");
   if (header) *header = table.header;
   return table.values;
 }
@@ -152,18 +157,19 @@ int explain(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"model", "data", "data-format", "rows", "baseline", "baseline-format", "baseline-mode",
                      "baseline-row", "max-background", "method", "output", "samples", "seed", "threads",
-                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "out"},
+                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "out"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
+  refuse_overwriting_inputs(a, {"out"}, {"model", "data", "baseline", "groups"});
   const std::string method = a.required("method");
   const attrib::any_model model = attrib::load_model(a.required("model"));
   const Eigen::Index d = model.input_dim();
 
   std::vector<std::string> header;
-  const attrib::matrix data = read_rows(a.required("data"), a.text("data-format", "csv"), &header);
+  const attrib::matrix data = read_rows(a, a.required("data"), a.text("data-format", "csv"), &header);
   if (data.cols() != d)
     throw usage_error("--data has " + std::to_string(data.cols()) + " columns but the model takes " +
                       std::to_string(d) + " inputs");
@@ -176,7 +182,7 @@ int explain(const std::vector<std::string>& args) {
   // Baseline.
   const bool own_baseline = a.has("baseline");
   attrib::matrix baseline_rows =
-      own_baseline ? read_rows(a.text("baseline"), a.text("baseline-format", "csv"), nullptr) : data;
+      own_baseline ? read_rows(a, a.text("baseline"), a.text("baseline-format", "csv"), nullptr) : data;
   if (baseline_rows.cols() != d)
     throw usage_error("--baseline has " + std::to_string(baseline_rows.cols()) + " columns, expected " + std::to_string(d));
   if (baseline_rows.rows() == 0) throw usage_error("--baseline has no rows");
@@ -187,14 +193,13 @@ int explain(const std::vector<std::string>& args) {
   if (mode == "mean") {
     baseline = baseline_rows.colwise().mean();
   } else if (mode == "row") {
-    const auto r = static_cast<Eigen::Index>(a.count("baseline-row", 0));
+    const auto r = a.integer("baseline-row", 0, 0, std::numeric_limits<std::int64_t>::max());
     if (r >= baseline_rows.rows())
       throw usage_error("--baseline-row " + std::to_string(r) + " is out of range; the baseline has " +
                         std::to_string(baseline_rows.rows()) + " rows");
     baseline = baseline_rows.row(r);
   } else if (mode == "background") {
-    const auto cap = static_cast<Eigen::Index>(a.count("max-background", 100));
-    if (cap == 0) throw usage_error("--max-background must be positive");
+    const auto cap = a.integer("max-background", 100, 1, 1'000'000'000);
     if (baseline_rows.rows() > cap && !a.flag("quiet"))
       std::cerr << "attrib explain: using the first " << cap << " of " << baseline_rows.rows()
                 << " background rows (--max-background)\n";
@@ -231,8 +236,8 @@ int explain(const std::vector<std::string>& args) {
 
   const std::string output_text = a.text("output", "0");
   const bool predicted = output_text == "predicted";
-  const Eigen::Index fixed_output = predicted ? 0 : static_cast<Eigen::Index>(a.count("output", 0));
-  const attrib::run_settings settings{.seed = a.count("seed", 0), .threads = a.count("threads", 1)};
+  const Eigen::Index fixed_output = predicted ? 0 : a.integer("output", 0, 0, std::numeric_limits<std::int64_t>::max());
+  const attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
 
   std::vector<std::vector<double>> table;
   bool with_errors = false, with_base = true;
@@ -281,10 +286,8 @@ int explain(const std::vector<std::string>& args) {
       throw std::runtime_error("some instances have standard errors and others not");
     for (std::size_t c = 0; c < columns.size(); ++c) values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = table[r][c];
   }
-  if (a.has("out"))
-    attrib::write_csv(a.text("out"), columns, values);
-  else
-    std::cout << attrib::format_csv(columns, values);
+  const std::string csv = attrib::format_csv(columns, values);
+  write_output(a, "out", [&](std::ostream& out) { out << csv; });
   return 0;
 }
 

@@ -4,14 +4,18 @@
 // scores as CSV and the explanation's H-fidelity.
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "arguments.hpp"
+#include "files.hpp"
+#include "labels.hpp"
 #include "attrib/models/gnn/gcn.hpp"
 #include "attrib/models/gnn/gin.hpp"
 #include "attrib/games/node_removal_game.hpp"
@@ -43,7 +47,8 @@ in attrib's text format; prints the final loss and the training accuracy to stan
   --learning-rate R     Adam step (default 0.005)
   --batch-size B        graphs per step (default 32)
   --seed S              initialisation and shuffling seed (default 0)
-  --out FILE            the model file to write
+  --out FILE            the model file to write (-: standard output)
+  --quiet               no messages on standard error
 
 explain: scores the nodes of graph K (0-based, in file order) for one class and writes CSV to
 standard output: node,label,score (label = the node label of the TU file). Standard error gets
@@ -60,7 +65,7 @@ the class, its probability, the baseline and the H-fidelity of the top positive 
   --epochs N            gnnexplainer: Adam epochs (default 1000, as GStarX runs it)
   --sparsity S          H-fidelity sparsity in [0, 1] (default 0.5)
   --seed S              seed of sampled methods (default 0)
-  --threads N           worker threads (default 1; results do not depend on it)
+  --threads N           worker threads, 0 for all cores (default 1; results do not depend on it)
   --help                this text
 
 The game is GStarX's: v(S) = p_c(G_S) - the dataset-average p_c, nodes outside S removed with
@@ -81,37 +86,31 @@ std::vector<int> labels_of(const attrib::graph_dataset& data) {
   return labels;
 }
 
-attrib::index classes_of(const std::vector<int>& labels) {
-  int top = 1;
-  for (int y : labels) top = std::max(top, y);
-  return top + 1;
-}
-
 int train(const arguments& a) {
+  // The dataset's own files are DIR/NAME_*.txt; a model written over one would destroy it.
+  const std::filesystem::path out_path = a.required("out");
+  if (a.text("out") != "-" && same_file(out_path.parent_path().empty() ? "." : out_path.parent_path(), a.required("dataset")) &&
+      out_path.filename().string().starts_with(a.required("name") + "_"))
+    throw usage_error("--out '" + a.text("out") + "' would overwrite a file of the " + a.text("name") + " dataset; choose another name");
   const attrib::graph_dataset data = attrib::read_tu_dataset(a.required("dataset"), a.required("name"));
   const std::string kind = a.required("model"), out = a.required("out");
   const std::vector<attrib::gcn_input> inputs = inputs_of(data);
   const std::vector<int> labels = labels_of(data);
-  const auto hidden = static_cast<attrib::index>(a.count("hidden", 32));
-  const auto layers = static_cast<attrib::index>(a.count("layers", 3));
-  if (hidden < 1 || layers < 1) throw usage_error("--hidden and --layers must be at least 1");
-  const attrib::gnn_training options{.epochs = static_cast<attrib::index>(a.count("epochs", 100)),
-                                     .batch_size = static_cast<attrib::index>(a.count("batch-size", 32)),
+  const auto hidden = a.integer("hidden", 32, 1, 1'000'000);
+  const auto layers = a.integer("layers", 3, 1, 1000);
+  const attrib::gnn_training options{.epochs = a.integer("epochs", 100, 0, 1'000'000'000),
+                                     .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
                                      .learning_rate = a.number("learning-rate", 0.005),
-                                     .seed = a.count("seed", 0)};
-  const attrib::index features = inputs.front().features.cols(), classes = classes_of(labels);
-  std::ofstream file;
+                                     .seed = a.seed()};
+  const attrib::index features = inputs.front().features.cols(), classes = class_count(labels, "--dataset " + a.text("name") + " graph labels");
   const auto fit_and_save = [&](auto model) {
     const double loss = model.train(inputs, labels, options);
     double hits = 0;
     for (std::size_t k = 0; k < inputs.size(); ++k) hits += model.predict(inputs[k]) == labels[k] ? 1.0 : 0.0;
-    std::cerr << "attrib graph train: " << kind << ", " << inputs.size() << " graphs, final loss " << loss
+    messages(a) << "attrib graph train: " << kind << ", " << inputs.size() << " graphs, final loss " << loss
               << ", training accuracy " << hits / static_cast<double>(inputs.size()) << "\n";
-    file.open(out);
-    if (!file) throw attrib::format_error("cannot write " + out);
-    model.save(file);
-    if (!file) throw attrib::format_error("writing " + out + " failed");
-    std::cerr << "attrib graph train: saved " << out << "\n";
+    if (write_output(a, "out", [&](std::ostream& s) { model.save(s); }))
+      messages(a) << "attrib graph train: saved " << out << "\n";
   };
   if (kind == "gcn") {
     const std::string r = a.text("readout", "mean");
@@ -154,7 +153,7 @@ template <class Model>
 int explain_with(const Model& model, const arguments& a, const attrib::graph_dataset& data) {
   const std::vector<attrib::gcn_input> inputs = inputs_of(data);
   const std::string graph_text = a.required("graph");
-  const std::uint64_t k = a.count("graph", 0);
+  const auto k = static_cast<std::uint64_t>(a.integer("graph", 0, 0, std::numeric_limits<std::int64_t>::max()));
   if (k >= data.graphs.size())
     throw usage_error("--graph " + graph_text + " is out of range: the dataset has " + std::to_string(data.graphs.size()) +
                       " graphs (0.." + std::to_string(data.graphs.size() - 1) + ")");
@@ -162,7 +161,7 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
   if (in.features.cols() != model.inputs())
     throw usage_error("the model takes " + std::to_string(model.inputs()) + " node features but the dataset's nodes have " +
                       std::to_string(in.features.cols()) + " (was it trained on another dataset?)");
-  const attrib::index c = a.has("class") ? static_cast<attrib::index>(a.count("class", 0)) : model.predict(in);
+  const attrib::index c = a.has("class") ? a.integer("class", 0, 0, std::numeric_limits<std::int64_t>::max()) : model.predict(in);
   if (c >= model.classes())
     throw usage_error("--class " + std::to_string(c) + " is out of range: the model has " + std::to_string(model.classes()) +
                       " classes");
@@ -172,11 +171,9 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
   const auto& structure = data.graphs[k].structure;
   const auto neighbors = attrib::neighbor_masks(structure);
   const attrib::index n = game.player_count();
-  const std::uint64_t threads = a.count("threads", 1);
-  if (threads < 1) throw usage_error("--threads must be at least 1");
-  const attrib::run_settings settings{.seed = a.count("seed", 0), .threads = static_cast<std::size_t>(threads)};
+  const attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
   const std::string method = a.required("method");
-  const std::size_t budget = a.has("samples") ? a.count("samples", 0) : 2 + 100 * static_cast<std::size_t>(2 * (n - 1));
+  const std::size_t budget = a.has("samples") ? static_cast<std::size_t>(a.integer("samples", 0, 1, 1'000'000'000'000)) : 2 + 100 * static_cast<std::size_t>(2 * (n - 1));
   constexpr attrib::index exact_limit = 16;
   attrib::vector scores;
   if (method == "hn") {
@@ -194,7 +191,7 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
   } else if (method == "occlusion") {
     scores = attrib::occlusion{}.explain(game).values;
   } else if (method == "gnnexplainer") {
-    scores = attrib::gnn_explainer{.epochs = static_cast<attrib::index>(a.count("epochs", 1000))}
+    scores = attrib::gnn_explainer{.epochs = a.integer("epochs", 1000, 0, 1'000'000'000)}
                  .explain(model, in, c, settings.seed)
                  .scores;
   } else {
@@ -206,7 +203,7 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
     std::cout << i << ',' << structure[static_cast<attrib::graph_node>(i)].label << ',' << scores(i) << '\n';
   const auto f = attrib::evaluate_coalition([&](const attrib::vector& keep) { return game.probability(keep); }, n,
                                             attrib::top_positive_nodes(scores, sparsity));
-  std::cerr << "attrib graph explain: graph " << k << " (" << n << " nodes), class " << c << " with probability "
+  messages(a) << "attrib graph explain: graph " << k << " (" << n << " nodes), class " << c << " with probability "
             << game.probability(attrib::vector::Ones(n)) << ", baseline " << game.baseline() << "\n"
             << "attrib graph explain: " << method << " H-fidelity " << f.harmonic << " at sparsity " << f.sparsity
             << " (requested " << sparsity << "; fidelity " << f.fidelity << ", inverse fidelity " << f.inverse_fidelity
@@ -239,7 +236,7 @@ int graph(const std::vector<std::string>& args) {
   if (action == "train") {
     const arguments a(rest, {"dataset", "name", "model", "readout", "hidden", "layers", "epochs", "learning-rate",
                              "batch-size", "seed", "out"},
-                      {"help"});
+                      {"help", "quiet"});
     if (a.flag("help")) {
       std::cout << help;
       return 0;
@@ -249,7 +246,7 @@ int graph(const std::vector<std::string>& args) {
   if (action == "explain") {
     const arguments a(rest, {"dataset", "name", "model-file", "graph", "method", "class", "tau", "samples", "epochs",
                              "sparsity", "seed", "threads"},
-                      {"help"});
+                      {"help", "quiet"});
     if (a.flag("help")) {
       std::cout << help;
       return 0;

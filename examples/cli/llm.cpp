@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arguments.hpp"
+#include "files.hpp"
 #include "attrib/io/gguf.hpp"
 #include "attrib/io/llama2c.hpp"
 #include "attrib/io/mapped_file.hpp"
@@ -69,7 +70,7 @@ trace:
   --tokens IDS          comma-separated token ids instead of --prompt
   --hooks LIST          comma-separated hook points: embed, resid_pre.L, attn_out.L, resid_mid.L,
                         mlp_post.L, mlp_out.L, resid_post.L, final_norm (docs/transformer-hooks.md)
-  --out FILE            write the CSV here (default: standard output). Columns:
+  --out FILE            write the CSV here (default or -: standard output). Columns:
                         hook,position,token,dim,value, one row per activation entry
   --help                this text
 )";
@@ -229,8 +230,6 @@ loaded load(const arguments& a, bool need_tokenizer) {
 #pragma GCC diagnostic pop
 #endif
 
-std::size_t threads(const arguments& a) { return static_cast<std::size_t>(a.count("threads", 1)); }
-
 // The prompt: --tokens as given, or --prompt encoded.
 std::vector<attrib::token_id> prompt_tokens(const arguments& a, const loaded& m) {
   if (!a.has("tokens")) return m.tokenizer->encode(a.text("prompt"));
@@ -307,12 +306,12 @@ int generate(const arguments& a) {
   const loaded m = load(a, !a.has("tokens"));
   const std::vector<std::vector<attrib::token_id>> prompt = {prompt_tokens(a, m)};
   attrib::generation_settings s;
-  s.max_new_tokens = static_cast<attrib::index>(a.count("max-tokens", 64));
+  s.max_new_tokens = a.integer("max-tokens", 64, 0, 1'000'000'000);
   s.temperature = static_cast<float>(a.number("temperature", 0.0));
   s.top_p = static_cast<float>(a.number("top-p", 1.0));
-  s.seed = a.count("seed", 0);
+  s.seed = a.seed();
   if (m.tokenizer) s.stop_tokens = m.tokenizer->stop;
-  s.threads = threads(a);
+  s.threads = a.threads();
   if (!(s.temperature >= 0.0f)) throw usage_error("--temperature must be >= 0");
   if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) throw usage_error("--top-p must lie in (0, 1]");
   const auto out = attrib::generate(*m.model, prompt, s);
@@ -349,31 +348,23 @@ int trace(const arguments& a) {
   options.hooks = &hooks;
   options.logit_tokens = {0};  // the logits are not wanted
   options.last_position_only = true;
-  options.threads = threads(a);
+  options.threads = a.threads();
   m.model->forward(prompt, options);
 
-  std::ofstream file;
-  if (a.has("out")) {
-    file.open(a.text("out"));
-    if (!file) throw std::runtime_error("cannot open --out file '" + a.text("out") + "' for writing");
-  }
-  std::ostream& out = a.has("out") ? static_cast<std::ostream&>(file) : std::cout;
-  out << "hook,position,token,dim,value\n" << std::setprecision(9);
   const auto n = static_cast<attrib::index>(prompt[0].size());
-  for (const auto& p : points) {
-    const auto& values = recorded.at(p, 0);
-    const std::string name = attrib::to_string(p);
-    for (attrib::index t = 0; t < n; ++t)
-      for (attrib::index d = 0; d < values.cols(); ++d)
-        out << name << ',' << t << ',' << prompt[0][static_cast<std::size_t>(t)] << ',' << d << ','
-            << values(t, d) << '\n';
-  }
-  if (a.has("out")) {
-    file.close();
-    if (!file) throw std::runtime_error("writing --out file '" + a.text("out") + "' failed");
-    std::cerr << "wrote " << points.size() << " hook points x " << n << " positions to "
-              << a.text("out") << "\n";
-  }
+  const bool to_file = write_output(a, "out", [&](std::ostream& out) {
+    out << "hook,position,token,dim,value\n" << std::setprecision(9);
+    for (const auto& p : points) {
+      const auto& values = recorded.at(p, 0);
+      const std::string name = attrib::to_string(p);
+      for (attrib::index t = 0; t < n; ++t)
+        for (attrib::index d = 0; d < values.cols(); ++d)
+          out << name << ',' << t << ',' << prompt[0][static_cast<std::size_t>(t)] << ',' << d << ','
+              << values(t, d) << '\n';
+    }
+  });
+  if (to_file)
+    messages(a) << "wrote " << points.size() << " hook points x " << n << " positions to " << a.text("out") << "\n";
   return 0;
 }
 
@@ -389,11 +380,12 @@ int llm(const std::vector<std::string>& args) {
   const arguments a(rest,
                     {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
                      "top-p", "seed", "hooks", "out"},
-                    {"help", "show-ids"});
+                    {"help", "show-ids", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
+  refuse_overwriting_inputs(a, {"out"}, {"model", "tokenizer"});
   if (command == "inspect") return inspect(a);
   if (command == "generate") return generate(a);
   if (command == "trace") return trace(a);

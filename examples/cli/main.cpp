@@ -9,6 +9,10 @@
 #include "arguments.hpp"
 #include "commands.hpp"
 
+#ifndef ATTRIB_VERSION
+#define ATTRIB_VERSION "unknown"
+#endif
+
 namespace {
 
 const char* usage = R"(usage: attrib <command> [options]
@@ -20,7 +24,10 @@ commands:
   graph     train a GCN or GIN on a TU-format graph dataset; explain a graph node by node (HN value, ...)
   llm       inspect, generate with and trace a transformer checkpoint (.gguf or llama2.c .bin)
 
-Run 'attrib <command> --help' for the options of a command.
+Run 'attrib <command> --help' (or -h) for the options of a command; 'attrib --version' for the
+version. Options take a value as '--name value' or '--name=value'; '-' as an output file is
+standard output. Exit status: 0 on success, 1 when an input is refused or a run fails, 2 for
+a usage error.
 )";
 
 }  // namespace
@@ -31,6 +38,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  if (command == "--version" || command == "-V") {
+    std::cout << "attrib " << ATTRIB_VERSION << "\n";
+    return 0;
+  }
   const std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (command == "explain") return cli::explain(args);

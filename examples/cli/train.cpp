@@ -1,9 +1,12 @@
 // attrib train: fit one of the documented models on a CSV and save it in attrib's format.
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "arguments.hpp"
+#include "files.hpp"
+#include "labels.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/models/activation.hpp"
@@ -26,7 +29,9 @@ takes raw features. Prints the final training loss and accuracy (or RMSE) to sta
 data:
   --data FILE           training data
   --data-format F       sklearn (default: first line n,d,class names; last column is the
-                        integer label) or csv (header optional; the last column is the target)
+                        integer label) or csv (the last column is the target)
+  --header H            csv: auto (default: the first line is a header when none of its
+                        cells is a number), yes or no
 
 model:
   --model-type TYPE     mlp, logistic_regression or linear_regression
@@ -46,6 +51,7 @@ training:
 output:
   --out FILE            the model config to write
   --weights-file NAME   write the weights to NAME (safetensors, beside --out) instead of inline
+  --quiet               no messages on standard error
   --help                this text
 )";
 
@@ -54,14 +60,21 @@ output:
 int train(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"data", "data-format", "model-type", "hidden", "activation", "output", "l2", "epochs",
-                     "learning-rate", "batch-size", "seed", "out", "weights-file"},
-                    {"help"});
+                     "learning-rate", "batch-size", "seed", "header", "out", "weights-file"},
+                    {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
   const std::string type = a.required("model-type");
   const std::string out = a.required("out");
+  refuse_overwriting_inputs(a, {"out"}, {"data"});
+  if (a.has("weights-file")) {
+    const auto weights = std::filesystem::path(out).parent_path() / a.text("weights-file");
+    if (same_file(weights, a.required("data")) || same_file(weights, out))
+      throw usage_error("--weights-file '" + a.text("weights-file") + "' (beside --out) is the " +
+                        (same_file(weights, out) ? "--out" : "--data") + " file; choose another name");
+  }
   attrib::matrix features;
   attrib::vector targets;
   attrib::model_info info;
@@ -72,7 +85,7 @@ int train(const std::vector<std::string>& args) {
     targets = std::move(data.labels);
     info.class_names = data.class_names;
   } else if (format == "csv") {
-    attrib::csv_table table = attrib::read_csv(a.required("data"));
+    attrib::csv_table table = read_table(a, a.required("data"), "attrib train");
     if (table.values.cols() < 2) throw usage_error("--data needs at least one feature column and a target column");
     features = table.values.leftCols(table.values.cols() - 1);
     targets = table.values.col(table.values.cols() - 1);
@@ -85,9 +98,9 @@ int train(const std::vector<std::string>& args) {
   const attrib::standardizer scale = attrib::standardizer::fit(features);
 
   auto classes = [&] {
-    const Eigen::Index k = static_cast<Eigen::Index>(targets.maxCoeff()) + 1;
-    if (!info.class_names.empty() && static_cast<Eigen::Index>(info.class_names.size()) != k)
-      info.class_names.resize(static_cast<std::size_t>(std::max<Eigen::Index>(k, 0)));
+    if (info.class_names.empty()) return class_count(targets, "--data");
+    const auto k = std::max<Eigen::Index>(2, static_cast<Eigen::Index>(info.class_names.size()));
+    info.class_names.resize(static_cast<std::size_t>(k));
     return k;
   };
   attrib::any_model::variant_type fitted = attrib::linear_regression(d);
@@ -104,15 +117,15 @@ int train(const std::vector<std::string>& args) {
       inputs = shapes.back().outputs;
     }
     shapes.push_back({inputs, outputs, attrib::activation::identity});
-    attrib::mlp model(shapes, head, a.count("seed", 0));
+    attrib::mlp model(shapes, head, a.seed());
     model.set_standardizer(scale);
     const auto history = model.train(features, targets,
                                      {.learning_rate = a.number("learning-rate", 0.01),
-                                      .epochs = static_cast<Eigen::Index>(a.count("epochs", 200)),
-                                      .batch_size = static_cast<Eigen::Index>(a.count("batch-size", 32)),
+                                      .epochs = a.integer("epochs", 200, 0, 1'000'000'000),
+                                      .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
                                       .l2 = l2,
-                                      .seed = a.count("seed", 0)});
-    std::cerr << "attrib train: mlp, " << history.size() << " epochs, final loss "
+                                      .seed = a.seed()});
+    messages(a) << "attrib train: mlp, " << history.size() << " epochs, final loss "
               << (history.empty() ? model.loss(features, targets) : history.back()) << "\n";
     fitted = std::move(model);
   } else if (type == "logistic_regression") {
@@ -120,7 +133,7 @@ int train(const std::vector<std::string>& args) {
     attrib::logistic_regression model(d, k == 2 ? 1 : k, attrib::parse_logistic_output(a.text("output", "probability")));
     model.set_standardizer(scale);
     const attrib::newton_report report = model.train(features, targets, {.l2 = l2});
-    std::cerr << "attrib train: logistic regression, " << report.iterations << " Newton iterations, loss "
+    messages(a) << "attrib train: logistic regression, " << report.iterations << " Newton iterations, loss "
               << report.loss << ", gradient norm " << report.gradient_norm << (report.converged ? "" : " (not converged)")
               << "\n";
     fitted = std::move(model);
@@ -128,7 +141,7 @@ int train(const std::vector<std::string>& args) {
     attrib::linear_regression model(d);
     model.set_standardizer(scale);
     model.train(features, targets, l2);
-    std::cerr << "attrib train: linear regression, loss " << model.loss(features, targets) << "\n";
+    messages(a) << "attrib train: linear regression, loss " << model.loss(features, targets) << "\n";
     fitted = std::move(model);
   } else {
     throw usage_error("--model-type must be mlp, logistic_regression or linear_regression, got '" + type + "'");
@@ -138,7 +151,7 @@ int train(const std::vector<std::string>& args) {
   // Training fit: accuracy for classifiers, RMSE for regression.
   const attrib::matrix predictions = model.predict(features);
   if (type == "linear_regression" || a.text("output") == "identity") {
-    std::cerr << "attrib train: training RMSE "
+    messages(a) << "attrib train: training RMSE "
               << std::sqrt((predictions.col(0) - targets).squaredNorm() / static_cast<double>(targets.size())) << "\n";
   } else {
     double correct = 0;
@@ -150,10 +163,10 @@ int train(const std::vector<std::string>& args) {
         predictions.row(r).maxCoeff(&label);
       correct += static_cast<double>(label) == targets(r);
     }
-    std::cerr << "attrib train: training accuracy " << correct / static_cast<double>(predictions.rows()) << "\n";
+    messages(a) << "attrib train: training accuracy " << correct / static_cast<double>(predictions.rows()) << "\n";
   }
   attrib::save_model(out, model, {.weights_file = a.text("weights-file")});
-  std::cerr << "attrib train: saved " << out << "\n";
+  messages(a) << "attrib train: saved " << out << "\n";
   return 0;
 }
 

@@ -113,4 +113,60 @@ file(WRITE "${WORK}/not_a_model.txt" "attrib-gin 1\n0 0 0 7\n")
 run_fails("gin::load: malformed configuration line" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG
           --model-file "${WORK}/not_a_model.txt" --graph 1 --method hn)
 
+# Hostile and careless input (issue #17): each refused before any work, with a message that
+# names the option or file, and no output file left behind or overwritten.
+run_ok("${ATTRIB}" --version)
+if(NOT last_out MATCHES "^attrib [0-9]+\\.[0-9]+\\.[0-9]+")
+  message(FATAL_ERROR "attrib --version printed:\n${last_out}")
+endif()
+foreach(command explain train data graph llm)
+  run_ok("${ATTRIB}" ${command} -h)
+  if(NOT last_out MATCHES "usage: attrib ${command}")
+    message(FATAL_ERROR "attrib ${command} -h printed no usage:\n${last_out}")
+  endif()
+endforeach()
+run_fails("--baseline-row must be between 0 and 9223372036854775807, got '18446744073709551615'"
+          "${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn --rows 0
+          --method occlusion --baseline-mode row --baseline-row 18446744073709551615)
+run_fails("--threads must be between 0 and 1024" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json"
+          --data "${wine}" --data-format sklearn --rows 0 --method occlusion --threads -1)
+file(READ "${WORK}/wine_mlp.json" model_before)
+run_fails("--out '.*wine_mlp.json' is the same file as --model" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json"
+          --data "${wine}" --data-format sklearn --rows 0 --method occlusion --out "${WORK}/wine_mlp.json")
+file(READ "${WORK}/wine_mlp.json" model_after)
+if(NOT model_before STREQUAL model_after)
+  message(FATAL_ERROR "a refused run changed its input")
+endif()
+run_fails("--weights-file 'w.json' \\(beside --out\\) is the --out file" "${ATTRIB}" train --data "${wine}"
+          --model-type logistic_regression --out "${WORK}/w.json" --weights-file w.json)
+if(EXISTS "${WORK}/w.json")
+  message(FATAL_ERROR "a refused train left ${WORK}/w.json behind")
+endif()
+# A class label of 50,000,000 is not a request for 50 million classes.
+file(WRITE "${WORK}/huge_label.csv" "a,b,y\n0.1,0.2,0\n0.3,0.1,50000000\n0.5,0.9,0\n0.2,0.7,50000000\n")
+run_fails("the labels take 2 distinct values but the largest is 50000000" "${ATTRIB}" train
+          --data "${WORK}/huge_label.csv" --data-format csv --model-type logistic_regression --out "${WORK}/h.json")
+# A byte-order mark is not part of the first cell; a first line that mixes numbers and text is
+# neither silently a header nor silently dropped.
+string(ASCII 239 187 191 bom)
+file(WRITE "${WORK}/bom.csv" "${bom}0.5,1,2\n1.5,3,4\n2.5,5,7\n")
+run_ok("${ATTRIB}" train --data "${WORK}/bom.csv" --data-format csv --model-type linear_regression
+       --out "${WORK}/bom.json")
+if(NOT last_err MATCHES "3 rows x 3 columns, no header line")
+  message(FATAL_ERROR "the BOM file was not read as 3 data rows:\n${last_err}")
+endif()
+file(WRITE "${WORK}/mixed.csv" "x,2,3\n1,2,3\n4,5,7\n")
+run_fails("the first line mixes 2 numbers with 1 other cells" "${ATTRIB}" train --data "${WORK}/mixed.csv"
+          --data-format csv --model-type linear_regression --out "${WORK}/mixed.json")
+# A model file's weights stay inside its folder.
+file(READ "${WORK}/wine_mlp.json" config)
+string(REPLACE "wine_mlp.safetensors" "/dev/zero" config "${config}")
+file(WRITE "${WORK}/dev_zero.json" "${config}")
+run_fails("weights '/dev/zero' is an absolute path" "${ATTRIB}" explain --model "${WORK}/dev_zero.json"
+          --data "${wine}" --data-format sklearn --rows 0 --method occlusion)
+# A 34-byte graph model header that declares 10^15 parameters.
+file(WRITE "${WORK}/bomb_gcn.txt" "attrib-gcn 1\n0 0 1 1000000 1000 2\n")
+run_fails("declares at least 999000003000000 parameters, but only 1 bytes follow"
+          "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/bomb_gcn.txt" --graph 1 --method hn)
+
 message(STATUS "attrib CLI smoke test passed")

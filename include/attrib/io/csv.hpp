@@ -14,9 +14,15 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/text.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 
 namespace attrib {
+
+// Whether a table's first line names its columns: `detect` takes it as a header only when none
+// of its cells is a number, as data when all are, and refuses a mixed line (one malformed cell
+// must not make a data row vanish as a "header"); `present` and `absent` say it outright.
+enum class csv_header { detect, present, absent };
 
 struct csv_table {
   std::vector<std::string> header;  // empty when the file has no header line
@@ -36,8 +42,10 @@ struct csv_line {
   std::vector<std::string_view> cells;
 };
 
-// Non-blank lines split into trimmed cells.
+// Non-blank lines split into trimmed cells; a UTF-8 byte-order mark (as spreadsheet programs
+// write) is skipped.
 inline std::vector<csv_line> split_csv(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   std::vector<csv_line> lines;
   std::size_t number = 0;
   while (!text.empty()) {
@@ -144,14 +152,29 @@ inline std::size_t count_cell(std::string_view cell, const std::string& source, 
 
 }  // namespace detail
 
-// A numeric table. The first non-blank line is a header when any of its cells is not a number.
-// Every row must have the same number of cells; every value must be finite.
-inline csv_table parse_csv(std::string_view text, const std::string& source = "<memory>") {
+// A numeric table whose first non-blank line is a header or not as `header` says (see
+// csv_header). Every row must have the same number of cells; every value must be finite.
+inline csv_table parse_csv(std::string_view text, const std::string& source = "<memory>",
+                           csv_header header = csv_header::detect) {
   const auto lines = detail::split_csv(text);
   if (lines.empty()) throw format_error(source + ": empty file, expected CSV rows");
   csv_table table;
   std::size_t first = 0;
-  if (!detail::all_numeric(lines.front())) {
+  bool take_header = header == csv_header::present;
+  if (header == csv_header::detect) {
+    std::size_t numbers = 0;
+    double ignored = 0.0;
+    for (auto cell : lines.front().cells) numbers += detail::parse_number(cell, ignored) ? 1 : 0;
+    const std::size_t cells = lines.front().cells.size();
+    if (numbers > 0 && numbers < cells)
+      detail::csv_fail(source, lines.front().number, 0,
+                       "the first line mixes " + std::to_string(numbers) + " numbers with " +
+                           std::to_string(cells - numbers) +
+                           " other cells, so it is neither clearly a header nor a data row; say which "
+                           "(csv_header::present or absent; --header yes or no in the attrib tool)");
+    take_header = numbers == 0;
+  }
+  if (take_header) {
     for (auto cell : lines.front().cells) table.header.push_back(detail::unquote(cell));
     first = 1;
   }
@@ -165,8 +188,8 @@ inline csv_table parse_csv(std::string_view text, const std::string& source = "<
   return table;
 }
 
-inline csv_table read_csv(const std::filesystem::path& path) {
-  return parse_csv(detail::read_file_bytes(path), path.string());
+inline csv_table read_csv(const std::filesystem::path& path, csv_header header = csv_header::detect) {
+  return parse_csv(detail::read_file_bytes(path), path.string(), header);
 }
 
 // scikit-learn's format: `n_rows,n_features,class names...`, then n_rows lines of n_features
@@ -244,7 +267,7 @@ inline std::string format_csv(const std::vector<std::string>& header, const matr
 
 inline void write_csv(const std::filesystem::path& path, const std::vector<std::string>& header,
                       const matrix& values) {
-  detail::write_file_bytes(path, format_csv(header, values));
+  write_file_atomically(path, format_csv(header, values));
 }
 
 }  // namespace attrib

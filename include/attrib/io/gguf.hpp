@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -146,13 +147,20 @@ enum class gguf_value_type : std::uint32_t {
   float64 = 12,
 };
 
+// An array as stored in the file: its element count and encoded elements. Kept encoded (as many
+// bytes as the file spends on it) so that a large array costs its file size, not ~48 bytes per
+// element; gguf_value::as_array decodes it on request.
+struct gguf_array {
+  std::uint64_t count = 0;
+  std::vector<std::byte> encoded;
+};
+
 // One metadata value. Integers of every width are held in 64 bits, floats as double; `type`
 // keeps the stored type, and `element_type` the type of an array's elements.
 struct gguf_value {
   gguf_value_type type = gguf_value_type::uint8;
   gguf_value_type element_type = gguf_value_type::uint8;
-  std::variant<std::uint64_t, std::int64_t, double, bool, std::string, std::vector<gguf_value>>
-      data;
+  std::variant<std::uint64_t, std::int64_t, double, bool, std::string, gguf_array> data;
 
   // Typed access; `what` (usually the key) names the value in the error when the type is wrong.
   std::uint64_t as_uint(std::string_view what) const {
@@ -178,8 +186,14 @@ struct gguf_value {
     if (const auto* s = std::get_if<std::string>(&data)) return *s;
     throw format_error("GGUF metadata '" + std::string(what) + "' is not a string");
   }
-  const std::vector<gguf_value>& as_array(std::string_view what) const {
-    if (const auto* a = std::get_if<std::vector<gguf_value>>(&data)) return *a;
+  // The element count of an array, without decoding it (check it before as_array).
+  std::uint64_t array_size(std::string_view what) const { return array(what).count; }
+  // The elements of an array, decoded (defined after the reader below).
+  std::vector<gguf_value> as_array(std::string_view what) const;
+
+ private:
+  const gguf_array& array(std::string_view what) const {
+    if (const auto* a = std::get_if<gguf_array>(&data)) return *a;
     throw format_error("GGUF metadata '" + std::string(what) + "' is not an array");
   }
 };
@@ -234,6 +248,9 @@ class gguf_reader {
 
   std::size_t position() const { return position_; }
   std::size_t remaining() const { return bytes_.size() - position_; }
+  std::span<const std::byte> bytes_between(std::size_t start, std::size_t end) const {
+    return bytes_.subspan(start, end - start);
+  }
 
   const std::byte* take(std::size_t n, std::string_view what) {
     if (n > remaining())
@@ -328,11 +345,12 @@ inline gguf_value gguf_read_value(gguf_reader& in, gguf_value_type type, const s
       if (count > in.remaining() / gguf_min_bytes(v.element_type))
         in.fail(what + ": array of " + std::to_string(count) + " elements cannot fit in the " +
                 std::to_string(in.remaining()) + " bytes left");
-      std::vector<gguf_value> elements;
-      elements.reserve(static_cast<std::size_t>(count));
-      for (std::uint64_t k = 0; k < count; ++k)
-        elements.push_back(gguf_read_value(in, v.element_type, what, depth + 1));
-      v.data = std::move(elements);
+      // Every element is read once to validate it and find the array's end, then dropped: only
+      // the encoded bytes are kept.
+      const std::size_t start = in.position();
+      for (std::uint64_t k = 0; k < count; ++k) (void)gguf_read_value(in, v.element_type, what, depth + 1);
+      const std::span<const std::byte> encoded = in.bytes_between(start, in.position());
+      v.data = gguf_array{count, std::vector<std::byte>(encoded.begin(), encoded.end())};
       break;
     }
   }
@@ -350,6 +368,16 @@ inline std::optional<ggml_type> ggml_type_from_id(std::uint32_t id) {
 }
 
 }  // namespace detail
+
+inline std::vector<gguf_value> gguf_value::as_array(std::string_view what) const {
+  const gguf_array& a = array(what);
+  const std::string source = "GGUF metadata '" + std::string(what) + "'";
+  detail::gguf_reader in(a.encoded, source);
+  std::vector<gguf_value> elements;
+  elements.reserve(static_cast<std::size_t>(a.count));
+  for (std::uint64_t k = 0; k < a.count; ++k) elements.push_back(detail::gguf_read_value(in, element_type, source, 1));
+  return elements;
+}
 
 // Parses GGUF version 2 or 3 (version 1 used 32-bit counts and is obsolete). Throws
 // format_error naming `source` and the problem for: a bad magic or version; counts, string or
@@ -390,6 +418,8 @@ inline gguf_content parse_gguf(std::span<const std::byte> bytes,
   }
 
   content.tensors.reserve(static_cast<std::size_t>(tensor_count));
+  std::unordered_set<std::string> tensor_names;  // a linear-time duplicate check
+  tensor_names.reserve(static_cast<std::size_t>(tensor_count));
   for (std::uint64_t k = 0; k < tensor_count; ++k) {
     gguf_tensor_info t;
     t.name = in.string("tensor " + std::to_string(k) + " name");
@@ -422,8 +452,7 @@ inline gguf_content parse_gguf(std::span<const std::byte> bytes,
     if (t.offset % content.alignment != 0)
       in.fail(where + " offset " + std::to_string(t.offset) +
               " is not a multiple of the alignment " + std::to_string(content.alignment));
-    for (const auto& other : content.tensors)
-      if (other.name == t.name) in.fail(where + " appears twice");
+    if (!tensor_names.insert(t.name).second) in.fail(where + " appears twice");
     content.tensors.push_back(std::move(t));
   }
 

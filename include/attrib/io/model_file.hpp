@@ -18,6 +18,8 @@
 #include "attrib/core/error.hpp"
 #include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/io/atomic_file.hpp"
+#include "attrib/io/detail/contained_path.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/safetensors.hpp"
 #include "attrib/models/activation.hpp"
@@ -460,7 +462,8 @@ any_model load_model(const std::filesystem::path& path) {
   const std::string text = detail::read_file_bytes(path);
   const auto json = detail::parse_json(text, path.string(), "the model config");
   if (json.is_object() && json.contains("weights") && json["weights"].is_string()) {
-    const auto weights_path = path.parent_path() / json["weights"].get<std::string>();
+    const auto weights_path =
+        detail::contained_path(path.parent_path(), json["weights"].get<std::string>(), path.string(), "weights");
     const auto content = read_safetensors(weights_path);
     return detail::model_reader(path.string(), &content.tensors).read(json);
   }
@@ -473,10 +476,18 @@ template <class = void>  // compiled where it is called
 void save_model(const std::filesystem::path& path, const any_model& model,
                 const save_options& options = {}) {
   const auto serialized = serialize_model(model, options);
-  if (!options.weights_file.empty())
-    write_safetensors(path.parent_path() / options.weights_file, serialized.tensors,
-                      options.weights_dtype);
-  detail::write_file_bytes(path, serialized.config);
+  if (!options.weights_file.empty()) {
+    // The same rule load_model applies, and never the config itself: that file could not be read back.
+    const auto weights_path =
+        detail::contained_path(path.parent_path(), options.weights_file, path.string(), "weights file");
+    if (weights_path.lexically_normal() == path.lexically_normal() ||
+        (std::filesystem::exists(weights_path) && std::filesystem::exists(path) &&
+         std::filesystem::equivalent(weights_path, path)))
+      throw invalid_argument("save_model: the weights file '" + options.weights_file + "' is the model file " +
+                             path.string() + " itself; name another file");
+    write_safetensors(weights_path, serialized.tensors, options.weights_dtype);
+  }
+  write_file_atomically(path, serialized.config);
 }
 
 }  // namespace attrib

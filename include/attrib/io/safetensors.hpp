@@ -26,6 +26,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 
 namespace attrib {
@@ -351,7 +352,7 @@ inline std::string serialize_safetensors(const tensor_map& tensors,
 inline void write_safetensors(const std::filesystem::path& path, const tensor_map& tensors,
                               tensor_dtype dtype = tensor_dtype::f64,
                               const std::map<std::string, std::string>& metadata = {}) {
-  detail::write_file_bytes(path, serialize_safetensors(tensors, dtype, metadata));
+  write_file_atomically(path, serialize_safetensors(tensors, dtype, metadata));
 }
 
 // Writes tensors given as stored bytes (in name order), streaming them to the file so that a
@@ -386,14 +387,12 @@ inline void write_stored_safetensors(const std::filesystem::path& path,
     offset += t.bytes.size();
   }
   const std::string head = detail::safetensors_header(header, "write_stored_safetensors");
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw format_error(path.string() + ": cannot open file for writing");
-  out.write(head.data(), static_cast<std::streamsize>(head.size()));
+  atomic_file_writer file(path);
+  file.stream().write(head.data(), static_cast<std::streamsize>(head.size()));
   for (const auto& [name, t] : tensors)
-    out.write(reinterpret_cast<const char*>(t.bytes.data()),
-              static_cast<std::streamsize>(t.bytes.size()));
-  out.flush();
-  if (!out) throw format_error(path.string() + ": write failed");
+    file.stream().write(reinterpret_cast<const char*>(t.bytes.data()),
+                        static_cast<std::streamsize>(t.bytes.size()));
+  file.commit();
 }
 
 }  // namespace attrib

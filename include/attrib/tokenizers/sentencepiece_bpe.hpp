@@ -139,7 +139,7 @@ class sentencepiece_bpe {
     if (model != "llama")
       throw format_error("GGUF tokenizer.ggml.model is '" + model +
                          "', but sentencepiece_bpe reads 'llama' vocabularies");
-    const auto& tokens = g.at("tokenizer.ggml.tokens").as_array("tokenizer.ggml.tokens");
+    const auto tokens = g.at("tokenizer.ggml.tokens").as_array("tokenizer.ggml.tokens");
     const std::size_t n = tokens.size();
     std::vector<std::string> pieces;
     pieces.reserve(n);
@@ -148,19 +148,19 @@ class sentencepiece_bpe {
           detail::replace_all(t.as_string("tokenizer.ggml.tokens"), "\xE2\x96\x81", " "));
     std::vector<float> scores(n, 0.0f);
     if (const auto* s = g.find("tokenizer.ggml.scores")) {
-      const auto& a = s->as_array("tokenizer.ggml.scores");
-      if (a.size() != n)
-        throw format_error("GGUF tokenizer.ggml.scores has " + std::to_string(a.size()) +
+      if (s->array_size("tokenizer.ggml.scores") != n)
+        throw format_error("GGUF tokenizer.ggml.scores has " + std::to_string(s->array_size("tokenizer.ggml.scores")) +
                            " entries for " + std::to_string(n) + " tokens");
+      const auto a = s->as_array("tokenizer.ggml.scores");
       for (std::size_t k = 0; k < n; ++k)
         scores[k] = static_cast<float>(a[k].as_float("tokenizer.ggml.scores"));
     }
     std::vector<token_kind> kinds(n, token_kind::normal);
     if (const auto* t = g.find("tokenizer.ggml.token_type")) {
-      const auto& a = t->as_array("tokenizer.ggml.token_type");
-      if (a.size() != n)
-        throw format_error("GGUF tokenizer.ggml.token_type has " + std::to_string(a.size()) +
+      if (t->array_size("tokenizer.ggml.token_type") != n)
+        throw format_error("GGUF tokenizer.ggml.token_type has " + std::to_string(t->array_size("tokenizer.ggml.token_type")) +
                            " entries for " + std::to_string(n) + " tokens");
+      const auto a = t->as_array("tokenizer.ggml.token_type");
       for (std::size_t k = 0; k < n; ++k) {
         const auto kind = a[k].as_int("tokenizer.ggml.token_type");
         if (kind < 1 || kind > 6)

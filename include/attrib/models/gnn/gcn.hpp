@@ -88,6 +88,7 @@ class gcn : public gnn_classifier<gcn> {
       throw format_error("gcn::load: malformed configuration line");
     config.readout = static_cast<gcn_readout>(readout);
     config.aggregation = static_cast<gcn_aggregation>(aggregation);
+    detail::require_stored_parameters(in, config, "gcn::load");
     gcn model(config);
     for (std::size_t p = 0; p < model.theta_.weights.size(); ++p) {
       detail::read_block(in, model.theta_.weights[p], "gcn::load: weight matrix " + std::to_string(p));

@@ -105,6 +105,7 @@ class gin : public gnn_classifier<gin> {
     config.readout = static_cast<gin_readout>(readout);
     config.learn_epsilon = learn == 1;
     config.jumping_knowledge = jk == 1;
+    detail::require_stored_parameters(in, config, "gin::load");
     gin model(config);
     detail::read_block(in, model.theta_.epsilons, "gin::load: epsilons");
     for (std::size_t p = 0; p < model.theta_.weights.size(); ++p) {

@@ -123,6 +123,35 @@ inline void write_block(std::ostream& out, const vector& v) {
   out << '\n';
 }
 
+// Before a loader allocates the parameters a configuration line declares: at least
+// inputs*hidden + (layers-1)*hidden^2 + hidden*classes numbers, each at least two characters (a
+// digit and a separator), must follow in the stream, so that a 29-byte header cannot make the
+// loader allocate gigabytes. A stream that cannot seek gets a fixed limit of 10^8 parameters.
+template <class Config>
+void require_stored_parameters(std::istream& in, const Config& c, const std::string& who) {
+  const double hidden = static_cast<double>(c.hidden);
+  const double parameters = static_cast<double>(c.inputs) * hidden +
+                            static_cast<double>(c.layers - 1) * hidden * hidden +
+                            hidden * static_cast<double>(c.classes);
+  const auto here = in.tellg();
+  if (here != std::istream::pos_type(-1)) {
+    in.seekg(0, std::ios::end);
+    const auto end = in.tellg();
+    in.seekg(here);
+    if (end != std::istream::pos_type(-1) && in) {
+      const double left = static_cast<double>(end - here);
+      if (2.0 * parameters > left)
+        throw format_error(who + ": the configuration line declares at least " + std::to_string(static_cast<long long>(std::min(parameters, 9e18))) +
+                           " parameters, but only " + std::to_string(static_cast<long long>(left)) +
+                           " bytes follow it (truncated file or corrupt configuration)");
+      return;
+    }
+    in.clear();
+  }
+  if (parameters > 1e8)
+    throw format_error(who + ": the configuration line declares more than 10^8 parameters; read such a model from a file");
+}
+
 // Reads a block whose shape the configuration already fixed; `what` names it in errors.
 inline void read_block(std::istream& in, matrix& m, const std::string& what) {
   index rows = 0, cols = 0;

@@ -20,7 +20,7 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
-#include "attrib/io/detail/file_bytes.hpp"
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/io/safetensors.hpp"
 #include "attrib/transformer/loading/hf_loader.hpp"
 #include "attrib/transformer/model/model.hpp"
@@ -266,7 +266,7 @@ inline void save_hf_checkpoint(const std::filesystem::path& dir, const transform
   config["torch_dtype"] = embedding_type == ggml_type::f16    ? "float16"
                           : embedding_type == ggml_type::bf16 ? "bfloat16"
                                                               : "float32";
-  detail::write_file_bytes(dir / "config.json", config.dump(2) + "\n");
+  write_file_atomically(dir / "config.json", config.dump(2) + "\n");
   write_stored_safetensors(dir / "model.safetensors", out.tensors());
 }
 

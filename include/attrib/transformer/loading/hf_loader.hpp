@@ -28,6 +28,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/io/detail/contained_path.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/io/mapped_file.hpp"
 #include "attrib/io/safetensors.hpp"
@@ -309,7 +310,7 @@ class hf_tensors {
                              "' names '" + shard + "', which is not a file in the directory");
         if (!shard_of_file.contains(shard)) {
           shard_of_file[shard] = views_.size();
-          map(dir / shard);
+          map(contained_path(dir, shard, index_path.string(), "shard"));
         }
         const auto& view = views_[shard_of_file[shard]];
         const auto it = view.tensors.find(name);

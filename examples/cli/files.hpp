@@ -1,0 +1,82 @@
+#pragma once
+// What every subcommand does with files: the CSV header choice (--header), refusing an output
+// that is also an input before any work, and writing outputs whole - through a temporary file and
+// a rename, or to standard output for "-".
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <iostream>
+#include <ostream>
+#include <string>
+#include <system_error>
+
+#include "arguments.hpp"
+#include "attrib/io/atomic_file.hpp"
+#include "attrib/io/csv.hpp"
+
+namespace cli {
+
+// --header auto|yes|no: whether a CSV's first line names the columns (auto: only when no cell of
+// it is a number; a line that mixes numbers and text is refused as ambiguous).
+inline attrib::csv_header csv_header_option(const arguments& a) {
+  const std::string h = a.text("header", "auto");
+  if (h == "auto") return attrib::csv_header::detect;
+  if (h == "yes") return attrib::csv_header::present;
+  if (h == "no") return attrib::csv_header::absent;
+  throw usage_error("--header must be auto, yes or no, got '" + h + "'");
+}
+
+// A numeric CSV; says on standard error how its first line was read unless --quiet.
+inline attrib::csv_table read_table(const arguments& a, const std::string& path, const std::string& who) {
+  attrib::csv_table table = attrib::read_csv(path, csv_header_option(a));
+  if (!a.flag("quiet"))
+    std::cerr << who << ": " << path << ": " << table.values.rows() << " rows x " << table.values.cols()
+              << " columns, " << (table.header.empty() ? "no header line" : "the first line is the header")
+              << (a.has("header") ? "" : " (detected; --header yes|no to say otherwise)") << "\n";
+  return table;
+}
+
+// Whether two paths name the same file: the same inode when both exist, else the same absolute,
+// normalised path.
+inline bool same_file(const std::filesystem::path& x, const std::filesystem::path& y) {
+  std::error_code error;
+  if (std::filesystem::exists(x, error) && std::filesystem::exists(y, error)) {
+    const bool same = std::filesystem::equivalent(x, y, error);
+    if (!error) return same;
+  }
+  return std::filesystem::absolute(x, error).lexically_normal() ==
+         std::filesystem::absolute(y, error).lexically_normal();
+}
+
+// Refuses, before any work, an output option that names the same file as an input option (or
+// another output): writing it would destroy what the run reads.
+inline void refuse_overwriting_inputs(const arguments& a, std::initializer_list<const char*> outputs,
+                                      std::initializer_list<const char*> inputs) {
+  for (const char* out : outputs) {
+    if (!a.has(out) || a.text(out) == "-") continue;
+    const auto check = [&](const char* other) {
+      if (other != std::string(out) && a.has(other) && same_file(a.text(out), a.text(other)))
+        throw usage_error("--" + std::string(out) + " '" + a.text(out) + "' is the same file as --" + other +
+                          "; writing it would destroy that file, so choose another output name");
+    };
+    for (const char* in : inputs) check(in);
+    for (const char* other : outputs) check(other);
+  }
+}
+
+// Writes through `emit` to the file named by option `name` (whole or not at all), or to standard
+// output when the option is absent or "-". Returns whether a file was written.
+inline bool write_output(const arguments& a, const std::string& name, const std::function<void(std::ostream&)>& emit) {
+  if (!a.has(name) || a.text(name) == "-") {
+    emit(std::cout);
+    std::cout.flush();
+    if (!std::cout) throw attrib::format_error("writing to standard output failed");
+    return false;
+  }
+  attrib::atomic_file_writer file(a.text(name));
+  emit(file.stream());
+  file.commit();
+  return true;
+}
+
+}  // namespace cli
