@@ -358,6 +358,18 @@ TEST_CASE("read_tu_dataset: malformed files are format errors") {
   CHECK_THROWS_AS(attrib::read_tu_dataset(dir, "T"), attrib::format_error);  // no nodes
   CHECK_THROWS_AS(attrib::read_tu_dataset(dir, "missing"), attrib::format_error);
   std::filesystem::remove_all(dir);
+
+  // One-hot node features: 20,000 nodes with 20,000 distinct labels would be 3.2 GB of features
+  // from a 200 KB file; refused before anything is allocated.
+  std::string indicator, labels;
+  for (int i = 0; i < 20000; ++i) {
+    indicator += "1\n";
+    labels += std::to_string(i) + "\n";
+  }
+  CHECK_THROWS_WITH_AS(attrib::parse_tu_dataset({"", indicator, "0\n", labels, ""}, "B"),
+                       doctest::Contains("20000 nodes with 20000 distinct node labels need"), attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::parse_tu_dataset({"1 2 3\n", "1\n1\n1\n", "0\n", "0\n0\n0\n", ""}, "B"),
+                       doctest::Contains("B_A.txt line 1: expected 2 integer(s), got '1 2 3'"), attrib::format_error);
 }
 
 TEST_CASE("metrics: H-fidelity, top positive nodes, ROC-AUC") {

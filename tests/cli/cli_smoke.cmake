@@ -128,6 +128,8 @@ endforeach()
 run_fails("--baseline-row must be between 0 and 9223372036854775807, got '18446744073709551615'"
           "${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn --rows 0
           --method occlusion --baseline-mode row --baseline-row 18446744073709551615)
+run_fails("--rows lists row 1 more than once" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json"
+          --data "${wine}" --data-format sklearn --rows 0-3,1 --method occlusion)
 run_fails("--threads must be between 0 and 1024" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json"
           --data "${wine}" --data-format sklearn --rows 0 --method occlusion --threads -1)
 file(READ "${WORK}/wine_mlp.json" model_before)
@@ -166,7 +168,7 @@ run_fails("weights '/dev/zero' is an absolute path" "${ATTRIB}" explain --model 
           --data "${wine}" --data-format sklearn --rows 0 --method occlusion)
 # A 34-byte graph model header that declares 10^15 parameters.
 file(WRITE "${WORK}/bomb_gcn.txt" "attrib-gcn 1\n0 0 1 1000000 1000 2\n")
-run_fails("declares at least 999000003000000 parameters, but only 1 bytes follow"
+run_fails("declares 999001003000002 parameters, but only 1 bytes follow"
           "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/bomb_gcn.txt" --graph 1 --method hn)
 
 message(STATUS "attrib CLI smoke test passed")

@@ -7,13 +7,14 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/text.hpp"
 #include "attrib/graph/graph.hpp"
+#include "attrib/io/detail/file_bytes.hpp"
 
 namespace attrib {
 
@@ -26,17 +27,19 @@ struct graph_dataset {
 
 namespace detail {
 
-// Every line of `path` as integers separated by commas and/or blanks; `width` per line.
-inline std::vector<std::vector<long>> read_integer_lines(const std::filesystem::path& path, std::size_t width) {
-  std::ifstream in(path);
-  if (!in) throw format_error("read_tu_dataset: cannot open " + path.string());
+// Every line of `text` (the file `source`) as integers separated by commas and/or blanks;
+// `width` per line.
+inline std::vector<std::vector<long>> parse_integer_lines(std::string_view text, const std::string& source,
+                                                          std::size_t width) {
   std::vector<std::vector<long>> rows;
-  std::string line;
   std::size_t number = 0;
-  while (std::getline(in, line)) {
+  while (!text.empty()) {
     ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const auto newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     std::vector<long> row;
     const char* p = line.data();
     const char* end = p + line.size();
@@ -45,14 +48,14 @@ inline std::vector<std::vector<long>> read_integer_lines(const std::filesystem::
       if (p == end) break;
       long value = 0;
       const auto [next, ec] = std::from_chars(p, end, value);
-      if (ec != std::errc{})
-        throw format_error("read_tu_dataset: " + path.string() + " line " + std::to_string(number) +
-                           ": expected an integer, got '" + line + "'");
+      if (ec != std::errc{} || row.size() == width)
+        throw format_error("read_tu_dataset: " + source + " line " + std::to_string(number) + ": expected " +
+                           std::to_string(width) + " integer(s), got '" + printable(line) + "'");
       row.push_back(value);
       p = next;
     }
     if (row.size() != width)
-      throw format_error("read_tu_dataset: " + path.string() + " line " + std::to_string(number) + ": expected " +
+      throw format_error("read_tu_dataset: " + source + " line " + std::to_string(number) + ": expected " +
                          std::to_string(width) + " integer(s), got " + std::to_string(row.size()));
     rows.push_back(std::move(row));
   }
@@ -61,19 +64,29 @@ inline std::vector<std::vector<long>> read_integer_lines(const std::filesystem::
 
 }  // namespace detail
 
-// Reads dataset `name` from `directory` (files `name`_A.txt and so on).
-inline graph_dataset read_tu_dataset(const std::filesystem::path& directory, const std::string& name) {
-  const auto file = [&](const char* suffix) { return directory / (name + suffix); };
-  const auto edges = detail::read_integer_lines(file("_A.txt"), 2);
-  const auto indicator = detail::read_integer_lines(file("_graph_indicator.txt"), 1);
-  const auto graph_labels = detail::read_integer_lines(file("_graph_labels.txt"), 1);
-  const auto node_labels = detail::read_integer_lines(file("_node_labels.txt"), 1);
+// The text of a dataset's files (see the top of this header); edge_labels is empty when the
+// dataset has none.
+struct tu_dataset_text {
+  std::string_view edges, graph_indicator, graph_labels, node_labels, edge_labels;
+};
+
+// A dataset from its files' text; `name` names them in messages. Node features are one-hot, so
+// the nodes times the distinct node labels are limited to 2^28 entries (2 GiB).
+inline graph_dataset parse_tu_dataset(const tu_dataset_text& text, const std::string& name) {
+  const auto edges = detail::parse_integer_lines(text.edges, name + "_A.txt", 2);
+  const auto indicator = detail::parse_integer_lines(text.graph_indicator, name + "_graph_indicator.txt", 1);
+  const auto graph_labels = detail::parse_integer_lines(text.graph_labels, name + "_graph_labels.txt", 1);
+  const auto node_labels = detail::parse_integer_lines(text.node_labels, name + "_node_labels.txt", 1);
   std::vector<std::vector<long>> edge_labels;
-  if (std::filesystem::exists(file("_edge_labels.txt"))) {
-    edge_labels = detail::read_integer_lines(file("_edge_labels.txt"), 1);
+  if (!text.edge_labels.empty()) {
+    edge_labels = detail::parse_integer_lines(text.edge_labels, name + "_edge_labels.txt", 1);
     if (edge_labels.size() != edges.size())
       throw format_error("read_tu_dataset: " + name + "_edge_labels.txt has " + std::to_string(edge_labels.size()) +
                          " lines, expected one per line of " + name + "_A.txt (" + std::to_string(edges.size()) + ")");
+    for (std::size_t e = 0; e < edge_labels.size(); ++e)
+      if (edge_labels[e][0] < 0 || edge_labels[e][0] > 1'000'000)
+        throw format_error("read_tu_dataset: " + name + "_edge_labels.txt line " + std::to_string(e + 1) +
+                           ": edge label " + std::to_string(edge_labels[e][0]) + " is outside 0..1000000");
   }
   const auto nodes = static_cast<long>(indicator.size());
   const auto graphs = static_cast<long>(graph_labels.size());
@@ -109,6 +122,10 @@ inline graph_dataset read_tu_dataset(const std::filesystem::path& directory, con
   data.node_label_values = label_values;
   data.graphs.resize(static_cast<std::size_t>(graphs));
   const auto features = static_cast<index>(label_values.size());
+  if (static_cast<double>(features) * static_cast<double>(nodes) > static_cast<double>(1 << 28))
+    throw format_error("read_tu_dataset: " + std::to_string(nodes) + " nodes with " + std::to_string(features) +
+                       " distinct node labels need " + std::to_string(static_cast<double>(features) * static_cast<double>(nodes)) +
+                       " one-hot feature entries, more than the limit of 2^28");
   for (long g = 0; g < graphs; ++g) {
     if (sizes[static_cast<std::size_t>(g)] == 0)
       throw format_error("read_tu_dataset: graph " + std::to_string(g + 1) + " has no nodes");
@@ -141,6 +158,16 @@ inline graph_dataset read_tu_dataset(const std::filesystem::path& directory, con
                         static_cast<graph_node>(local[static_cast<std::size_t>(b - 1)]), p);
   }
   return data;
+}
+
+// Reads dataset `name` from `directory` (files `name`_A.txt and so on).
+inline graph_dataset read_tu_dataset(const std::filesystem::path& directory, const std::string& name) {
+  const auto read = [&](const char* suffix) { return detail::read_file_bytes(directory / (name + suffix)); };
+  const std::string edges = read("_A.txt"), indicator = read("_graph_indicator.txt"),
+                    graph_labels = read("_graph_labels.txt"), node_labels = read("_node_labels.txt");
+  const std::string edge_labels =
+      std::filesystem::exists(directory / (name + "_edge_labels.txt")) ? read("_edge_labels.txt") : std::string();
+  return parse_tu_dataset({edges, indicator, graph_labels, node_labels, edge_labels}, name);
 }
 
 }  // namespace attrib

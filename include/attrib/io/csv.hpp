@@ -67,15 +67,6 @@ inline std::vector<csv_line> split_csv(std::string_view text) {
   return lines;
 }
 
-inline std::string printable(std::string_view cell) {
-  std::string out;
-  for (char c : cell.substr(0, 40)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  return cell.size() > 40 ? out + "..." : out;
-}
-
 [[noreturn]] inline void csv_fail(const std::string& source, std::size_t line, std::size_t column,
                                   const std::string& what) {
   std::string where = source + ": line " + std::to_string(line);

@@ -7,6 +7,7 @@
 // differentiable in parameters, node features and edge weights (gnn_classifier). Dense Â per
 // graph: meant for molecule-sized graphs (tens of nodes).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iomanip>
@@ -88,7 +89,9 @@ class gcn : public gnn_classifier<gcn> {
       throw format_error("gcn::load: malformed configuration line");
     config.readout = static_cast<gcn_readout>(readout);
     config.aggregation = static_cast<gcn_aggregation>(aggregation);
-    detail::require_stored_parameters(in, config, "gcn::load");
+    const auto [i, h, l, c] = std::array<double, 4>{static_cast<double>(config.inputs), static_cast<double>(config.hidden),
+                                                     static_cast<double>(config.layers), static_cast<double>(config.classes)};
+    detail::require_stored_parameters(in, i * h + h + (l - 1) * (h * h + h) + h * c + c, "gcn::load");
     gcn model(config);
     for (std::size_t p = 0; p < model.theta_.weights.size(); ++p) {
       detail::read_block(in, model.theta_.weights[p], "gcn::load: weight matrix " + std::to_string(p));

@@ -10,6 +10,7 @@
 // Sum aggregation counts neighbours, so unlike a normalised GCN it separates structures that
 // carry identical (e.g. constant) node features, such as BA-2Motifs' house and cycle.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iomanip>
@@ -105,7 +106,11 @@ class gin : public gnn_classifier<gin> {
     config.readout = static_cast<gin_readout>(readout);
     config.learn_epsilon = learn == 1;
     config.jumping_knowledge = jk == 1;
-    detail::require_stored_parameters(in, config, "gin::load");
+    const auto [i, h, l, c] = std::array<double, 4>{static_cast<double>(config.inputs), static_cast<double>(config.hidden),
+                                                     static_cast<double>(config.layers), static_cast<double>(config.classes)};
+    const double pooled = config.jumping_knowledge ? h * l : h;
+    detail::require_stored_parameters(in, l + i * h + h + (l - 1) * (h * h + h) + l * (h * h + h) + pooled * c + c,
+                                      "gin::load");
     gin model(config);
     detail::read_block(in, model.theta_.epsilons, "gin::load: epsilons");
     for (std::size_t p = 0; p < model.theta_.weights.size(); ++p) {

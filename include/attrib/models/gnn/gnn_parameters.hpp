@@ -123,16 +123,11 @@ inline void write_block(std::ostream& out, const vector& v) {
   out << '\n';
 }
 
-// Before a loader allocates the parameters a configuration line declares: at least
-// inputs*hidden + (layers-1)*hidden^2 + hidden*classes numbers, each at least two characters (a
-// digit and a separator), must follow in the stream, so that a 29-byte header cannot make the
-// loader allocate gigabytes. A stream that cannot seek gets a fixed limit of 10^8 parameters.
-template <class Config>
-void require_stored_parameters(std::istream& in, const Config& c, const std::string& who) {
-  const double hidden = static_cast<double>(c.hidden);
-  const double parameters = static_cast<double>(c.inputs) * hidden +
-                            static_cast<double>(c.layers - 1) * hidden * hidden +
-                            hidden * static_cast<double>(c.classes);
+// Before a loader allocates the `parameters` its configuration line declares: each is at least
+// two characters in the text format (a digit and a separator), so at least twice as many bytes
+// must follow in the stream - a 34-byte header cannot make the loader allocate gigabytes. A
+// stream that cannot seek gets a fixed limit of 10^8 parameters.
+inline void require_stored_parameters(std::istream& in, double parameters, const std::string& who) {
   const auto here = in.tellg();
   if (here != std::istream::pos_type(-1)) {
     in.seekg(0, std::ios::end);
@@ -141,7 +136,8 @@ void require_stored_parameters(std::istream& in, const Config& c, const std::str
     if (end != std::istream::pos_type(-1) && in) {
       const double left = static_cast<double>(end - here);
       if (2.0 * parameters > left)
-        throw format_error(who + ": the configuration line declares at least " + std::to_string(static_cast<long long>(std::min(parameters, 9e18))) +
+        throw format_error(who + ": the configuration line declares " +
+                           std::to_string(static_cast<long long>(std::min(parameters, 9e18))) +
                            " parameters, but only " + std::to_string(static_cast<long long>(left)) +
                            " bytes follow it (truncated file or corrupt configuration)");
       return;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/text.hpp"
 #include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/io/detail/contained_path.hpp"
@@ -280,6 +281,27 @@ inline transformer_config parse_hf_config(std::string_view text) {
 
 namespace detail {
 
+// The weight_map of a model.safetensors.index.json: tensor name -> shard file name, each shard a
+// plain file name in the checkpoint's directory (no folder parts, never "." or "..").
+inline std::vector<std::pair<std::string, std::string>> parse_safetensors_index(std::string_view text,
+                                                                                const std::string& source) {
+  const auto j = parse_json(text, source);
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    throw format_error(source + ": expected a JSON object with a weight_map");
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& [name, file] : j["weight_map"].items()) {
+    if (!file.is_string())
+      throw format_error(source + ": weight_map entry '" + printable(name) + "' is not a file name");
+    auto shard = file.get<std::string>();
+    if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos ||
+        shard.find('\0') != std::string::npos || shard == "." || shard == "..")
+      throw format_error(source + ": weight_map entry '" + printable(name) + "' names '" + printable(shard) +
+                         "', which is not a file in the directory");
+    entries.emplace_back(name, std::move(shard));
+  }
+  return entries;
+}
+
 // The tensors of all shards of a checkpoint, by name.
 class hf_tensors {
  public:
@@ -293,21 +315,8 @@ class hf_tensors {
   hf_tensors(const std::filesystem::path& dir, hf_storage& storage) : storage_(storage) {
     const auto index_path = dir / "model.safetensors.index.json";
     if (std::filesystem::exists(index_path)) {
-      const auto j = parse_json(read_file_bytes(index_path), index_path.string());
-      if (!j.is_object() || !j.contains("weight_map") ||
-          !j["weight_map"].is_object())
-        throw format_error(index_path.string() + ": expected a JSON object with a weight_map");
       std::map<std::string, std::size_t> shard_of_file;
-      for (const auto& [name, file] : j["weight_map"].items()) {
-        if (!file.is_string())
-          throw format_error(index_path.string() + ": weight_map entry '" + name +
-                             "' is not a file name");
-        const auto shard = file.get<std::string>();
-        // A shard is a file in this directory, never a path that leaves it.
-        if (shard.empty() || shard.find('/') != std::string::npos ||
-            shard.find('\\') != std::string::npos || shard == "." || shard == "..")
-          throw format_error(index_path.string() + ": weight_map entry '" + name +
-                             "' names '" + shard + "', which is not a file in the directory");
+      for (const auto& [name, shard] : parse_safetensors_index(read_file_bytes(index_path), index_path.string())) {
         if (!shard_of_file.contains(shard)) {
           shard_of_file[shard] = views_.size();
           map(contained_path(dir, shard, index_path.string(), "shard"));
