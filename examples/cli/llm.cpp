@@ -1,6 +1,7 @@
 // attrib llm: inspect, run and trace a Llama-family or GPT-2 model from a llama2.c `.bin` (with
 // its tokenizer `.bin`), a GGUF file or a Hugging Face checkpoint directory.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -35,7 +36,7 @@
 namespace cli {
 namespace {
 
-const char* help = R"(usage: attrib llm <inspect|generate|trace> --model PATH [options]
+const char* help = R"(usage: attrib llm <inspect|generate|logits|trace> --model PATH [options]
 
 Runs a Llama-family decoder (Llama 2/3, Mistral, Qwen2, llama2.c) or GPT-2 on the CPU. The model
 is a GGUF file (tokenizer from its metadata), a llama2.c checkpoint .bin with --tokenizer tok.bin,
@@ -46,6 +47,8 @@ commands:
   inspect    architecture, hyper-parameters, parameter count and the tensor table (name, stored
              type, shape as [rows, cols] in row-major order)
   generate   continue --prompt, greedy (--temperature 0, the default) or sampled
+  logits     the most likely next tokens after each position of --prompt, with logits and
+             log-probabilities, as CSV or JSON
   trace      run --prompt and write the activations at --hooks as CSV
 
 model:
@@ -64,6 +67,16 @@ generate:
   --top-p P             nucleus sampling mass in (0, 1] (default 1)
   --seed S              sampling seed (default 0)
   --show-ids            also print the token ids, one line
+  --top-k N             also print the N most likely tokens at each generated position, with
+                        their log-probabilities (from one forward pass over the whole text)
+
+logits:
+  --prompt TEXT, --tokens IDS   as for generate
+  --top-k N             candidates per position (default 5)
+  --last                the last position only
+  --format F            csv (default: position,token,rank,next_token,next_piece,logit,log_prob)
+                        or json (one object per position with its candidates)
+  --out FILE            write there (default or -: standard output)
 
 trace:
   --prompt TEXT         the text to run (BOS is prepended)
@@ -302,6 +315,83 @@ int inspect(const arguments& a) {
   return 0;
 }
 
+// One of the k most likely tokens after a position: its rank (1 = most likely), logit and
+// log-probability under the softmax over the whole vocabulary.
+struct candidate {
+  std::int64_t rank = 0;
+  attrib::token_id id = 0;
+  float logit = 0.0f;
+  double log_prob = 0.0;
+};
+
+std::vector<candidate> top_candidates(const attrib::float_matrix& logits, attrib::index row, std::int64_t k) {
+  const auto vocab = static_cast<std::size_t>(logits.cols());
+  const float* x = logits.row(row).data();
+  double top = x[0];
+  for (std::size_t i = 1; i < vocab; ++i) top = std::max(top, static_cast<double>(x[i]));
+  double sum = 0.0;
+  for (std::size_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(x[i]) - top);
+  const double log_normaliser = top + std::log(sum);
+  std::vector<attrib::token_id> order(vocab);
+  for (std::size_t i = 0; i < vocab; ++i) order[i] = static_cast<attrib::token_id>(i);
+  const auto keep = std::min(vocab, static_cast<std::size_t>(k));
+  // Highest logit first, the lower id on ties (as greedy decoding picks).
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(),
+                    [&](attrib::token_id p, attrib::token_id q) { return x[p] > x[q] || (x[p] == x[q] && p < q); });
+  std::vector<candidate> out;
+  for (std::size_t r = 0; r < keep; ++r)
+    out.push_back({static_cast<std::int64_t>(r + 1), order[r], x[order[r]], x[order[r]] - log_normaliser});
+  return out;
+}
+
+std::string piece_of(const loaded& m, attrib::token_id id) {
+  return m.tokenizer ? m.tokenizer->decode(std::vector<attrib::token_id>{id}) : std::to_string(id);
+}
+
+// A CSV cell: quoted when it holds a comma, quote or line break.
+std::string csv_cell(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+int logits(const arguments& a) {
+  const loaded m = load(a, !a.has("tokens"));
+  const std::vector<std::vector<attrib::token_id>> prompt = {prompt_tokens(a, m)};
+  if (prompt[0].empty()) throw usage_error("the prompt has no tokens");
+  const auto k = a.integer("top-k", 5, 1, m.model->config().vocab_size);
+  const std::string format = a.text("format", "csv");
+  if (format != "csv" && format != "json") throw usage_error("--format must be csv or json, got '" + format + "'");
+  attrib::forward_options options;
+  options.threads = a.threads();
+  options.last_position_only = a.flag("last");
+  const auto result = m.model->forward(prompt, options);
+  const attrib::float_matrix& rows = result[0];
+  const auto n = static_cast<attrib::index>(prompt[0].size());
+  const attrib::index first = n - rows.rows();  // the position of rows(0)
+  write_output(a, "out", [&](std::ostream& out) {
+    if (format == "csv") {
+      out << "position,token,rank,next_token,next_piece,logit,log_prob\n" << std::setprecision(9);
+      for (attrib::index r = 0; r < rows.rows(); ++r)
+        for (const auto& c : top_candidates(rows, r, k))
+          out << first + r << ',' << prompt[0][static_cast<std::size_t>(first + r)] << ',' << c.rank << ',' << c.id
+              << ',' << csv_cell(piece_of(m, c.id)) << ',' << c.logit << ',' << c.log_prob << '\n';
+    } else {
+      nlohmann::json positions = nlohmann::json::array();
+      for (attrib::index r = 0; r < rows.rows(); ++r) {
+        nlohmann::json top = nlohmann::json::array();
+        for (const auto& c : top_candidates(rows, r, k))
+          top.push_back({{"token", c.id}, {"piece", piece_of(m, c.id)}, {"logit", c.logit}, {"log_prob", c.log_prob}});
+        positions.push_back({{"position", first + r}, {"token", prompt[0][static_cast<std::size_t>(first + r)]}, {"top", top}});
+      }
+      // Byte-level pieces need not be valid UTF-8 on their own; they are written with U+FFFD.
+      out << positions.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    }
+  });
+  return 0;
+}
+
 int generate(const arguments& a) {
   const loaded m = load(a, !a.has("tokens"));
   const std::vector<std::vector<attrib::token_id>> prompt = {prompt_tokens(a, m)};
@@ -319,6 +409,22 @@ int generate(const arguments& a) {
   if (a.flag("show-ids") || !m.tokenizer) {
     for (std::size_t i = 0; i < out[0].size(); ++i) std::cout << (i ? " " : "") << out[0][i];
     std::cout << "\n";
+  }
+  if (a.has("top-k") && out[0].size() > prompt[0].size()) {
+    const auto k = a.integer("top-k", 5, 1, m.model->config().vocab_size);
+    // The logits that chose each generated token: position p's row predicts token p + 1.
+    attrib::forward_options options;
+    options.threads = s.threads;
+    const std::vector<std::vector<attrib::token_id>> text = {
+        std::vector<attrib::token_id>(out[0].begin(), out[0].end() - 1)};
+    const attrib::float_matrix rows = m.model->forward(text, options)[0];
+    std::cout << std::setprecision(4) << std::fixed;
+    for (std::size_t p = prompt[0].size(); p < out[0].size(); ++p) {
+      std::cout << "position " << p << " (chose " << out[0][p] << "):";
+      for (const auto& c : top_candidates(rows, static_cast<attrib::index>(p - 1), k))
+        std::cout << "  " << c.id << " '" << piece_of(m, c.id) << "' " << c.log_prob;
+      std::cout << "\n";
+    }
   }
   return 0;
 }
@@ -379,8 +485,8 @@ int llm(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   const arguments a(rest,
                     {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
-                     "top-p", "seed", "hooks", "out"},
-                    {"help", "show-ids", "quiet"});
+                     "top-p", "seed", "hooks", "top-k", "format", "out"},
+                    {"help", "show-ids", "quiet", "last"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
@@ -388,8 +494,9 @@ int llm(const std::vector<std::string>& args) {
   refuse_overwriting_inputs(a, {"out"}, {"model", "tokenizer"});
   if (command == "inspect") return inspect(a);
   if (command == "generate") return generate(a);
+  if (command == "logits") return logits(a);
   if (command == "trace") return trace(a);
-  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate or trace");
+  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate, logits or trace");
 }
 
 }  // namespace cli

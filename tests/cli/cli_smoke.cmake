@@ -171,4 +171,26 @@ file(WRITE "${WORK}/bomb_gcn.txt" "attrib-gcn 1\n0 0 1 1000000 1000 2\n")
 run_fails("declares 999001003000002 parameters, but only 1 bytes follow"
           "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/bomb_gcn.txt" --graph 1 --method hn)
 
+# attrib llm logits: the most likely next token after "Once upon a time" is the one llama2.c's
+# greedy run chose (golden_greedy.json: "Once upon a time, there was ..."), its log-probability
+# is below 0, and the JSON form parses with the same candidates.
+set(stories "${DATA}/models/stories260K")
+run_ok("${ATTRIB}" llm logits --model "${stories}/stories260K.bin" --tokenizer "${stories}/tok512.bin"
+       --prompt "Once upon a time" --top-k 3 --last)
+if(NOT last_out MATCHES "\n4,378,1,432,\",\",[0-9.]+,-0\\.0[0-9]+\n4,378,2,")
+  message(FATAL_ERROR "attrib llm logits: unexpected top candidates:\n${last_out}")
+endif()
+run_ok("${ATTRIB}" llm logits --model "${stories}/stories260K.gguf" --prompt "Once upon a time" --top-k 3 --last
+       --format json --out "${WORK}/logits.json")
+file(READ "${WORK}/logits.json" logits_json)
+string(JSON first_token GET "${logits_json}" 0 top 0 token)
+string(JSON positions LENGTH "${logits_json}")
+if(NOT first_token EQUAL 432 OR NOT positions EQUAL 1)
+  message(FATAL_ERROR "attrib llm logits --format json: expected one position whose top token is 432:\n${logits_json}")
+endif()
+run_ok("${ATTRIB}" llm generate --model "${stories}/stories260K.gguf" --prompt "Once upon a time" --max-tokens 2 --top-k 2)
+if(NOT last_out MATCHES "position 5 \\(chose 432\\):  432 ',' -0\\.0")
+  message(FATAL_ERROR "attrib llm generate --top-k printed:\n${last_out}")
+endif()
+
 message(STATUS "attrib CLI smoke test passed")
