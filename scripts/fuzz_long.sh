@@ -24,6 +24,7 @@ fi
 run_one() {
   local name=$1 work=build/fuzz/corpus/$1 artifacts=build/fuzz/artifacts/$1/ seeds=() options=()
   mkdir -p "$work" "$artifacts"
+  bash tests/fuzz/large_seeds.sh "$name" "$work"
   [[ -d tests/fuzz/corpus/$name ]] && seeds=("tests/fuzz/corpus/$name")
   case $name in
     model_json | hf_config | tokenizer_json | safetensors | safetensors_index) options+=(-dict=tests/fuzz/json.dict) ;;

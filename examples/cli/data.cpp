@@ -50,8 +50,9 @@ standard error.
 data:
   --train FILE          labelled training data
   --test FILE           labelled test data, the same format and feature columns as --train
-  --data-format F       sklearn (default: first line n,d,class names; last column is the
-                        integer label) or csv (header optional; the last column is the target)
+  --data-format F       sklearn (first line n,d,class names; the last column is the integer
+                        label) or csv (the last column is the target); default: detected from
+                        the first line
   --rows LIST           rows of --test to attribute, e.g. 0,3,10-19 (default: all)
   --header H            csv: auto (default: the first line is a header when none of its
                         cells is a number), yes or no
@@ -353,9 +354,8 @@ int data(const std::vector<std::string>& args) {
   }
   refuse_overwriting_inputs(a, {"out"}, {"train", "test", "model"});
   const std::string method = a.required("method");
-  const std::string format = a.text("data-format", "sklearn");
-  const dataset train = read_data(a, a.required("train"), format, "--train");
-  const dataset test = read_data(a, a.required("test"), format, "--test");
+  const dataset train = read_data(a, a.required("train"), table_format(a, "data-format", a.required("train")), "--train");
+  const dataset test = read_data(a, a.required("test"), table_format(a, "data-format", a.required("test")), "--test");
   if (train.x.rows() < 2)
     throw attrib::invalid_argument("--train has " + std::to_string(train.x.rows()) +
                                    " rows; data attribution needs at least 2 training points");

@@ -46,15 +46,15 @@ sampling, and the number of model evaluations.
 input:
   --model FILE          model config in attrib's JSON format (docs/model-format.md)
   --data FILE           CSV of instances, one per row
-  --data-format F       csv (default) or sklearn (first line n,d,class names; last column
-                        is a label and is dropped)
+  --data-format F       csv or sklearn (first line n,d,class names; the last column is a label
+                        and is dropped); default: detected from the first line
   --rows LIST           rows of --data to explain, e.g. 0,3,10-19 (default: all)
   --header H            csv: auto (default: the first line is a header when none of its
                         cells is a number), yes or no
 
 baseline (what an absent feature is replaced by):
   --baseline FILE       CSV of baseline rows (default: the --data file)
-  --baseline-format F   csv (default) or sklearn
+  --baseline-format F   csv or sklearn; default: detected from the first line
   --baseline-mode M     background: the expectation over the rows (default with --baseline)
                         mean: the column means as one reference row (default without)
                         row: one row, chosen by --baseline-row
@@ -169,7 +169,7 @@ int explain(const std::vector<std::string>& args) {
   const Eigen::Index d = model.input_dim();
 
   std::vector<std::string> header;
-  const attrib::matrix data = read_rows(a, a.required("data"), a.text("data-format", "csv"), &header);
+  const attrib::matrix data = read_rows(a, a.required("data"), table_format(a, "data-format", a.required("data")), &header);
   if (data.cols() != d)
     throw usage_error("--data has " + std::to_string(data.cols()) + " columns but the model takes " +
                       std::to_string(d) + " inputs");
@@ -182,7 +182,7 @@ int explain(const std::vector<std::string>& args) {
   // Baseline.
   const bool own_baseline = a.has("baseline");
   attrib::matrix baseline_rows =
-      own_baseline ? read_rows(a, a.text("baseline"), a.text("baseline-format", "csv"), nullptr) : data;
+      own_baseline ? read_rows(a, a.text("baseline"), table_format(a, "baseline-format", a.text("baseline")), nullptr) : data;
   if (baseline_rows.cols() != d)
     throw usage_error("--baseline has " + std::to_string(baseline_rows.cols()) + " columns, expected " + std::to_string(d));
   if (baseline_rows.rows() == 0) throw usage_error("--baseline has no rows");

@@ -3,15 +3,19 @@
 // that is also an input before any work, and writing outputs whole - through a temporary file and
 // a rename, or to standard output for "-".
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <iostream>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "arguments.hpp"
 #include "attrib/io/atomic_file.hpp"
+#include "attrib/core/text.hpp"
 #include "attrib/io/csv.hpp"
 
 namespace cli {
@@ -34,6 +38,39 @@ inline attrib::csv_table read_table(const arguments& a, const std::string& path,
               << " columns, " << (table.header.empty() ? "no header line" : "the first line is the header")
               << (a.has("header") ? "" : " (detected; --header yes|no to say otherwise)") << "\n";
   return table;
+}
+
+// The format of a table file: the value of option `option` (csv or sklearn) when given, else
+// sniffed from the first line - scikit-learn's `n_rows,n_features,class names...` (two positive
+// integers, then at least one name that is not a number), anything else csv.
+inline std::string table_format(const arguments& a, const std::string& option, const std::string& path) {
+  if (a.has(option)) {
+    const std::string format = a.text(option);
+    if (format != "csv" && format != "sklearn")
+      throw usage_error("--" + option + " must be csv or sklearn, got '" + format + "'");
+    return format;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw attrib::format_error(path + ": cannot open file for reading");
+  std::string line;
+  char c = 0;
+  while (line.size() < 65536 && in.get(c) && c != '\n') line += c;
+  if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+  std::vector<std::string_view> cells;
+  std::string_view rest = line;
+  for (auto comma = rest.find(','); ; comma = rest.find(',')) {
+    cells.push_back(attrib::detail::trim(rest.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  const auto positive_integer = [](std::string_view cell) {
+    return !cell.empty() && cell.size() <= 18 && cell.find_first_not_of("0123456789") == std::string_view::npos &&
+           cell.find_first_not_of('0') != std::string_view::npos;
+  };
+  double ignored = 0.0;
+  bool names = cells.size() >= 3;
+  for (std::size_t k = 2; k < cells.size() && names; ++k) names = !attrib::detail::parse_number(cells[k], ignored);
+  return cells.size() >= 3 && positive_integer(cells[0]) && positive_integer(cells[1]) && names ? "sklearn" : "csv";
 }
 
 // Whether two paths name the same file: the same inode when both exist, else the same absolute,

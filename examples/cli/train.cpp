@@ -28,8 +28,9 @@ takes raw features. Prints the final training loss and accuracy (or RMSE) to sta
 
 data:
   --data FILE           training data
-  --data-format F       sklearn (default: first line n,d,class names; last column is the
-                        integer label) or csv (the last column is the target)
+  --data-format F       sklearn (first line n,d,class names; the last column is the integer
+                        label) or csv (the last column is the target); default: detected from
+                        the first line
   --header H            csv: auto (default: the first line is a header when none of its
                         cells is a number), yes or no
 
@@ -78,7 +79,7 @@ int train(const std::vector<std::string>& args) {
   attrib::matrix features;
   attrib::vector targets;
   attrib::model_info info;
-  const std::string format = a.text("data-format", "sklearn");
+  const std::string format = table_format(a, "data-format", a.required("data"));
   if (format == "sklearn") {
     attrib::labelled_dataset data = attrib::read_sklearn_csv(a.required("data"));
     features = std::move(data.features);

@@ -193,4 +193,15 @@ if(NOT last_out MATCHES "position 5 \\(chose 432\\):  432 ',' -0\\.0")
   message(FATAL_ERROR "attrib llm generate --top-k printed:\n${last_out}")
 endif()
 
+# Table formats are detected when not given: the wine file is scikit-learn's format (its last
+# column, the label, is dropped for explain), a plain table is csv.
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn --rows 5
+       --method occlusion --quiet)
+set(sniffed_out "${last_out}")
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --rows 5 --method occlusion --quiet)
+if(NOT last_out STREQUAL sniffed_out)
+  message(FATAL_ERROR "a detected sklearn file gave another result than --data-format sklearn")
+endif()
+run_ok("${ATTRIB}" train --data "${wine}" --model-type logistic_regression --out "${WORK}/sniffed.json" --quiet)
+
 message(STATUS "attrib CLI smoke test passed")
