@@ -120,7 +120,8 @@ method (--method NAME; models: L = logistic_regression, R = linear_regression, M
 output:
   --threads T           worker threads for loo, trak, knn-shapley and the games (default 1;
                         0: all cores); results do not depend on it
-  --out FILE            write the CSV there (default or -: standard output)
+  --format F            csv (default) or json (one object per row, keyed by the column names)
+  --out FILE            write the table there (default or -: standard output)
   --quiet               no messages on standard error
   --help                this text
 )";
@@ -346,7 +347,7 @@ int data(const std::vector<std::string>& args) {
                     {"train", "test", "data-format", "rows", "model", "model-type", "l2", "hidden", "activation",
                      "epochs", "learning-rate", "batch-size", "method", "solver", "damping", "max-iterations", "depth",
                      "scale", "iterations", "top-k", "checkpoints", "checkpoint-every", "projection-dim", "seed", "k",
-                     "budget", "utility", "threads", "header", "out"},
+                     "budget", "utility", "threads", "header", "format", "out"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
@@ -461,8 +462,7 @@ int data(const std::vector<std::string>& args) {
   attrib::matrix table(scores.rows(), scores.cols() + 1);
   for (Eigen::Index i = 0; i < scores.rows(); ++i) table(i, 0) = static_cast<double>(i);
   table.rightCols(scores.cols()) = scores;
-  const std::string csv = attrib::format_csv(columns, table);
-  write_output(a, "out", [&](std::ostream& out) { out << csv; });
+  write_table(a, columns, table);
   return 0;
 }
 

@@ -85,7 +85,8 @@ method:
   --groups LIST         one group label per feature, e.g. 0,0,1,2,2: players are groups
 
 output:
-  --out FILE            write the CSV there (default or -: standard output)
+  --format F            csv (default) or json (one object per row, keyed by the column names)
+  --out FILE            write the table there (default or -: standard output)
   --quiet               no progress messages on standard error
   --help                this text
 )";
@@ -157,7 +158,7 @@ int explain(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"model", "data", "data-format", "rows", "baseline", "baseline-format", "baseline-mode",
                      "baseline-row", "max-background", "method", "output", "samples", "seed", "threads",
-                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "out"},
+                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "format", "out"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
@@ -286,8 +287,7 @@ int explain(const std::vector<std::string>& args) {
       throw std::runtime_error("some instances have standard errors and others not");
     for (std::size_t c = 0; c < columns.size(); ++c) values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = table[r][c];
   }
-  const std::string csv = attrib::format_csv(columns, values);
-  write_output(a, "out", [&](std::ostream& out) { out << csv; });
+  write_table(a, columns, values);
   return 0;
 }
 

@@ -2,6 +2,8 @@
 // What every subcommand does with files: the CSV header choice (--header), refusing an output
 // that is also an input before any work, and writing outputs whole - through a temporary file and
 // a rename, or to standard output for "-".
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -12,6 +14,8 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "arguments.hpp"
 #include "attrib/io/atomic_file.hpp"
@@ -114,6 +118,35 @@ inline bool write_output(const arguments& a, const std::string& name, const std:
   emit(file.stream());
   file.commit();
   return true;
+}
+
+// Writes a result table to --out (or standard output) in --format: csv (the default; values in
+// the shortest form that reads back exactly) or json (an array with one object per row, mapping
+// column names to values, in column order).
+inline void write_table(const arguments& a, const std::vector<std::string>& columns, const attrib::matrix& values) {
+  const std::string format = a.text("format", "csv");
+  std::string text;
+  if (format == "csv") {
+    text = attrib::format_csv(columns, values);
+  } else if (format == "json") {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (attrib::index r = 0; r < values.rows(); ++r) {
+      nlohmann::ordered_json row = nlohmann::ordered_json::object();
+      for (std::size_t c = 0; c < columns.size(); ++c) {
+        // Counts and indices (row, output, evaluations) as integers.
+        const double v = values(r, static_cast<attrib::index>(c));
+        if (v == std::floor(v) && std::abs(v) < 9007199254740992.0)
+          row[columns[c]] = static_cast<std::int64_t>(v);
+        else
+          row[columns[c]] = v;
+      }
+      rows.push_back(std::move(row));
+    }
+    text = rows.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  } else {
+    throw usage_error("--format must be csv or json, got '" + format + "'");
+  }
+  write_output(a, "out", [&](std::ostream& out) { out << text; });
 }
 
 }  // namespace cli

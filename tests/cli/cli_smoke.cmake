@@ -204,4 +204,15 @@ if(NOT last_out STREQUAL sniffed_out)
 endif()
 run_ok("${ATTRIB}" train --data "${wine}" --model-type logistic_regression --out "${WORK}/sniffed.json" --quiet)
 
+# --format json: the same table as objects keyed by column name.
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --rows 5-6 --method occlusion --quiet
+       --format json --out "${WORK}/occlusion.json")
+file(READ "${WORK}/occlusion.json" occlusion_json)
+string(JSON rows_in_json LENGTH "${occlusion_json}")
+string(JSON second_row GET "${occlusion_json}" 1 row)
+string(JSON evaluations GET "${occlusion_json}" 0 model_evaluations)
+if(NOT rows_in_json EQUAL 2 OR NOT second_row EQUAL 6 OR NOT evaluations EQUAL 15)
+  message(FATAL_ERROR "explain --format json: expected rows 5 and 6 with 15 evaluations each (v(N), v(empty), 13 removals):\n${occlusion_json}")
+endif()
+
 message(STATUS "attrib CLI smoke test passed")
