@@ -1,5 +1,4 @@
 // attrib explain: feature attributions of a saved model for rows of a CSV file.
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -12,6 +11,7 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
+#include "progress.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/quadrature.hpp"
 #include "attrib/core/run_settings.hpp"
@@ -87,7 +87,8 @@ method:
 output:
   --format F            csv (default) or json (one object per row, keyed by the column names)
   --out FILE            write the table there (default or -: standard output)
-  --quiet               no progress messages on standard error
+  --quiet               no messages on standard error (progress: a bar with rate and time
+                        left on a terminal, a line every 10 s in a log)
   --help                this text
 )";
 
@@ -242,7 +243,7 @@ int explain(const std::vector<std::string>& args) {
 
   std::vector<std::vector<double>> table;
   bool with_errors = false, with_base = true;
-  const auto start = std::chrono::steady_clock::now();
+  progress bar(a, "attrib explain", "instances", rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const attrib::vector x = data.row(rows[i]).transpose();
     Eigen::Index output = fixed_output;
@@ -268,10 +269,7 @@ int explain(const std::vector<std::string>& args) {
     }
     line.push_back(static_cast<double>(r.model_evaluations));
     table.push_back(std::move(line));
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!a.flag("quiet") && elapsed > 1.0 && rows.size() > 1)
-      std::cerr << "\rattrib explain: " << i + 1 << "/" << rows.size() << " instances, " << static_cast<int>(elapsed)
-                << " s" << (i + 1 == rows.size() ? "\n" : "") << std::flush;
+    bar.update(i + 1);
   }
 
   std::vector<std::string> columns{"row", "output"};

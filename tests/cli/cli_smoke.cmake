@@ -215,4 +215,13 @@ if(NOT rows_in_json EQUAL 2 OR NOT second_row EQUAL 6 OR NOT evaluations EQUAL 1
   message(FATAL_ERROR "explain --format json: expected rows 5 and 6 with 15 evaluations each (v(N), v(empty), 13 removals):\n${occlusion_json}")
 endif()
 
+# Progress into a log (standard error is not a terminal here): plain lines, no carriage returns.
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --rows 0-177 --method kernel-shap
+       --samples 4000 --out "${WORK}/progress.csv")
+string(ASCII 13 carriage_return)
+string(FIND "${last_err}" "${carriage_return}" at)
+if(NOT at EQUAL -1)
+  message(FATAL_ERROR "progress written to a log contains a carriage return:\n${last_err}")
+endif()
+
 message(STATUS "attrib CLI smoke test passed")
