@@ -10,12 +10,12 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/methods/data/evaluation.hpp"
 #include "attrib/methods/data/grad_similarity.hpp"
@@ -390,8 +390,7 @@ int main(int argc, char** argv) {
     digits_section(md, digits);
     ekfac_section(md, digits);
     md << "\nTotal run time: " << fmt(seconds_since(start), 1) << " s.\n";
-    std::ofstream file(out);
-    file << md.str();
+    attrib::write_file_atomically(out, md.str());
     std::cout << md.str();
     return 0;
   } catch (const std::exception& e) {

@@ -12,13 +12,13 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "attrib/io/atomic_file.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/transformer/model/generate.hpp"
 #include "attrib/transformer/loading/hf_loader.hpp"
@@ -273,7 +273,8 @@ int main(int argc, char** argv) {
     for (std::size_t k = result.history.size() - tail; k < result.history.size(); ++k)
       last_losses += result.history[k].loss / static_cast<double>(tail);
 
-    std::ofstream source(out / "SOURCE.md");
+    attrib::atomic_file_writer source_file(out / "SOURCE.md");
+    std::ostream& source = source_file.stream();
     const auto& o = r.training;
     source << "# stories260K-instruct\n\n"
            << "stories260K (`../stories260K/`, Karpathy's llama2.c model, MIT) post-trained by attrib on its\n"
@@ -311,6 +312,7 @@ int main(int argc, char** argv) {
            << "Perplexity is on " << r.stories << " stories of up to " << r.story_tokens
            << " tokens sampled from the base model at temperature 1 (seed " << seed << ").\n\n"
            << table;
+    source_file.commit();
     std::cerr << "post_train: wrote " << (out / "model.safetensors").string() << " and SOURCE.md in "
               << fixed(attrib_examples::seconds_since(start), 1) << " s\n";
     return 0;

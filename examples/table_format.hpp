@@ -19,6 +19,13 @@ inline std::string fixed(double v, int digits) {
   return buf;
 }
 
+// `digits` significant digits, as printf's %g writes them.
+inline std::string significant(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
 // Scientific with one decimal, for errors and residuals.
 inline std::string sci(double v) {
   char buf[64];

@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev nlohmann-json3-dev libboost-graph-dev doctest-dev libbenchmark-dev
   xtensor-dev xtl-dev # optional for users (attrib/core/interop.hpp only); the tests cover it
   libpcre2-dev # the tokenizers' regex engine (linked through attrib::attrib)
+  librsvg2-bin # rsvg-convert: the CLI test renders the SVG charts the tool writes
   "$@"
 )
 

@@ -12,6 +12,7 @@
 #include "arguments.hpp"
 #include "files.hpp"
 #include "progress.hpp"
+#include "../svg_waterfall.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/quadrature.hpp"
 #include "attrib/core/run_settings.hpp"
@@ -87,6 +88,8 @@ method:
 output:
   --format F            csv (default) or json (one object per row, keyed by the column names)
   --out FILE            write the table there (default or -: standard output)
+  --svg FILE            also draw the attributions: a waterfall from the base value to the
+                        prediction per instance (bars from zero for gradient methods)
   --quiet               no messages on standard error (progress: a bar with rate and time
                         left on a terminal, a line every 10 s in a log)
   --help                this text
@@ -159,13 +162,13 @@ int explain(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"model", "data", "data-format", "rows", "baseline", "baseline-format", "baseline-mode",
                      "baseline-row", "max-background", "method", "output", "samples", "seed", "threads",
-                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "format", "out"},
+                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "format", "out", "svg"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
-  refuse_overwriting_inputs(a, {"out"}, {"model", "data", "baseline", "groups"});
+  refuse_overwriting_inputs(a, {"out", "svg"}, {"model", "data", "baseline", "groups"});
   const std::string method = a.required("method");
   const attrib::any_model model = attrib::load_model(a.required("model"));
   const Eigen::Index d = model.input_dim();
@@ -244,6 +247,7 @@ int explain(const std::vector<std::string>& args) {
   std::vector<std::vector<double>> table;
   bool with_errors = false, with_base = true;
   progress bar(a, "attrib explain", "instances", rows.size());
+  std::vector<examples::waterfall_panel> panels;  // for --svg
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const attrib::vector x = data.row(rows[i]).transpose();
     Eigen::Index output = fixed_output;
@@ -269,6 +273,10 @@ int explain(const std::vector<std::string>& args) {
     }
     line.push_back(static_cast<double>(r.model_evaluations));
     table.push_back(std::move(line));
+    if (a.has("svg"))
+      panels.push_back({"row " + std::to_string(rows[i]) + ", output " + std::to_string(output),
+                        std::vector<double>(r.values.data(), r.values.data() + r.values.size()), r.base_value,
+                        r.prediction});
     bar.update(i + 1);
   }
 
@@ -286,6 +294,10 @@ int explain(const std::vector<std::string>& args) {
     for (std::size_t c = 0; c < columns.size(); ++c) values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = table[r][c];
   }
   write_table(a, columns, values);
+  if (a.has("svg"))
+    write_output(a, "svg", [&](std::ostream& out) {
+      examples::write_waterfall_svg(out, method + " attributions", names, panels);
+    });
   return 0;
 }
 

@@ -224,4 +224,26 @@ if(NOT at EQUAL -1)
   message(FATAL_ERROR "progress written to a log contains a carriage return:\n${last_err}")
 endif()
 
+# --svg: a waterfall per instance, valid SVG (rendered with rsvg-convert where installed; deps.sh
+# installs it) with the instance headings, feature names and axis ticks as text.
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --rows 0,70 --method kernel-shap
+       --samples 400 --quiet --out "${WORK}/shap_svg.csv" --svg "${WORK}/shap.svg")
+file(READ "${WORK}/shap.svg" svg)
+foreach(expected "<svg xmlns=\"http://www.w3.org/2000/svg\"" ">row 0, output 0: E\\[f\\] = [0-9.]+, f\\(x\\) = [0-9.e-]+<"
+                 ">row 70, output 0: " ">x12<" ">x0<" "text-anchor=\"middle\">0.[0-9]+<" "</svg>")
+  if(NOT svg MATCHES "${expected}")
+    message(FATAL_ERROR "shap.svg lacks '${expected}'")
+  endif()
+endforeach()
+find_program(rsvg_convert rsvg-convert)
+if(rsvg_convert)
+  run_ok("${rsvg_convert}" "${WORK}/shap.svg" -o "${WORK}/shap.png")
+  file(SIZE "${WORK}/shap.png" png_size)
+  if(png_size LESS 1000)
+    message(FATAL_ERROR "rsvg-convert rendered shap.svg to only ${png_size} bytes")
+  endif()
+else()
+  message(STATUS "rsvg-convert not found: shap.svg checked as text only (bash scripts/deps.sh installs it)")
+endif()
+
 message(STATUS "attrib CLI smoke test passed")
