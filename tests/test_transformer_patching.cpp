@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attrib/games/prompt_token_game.hpp"
@@ -60,7 +61,15 @@ TEST_CASE("patching sweep: efficient equals naive on stories260K, resid_pre and 
     options.point = point;
     options.logit_tokens = {a, b, 2};
     options.batch_cells = 7;  // batches that split layers and positions unevenly
+    // Progress: one report per batch, counting up to every cell.
+    std::vector<std::pair<std::size_t, std::size_t>> reports;
+    options.progress = [&](std::size_t done, std::size_t total) { reports.emplace_back(done, total); };
     const auto fast = attrib::activation_patching_sweep(model(), clean, corrupt, options);
+    const std::size_t cells = static_cast<std::size_t>(model().config().n_layers) * clean.size();
+    REQUIRE(reports.size() == (cells + 6) / 7);
+    CHECK(reports.front() == std::pair<std::size_t, std::size_t>{7, cells});
+    CHECK(reports.back() == std::pair<std::size_t, std::size_t>{cells, cells});
+    options.progress = {};
     const auto naive = attrib::naive_activation_patching_sweep(model(), clean, corrupt, options);
     CHECK(fast.layers.size() == static_cast<std::size_t>(model().config().n_layers));
     CHECK(fast.positions.size() == clean.size());

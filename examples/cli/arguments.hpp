@@ -124,25 +124,26 @@ inline std::vector<std::string> split(const std::string& text, char separator) {
   return parts;
 }
 
-// Parses row lists like "0,3,10-19" against a table of `available` rows named `table`. A row
-// may be listed once, so the list never outgrows the table (a short option such as
-// "0-999999,0-999999,..." must not ask for billions of rows).
+// Parses index lists like "0,3,10-19" (option --`option`) against `available` entries of
+// `owner` (rows of a table, layers of a model). An index may be listed once, so the list never
+// outgrows the table (a short option such as "0-999999,0-999999,..." must not ask for billions).
 inline std::vector<std::ptrdiff_t> parse_row_list(const std::string& text, std::ptrdiff_t available,
-                                                  const std::string& table) {
+                                                  const std::string& owner, const std::string& option = "rows",
+                                                  const std::string& unit = "rows") {
   std::vector<std::ptrdiff_t> rows;
   std::vector<bool> listed(static_cast<std::size_t>(available > 0 ? available : 0), false);
   const auto add = [&](std::ptrdiff_t r) {
     if (listed[static_cast<std::size_t>(r)])
-      throw usage_error("--rows lists row " + std::to_string(r) + " more than once in '" + text.substr(0, 80) + "'");
+      throw usage_error("--" + option + " lists " + std::to_string(r) + " more than once in '" + text.substr(0, 80) + "'");
     listed[static_cast<std::size_t>(r)] = true;
     rows.push_back(r);
   };
   auto parse = [&](const std::string& s) {
     if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
-      throw usage_error("--rows expects indices like 0,3,10-19, got '" + text.substr(0, 80) + "'");
+      throw usage_error("--" + option + " expects indices like 0,3,10-19, got '" + text.substr(0, 80) + "'");
     const auto v = static_cast<std::ptrdiff_t>(std::stoll(s));
     if (v >= available)
-      throw usage_error("--rows names row " + s + " but " + table + " has " + std::to_string(available) + " rows");
+      throw usage_error("--" + option + " names " + s + " but " + owner + " has " + std::to_string(available) + " " + unit);
     return v;
   };
   for (const std::string& part : split(text, ',')) {
@@ -151,7 +152,7 @@ inline std::vector<std::ptrdiff_t> parse_row_list(const std::string& text, std::
       add(parse(part));
     } else {
       const std::ptrdiff_t first = parse(part.substr(0, dash)), last = parse(part.substr(dash + 1));
-      if (last < first) throw usage_error("--rows range '" + part + "' is decreasing");
+      if (last < first) throw usage_error("--" + option + " range '" + part + "' is decreasing");
       for (std::ptrdiff_t r = first; r <= last; ++r) add(r);
     }
   }

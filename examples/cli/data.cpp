@@ -11,6 +11,7 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
+#include "progress.hpp"
 #include "labels.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
@@ -41,6 +42,7 @@ namespace cli {
 namespace {
 
 const char* help = R"(usage: attrib data --train FILE --test FILE --method NAME [options]
+       attrib data split --data FILE --train-out FILE --test-out FILE [--test-size S] [--seed S]
 
 Scores every training point for each chosen test row and writes CSV: a header, then one row
 per training point: its row index in --train (train_row), then one column per test row
@@ -134,7 +136,7 @@ struct dataset {
 
 dataset read_data(const arguments& a, const std::string& path, const std::string& format, const std::string& option) {
   if (format == "sklearn") {
-    attrib::labelled_dataset d = attrib::read_sklearn_csv(path);
+    attrib::labelled_dataset d = read_sklearn_table(path);
     return {std::move(d.features), std::move(d.labels), std::move(d.class_names)};
   }
   if (format != "csv") throw usage_error("--data-format must be sklearn or csv, got '" + format + "'");
@@ -312,7 +314,9 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
                                              .classes = model.classes(),
                                              .options = {.l2 = model.l2()},
                                              .scaling = model.input_standardizer()};
-      const attrib::run_settings settings{.seed = a.seed(), .threads = threads};
+      progress bar(a, "attrib data", "coalition values", 0);
+      const attrib::run_settings settings{
+          .seed = a.seed(), .threads = threads, .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
       const std::size_t budget = static_cast<std::size_t>(a.integer("budget", 0, 0, 1'000'000'000'000));
       auto value = [&](const auto& utility) {
         const attrib::data_game game(x, y, tx, ty, trainer, utility);
@@ -343,6 +347,7 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
 }  // namespace
 
 int data(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "split") return data_split(std::vector<std::string>(args.begin() + 1, args.end()));
   const arguments a(args,
                     {"train", "test", "data-format", "rows", "model", "model-type", "l2", "hidden", "activation",
                      "epochs", "learning-rate", "batch-size", "method", "solver", "damping", "max-iterations", "depth",
@@ -416,12 +421,14 @@ int data(const std::vector<std::string>& args) {
         shapes.push_back({inputs, classes, attrib::activation::identity});
         attrib::mlp m(shapes, attrib::output_head::softmax, a.seed());
         m.set_standardizer(scale);
+        progress bar(a, "attrib data", "epochs", 0);
         const auto history = m.train(train.x, train.y,
                                      {.learning_rate = a.number("learning-rate", 0.01),
                                       .epochs = a.integer("epochs", 200, 0, 1'000'000'000),
                                       .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
                                       .l2 = l2,
-                                      .seed = a.seed()});
+                                      .seed = a.seed(),
+                                      .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }});
         messages(a) << "attrib data: mlp, " << history.size() << " epochs, final loss "
                   << m.loss(train.x, train.y) << "\n";
         fitted = std::move(m);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "arguments.hpp"
+#include "coalition_methods.hpp"
 #include "files.hpp"
 #include "progress.hpp"
 #include "../svg_waterfall.hpp"
@@ -19,15 +20,8 @@
 #include "attrib/games/perturbed_model.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
-#include "attrib/losses/lasso.hpp"
-#include "attrib/losses/ridge.hpp"
-#include "attrib/methods/feature/banzhaf.hpp"
 #include "attrib/methods/feature/clime.hpp"
 #include "attrib/methods/feature/gradients.hpp"
-#include "attrib/methods/feature/lime.hpp"
-#include "attrib/methods/feature/occlusion.hpp"
-#include "attrib/methods/feature/shapley.hpp"
-#include "attrib/neighborhoods/exponential_kernel.hpp"
 #include "attrib/neighborhoods/straight_path.hpp"
 #include "attrib/perturbations/masking.hpp"
 #include "attrib/solvers/gradient_average.hpp"
@@ -105,26 +99,9 @@ attrib::attribution run_method(const std::string& name, const arguments& a, cons
                                const NoisyGame& noisy, const ZeroGame& zero_baseline,
                                const attrib::run_settings& settings) {
   using namespace attrib;
+  if (auto r = run_coalition_method(name, a, game, settings)) return *r;
   const std::size_t samples = static_cast<std::size_t>(a.integer("samples", 0, 0, 1'000'000'000'000));
-  const double target = a.number("target-se", 0.0);
-  const sampled_regression regression{.budget = samples, .target_standard_error = target};
-  exponential_kernel kernel{.width = a.number("width", 0.0)};
-  const std::string distance = a.text("distance", "cosine");
-  if (distance == "euclidean")
-    kernel.distance = coalition_distance::euclidean;
-  else if (distance != "cosine")
-    throw usage_error("--distance must be cosine or euclidean, got '" + distance + "'");
-
-  if (name == "exact-shapley") return exact_shapley{}.explain(game, settings);
-  if (name == "kernel-shap") return kernel_shap{.solver = regression}.explain(game, settings);
-  if (name == "permutation-shapley") return permutation_shapley{.solver = {.budget = samples}}.explain(game, settings);
-  if (name == "exact-banzhaf") return exact_banzhaf{}.explain(game, settings);
-  if (name == "msr-banzhaf") return msr_banzhaf{.solver = {.budget = samples}}.explain(game, settings);
-  if (name == "lime")
-    return lime<ridge>{.neighborhood = kernel, .loss = {.alpha = a.number("alpha", 1.0)}, .solver = regression}.explain(game, settings);
-  if (name == "lime-lasso")
-    return lime<lasso>{.neighborhood = kernel, .loss = {.alpha = a.number("alpha", 0.01)}, .solver = regression}.explain(game, settings);
-  if (name == "occlusion") return occlusion{}.explain(game, settings);
+  const sampled_regression regression{.budget = samples, .target_standard_error = a.number("target-se", 0.0)};
   if (name == "clime")
     return clime{.neighborhood = {.sigma = a.number("sigma", 0.1)}, .solver = regression}.explain(noisy, settings);
 
@@ -149,7 +126,7 @@ attrib::attribution run_method(const std::string& name, const arguments& a, cons
 
 attrib::matrix read_rows(const arguments& a, const std::string& path, const std::string& format,
                          std::vector<std::string>* header) {
-  if (format == "sklearn") return attrib::read_sklearn_csv(path).features;
+  if (format == "sklearn") return read_sklearn_table(path).features;
   if (format != "csv") throw usage_error("format must be csv or sklearn, got '" + format + "'");
   attrib::csv_table table = read_table(a, path, "attrib explain");
   if (header) *header = table.header;

@@ -1,7 +1,7 @@
 #pragma once
-// What every subcommand does with files: the CSV header choice (--header), refusing an output
-// that is also an input before any work, and writing outputs whole - through a temporary file and
-// a rename, or to standard output for "-".
+// What every subcommand does with files: reading tables from a file or, for "-", standard input;
+// the CSV header choice (--header); refusing an output that is also an input before any work; and
+// writing outputs whole - through a temporary file and a rename, or to standard output for "-".
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include <functional>
 #include <initializer_list>
 #include <iostream>
+#include <iterator>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -34,11 +35,31 @@ inline attrib::csv_header csv_header_option(const arguments& a) {
   throw usage_error("--header must be auto, yes or no, got '" + h + "'");
 }
 
+// The bytes of an input: the file at `path`, or standard input for "-" (read once and kept, so
+// that the format sniff and the parse see the same bytes).
+inline std::string input_bytes(const std::string& path) {
+  if (path != "-") return attrib::detail::read_file_bytes(path);
+  static const std::string standard_input = [] {
+    std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    if (std::cin.bad()) throw attrib::format_error("reading standard input failed");
+    return text;
+  }();
+  return standard_input;
+}
+
+// How messages name an input.
+inline std::string input_name(const std::string& path) { return path == "-" ? "<standard input>" : path; }
+
+// A table in scikit-learn's format from a file or standard input.
+inline attrib::labelled_dataset read_sklearn_table(const std::string& path) {
+  return attrib::parse_sklearn_csv(input_bytes(path), input_name(path));
+}
+
 // A numeric CSV; says on standard error how its first line was read unless --quiet.
 inline attrib::csv_table read_table(const arguments& a, const std::string& path, const std::string& who) {
-  attrib::csv_table table = attrib::read_csv(path, csv_header_option(a));
+  attrib::csv_table table = attrib::parse_csv(input_bytes(path), input_name(path), csv_header_option(a));
   if (!a.flag("quiet"))
-    std::cerr << who << ": " << path << ": " << table.values.rows() << " rows x " << table.values.cols()
+    std::cerr << who << ": " << input_name(path) << ": " << table.values.rows() << " rows x " << table.values.cols()
               << " columns, " << (table.header.empty() ? "no header line" : "the first line is the header")
               << (a.has("header") ? "" : " (detected; --header yes|no to say otherwise)") << "\n";
   return table;
@@ -54,11 +75,16 @@ inline std::string table_format(const arguments& a, const std::string& option, c
       throw usage_error("--" + option + " must be csv or sklearn, got '" + format + "'");
     return format;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw attrib::format_error(path + ": cannot open file for reading");
   std::string line;
-  char c = 0;
-  while (line.size() < 65536 && in.get(c) && c != '\n') line += c;
+  if (path == "-") {
+    const std::string& text = input_bytes(path);
+    line = text.substr(0, std::min(text.find('\n'), std::size_t{65536}));
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw attrib::format_error(path + ": cannot open file for reading");
+    char c = 0;
+    while (line.size() < 65536 && in.get(c) && c != '\n') line += c;
+  }
   if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
   std::vector<std::string_view> cells;
   std::string_view rest = line;
@@ -90,9 +116,19 @@ inline bool same_file(const std::filesystem::path& x, const std::filesystem::pat
 }
 
 // Refuses, before any work, an output option that names the same file as an input option (or
-// another output): writing it would destroy what the run reads.
+// another output): writing it would destroy what the run reads. Standard input ("-") can feed one
+// input, and standard output take one output (--out, when absent, means standard output).
 inline void refuse_overwriting_inputs(const arguments& a, std::initializer_list<const char*> outputs,
                                       std::initializer_list<const char*> inputs) {
+  std::vector<std::string> from_stdin, to_stdout;
+  for (const char* in : inputs)
+    if (a.text(in) == "-") from_stdin.push_back(std::string("--") + in);
+  for (const char* out : outputs)
+    if (a.text(out) == "-" || (out == std::string("out") && !a.has(out))) to_stdout.push_back(std::string("--") + out);
+  if (from_stdin.size() > 1)
+    throw usage_error(from_stdin[0] + " and " + from_stdin[1] + " both read standard input; give one of them a file");
+  if (to_stdout.size() > 1)
+    throw usage_error(to_stdout[0] + " and " + to_stdout[1] + " would both write to standard output; give one of them a file");
   for (const char* out : outputs) {
     if (!a.has(out) || a.text(out) == "-") continue;
     const auto check = [&](const char* other) {
@@ -118,6 +154,14 @@ inline bool write_output(const arguments& a, const std::string& name, const std:
   emit(file.stream());
   file.commit();
   return true;
+}
+
+// A CSV cell: quoted when it holds a comma, quote or line break.
+inline std::string csv_cell(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
 }
 
 // Writes a result table to --out (or standard output) in --format: csv (the default; values in

@@ -15,6 +15,7 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
+#include "progress.hpp"
 #include "labels.hpp"
 #include "attrib/models/gnn/gcn.hpp"
 #include "attrib/models/gnn/gin.hpp"
@@ -26,6 +27,7 @@
 #include "attrib/methods/graph/gnn_explainer.hpp"
 #include "attrib/methods/graph/hn_value.hpp"
 #include "attrib/methods/graph/myerson.hpp"
+#include "../svg_graph.hpp"
 #include "commands.hpp"
 
 namespace cli {
@@ -50,9 +52,9 @@ in attrib's text format; prints the final loss and the training accuracy to stan
   --out FILE            the model file to write (-: standard output)
   --quiet               no messages on standard error
 
-explain: scores the nodes of graph K (0-based, in file order) for one class and writes CSV to
-standard output: node,label,score (label = the node label of the TU file). Standard error gets
-the class, its probability, the baseline and the H-fidelity of the top positive nodes.
+explain: scores the nodes of graph K (0-based, in file order) for one class and writes CSV:
+node,label,score (label = the node label of the TU file). Standard error gets the class, its
+probability, the baseline and the H-fidelity of the top positive nodes.
   --model-file FILE     a model saved by 'attrib graph train' (gcn or gin; detected)
   --graph K             the graph to explain
   --method M            hn (GStarX's Hamiache-Navarro value), myerson, shapley (node Shapley),
@@ -66,6 +68,13 @@ the class, its probability, the baseline and the H-fidelity of the top positive 
   --sparsity S          H-fidelity sparsity in [0, 1] (default 0.5)
   --seed S              seed of sampled methods (default 0)
   --threads N           worker threads, 0 for all cores (default 1; results do not depend on it)
+  --out FILE            write the scores there (default or -: standard output)
+  --format F            csv (default) or json
+  --svg FILE            also draw the graph: nodes coloured by score, the explanation's nodes
+                        (the top positive ones at --sparsity) ringed
+  --node-names LIST     names of the node labels for the drawing, in label order (MUTAG:
+                        C,N,O,F,I,Cl,Br); default: the label numbers
+  --quiet               no messages on standard error
   --help                this text
 
 The game is GStarX's: v(S) = p_c(G_S) - the dataset-average p_c, nodes outside S removed with
@@ -86,22 +95,33 @@ std::vector<int> labels_of(const attrib::graph_dataset& data) {
   return labels;
 }
 
+// The dataset's own files are DIR/NAME_*.txt; an output written over one would destroy it.
+void refuse_overwriting_dataset(const arguments& a, std::initializer_list<const char*> outputs) {
+  for (const char* option : outputs) {
+    if (!a.has(option) || a.text(option) == "-") continue;
+    const std::filesystem::path path = a.text(option);
+    if (same_file(path.parent_path().empty() ? "." : path.parent_path(), a.required("dataset")) &&
+        path.filename().string().starts_with(a.required("name") + "_"))
+      throw usage_error("--" + std::string(option) + " '" + a.text(option) + "' would overwrite a file of the " +
+                        a.text("name") + " dataset; choose another name");
+  }
+}
+
 int train(const arguments& a) {
-  // The dataset's own files are DIR/NAME_*.txt; a model written over one would destroy it.
-  const std::filesystem::path out_path = a.required("out");
-  if (a.text("out") != "-" && same_file(out_path.parent_path().empty() ? "." : out_path.parent_path(), a.required("dataset")) &&
-      out_path.filename().string().starts_with(a.required("name") + "_"))
-    throw usage_error("--out '" + a.text("out") + "' would overwrite a file of the " + a.text("name") + " dataset; choose another name");
+  a.required("out");
+  refuse_overwriting_dataset(a, {"out"});
   const attrib::graph_dataset data = attrib::read_tu_dataset(a.required("dataset"), a.required("name"));
   const std::string kind = a.required("model"), out = a.required("out");
   const std::vector<attrib::gcn_input> inputs = inputs_of(data);
   const std::vector<int> labels = labels_of(data);
   const auto hidden = a.integer("hidden", 32, 1, 1'000'000);
   const auto layers = a.integer("layers", 3, 1, 1000);
+  progress bar(a, "attrib graph train", "epochs", 0);
   const attrib::gnn_training options{.epochs = a.integer("epochs", 100, 0, 1'000'000'000),
                                      .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
                                      .learning_rate = a.number("learning-rate", 0.005),
-                                     .seed = a.seed()};
+                                     .seed = a.seed(),
+                                     .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
   const attrib::index features = inputs.front().features.cols(), classes = class_count(labels, "--dataset " + a.text("name") + " graph labels");
   const auto fit_and_save = [&](auto model) {
     const double loss = model.train(inputs, labels, options);
@@ -171,7 +191,9 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
   const auto& structure = data.graphs[k].structure;
   const auto neighbors = attrib::neighbor_masks(structure);
   const attrib::index n = game.player_count();
-  const attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
+  progress bar(a, "attrib graph explain", "evaluations", 0);
+  const attrib::run_settings settings{
+      .seed = a.seed(), .threads = a.threads(), .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
   const std::string method = a.required("method");
   const std::size_t budget = a.has("samples") ? static_cast<std::size_t>(a.integer("samples", 0, 1, 1'000'000'000'000)) : 2 + 100 * static_cast<std::size_t>(2 * (n - 1));
   constexpr attrib::index exact_limit = 16;
@@ -197,10 +219,10 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
   } else {
     throw usage_error("unknown --method '" + method + "' (hn, myerson, shapley, occlusion or gnnexplainer)");
   }
-  std::cout << "node,label,score\n";
-  std::cout.precision(10);
+  attrib::matrix table(n, 3);
   for (attrib::index i = 0; i < n; ++i)
-    std::cout << i << ',' << structure[static_cast<attrib::graph_node>(i)].label << ',' << scores(i) << '\n';
+    table.row(i) << static_cast<double>(i), structure[static_cast<attrib::graph_node>(i)].label, scores(i);
+  write_table(a, {"node", "label", "score"}, table);
   const auto f = attrib::evaluate_coalition([&](const attrib::vector& keep) { return game.probability(keep); }, n,
                                             attrib::top_positive_nodes(scores, sparsity));
   messages(a) << "attrib graph explain: graph " << k << " (" << n << " nodes), class " << c << " with probability "
@@ -208,11 +230,33 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
             << "attrib graph explain: " << method << " H-fidelity " << f.harmonic << " at sparsity " << f.sparsity
             << " (requested " << sparsity << "; fidelity " << f.fidelity << ", inverse fidelity " << f.inverse_fidelity
             << ")\n";
+  if (a.has("svg")) {
+    const std::vector<std::string> names = a.has("node-names") ? split(a.text("node-names"), ',') : std::vector<std::string>{};
+    std::vector<std::string> labels;
+    std::vector<double> values(scores.data(), scores.data() + n);
+    std::vector<bool> selected(static_cast<std::size_t>(n), false);
+    for (attrib::index i = 0; i < n; ++i) {
+      const int label = structure[static_cast<attrib::graph_node>(i)].label;
+      labels.push_back(label >= 0 && static_cast<std::size_t>(label) < names.size() ? names[static_cast<std::size_t>(label)]
+                                                                                   : std::to_string(label));
+    }
+    for (const auto i : attrib::top_positive_nodes(scores, sparsity)) selected[static_cast<std::size_t>(i)] = true;
+    write_output(a, "svg", [&](std::ostream& out) {
+      examples::write_graph_svg(out,
+                                a.text("name") + " graph " + std::to_string(k) + ": " + method + " scores for class " +
+                                    std::to_string(c) + ", H-fidelity " + attrib_examples::significant(f.harmonic, 3),
+                                structure, labels, values, selected);
+    });
+  }
   return 0;
 }
 
 int explain(const arguments& a) {
   const std::string path = a.required("model-file");
+  refuse_overwriting_inputs(a, {"out", "svg"}, {"model-file"});
+  refuse_overwriting_dataset(a, {"out", "svg"});
+  const std::string format = a.text("format", "csv");
+  if (format != "csv" && format != "json") throw usage_error("--format must be csv or json, got '" + format + "'");
   a.required("graph");
   a.required("method");
   const attrib::graph_dataset data = attrib::read_tu_dataset(a.required("dataset"), a.required("name"));
@@ -245,7 +289,7 @@ int graph(const std::vector<std::string>& args) {
   }
   if (action == "explain") {
     const arguments a(rest, {"dataset", "name", "model-file", "graph", "method", "class", "tau", "samples", "epochs",
-                             "sparsity", "seed", "threads"},
+                             "sparsity", "seed", "threads", "out", "format", "svg", "node-names"},
                       {"help", "quiet"});
     if (a.flag("help")) {
       std::cout << help;

@@ -3,15 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <memory>
-#include <optional>
 #include <span>
-#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -20,23 +14,15 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
-#include "attrib/io/gguf.hpp"
-#include "attrib/io/llama2c.hpp"
-#include "attrib/io/mapped_file.hpp"
-#include "attrib/io/safetensors.hpp"
-#include "attrib/tokenizers/sentencepiece_bpe.hpp"
-#include "attrib/tokenizers/tokenizer_json.hpp"
 #include "attrib/transformer/model/generate.hpp"
-#include "attrib/transformer/loading/gguf_loader.hpp"
-#include "attrib/transformer/loading/hf_loader.hpp"
 #include "attrib/transformer/hooks/hooks.hpp"
-#include "attrib/transformer/loading/llama2c_loader.hpp"
 #include "commands.hpp"
+#include "llm_model.hpp"
 
 namespace cli {
 namespace {
 
-const char* help = R"(usage: attrib llm <inspect|generate|logits|trace> --model PATH [options]
+const char* help = R"(usage: attrib llm <inspect|generate|logits|trace|patch|attribute> --model PATH [options]
 
 Runs a Llama-family decoder (Llama 2/3, Mistral, Qwen2, llama2.c) or GPT-2 on the CPU. The model
 is a GGUF file (tokenizer from its metadata), a llama2.c checkpoint .bin with --tokenizer tok.bin,
@@ -50,6 +36,10 @@ commands:
   logits     the most likely next tokens after each position of --prompt, with logits and
              log-probabilities, as CSV or JSON
   trace      run --prompt and write the activations at --hooks as CSV
+  patch      activation patching between --clean and --corrupted over layers x positions,
+             exact and by attribution patching, with a heatmap ('attrib llm patch --help')
+  attribute  which prompt tokens make the model predict its next token, by Shapley values or
+             another coalition method, with a token heatmap ('attrib llm attribute --help')
 
 model:
   --model PATH          a .gguf file, a llama2.c .bin checkpoint or a Hugging Face directory
@@ -88,145 +78,6 @@ trace:
   --help                this text
 )";
 
-struct tensor_row {
-  std::string name;
-  std::string type;
-  std::vector<std::uint64_t> shape;  // row-major: the last entry is the row length
-};
-
-// A SentencePiece-style vocabulary (llama2.c, GGUF) or a tokenizer.json one, with the ids that
-// end generation.
-struct any_tokenizer {
-  std::variant<attrib::sentencepiece_bpe, attrib::hf_tokenizer> model;
-  std::vector<attrib::token_id> stop;
-
-  attrib::index vocab_size() const {
-    return std::visit([](const auto& m) { return m.vocab_size(); }, model);
-  }
-  std::vector<attrib::token_id> encode(const std::string& text) const {
-    return std::visit([&](const auto& m) { return m.encode(text); }, model);
-  }
-  std::string decode(std::span<const attrib::token_id> ids) const {
-    return std::visit([&](const auto& m) { return m.decode(ids); }, model);
-  }
-};
-
-any_tokenizer sentencepiece(attrib::sentencepiece_bpe t) {
-  const std::vector<attrib::token_id> stop = {t.bos(), t.eos()};
-  return {std::move(t), stop};
-}
-
-struct loaded {
-  std::string format;
-  std::string architecture;
-  std::unique_ptr<attrib::transformer_model> model;
-  std::optional<any_tokenizer> tokenizer;
-  std::vector<tensor_row> tensors;
-};
-
-bool is_gguf(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
-}
-
-// config.json's eos_token_id and bos_token_id (an id or a list of ids), which end generation.
-std::vector<attrib::token_id> hf_stop_tokens(const nlohmann::json& config) {
-  std::vector<attrib::token_id> stop;
-  for (const char* key : {"eos_token_id", "bos_token_id"}) {
-    if (!config.contains(key)) continue;
-    const auto& v = config[key];
-    for (const auto& id : v.is_array() ? v : nlohmann::json::array({v}))
-      if (id.is_number_integer()) stop.push_back(id.get<attrib::token_id>());
-  }
-  return stop;
-}
-
-loaded load_hf_directory(const arguments& a, const std::filesystem::path& dir, bool need_tokenizer) {
-  loaded out;
-  const auto config = attrib::detail::parse_json(attrib::detail::read_file_bytes(dir / "config.json"),
-                                                 (dir / "config.json").string());
-  out.model = std::make_unique<attrib::transformer_model>(attrib::load_hf_model(dir));
-  out.architecture = attrib::to_string(out.model->config().architecture) +
-                     (config.contains("architectures") ? " (" + attrib::detail::json_excerpt(config["architectures"]) + ")" : "");
-  // The tensor table lists the files' tensors as stored (Hugging Face names and layouts).
-  std::vector<std::string> shards;
-  if (std::filesystem::exists(dir / "model.safetensors.index.json")) {
-    const auto index = nlohmann::json::parse(
-        attrib::detail::read_file_bytes(dir / "model.safetensors.index.json"), nullptr, false);
-    if (!index.is_discarded() && index.contains("weight_map") && index["weight_map"].is_object())
-      for (const auto& [name, shard] : index["weight_map"].items())
-        if (shard.is_string() &&
-            std::find(shards.begin(), shards.end(), shard.get<std::string>()) == shards.end())
-          shards.push_back(shard.get<std::string>());
-  } else {
-    shards.push_back("model.safetensors");
-  }
-  out.format = "Hugging Face safetensors (" + std::to_string(shards.size()) +
-               (shards.size() == 1 ? " file)" : " shards)");
-  for (const auto& shard : shards) {
-    const attrib::mapped_file file(dir / shard);
-    for (const auto& [name, t] : attrib::parse_safetensors_view(file.bytes(), (dir / shard).string()).tensors)
-      out.tensors.push_back({name, std::string(attrib::dtype_name(t.dtype)),
-                             std::vector<std::uint64_t>(t.shape.begin(), t.shape.end())});
-  }
-  if (a.has("tokenizer"))
-    throw usage_error("--tokenizer takes a llama2.c tokenizer; a Hugging Face directory uses its tokenizer.json");
-  if (std::filesystem::exists(dir / "tokenizer.json"))
-    out.tokenizer = any_tokenizer{attrib::load_hf_tokenizer(dir / "tokenizer.json"), hf_stop_tokens(config)};
-  else if (need_tokenizer)
-    throw usage_error("the Hugging Face directory has no tokenizer.json; give --tokens");
-  return out;
-}
-
-loaded load(const arguments& a, bool need_tokenizer) {
-  const std::filesystem::path path = a.required("model");
-  if (!std::filesystem::exists(path)) throw usage_error("--model file '" + path.string() + "' does not exist");
-  if (std::filesystem::is_directory(path)) return load_hf_directory(a, path, need_tokenizer);
-  loaded out;
-  auto file = std::make_shared<const attrib::mapped_file>(path);
-  if (is_gguf(path)) {
-    const auto g = attrib::parse_gguf(file->bytes(), path.string());
-    out.format = "GGUF v" + std::to_string(g.version);
-    if (const auto* arch = g.find("general.architecture"))
-      out.architecture = arch->as_string("general.architecture");
-    for (const auto& t : g.tensors)
-      out.tensors.push_back({t.name, std::string(attrib::ggml_type_name(t.type)),
-                             std::vector<std::uint64_t>(t.shape.rbegin(), t.shape.rend())});
-    out.model = std::make_unique<attrib::transformer_model>(attrib::transformer_model_from_gguf(g, file));
-    if (a.has("tokenizer"))
-      out.tokenizer = sentencepiece(attrib::load_llama2c_tokenizer(
-          a.text("tokenizer"), static_cast<std::size_t>(out.model->config().vocab_size)));
-    else if (g.find("tokenizer.ggml.model") != nullptr)
-      out.tokenizer = sentencepiece(attrib::sentencepiece_bpe::from_gguf(g));
-    else if (need_tokenizer)
-      throw usage_error("the GGUF file has no tokenizer metadata; give --tokenizer or --tokens");
-  } else {
-    const auto c = attrib::parse_llama2c_checkpoint(file->bytes(), path.string());
-    out.format = "llama2.c checkpoint (version 0)";
-    out.architecture = "llama";
-    const std::uint64_t layers = static_cast<std::uint64_t>(c.header.n_layers);
-    const std::uint64_t dim = static_cast<std::uint64_t>(c.header.dim);
-    const std::uint64_t hidden = static_cast<std::uint64_t>(c.header.hidden_dim);
-    const std::uint64_t kv = dim / static_cast<std::uint64_t>(c.header.n_heads) *
-                             static_cast<std::uint64_t>(c.header.n_kv_heads);
-    const std::uint64_t vocab = static_cast<std::uint64_t>(c.vocab_size);
-    out.tensors = {{"token_embedding", "F32", {vocab, dim}}, {"rms_att", "F32", {layers, dim}},
-                   {"wq", "F32", {layers, dim, dim}},        {"wk", "F32", {layers, kv, dim}},
-                   {"wv", "F32", {layers, kv, dim}},         {"wo", "F32", {layers, dim, dim}},
-                   {"rms_ffn", "F32", {layers, dim}},        {"w1 (gate)", "F32", {layers, hidden, dim}},
-                   {"w2 (down)", "F32", {layers, dim, hidden}}, {"w3 (up)", "F32", {layers, hidden, dim}},
-                   {"rms_final", "F32", {dim}}};
-    if (!c.shared_classifier) out.tensors.push_back({"classifier", "F32", {vocab, dim}});
-    out.model = std::make_unique<attrib::transformer_model>(attrib::transformer_model_from_llama2c(c, file));
-    if (a.has("tokenizer"))
-      out.tokenizer = sentencepiece(attrib::load_llama2c_tokenizer(a.text("tokenizer"), static_cast<std::size_t>(vocab)));
-    else if (need_tokenizer)
-      throw usage_error("a llama2.c .bin model needs --tokenizer tok.bin (or --tokens)");
-  }
-  return out;
-}
-
 // GCC 12 at -O2 reports the moves of hook_set's operation variant as reading uninitialised
 // members of the alternatives not held (std::function, Eigen vectors): a false positive.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -243,28 +94,6 @@ loaded load(const arguments& a, bool need_tokenizer) {
 #pragma GCC diagnostic pop
 #endif
 
-// The prompt: --tokens as given, or --prompt encoded.
-std::vector<attrib::token_id> prompt_tokens(const arguments& a, const loaded& m) {
-  if (!a.has("tokens")) return m.tokenizer->encode(a.text("prompt"));
-  if (a.has("prompt")) throw usage_error("give --prompt or --tokens, not both");
-  std::vector<attrib::token_id> ids;
-  for (const auto& item : split(a.text("tokens"), ',')) {
-    std::size_t used = 0;
-    long long id = -1;
-    try {
-      id = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || id < 0 || id >= m.model->config().vocab_size)
-      throw usage_error("--tokens: '" + item + "' is not a token id in [0, " +
-                        std::to_string(m.model->config().vocab_size) + ")");
-    ids.push_back(static_cast<attrib::token_id>(id));
-  }
-  if (ids.empty()) throw usage_error("--tokens is empty");
-  return ids;
-}
-
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -272,7 +101,7 @@ std::string shape_text(const std::vector<std::uint64_t>& shape) {
 }
 
 int inspect(const arguments& a) {
-  const loaded m = load(a, false);
+  const loaded_model m = load_model(a, false);
   const auto& c = m.model->config();
   std::uint64_t params = 0;
   for (const auto& t : m.tensors) {
@@ -344,20 +173,8 @@ std::vector<candidate> top_candidates(const attrib::float_matrix& logits, attrib
   return out;
 }
 
-std::string piece_of(const loaded& m, attrib::token_id id) {
-  return m.tokenizer ? m.tokenizer->decode(std::vector<attrib::token_id>{id}) : std::to_string(id);
-}
-
-// A CSV cell: quoted when it holds a comma, quote or line break.
-std::string csv_cell(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 int logits(const arguments& a) {
-  const loaded m = load(a, !a.has("tokens"));
+  const loaded_model m = load_model(a, !a.has("tokens"));
   const std::vector<std::vector<attrib::token_id>> prompt = {prompt_tokens(a, m)};
   if (prompt[0].empty()) throw usage_error("the prompt has no tokens");
   const auto k = a.integer("top-k", 5, 1, m.model->config().vocab_size);
@@ -393,7 +210,7 @@ int logits(const arguments& a) {
 }
 
 int generate(const arguments& a) {
-  const loaded m = load(a, !a.has("tokens"));
+  const loaded_model m = load_model(a, !a.has("tokens"));
   const std::vector<std::vector<attrib::token_id>> prompt = {prompt_tokens(a, m)};
   attrib::generation_settings s;
   s.max_new_tokens = a.integer("max-tokens", 64, 0, 1'000'000'000);
@@ -430,7 +247,7 @@ int generate(const arguments& a) {
 }
 
 int trace(const arguments& a) {
-  const loaded m = load(a, !a.has("tokens"));
+  const loaded_model m = load_model(a, !a.has("tokens"));
   const auto& c = m.model->config();
   const std::string list = a.required("hooks");
   std::vector<attrib::hook_point> points;
@@ -483,6 +300,8 @@ int llm(const std::vector<std::string>& args) {
   }
   const std::string command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "patch") return llm_patch(rest);
+  if (command == "attribute") return llm_attribute(rest);
   const arguments a(rest,
                     {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
                      "top-p", "seed", "hooks", "top-k", "format", "out"},
@@ -496,7 +315,7 @@ int llm(const std::vector<std::string>& args) {
   if (command == "generate") return generate(a);
   if (command == "logits") return logits(a);
   if (command == "trace") return trace(a);
-  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate, logits or trace");
+  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate, logits, trace, patch or attribute");
 }
 
 }  // namespace cli

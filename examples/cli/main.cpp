@@ -20,14 +20,16 @@ const char* usage = R"(usage: attrib <command> [options]
 commands:
   explain   feature attributions of a saved model for the rows of a CSV file
   train     fit a model (mlp, logistic or linear regression) on a CSV and save it
-  data      data-attribution scores of training points for test rows (influence, TRAK, LOO, ...)
+  data      data-attribution scores of training points for test rows (influence, TRAK, LOO, ...);
+            'data split' splits a labelled table into training and test files
   graph     train a GCN or GIN on a TU-format graph dataset; explain a graph node by node (HN value, ...)
-  llm       inspect, generate with and trace a transformer checkpoint (.gguf or llama2.c .bin)
+  llm       inspect, run, trace, patch and attribute a transformer checkpoint (.gguf, llama2.c .bin
+            or a Hugging Face directory)
 
-Run 'attrib <command> --help' (or -h) for the options of a command; 'attrib --version' for the
-version. Options take a value as '--name value' or '--name=value'; '-' as an output file is
-standard output. Exit status: 0 on success, 1 when an input is refused or a run fails, 2 for
-a usage error.
+Run 'attrib <command> --help' (or -h) for the options of a command, 'man attrib' for all of them;
+'attrib --version' for the version. Options take a value as '--name value' or '--name=value'; '-'
+as an input table is standard input, as an output file standard output. Exit status: 0 on
+success, 1 when an input is refused or a run fails, 2 for a usage error.
 )";
 
 }  // namespace

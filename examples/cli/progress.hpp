@@ -5,6 +5,7 @@
 // --quiet, and nothing for runs that finish within a second.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -17,9 +18,10 @@ namespace cli {
 
 class progress {
  public:
-  // `label` starts every line ("attrib explain"), `unit` names what is counted ("instances").
+  // `label` starts every line ("attrib explain"), `unit` names what is counted ("instances"),
+  // `total` how many there are (0 when the library reports it with each update).
   progress(const arguments& a, std::string label, std::string unit, std::uint64_t total)
-      : enabled_(!a.flag("quiet") && total > 1),
+      : enabled_(!a.flag("quiet")),
         terminal_(isatty(STDERR_FILENO) == 1),
         label_(std::move(label)),
         unit_(std::move(unit)),
@@ -29,12 +31,19 @@ class progress {
   progress(const progress&) = delete;
   progress& operator=(const progress&) = delete;
   ~progress() {
-    if (shown_ && terminal_) std::cerr << "\n" << std::flush;
+    if (shown_ && terminal_ && !finished_) std::cerr << "\n" << std::flush;
+  }
+
+  // `done` of `total` are complete (for work whose size the library reports as it goes).
+  void update(std::uint64_t done, std::uint64_t total) {
+    total_ = total;
+    update(done);
   }
 
   // `done` of the total are complete.
   void update(std::uint64_t done) {
-    if (!enabled_) return;
+    if (!enabled_ || finished_ || total_ <= 1) return;
+    done = std::min(done, total_);
     const auto now = clock::now();
     const double elapsed = seconds(now - start_);
     const bool last = done >= total_;
@@ -53,8 +62,10 @@ class progress {
     }
     line += std::to_string(done) + "/" + std::to_string(total_) + " " + unit_ + ", " + format_rate(rate) + " " + unit_ + "/s, ";
     line += last ? format_time(elapsed) + " in all" : format_time(static_cast<double>(total_ - done) / rate) + " left";
+    // The last report ends its line, so that messages after the run start on their own.
+    finished_ = last;
     if (terminal_)
-      std::cerr << "\r" << line << "\x1b[K" << std::flush;  // erase what a longer line left
+      std::cerr << "\r" << line << "\x1b[K" << (last ? "\n" : "") << std::flush;  // erase what a longer line left
     else
       std::cerr << line << "\n" << std::flush;
   }
@@ -78,7 +89,7 @@ class progress {
   std::string label_, unit_;
   std::uint64_t total_;
   clock::time_point start_, last_;
-  bool shown_ = false;
+  bool shown_ = false, finished_ = false;
 };
 
 }  // namespace cli

@@ -6,6 +6,7 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
+#include "progress.hpp"
 #include "labels.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
@@ -81,7 +82,7 @@ int train(const std::vector<std::string>& args) {
   attrib::model_info info;
   const std::string format = table_format(a, "data-format", a.required("data"));
   if (format == "sklearn") {
-    attrib::labelled_dataset data = attrib::read_sklearn_csv(a.required("data"));
+    attrib::labelled_dataset data = read_sklearn_table(a.required("data"));
     features = std::move(data.features);
     targets = std::move(data.labels);
     info.class_names = data.class_names;
@@ -120,12 +121,14 @@ int train(const std::vector<std::string>& args) {
     shapes.push_back({inputs, outputs, attrib::activation::identity});
     attrib::mlp model(shapes, head, a.seed());
     model.set_standardizer(scale);
+    progress bar(a, "attrib train", "epochs", 0);
     const auto history = model.train(features, targets,
                                      {.learning_rate = a.number("learning-rate", 0.01),
                                       .epochs = a.integer("epochs", 200, 0, 1'000'000'000),
                                       .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
                                       .l2 = l2,
-                                      .seed = a.seed()});
+                                      .seed = a.seed(),
+                                      .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }});
     messages(a) << "attrib train: mlp, " << history.size() << " epochs, final loss "
               << (history.empty() ? model.loss(features, targets) : history.back()) << "\n";
     fitted = std::move(model);

@@ -22,6 +22,27 @@ function(run_fails expected)
   endif()
 endfunction()
 
+# Checks that an SVG file holds the expected text (regular expressions) and, where rsvg-convert is
+# installed (bash scripts/deps.sh installs it), that it renders.
+find_program(rsvg_convert rsvg-convert)
+function(check_svg svg_file)
+  file(READ "${svg_file}" svg)
+  foreach(expected "^<svg xmlns=\"http://www.w3.org/2000/svg\"" "</svg>\n$" ${ARGN})
+    if(NOT svg MATCHES "${expected}")
+      message(FATAL_ERROR "${svg_file} lacks '${expected}'")
+    endif()
+  endforeach()
+  if(rsvg_convert)
+    run_ok("${rsvg_convert}" "${svg_file}" -o "${svg_file}.png")
+    file(SIZE "${svg_file}.png" png_size)
+    if(png_size LESS 1000)
+      message(FATAL_ERROR "rsvg-convert rendered ${svg_file} to only ${png_size} bytes")
+    endif()
+  else()
+    message(STATUS "rsvg-convert not found: ${svg_file} checked as text only")
+  endif()
+endfunction()
+
 run_ok("${ATTRIB}" --help)
 if(NOT last_out MATCHES "explain" OR NOT last_out MATCHES "train")
   message(FATAL_ERROR "attrib --help does not list the commands:\n${last_out}")
@@ -128,7 +149,7 @@ endforeach()
 run_fails("--baseline-row must be between 0 and 9223372036854775807, got '18446744073709551615'"
           "${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn --rows 0
           --method occlusion --baseline-mode row --baseline-row 18446744073709551615)
-run_fails("--rows lists row 1 more than once" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json"
+run_fails("--rows lists 1 more than once" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json"
           --data "${wine}" --data-format sklearn --rows 0-3,1 --method occlusion)
 run_fails("--threads must be between 0 and 1024" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json"
           --data "${wine}" --data-format sklearn --rows 0 --method occlusion --threads -1)
@@ -228,22 +249,99 @@ endif()
 # installs it) with the instance headings, feature names and axis ticks as text.
 run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --rows 0,70 --method kernel-shap
        --samples 400 --quiet --out "${WORK}/shap_svg.csv" --svg "${WORK}/shap.svg")
-file(READ "${WORK}/shap.svg" svg)
-foreach(expected "<svg xmlns=\"http://www.w3.org/2000/svg\"" ">row 0, output 0: E\\[f\\] = [0-9.]+, f\\(x\\) = [0-9.e-]+<"
-                 ">row 70, output 0: " ">x12<" ">x0<" "text-anchor=\"middle\">0.[0-9]+<" "</svg>")
-  if(NOT svg MATCHES "${expected}")
-    message(FATAL_ERROR "shap.svg lacks '${expected}'")
+check_svg("${WORK}/shap.svg" ">row 0, output 0: E\\[f\\] = [0-9.]+, f\\(x\\) = [0-9.e-]+<" ">row 70, output 0: " ">x12<" ">x0<"
+          "text-anchor=\"middle\">0.[0-9]+<")
+
+# attrib data split: the shipped breast-cancer table into 400 + 169 rows in its own format, the
+# same files for the same seed and from standard input, and the split files usable by attrib data.
+set(cancer "${DATA}/breast_cancer/breast_cancer.csv")
+run_ok("${ATTRIB}" data split --data "${cancer}" --test-size 169 --seed 0 --train-out "${WORK}/bc_train.csv"
+       --test-out "${WORK}/bc_test.csv")
+file(STRINGS "${WORK}/bc_train.csv" train_lines)
+file(STRINGS "${WORK}/bc_test.csv" test_lines)
+list(LENGTH train_lines train_count)
+list(LENGTH test_lines test_count)
+list(GET train_lines 0 train_header)
+if(NOT train_count EQUAL 401 OR NOT test_count EQUAL 170 OR NOT train_header STREQUAL "400,30,malignant,benign")
+  message(FATAL_ERROR "data split: expected 400 + 169 rows under scikit-learn headers, got ${train_count} and ${test_count} lines, '${train_header}'")
+endif()
+execute_process(COMMAND "${ATTRIB}" data split --data - --test-size 169 --seed 0 --train-out "${WORK}/bc_train2.csv"
+                        --test-out "${WORK}/bc_test2.csv" --quiet
+                INPUT_FILE "${cancer}" RESULT_VARIABLE rc)
+file(READ "${WORK}/bc_train.csv" first_split)
+file(READ "${WORK}/bc_train2.csv" second_split)
+if(NOT rc EQUAL 0 OR NOT first_split STREQUAL second_split)
+  message(FATAL_ERROR "data split from standard input (status ${rc}) gave another training file")
+endif()
+run_ok("${ATTRIB}" data --train "${WORK}/bc_train.csv" --test "${WORK}/bc_test.csv" --rows 0-1 --method grad-dot --quiet)
+string(REGEX MATCHALL "\n" newlines "${last_out}")
+list(LENGTH newlines data_lines)
+if(NOT data_lines EQUAL 401)
+  message(FATAL_ERROR "attrib data on the split files: expected a header and 400 rows, got ${data_lines} lines")
+endif()
+run_fails("--train and --test both read standard input" "${ATTRIB}" data --train - --test - --method grad-dot)
+run_fails("--train-out and --test-out would both write to standard output" "${ATTRIB}" data split
+          --data "${cancer}" --train-out - --test-out -)
+run_fails("--svg and --out would both write to standard output|--out and --svg would both write to standard output"
+          "${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --rows 0 --method occlusion --svg -)
+
+# attrib graph explain --svg: the molecule drawn with its atoms named, the explanation ringed.
+run_ok("${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/mutag_gin.txt" --graph 1
+       --method hn --node-names C,N,O,F,I,Cl,Br --out "${WORK}/mutag_1.csv" --svg "${WORK}/mutag_1.svg" --quiet)
+file(STRINGS "${WORK}/mutag_1.csv" graph_lines)
+list(LENGTH graph_lines graph_count)
+if(NOT graph_count EQUAL 14)
+  message(FATAL_ERROR "graph explain --out: expected a header and 13 nodes, got ${graph_count} lines")
+endif()
+check_svg("${WORK}/mutag_1.svg" ">MUTAG graph 1: hn scores for class [01]" ">C</text>" ">N</text>" ">O</text>"
+          "stroke=\"black\" stroke-width=\"3\"" "ringed: the nodes of the explanation")
+
+# attrib llm patch on stories260K, "dog" (clean) against "cat" (corrupted), both methods. Closed
+# forms: patching the shared prefix (positions 0-4) changes nothing, by either method; patching
+# the last layer's output at the last position restores the clean run exactly.
+run_ok("${ATTRIB}" llm patch --model "${stories}/stories260K.gguf" --clean "Lily saw a big dog in the park. The"
+       --corrupted "Lily saw a big cat in the park. The" --point resid_post --method both
+       --out "${WORK}/patch.csv" --svg "${WORK}/patch.svg")
+if(NOT last_err MATCHES "difference ([0-9.]+)")
+  message(FATAL_ERROR "llm patch printed no clean - corrupted difference:\n${last_err}")
+endif()
+set(difference "${CMAKE_MATCH_1}")
+file(READ "${WORK}/patch.csv" patch_csv)
+if(NOT patch_csv MATCHES "^layer,position,token,piece,exact,attribution\n" OR
+   NOT patch_csv MATCHES "\n4,13,291, The,${difference},")
+  message(FATAL_ERROR "llm patch: expected the header and cell (4, 13) = ${difference}:\n${patch_csv}")
+endif()
+foreach(layer RANGE 4)
+  foreach(position RANGE 4)
+    if(NOT patch_csv MATCHES "\n${layer},${position},[0-9]+,[^,\n]*,0,0\n")
+      message(FATAL_ERROR "llm patch: cell (${layer}, ${position}) of the shared prefix is not 0 by both methods")
+    endif()
+  endforeach()
+endforeach()
+check_svg("${WORK}/patch.svg" ">activation patching \\(exact\\)<" ">attribution patching" ">resid_post.4<"
+          ">&lt;1&gt;<" "F\\(patched\\) - F\\(corrupted\\)")
+run_fails("the clean prompt has 6 tokens and the corrupted one 7" "${ATTRIB}" llm patch
+          --model "${stories}/stories260K.gguf" --clean "Lily saw a dog" --corrupted "Lily saw a girl")
+
+# attrib llm attribute: exact Shapley values of the 4 tokens after BOS, one row each, and a heatmap.
+run_ok("${ATTRIB}" llm attribute --model "${stories}/stories260K.gguf" --prompt "Lily saw a big"
+       --out "${WORK}/attribute.csv" --svg "${WORK}/attribute.svg")
+if(NOT last_err MATCHES "exact-shapley, 4 players")
+  message(FATAL_ERROR "llm attribute: expected exact Shapley over 4 players:\n${last_err}")
+endif()
+file(STRINGS "${WORK}/attribute.csv" attribute_lines)
+list(LENGTH attribute_lines attribute_count)
+list(GET attribute_lines 0 attribute_header)
+if(NOT attribute_count EQUAL 5 OR NOT attribute_header STREQUAL "position,token,piece,value")
+  message(FATAL_ERROR "llm attribute: expected a header and 4 rows, got ${attribute_count} lines, '${attribute_header}'")
+endif()
+check_svg("${WORK}/attribute.svg" ">prompt tokens explaining " ">value<" "exact-shapley: F\\(prompt\\)")
+foreach(command "data split" "llm patch" "llm attribute")
+  string(REPLACE " " ";" words "${command}")
+  run_ok("${ATTRIB}" ${words} -h)
+  if(NOT last_out MATCHES "usage: attrib ${command}")
+    message(FATAL_ERROR "attrib ${command} -h printed no usage:\n${last_out}")
   endif()
 endforeach()
-find_program(rsvg_convert rsvg-convert)
-if(rsvg_convert)
-  run_ok("${rsvg_convert}" "${WORK}/shap.svg" -o "${WORK}/shap.png")
-  file(SIZE "${WORK}/shap.png" png_size)
-  if(png_size LESS 1000)
-    message(FATAL_ERROR "rsvg-convert rendered shap.svg to only ${png_size} bytes")
-  endif()
-else()
-  message(STATUS "rsvg-convert not found: shap.svg checked as text only (bash scripts/deps.sh installs it)")
-endif()
 
 message(STATUS "attrib CLI smoke test passed")

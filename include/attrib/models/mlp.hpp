@@ -5,6 +5,7 @@
 // Hessian-vector products of the training loss by Pearlmutter's R-operator.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -47,6 +48,8 @@ struct adam_options {
   double beta2 = 0.999;
   double epsilon = 1e-8;
   std::uint64_t seed = 0;  // drives the minibatch shuffling
+  // Called with (epochs done, epochs in all) after each epoch; may be empty.
+  std::function<void(std::size_t, std::size_t)> progress = {};
 };
 
 // A class template (always basic_mlp<matrix>, spelled `mlp`) only so that each member function
@@ -299,6 +302,7 @@ class basic_mlp {
         set_parameters(theta);
       }
       history.push_back(objective(z, targets));
+      if (options.progress) options.progress(static_cast<std::size_t>(epoch + 1), static_cast<std::size_t>(options.epochs));
     }
     return history;
   }

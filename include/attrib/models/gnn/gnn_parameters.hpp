@@ -5,6 +5,7 @@
 // 17 digits: an exact round trip).
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <istream>
@@ -51,6 +52,8 @@ struct gnn_training {
   double learning_rate = 0.005;
   double l2 = 0.0;  // weight decay added to the weight gradients (Adam, not AdamW)
   std::uint64_t seed = 0;
+  // Called with (epochs done, epochs in all) after each epoch; may be empty.
+  std::function<void(std::size_t, std::size_t)> progress = {};
 };
 
 namespace detail {
@@ -94,6 +97,7 @@ double train_graph_classifier(Model& model, const std::vector<gcn_input>& inputs
         adam.update(slot, theta.epsilons, g.epsilons * scale, options.learning_rate);
     }
     epoch_loss /= static_cast<double>(inputs.size());
+    if (options.progress) options.progress(static_cast<std::size_t>(epoch + 1), static_cast<std::size_t>(options.epochs));
   }
   return epoch_loss;
 }

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -117,6 +118,8 @@ struct patch_options {
   // the base run's logits, without computing layers. Clean and corrupted prompts that share a
   // prefix make this common (the benchmark reports the sweep with and without it).
   bool skip_unchanged = true;
+  // Called with (patches done, patches in all) after each batch; may be empty.
+  std::function<void(std::size_t, std::size_t)> progress = {};
 };
 
 namespace detail {
@@ -348,6 +351,7 @@ inline float_matrix patched_logits(const transformer_model& model, const cached_
     const std::size_t count = std::min(step, patches.size() - first);
     result.middleRows(static_cast<index>(first), static_cast<index>(count)) =
         detail::patched_batch(model, base, patches.subspan(first, count), inv_freq, options);
+    if (options.progress) options.progress(first + count, patches.size());
   }
   return result;
 }
@@ -361,6 +365,7 @@ struct patching_sweep_options {
   index batch_cells = 64;
   std::size_t threads = 1;
   bool skip_unchanged = true;  // see patch_options
+  std::function<void(std::size_t, std::size_t)> progress = {};  // see patch_options
 };
 
 namespace detail {
@@ -420,7 +425,7 @@ inline patching_sweep_result activation_patching_sweep(const transformer_model& 
     }
   r.logits = patched_logits(model, base, patches,
                             {options.logit_tokens, options.batch_cells, options.threads,
-                             options.skip_unchanged});
+                             options.skip_unchanged, options.progress});
   r.clean_logits = clean_run.last_logits;
   r.corrupted_logits = base.last_logits;
   return r;
