@@ -691,6 +691,28 @@ TEST_CASE("gguf: hostile counts are refused in linear time, and arrays cost thei
   CHECK_THROWS_WITH_AS(attrib::parse_gguf(bytes_of(many_bytes)), doctest::Contains("tensor 't0' appears twice"),
                        attrib::format_error);
 
+  // Names from the file are quoted in messages cut to 40 bytes: a 1 MB tensor name and a 1 MB
+  // metadata key (each duplicated) give messages of a line, not of a megabyte.
+  const std::string long_name(1 << 20, 'n');
+  gguf_builder named;
+  named.str(long_name, "a").str(long_name, "b");
+  try {
+    (void)attrib::parse_gguf(bytes_of(named.build()));
+    FAIL("a duplicated metadata key was accepted");
+  } catch (const attrib::format_error& e) {
+    CHECK(std::string(e.what()).find("appears twice") != std::string::npos);
+    CHECK(std::string(e.what()).size() < 200);
+  }
+  gguf_builder tensors;
+  tensors.tensor(long_name, {1}, 0, "").tensor(long_name, {1}, 0, "");
+  try {
+    (void)attrib::parse_gguf(bytes_of(tensors.build()));
+    FAIL("a duplicated tensor was accepted");
+  } catch (const attrib::format_error& e) {
+    CHECK(std::string(e.what()).find("nnnnnnnn...' appears twice") != std::string::npos);
+    CHECK(std::string(e.what()).size() < 200);
+  }
+
   // A metadata array is held as its encoded bytes (one per uint8 element here), not as ~48-byte
   // values, and decoded on request.
   std::vector<std::uint8_t> big(1 << 18);

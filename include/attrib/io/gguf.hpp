@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/text.hpp"
 
 namespace attrib {
 
@@ -405,9 +406,10 @@ inline gguf_content parse_gguf(std::span<const std::byte> bytes,
 
   for (std::uint64_t k = 0; k < kv_count; ++k) {
     std::string key = in.string("metadata key " + std::to_string(k));
-    const auto type = detail::gguf_read_value_type(in, "metadata '" + key + "'");
-    gguf_value value = detail::gguf_read_value(in, type, "metadata '" + key + "'", 0);
-    if (content.metadata.contains(key)) in.fail("metadata key '" + key + "' appears twice");
+    const std::string what = "metadata '" + detail::printable(key) + "'";  // bounded: keys come from the file
+    const auto type = detail::gguf_read_value_type(in, what);
+    gguf_value value = detail::gguf_read_value(in, type, what, 0);
+    if (content.metadata.contains(key)) in.fail("metadata key '" + detail::printable(key) + "' appears twice");
     content.metadata.emplace(std::move(key), std::move(value));
   }
   if (const auto* alignment = content.find("general.alignment")) {
@@ -423,7 +425,7 @@ inline gguf_content parse_gguf(std::span<const std::byte> bytes,
   for (std::uint64_t k = 0; k < tensor_count; ++k) {
     gguf_tensor_info t;
     t.name = in.string("tensor " + std::to_string(k) + " name");
-    const std::string where = "tensor '" + t.name + "'";
+    const std::string where = "tensor '" + detail::printable(t.name) + "'";
     const std::uint32_t dims = in.u32(where + " dimension count");
     if (dims == 0 || dims > 4)
       in.fail(where + " has " + std::to_string(dims) + " dimensions, expected 1 to 4");
@@ -466,7 +468,7 @@ inline gguf_content parse_gguf(std::span<const std::byte> bytes,
     const std::uint64_t row_bytes = ggml_row_bytes(t.type, static_cast<std::size_t>(t.shape[0]));
     const std::uint64_t size = row_bytes * rows;
     if (t.offset > data_size || size > data_size - t.offset)
-      in.fail("tensor '" + t.name + "' data [" + std::to_string(t.offset) + ", +" +
+      in.fail("tensor '" + detail::printable(t.name) + "' data [" + std::to_string(t.offset) + ", +" +
               std::to_string(size) + ") extends beyond the " + std::to_string(data_size) +
               "-byte data section");
     t.bytes = bytes.subspan(static_cast<std::size_t>(content.data_offset + t.offset),

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/text.hpp"
 #include "attrib/io/json.hpp"
 #include "attrib/core/types.hpp"
 #include "attrib/io/atomic_file.hpp"
@@ -200,12 +201,12 @@ inline safetensors_view parse_safetensors_view(std::span<const std::byte> bytes,
       if (!entry.is_object()) safetensors_fail(source, "__metadata__ is not a JSON object");
       for (const auto& [key, value] : entry.items()) {
         if (!value.is_string())
-          safetensors_fail(source, "__metadata__ entry '" + key + "' is not a string");
+          safetensors_fail(source, "__metadata__ entry '" + detail::printable(key) + "' is not a string");
         content.metadata.emplace(key, value.get<std::string>());
       }
       continue;
     }
-    const std::string where = "tensor '" + name + "': ";
+    const std::string where = "tensor '" + detail::printable(name) + "': ";
     if (!entry.is_object() || entry.size() != 3 || !entry.contains("dtype") ||
         !entry.contains("shape") || !entry.contains("data_offsets"))
       safetensors_fail(source, where +
@@ -265,7 +266,7 @@ inline safetensors_view parse_safetensors_view(std::span<const std::byte> bytes,
   std::uint64_t covered = 0;
   for (const auto& [begin, end, name] : extents) {
     if (begin != covered)
-      safetensors_fail(source, "tensor '" + name + "' starts at byte " + std::to_string(begin) +
+      safetensors_fail(source, "tensor '" + detail::printable(name) + "' starts at byte " + std::to_string(begin) +
                                    ", expected " + std::to_string(covered) +
                                    (begin < covered ? " (it overlaps the previous tensor)"
                                                     : " (bytes before it belong to no tensor)"));

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "attrib/core/error.hpp"
+#include "attrib/core/text.hpp"
 #include "attrib/tokenizers/regex_pretokenizer.hpp"
 #include "attrib/core/types.hpp"
 
@@ -127,7 +128,7 @@ class byte_level_bpe {
     const std::size_t base = pieces_.size();
     for (std::size_t id = 0; id < base; ++id)
       if (!lookup_.emplace(pieces_[id], static_cast<token_id>(id)).second)
-        throw invalid_argument("byte_level_bpe: vocabulary entry '" + pieces_[id] + "' appears twice (ids " +
+        throw invalid_argument("byte_level_bpe: vocabulary entry '" + detail::printable(pieces_[id]) + "' appears twice (ids " +
                                std::to_string(lookup_.find(pieces_[id])->second) + " and " +
                                std::to_string(id) + ")");
     const auto& alphabet = detail::gpt2_byte_alphabet();
@@ -145,7 +146,7 @@ class byte_level_bpe {
       const auto id_of = [&](const std::string& s, const char* what) {
         const auto it = lookup_.find(s);
         if (it == lookup_.end())
-          throw invalid_argument("byte_level_bpe: merges[" + std::to_string(rank) + "] names " + what + " '" + s +
+          throw invalid_argument("byte_level_bpe: merges[" + std::to_string(rank) + "] names " + what + " '" + detail::printable(s) +
                                  "', which is not in the vocabulary");
         return it->second;
       };
@@ -160,7 +161,7 @@ class byte_level_bpe {
     for (const auto& t : added) {
       if (t.content.empty()) throw invalid_argument("byte_level_bpe: an added token has empty content");
       if (t.id < 0)
-        throw invalid_argument("byte_level_bpe: added token '" + t.content + "' has negative id " +
+        throw invalid_argument("byte_level_bpe: added token '" + detail::printable(t.content) + "' has negative id " +
                                std::to_string(t.id));
       const auto id = static_cast<std::size_t>(t.id);
       if (id >= pieces_.size()) {

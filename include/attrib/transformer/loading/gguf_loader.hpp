@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "attrib/core/text.hpp"
 #include "attrib/io/gguf.hpp"
 #include "attrib/io/mapped_file.hpp"
 #include "attrib/transformer/model/config.hpp"
@@ -40,7 +41,7 @@ inline weight_tensor gguf_weight(const gguf_content& g, const std::string& name)
 inline transformer_config llama_config_from_gguf(const gguf_content& g) {
   const auto& arch = g.at("general.architecture").as_string("general.architecture");
   if (arch != "llama")
-    throw format_error("GGUF architecture '" + arch + "' is not supported (expected 'llama')");
+    throw format_error("GGUF architecture '" + detail::printable(arch) + "' is not supported (expected 'llama')");
   transformer_config c;
   c.dim = detail::gguf_positive(g, "llama.embedding_length");
   c.hidden_dim = detail::gguf_positive(g, "llama.feed_forward_length");

@@ -150,7 +150,7 @@ inline std::string hf_model_type(const nlohmann::json& j) {
     if (a == "MistralForCausalLM") return "mistral";
     if (a == "Qwen2ForCausalLM") return "qwen2";
     if (a == "GPT2LMHeadModel") return "gpt2";
-    throw format_error("config.json: architecture '" + a +
+    throw format_error("config.json: architecture '" + detail::printable(a) +
                        "' is not supported (expected LlamaForCausalLM, MistralForCausalLM, "
                        "Qwen2ForCausalLM or GPT2LMHeadModel)");
   }
@@ -211,7 +211,7 @@ inline transformer_config hf_config_from_json(const nlohmann::json& j) {
     const auto act = r.text("activation_function", "gelu_new");
     if (act != "gelu_new" && act != "gelu_pytorch_tanh")
       detail::hf_config_reader::fail("activation_function",
-                                     "is '" + act + "', expected gelu_new (GELU, tanh approximation)");
+                                     "is '" + detail::printable(act) + "', expected gelu_new (GELU, tanh approximation)");
   } else if (type == "llama" || type == "mistral" || type == "qwen2") {
     c.dim = r.positive("hidden_size");
     c.hidden_dim = r.positive("intermediate_size");
@@ -223,7 +223,7 @@ inline transformer_config hf_config_from_json(const nlohmann::json& j) {
     c.norm_eps = static_cast<float>(r.number("rms_norm_eps", 1e-6));
     c.rope_theta = static_cast<float>(r.number("rope_theta", 10000.0));
     const auto act = r.text("hidden_act", "silu");
-    if (act != "silu") detail::hf_config_reader::fail("hidden_act", "is '" + act + "', expected silu");
+    if (act != "silu") detail::hf_config_reader::fail("hidden_act", "is '" + detail::printable(act) + "', expected silu");
     if (r.has("head_dim") && (c.dim % c.n_heads != 0 || r.positive("head_dim") != c.dim / c.n_heads))
       detail::hf_config_reader::fail("head_dim", "is " + std::to_string(r.positive("head_dim")) +
                                                      ", but attrib needs hidden_size / num_attention_heads");
@@ -234,7 +234,7 @@ inline transformer_config hf_config_from_json(const nlohmann::json& j) {
     if (windowed && r.has("sliding_window"))
       c.context_length = std::min(c.context_length, r.positive("sliding_window"));
   } else {
-    throw format_error("config.json: model_type '" + type +
+    throw format_error("config.json: model_type '" + detail::printable(type) +
                        "' is not supported (expected llama, mistral, qwen2 or gpt2)");
   }
   try {
@@ -249,7 +249,7 @@ inline transformer_config hf_config_from_json(const nlohmann::json& j) {
       const detail::hf_config_reader s(scaling);
       const auto kind = s.has("rope_type") ? s.text("rope_type", "") : s.text("type", "");
       if (kind != "llama3")
-        detail::hf_config_reader::fail("rope_scaling", "has type '" + kind +
+        detail::hf_config_reader::fail("rope_scaling", "has type '" + detail::printable(kind) +
                                                            "', but only llama3 is supported");
       c.rope_freq_factors = detail::llama3_rope_factors(scaling, c);
     }
@@ -324,7 +324,7 @@ class hf_tensors {
         const auto& view = views_[shard_of_file[shard]];
         const auto it = view.tensors.find(name);
         if (it == view.tensors.end())
-          throw format_error(index_path.string() + ": tensor '" + name + "' is not in " + shard);
+          throw format_error(index_path.string() + ": tensor '" + detail::printable(name) + "' is not in " + detail::printable(shard));
         tensors_.emplace(name, it->second);
       }
     } else {
