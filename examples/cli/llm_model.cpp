@@ -81,7 +81,7 @@ loaded_model load_hf_directory(const arguments& a, const std::filesystem::path& 
   if (std::filesystem::exists(dir / "tokenizer.json"))
     out.tokenizer = any_tokenizer{attrib::load_hf_tokenizer(dir / "tokenizer.json"), hf_stop_tokens(config)};
   else if (need_tokenizer)
-    throw usage_error("the Hugging Face directory has no tokenizer.json; give --tokens");
+    throw usage_error("the Hugging Face directory has no tokenizer.json; give the prompt as token ids (--tokens, or --clean-tokens and --corrupted-tokens)");
   return out;
 }
 
@@ -108,7 +108,7 @@ loaded_model load_model(const arguments& a, bool need_tokenizer) {
     else if (g.find("tokenizer.ggml.model") != nullptr)
       out.tokenizer = sentencepiece(attrib::sentencepiece_bpe::from_gguf(g));
     else if (need_tokenizer)
-      throw usage_error("the GGUF file has no tokenizer metadata; give --tokenizer or --tokens");
+      throw usage_error("the GGUF file has no tokenizer metadata; give --tokenizer, or the prompt as token ids");
   } else {
     const auto c = attrib::parse_llama2c_checkpoint(file->bytes(), path.string());
     out.format = "llama2.c checkpoint (version 0)";
@@ -130,7 +130,7 @@ loaded_model load_model(const arguments& a, bool need_tokenizer) {
     if (a.has("tokenizer"))
       out.tokenizer = sentencepiece(attrib::load_llama2c_tokenizer(a.text("tokenizer"), static_cast<std::size_t>(vocab)));
     else if (need_tokenizer)
-      throw usage_error("a llama2.c .bin model needs --tokenizer tok.bin (or --tokens)");
+      throw usage_error("a llama2.c .bin model needs --tokenizer tok.bin, or the prompt as token ids");
   }
   return out;
 }
