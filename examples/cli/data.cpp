@@ -11,6 +11,7 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
+#include "mlp_options.hpp"
 #include "progress.hpp"
 #include "labels.hpp"
 #include "attrib/io/csv.hpp"
@@ -408,18 +409,7 @@ int data(const std::vector<std::string>& args) {
                   << (r.converged ? "" : " (not converged)") << "\n";
         fitted = std::move(m);
       } else {
-        std::vector<attrib::layer_shape> shapes;
-        Eigen::Index inputs = d;
-        const attrib::activation act = attrib::parse_activation(a.text("activation", "tanh"));
-        for (const std::string& width : split(a.text("hidden", "16"), ',')) {
-          if (width.empty() || width.size() > 9 || width.find_first_not_of("0123456789") != std::string::npos ||
-              std::stoll(width) == 0)
-            throw usage_error("--hidden expects positive layer widths like 16,16, got '" + a.text("hidden") + "'");
-          shapes.push_back({inputs, static_cast<Eigen::Index>(std::stoll(width)), act});
-          inputs = shapes.back().outputs;
-        }
-        shapes.push_back({inputs, classes, attrib::activation::identity});
-        attrib::mlp m(shapes, attrib::output_head::softmax, a.seed());
+        attrib::mlp m(mlp_layer_shapes(a, d, classes), attrib::output_head::softmax, a.seed());
         m.set_standardizer(scale);
         progress bar(a, "attrib data", "epochs", 0);
         const auto history = m.train(train.x, train.y,

@@ -67,7 +67,8 @@ inline attrib::csv_table read_table(const arguments& a, const std::string& path,
 
 // The format of a table file: the value of option `option` (csv or sklearn) when given, else
 // sniffed from the first line - scikit-learn's `n_rows,n_features,class names...` (two positive
-// integers, then at least one name that is not a number), anything else csv.
+// integers, then at least one name that is not a number; said on standard error), anything else
+// csv (read_table then says how it read the first line).
 inline std::string table_format(const arguments& a, const std::string& option, const std::string& path) {
   if (a.has(option)) {
     const std::string format = a.text(option);
@@ -100,7 +101,10 @@ inline std::string table_format(const arguments& a, const std::string& option, c
   double ignored = 0.0;
   bool names = cells.size() >= 3;
   for (std::size_t k = 2; k < cells.size() && names; ++k) names = !attrib::detail::parse_number(cells[k], ignored);
-  return cells.size() >= 3 && positive_integer(cells[0]) && positive_integer(cells[1]) && names ? "sklearn" : "csv";
+  if (!(cells.size() >= 3 && positive_integer(cells[0]) && positive_integer(cells[1]) && names)) return "csv";
+  messages(a) << "attrib: " << input_name(path) << ": scikit-learn's format (line 1 is n_rows,n_features,class names; "
+              << "detected, --" << option << " csv reads the file as plain CSV)\n";
+  return "sklearn";
 }
 
 // Whether two paths name the same file: the same inode when both exist, else the same absolute,

@@ -6,6 +6,7 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
+#include "mlp_options.hpp"
 #include "progress.hpp"
 #include "labels.hpp"
 #include "attrib/io/csv.hpp"
@@ -109,17 +110,7 @@ int train(const std::vector<std::string>& args) {
   if (type == "mlp") {
     const attrib::output_head head = attrib::parse_output_head(a.text("output", "softmax"));
     const Eigen::Index outputs = head == attrib::output_head::softmax ? classes() : 1;
-    std::vector<attrib::layer_shape> shapes;
-    Eigen::Index inputs = d;
-    const attrib::activation act = attrib::parse_activation(a.text("activation", "tanh"));
-    for (const std::string& width : split(a.text("hidden", "16"), ',')) {
-      if (width.empty() || width.find_first_not_of("0123456789") != std::string::npos || std::stoll(width) == 0)
-        throw usage_error("--hidden expects positive layer widths like 16,16, got '" + a.text("hidden") + "'");
-      shapes.push_back({inputs, static_cast<Eigen::Index>(std::stoll(width)), act});
-      inputs = shapes.back().outputs;
-    }
-    shapes.push_back({inputs, outputs, attrib::activation::identity});
-    attrib::mlp model(shapes, head, a.seed());
+    attrib::mlp model(mlp_layer_shapes(a, d, outputs), head, a.seed());
     model.set_standardizer(scale);
     progress bar(a, "attrib train", "epochs", 0);
     const auto history = model.train(features, targets,

@@ -169,6 +169,9 @@ endif()
 file(WRITE "${WORK}/huge_label.csv" "a,b,y\n0.1,0.2,0\n0.3,0.1,50000000\n0.5,0.9,0\n0.2,0.7,50000000\n")
 run_fails("the labels take 2 distinct values but the largest is 50000000" "${ATTRIB}" train
           --data "${WORK}/huge_label.csv" --data-format csv --model-type logistic_regression --out "${WORK}/h.json")
+# Two short widths must not ask for a 10^14-parameter MLP.
+run_fails("--hidden 9999999,9999999 makes an MLP of [0-9]+ parameters, more than the limit of 10\\^8"
+          "${ATTRIB}" train --data "${wine}" --model-type mlp --hidden 9999999,9999999 --out "${WORK}/huge_mlp.json")
 # A byte-order mark is not part of the first cell; a first line that mixes numbers and text is
 # neither silently a header nor silently dropped.
 string(ASCII 239 187 191 bom)
@@ -223,7 +226,10 @@ run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --ro
 if(NOT last_out STREQUAL sniffed_out)
   message(FATAL_ERROR "a detected sklearn file gave another result than --data-format sklearn")
 endif()
-run_ok("${ATTRIB}" train --data "${wine}" --model-type logistic_regression --out "${WORK}/sniffed.json" --quiet)
+run_ok("${ATTRIB}" train --data "${wine}" --model-type logistic_regression --out "${WORK}/sniffed.json")
+if(NOT last_err MATCHES "wine_data.csv: scikit-learn's format \\(line 1 is n_rows,n_features,class names; detected")
+  message(FATAL_ERROR "attrib train did not say that it detected scikit-learn's format:\n${last_err}")
+endif()
 
 # --format json: the same table as objects keyed by column name.
 run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --rows 5-6 --method occlusion --quiet
