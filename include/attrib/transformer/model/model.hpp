@@ -102,6 +102,7 @@ inline index weight_block_rows(index cols) {
 inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& y,
                    std::size_t threads) {
   y.resize(x.rows(), w.rows);
+  if (x.rows() == 0) return;
   threads = resolve_threads(threads);
   // A block per thread at least, none larger than the cache-sized block, and none smaller than
   // ~16k multiply-adds (a few microseconds), below which waking a worker costs more than it saves.
@@ -121,8 +122,8 @@ inline void linear(const float_matrix& x, const weight_tensor& w, float_matrix& 
       w.decode_rows(first, count, converted.data());
       rows = converted.data();
     }
-    for (index i = 0; i < x.rows(); ++i)
-      for (index o = 0; o < count; ++o) y(i, first + o) = kernels::dot(&x(i, 0), rows + o * w.cols, w.cols);
+    kernels::dot_rows(x.data(), x.cols(), x.rows(), rows, w.cols, count, w.cols, &y(0, first),
+                      y.cols());
   });
 }
 
