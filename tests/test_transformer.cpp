@@ -3,6 +3,7 @@
 // llama2.c's ids; quantised storage types; KV caching; rejection of bad files and inputs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -19,7 +20,9 @@
 #include "attrib/io/llama2c.hpp"
 #include "attrib/io/mapped_file.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
+#include "attrib/core/random.hpp"
 #include "attrib/transformer/model/generate.hpp"
+#include "attrib/transformer/model/kernels.hpp"
 #include "attrib/transformer/loading/gguf_loader.hpp"
 #include "attrib/transformer/loading/llama2c_loader.hpp"
 
@@ -738,4 +741,99 @@ TEST_CASE("gguf: hostile counts are refused in linear time, and arrays cost thei
   // An array that claims more elements than the bytes left is refused before anything is allocated.
   std::string truncated = array_bytes.substr(0, 24 + 8 + 3 + 4 + 4 + 8 + 1000);
   CHECK_THROWS_WITH_AS(attrib::parse_gguf(bytes_of(truncated)), doctest::Contains("cannot fit"), attrib::format_error);
+}
+
+// --- the SIMD kernels against their scalar definitions ------------------------------------------
+
+namespace {
+
+// dot()'s definition written out: eight interleaved partial sums combined pairwise, then the tail.
+template <class S>
+S reference_dot(const S* a, const S* b, long n) {
+  S acc[8] = {};
+  long j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += a[j + k] * b[j + k];
+  S tail = 0;
+  for (; j < n; ++j) tail += a[j] * b[j];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+template <class S>
+void check_products_match_definition() {
+  attrib::rng gen(5);
+  for (long n : {1L, 7L, 8L, 13L, 64L, 172L})
+    for (long rows : {1L, 2L, 3L, 5L})
+      for (long outputs : {1L, 3L, 4L, 9L}) {
+        std::vector<S> x(static_cast<std::size_t>(rows * n)), w(static_cast<std::size_t>(outputs * n));
+        for (auto& v : x) v = static_cast<S>(gen.normal());
+        for (auto& v : w) v = static_cast<S>(gen.normal());
+        std::vector<S> y(static_cast<std::size_t>(rows * outputs), S(-1));
+        attrib::detail::kernels::dot_rows(x.data(), n, rows, w.data(), n, outputs, n, y.data(), outputs);
+        for (long i = 0; i < rows; ++i)
+          for (long o = 0; o < outputs; ++o) {
+            const S expected = reference_dot(x.data() + i * n, w.data() + o * n, n);
+            CHECK(y[static_cast<std::size_t>(i * outputs + o)] == expected);  // bit for bit
+            CHECK(attrib::detail::kernels::dot(x.data() + i * n, w.data() + o * n, n) == expected);
+          }
+      }
+}
+
+}  // namespace
+
+TEST_CASE("kernels: dot and the tiled products equal dot's scalar definition bit for bit") {
+  check_products_match_definition<float>();
+  check_products_match_definition<double>();
+}
+
+TEST_CASE("kernels: the vector exp is within 1 ulp of exp in double, everywhere softmax uses it") {
+  namespace k = attrib::detail::kernels;
+  std::vector<float> xs;
+  for (double x = -87.0; x <= 20.0; x += 1e-4) xs.push_back(static_cast<float>(x));
+  std::vector<float> ys = xs;
+  k::exp_shifted(ys.data(), static_cast<long>(ys.size()), 0.0f);
+  double worst = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double exact = std::exp(static_cast<double>(xs[i]));
+    const float rounded = static_cast<float>(exact);
+    const double ulp = std::nextafter(rounded, INFINITY) - rounded;
+    worst = std::max(worst, std::fabs(ys[i] - exact) / ulp);
+  }
+  CHECK(worst <= 1.0);
+  // A value's result does not depend on its place (full vectors or the padded tail) or the shift.
+  for (long n = 1; n <= 19; ++n) {
+    std::vector<float> part(xs.begin() + 1000, xs.begin() + 1000 + n);
+    k::exp_shifted(part.data(), n, 0.0f);
+    for (long i = 0; i < n; ++i) CHECK(part[static_cast<std::size_t>(i)] == ys[1000 + static_cast<std::size_t>(i)]);
+  }
+  // NaN stays NaN; far below the range gives (nearly) zero, not garbage.
+  float odd[3] = {NAN, -1e30f, 0.0f};
+  k::exp_shifted(odd, 3, 0.0f);
+  CHECK(std::isnan(odd[0]));
+  CHECK(odd[1] >= 0.0f);
+  CHECK(odd[1] < 1e-37f);
+  CHECK(odd[2] == 1.0f);
+}
+
+TEST_CASE("kernels: softmax sums to one, matches the double-precision softmax, and passes NaN on") {
+  namespace k = attrib::detail::kernels;
+  attrib::rng gen(9);
+  for (long n : {1L, 3L, 8L, 17L, 200L}) {
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (auto& v : x) v = static_cast<float>(4.0 * gen.normal());
+    std::vector<double> exact(x.begin(), x.end());
+    const double top = *std::max_element(exact.begin(), exact.end());
+    double total = 0;
+    for (auto& v : exact) total += (v = std::exp(v - top));
+    k::softmax(x.data(), n);
+    double sum = 0;
+    for (long i = 0; i < n; ++i) {
+      sum += x[static_cast<std::size_t>(i)];
+      CHECK(std::fabs(x[static_cast<std::size_t>(i)] - exact[static_cast<std::size_t>(i)] / total) <= 1e-6);
+    }
+    CHECK(std::fabs(sum - 1.0) <= 1e-5);
+  }
+  std::vector<float> with_nan{1.0f, NAN, 2.0f, 0.5f, 3.0f, 1.0f, 1.0f, 1.0f, 1.0f, 2.0f};
+  k::softmax(with_nan.data(), static_cast<long>(with_nan.size()));
+  for (float v : with_nan) CHECK(std::isnan(v));
 }
