@@ -130,6 +130,57 @@ inline void dot_tile(const S* x, index x_stride, const S* w, index w_stride, ind
 #endif
 }
 
+// out[r] = dot(x, w[r], n) for four rows, bit for bit. The rows share the loads of x, and their
+// partial sums are reduced together - a 4 x 4 transpose, then two vector adds - instead of one
+// horizontal reduction per row, which costs as much as the products for short rows (the heads
+// and matrices of small models).
+template <class S>
+inline void dot4(const S* x, const S* const* w, index n, S* out) {
+#ifdef ATTRIB_KERNEL_LANES
+  if constexpr (std::is_same_v<S, float>) {
+    typedef float f4 __attribute__((vector_size(4 * sizeof(float))));
+    constexpr int P = parts<float>;
+    const index body = n - n % 8;
+    simd<float> acc[4][P] = {};
+    for (index j = 0; j < body; j += 8) {
+      simd<float> xv[P];
+      load8(xv, x + j);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {
+        simd<float> wv[P];
+        load8(wv, w[r] + j);
+#pragma GCC unroll 8
+        for (int p = 0; p < P; ++p) acc[r][p] += xv[p] * wv[p];
+      }
+    }
+    // l[r] = (a0 + a4, a1 + a5, a2 + a6, a3 + a7) of row r; transposed, combine()'s pairs.
+    f4 l[4];
+    f4 tail = {};
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      f4 half[2];
+      std::memcpy(half, acc[r], sizeof half);
+      l[r] = half[0] + half[1];
+      float rest = 0;
+      for (index j = body; j < n; ++j) rest += x[j] * w[r][j];
+      tail[r] = rest;
+    }
+    const f4 t0 = __builtin_shufflevector(l[0], l[1], 0, 4, 1, 5);
+    const f4 t1 = __builtin_shufflevector(l[2], l[3], 0, 4, 1, 5);
+    const f4 t2 = __builtin_shufflevector(l[0], l[1], 2, 6, 3, 7);
+    const f4 t3 = __builtin_shufflevector(l[2], l[3], 2, 6, 3, 7);
+    const f4 c0 = __builtin_shufflevector(t0, t1, 0, 1, 4, 5);
+    const f4 c1 = __builtin_shufflevector(t0, t1, 2, 3, 6, 7);
+    const f4 c2 = __builtin_shufflevector(t2, t3, 0, 1, 4, 5);
+    const f4 c3 = __builtin_shufflevector(t2, t3, 2, 3, 6, 7);
+    const f4 result = ((c0 + c1) + (c2 + c3)) + tail;
+    std::memcpy(out, &result, sizeof result);
+    return;
+  }
+#endif
+  for (int r = 0; r < 4; ++r) out[r] = dot(x, w[r], n);
+}
+
 // y[i y_stride + o] = dot(x_i, w_o, n) for the rows i < rows of x and o < outputs of w: a block
 // of x w^T in tiles of 2 x 4 (2 x 1 at the edge).
 template <class S>
@@ -147,30 +198,63 @@ void dot_rows(const S* x, index x_stride, index rows, const S* w, index w_stride
     for (; o < outputs; ++o)
       dot_tile<tile_rows, 1>(xi, x_stride, w + o * w_stride, w_stride, n, yi + o, y_stride);
   }
-  // A lone row (a decode step) streams w once, row after row: one sequential stream, which the
-  // prefetcher serves best (tiles of 1 x 4 ran at 0.55-0.6 of its speed here, in and out of cache).
+  // A lone row (a decode step) streams w once, row after row. Short rows go four at a time
+  // through dot4 (neighbours in memory, so still one stream); long ones one by one: four streams
+  // of long rows ran at 0.55-0.6 of one sequential stream here, in and out of cache.
   for (; i < rows; ++i) {
     const S* xi = x + i * x_stride;
     S* yi = y + i * y_stride;
-    for (index o = 0; o < outputs; ++o) yi[o] = dot(xi, w + o * w_stride, n);
+    index o = 0;
+    if (n <= 256)
+      for (; o + 4 <= outputs; o += 4) {
+        const S* four[4] = {w + o * w_stride, w + (o + 1) * w_stride, w + (o + 2) * w_stride,
+                            w + (o + 3) * w_stride};
+        dot4(xi, four, n, yi + o);
+      }
+    for (; o < outputs; ++o) yi[o] = dot(xi, w + o * w_stride, n);
   }
 }
 
-// y[i] += a x[i] for i < n.
+// out[d] = sum_t weights[t] rows[t][offset + d] for d < n, summed in t order from zero: the
+// weighted sum of value rows that ends attention. Blocks of 32 outputs stay in registers across
+// all rows (accumulating through memory would chain every row's add behind the previous store).
 template <class S>
-inline void axpy(S a, const S* x, S* y, index n) {
-  index i = 0;
+inline void weighted_rows(const S* weights, const S* const* rows, index offset, index length,
+                          index n, S* out) {
+  index d = 0;
 #ifdef ATTRIB_KERNEL_LANES
-  for (; i + 8 <= n; i += 8) {
-    simd<S> xv[parts<S>], yv[parts<S>];
-    load8(xv, x + i);
-    load8(yv, y + i);
+  constexpr int P = parts<S>;
+  for (; d + 32 <= n; d += 32) {
+    simd<S> acc[4][P] = {};
+    for (index t = 0; t < length; ++t) {
+      const S* row = rows[t] + offset + d;
+      const S w = weights[t];
+#pragma GCC unroll 4
+      for (int b = 0; b < 4; ++b) {
+        simd<S> v[P];
+        load8(v, row + 8 * b);
 #pragma GCC unroll 8
-    for (int p = 0; p < parts<S>; ++p) yv[p] += a * xv[p];
-    std::memcpy(y + i, yv, sizeof yv);
+        for (int p = 0; p < P; ++p) acc[b][p] += w * v[p];
+      }
+    }
+    std::memcpy(out + d, acc, sizeof acc);
+  }
+  for (; d + 8 <= n; d += 8) {
+    simd<S> acc[P] = {};
+    for (index t = 0; t < length; ++t) {
+      simd<S> v[P];
+      load8(v, rows[t] + offset + d);
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) acc[p] += weights[t] * v[p];
+    }
+    std::memcpy(out + d, acc, sizeof acc);
   }
 #endif
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; d < n; ++d) {
+    S acc = 0;
+    for (index t = 0; t < length; ++t) acc += weights[t] * rows[t][offset + d];
+    out[d] = acc;
+  }
 }
 
 // The mean m of x (0 for RMSNorm, centred = false) and r = 1 / sqrt(mean((x - m)^2) + eps).
@@ -425,23 +509,38 @@ S gelu_derivative(S x) {
   return S(0.5) * (S(1) + t) + S(0.5) * x * (S(1) - t * t) * k * (S(1) + S(3 * 0.044715) * x * x);
 }
 
+// out[t] = scale * dot(q, rows[t] + offset, n) for t < length: attention's scores.
+template <class S>
+void scaled_dots(const S* q, const S* const* rows, index offset, index length, index n, S scale,
+                 S* out) {
+  index t = 0;
+  for (; t + 4 <= length; t += 4) {
+    const S* four[4] = {rows[t] + offset, rows[t + 1] + offset, rows[t + 2] + offset,
+                        rows[t + 3] + offset};
+    dot4(q, four, n, out + t);
+    for (int r = 0; r < 4; ++r) out[t + r] *= scale;
+  }
+  for (; t < length; ++t) out[t] = dot(q, rows[t] + offset, n) * scale;
+}
+
 // Causal attention of one query token over positions [0, length) of one cached sequence, for
 // every query head: head h reads key/value head h / (heads / kv_heads). `scores` holds length
-// entries of scratch. (The tape's attention over whole sequences is blocked matrix products
-// with this softmax and softmax_backward per row; see training/backward.hpp.)
+// entries of scratch. The softmax's normalisation is applied to the head's output (head_dim
+// divisions instead of length), as flash attention does. (The tape's attention over whole
+// sequences is blocked matrix products with softmax and softmax_backward per row; see
+// training/backward.hpp.)
 template <class S>
 void attend(const S* q, const S* const* keys, const S* const* values, index length, index heads,
             index kv_heads, index head_dim, S* scores, S* out) {
   const index group = heads / kv_heads;
   const S scale = S(1) / std::sqrt(static_cast<S>(head_dim));
   for (index h = 0; h < heads; ++h) {
-    const S* qh = q + h * head_dim;
     const index offset = (h / group) * head_dim;
-    for (index t = 0; t < length; ++t) scores[t] = dot(qh, keys[t] + offset, head_dim) * scale;
-    softmax(scores, length);
+    scaled_dots(q + h * head_dim, keys, offset, length, head_dim, scale, scores);
+    exp_shifted(scores, length, max_of(scores, length));
     S* oh = out + h * head_dim;
-    std::fill(oh, oh + head_dim, S(0));
-    for (index t = 0; t < length; ++t) axpy(scores[t], values[t] + offset, oh, head_dim);
+    weighted_rows(scores, values, offset, length, head_dim, oh);
+    divide(oh, head_dim, sum(scores, length));
   }
 }
 
