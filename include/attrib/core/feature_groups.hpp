@@ -16,7 +16,10 @@ class feature_groups {
                                       std::to_string(features));
     feature_groups g;
     g.features_ = features;
-    for (index f = 0; f < features; ++f) g.groups_.push_back({f});
+    for (index f = 0; f < features; ++f) {
+      g.groups_.push_back({f});
+      g.owner_.push_back(f);
+    }
     return g;
   }
 
@@ -25,7 +28,7 @@ class feature_groups {
   feature_groups(std::vector<std::vector<index>> groups, index features)
       : groups_(std::move(groups)), features_(features) {
     detail::require(!groups_.empty(), "feature_groups: at least one group is needed");
-    std::vector<int> owner(static_cast<std::size_t>(features), -1);
+    owner_.assign(static_cast<std::size_t>(features), -1);
     for (std::size_t p = 0; p < groups_.size(); ++p) {
       detail::require(!groups_[p].empty(),
                       "feature_groups: group " + std::to_string(p) + " is empty");
@@ -34,15 +37,15 @@ class feature_groups {
                         "feature_groups: group " + std::to_string(p) + " names feature " +
                             std::to_string(f) + ", expected 0 <= feature < " +
                             std::to_string(features));
-        auto& o = owner[static_cast<std::size_t>(f)];
+        auto& o = owner_[static_cast<std::size_t>(f)];
         detail::require(o < 0, "feature_groups: feature " + std::to_string(f) +
                                    " belongs to groups " + std::to_string(o) + " and " +
                                    std::to_string(p));
-        o = static_cast<int>(p);
+        o = static_cast<index>(p);
       }
     }
     for (index f = 0; f < features; ++f)
-      detail::require(owner[static_cast<std::size_t>(f)] >= 0,
+      detail::require(owner_[static_cast<std::size_t>(f)] >= 0,
                       "feature_groups: feature " + std::to_string(f) + " is in no group");
   }
 
@@ -64,10 +67,13 @@ class feature_groups {
   const std::vector<index>& members(index player) const {
     return groups_[static_cast<std::size_t>(player)];
   }
+  // The player that feature f belongs to, for every f.
+  const std::vector<index>& player_of_features() const { return owner_; }
 
  private:
   feature_groups() = default;
   std::vector<std::vector<index>> groups_;
+  std::vector<index> owner_;  // owner_[f]: the group of feature f
   index features_ = 0;
 };
 
