@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <Eigen/SVD>
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <limits>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "attrib/core/explain_instances.hpp"
 #include "attrib/games/coalition_game.hpp"
 #include "attrib/games/perturbed_model.hpp"
 #include "attrib/methods/feature/banzhaf.hpp"
@@ -498,4 +500,55 @@ TEST_CASE("least squares: minimum-norm solutions of singular and constrained pro
       CHECK((moved - beta - s * dm).norm() <= 1e-7 * (1.0 + dm.norm()));
     }
   }
+}
+
+TEST_CASE("explain_instances: the per-instance loop's results, bit for bit, on one and two threads") {
+  const auto model = nonlinear_model();
+  rng random(41);
+  matrix points(7, 5);
+  for (Eigen::Index i = 0; i < points.size(); ++i) points.data()[i] = random.normal();
+  const matrix baseline = matrix::Zero(1, 5);
+  auto make_game = [&](Eigen::Index i) { return masked_model(model, points.row(i).transpose(), baseline, 0); };
+  const kernel_shap sampled{.solver = {.budget = 24}};
+  for (const std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+    const run_settings settings{.seed = 5, .threads = threads};
+    const auto exact = explain_instances(exact_shapley{}, points.rows(), make_game, settings);
+    const auto estimated = explain_instances(sampled, points.rows(), make_game, settings);
+    REQUIRE(exact.size() == 7);
+    REQUIRE(estimated.size() == 7);
+    for (Eigen::Index i = 0; i < points.rows(); ++i) {
+      const auto one = exact_shapley{}.explain(make_game(i), {.seed = 5});
+      CHECK(exact[static_cast<std::size_t>(i)].values == one.values);
+      const auto& e = exact[static_cast<std::size_t>(i)];
+      CHECK(std::abs(e.values.sum() - (e.prediction - e.base_value)) < 1e-12);  // efficiency
+      CHECK(estimated[static_cast<std::size_t>(i)].values == sampled.explain(make_game(i), {.seed = 5}).values);
+    }
+  }
+}
+
+TEST_CASE("explain_instances: progress in instances, the failing instance named, empty and negative counts") {
+  const auto model = nonlinear_model();
+  const matrix baseline = matrix::Zero(1, 5);
+  std::vector<std::size_t> reported;
+  const run_settings settings{.threads = 2, .progress = [&](std::size_t done, std::size_t total) {
+                                CHECK(total == 4);
+                                reported.push_back(done);
+                              }};
+  auto make_game = [&](Eigen::Index i) {
+    vector x = vector::Constant(5, 0.1 * static_cast<double>(i));
+    if (i == 2) x(3) = std::numeric_limits<double>::quiet_NaN();
+    return masked_model(model, x, baseline, 0);
+  };
+  CHECK_THROWS_WITH_AS(explain_instances(exact_shapley{}, 4, make_game, settings),
+                       doctest::Contains("instance 2: explained point x"), attrib::invalid_argument);
+  reported.clear();
+  auto finite_game = [&](Eigen::Index i) {
+    return masked_model(model, vector::Constant(5, 0.1 * static_cast<double>(i)), baseline, 0);
+  };
+  CHECK(explain_instances(exact_shapley{}, 4, finite_game, settings).size() == 4);
+  std::sort(reported.begin(), reported.end());
+  CHECK(reported == std::vector<std::size_t>{1, 2, 3, 4});
+  CHECK(explain_instances(exact_shapley{}, 0, finite_game, settings).empty());
+  CHECK_THROWS_WITH_AS(explain_instances(exact_shapley{}, -1, finite_game, settings),
+                       doctest::Contains("instance count is -1"), attrib::invalid_argument);
 }

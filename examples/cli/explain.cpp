@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "arguments.hpp"
@@ -14,6 +15,7 @@
 #include "files.hpp"
 #include "progress.hpp"
 #include "../svg_waterfall.hpp"
+#include "attrib/core/explain_instances.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/quadrature.hpp"
 #include "attrib/core/run_settings.hpp"
@@ -221,23 +223,49 @@ int explain(const std::vector<std::string>& args) {
   const Eigen::Index fixed_output = predicted ? 0 : a.integer("output", 0, 0, std::numeric_limits<std::int64_t>::max());
   const attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
 
+  const bool input_space = method == "clime" || method == "vanilla-gradient" || method.rfind("smoothgrad", 0) == 0 ||
+                           method == "vargrad";
+  if (input_space && a.has("groups")) throw usage_error("--groups does not apply to " + method);
+  std::vector<Eigen::Index> outputs(rows.size(), fixed_output);
+  if (predicted)
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      model.predict(attrib::matrix(data.row(rows[i]))).row(0).maxCoeff(&outputs[i]);
+
+  // The rows are explained through attrib::explain_instances: spread over --threads workers, with
+  // the results of a row-by-row loop.
+  struct instance_games {
+    attrib::perturbed_model<model_ref, attrib::masking> game, zero_baseline;
+    decltype(attrib::noisy_model(std::declval<model_ref>(), attrib::vector(), Eigen::Index{0})) noisy;
+  };
+  struct named_method {
+    const std::string& name;
+    const arguments& a;
+    attrib::attribution explain(const instance_games& g, const attrib::run_settings& s) const {
+      return run_method(name, a, g.game, g.noisy, g.zero_baseline, s);
+    }
+  };
+  auto games_of = [&](Eigen::Index i) {
+    const auto row = static_cast<std::size_t>(i);
+    const attrib::vector x = data.row(rows[row]).transpose();
+    return instance_games{
+        attrib::perturbed_model<model_ref, attrib::masking>(std::cref(model), x, attrib::masking(baseline, groups),
+                                                            outputs[row]),
+        attrib::perturbed_model<model_ref, attrib::masking>(
+            std::cref(model), x, attrib::masking(attrib::matrix::Zero(1, d), groups), outputs[row]),
+        attrib::noisy_model(std::cref(model), x, outputs[row])};
+  };
+  progress bar(a, "attrib explain", "instances", rows.size());
+  attrib::run_settings batch = settings;
+  batch.progress = [&](std::size_t done, std::size_t) { bar.update(done); };
+  const auto results = attrib::explain_instances(named_method{method, a}, static_cast<Eigen::Index>(rows.size()),
+                                                 games_of, batch);
+
   std::vector<std::vector<double>> table;
   bool with_errors = false, with_base = true;
-  progress bar(a, "attrib explain", "instances", rows.size());
   std::vector<examples::waterfall_panel> panels;  // for --svg
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const attrib::vector x = data.row(rows[i]).transpose();
-    Eigen::Index output = fixed_output;
-    if (predicted) model.predict(attrib::matrix(x.transpose())).row(0).maxCoeff(&output);
-    const auto game = attrib::perturbed_model<model_ref, attrib::masking>(std::cref(model), x,
-                                                                          attrib::masking(baseline, groups), output);
-    const auto noisy = attrib::noisy_model(std::cref(model), x, output);
-    const auto zero_baseline = attrib::perturbed_model<model_ref, attrib::masking>(
-        std::cref(model), x, attrib::masking(attrib::matrix::Zero(1, d), groups), output);
-    const bool input_space = method == "clime" || method == "vanilla-gradient" || method.rfind("smoothgrad", 0) == 0 ||
-                             method == "vargrad";
-    if (input_space && a.has("groups")) throw usage_error("--groups does not apply to " + method);
-    const attrib::attribution r = run_method(method, a, game, noisy, zero_baseline, settings);
+    const attrib::attribution& r = results[i];
+    const Eigen::Index output = outputs[i];
     // Input-space methods have no baseline: their rows carry no base_value.
     with_base = std::isfinite(r.base_value);
     std::vector<double> line{static_cast<double>(rows[i]), static_cast<double>(output)};
@@ -254,7 +282,6 @@ int explain(const std::vector<std::string>& args) {
       panels.push_back({"row " + std::to_string(rows[i]) + ", output " + std::to_string(output),
                         std::vector<double>(r.values.data(), r.values.data() + r.values.size()), r.base_value,
                         r.prediction});
-    bar.update(i + 1);
   }
 
   std::vector<std::string> columns{"row", "output"};

@@ -21,6 +21,7 @@
 #include "attrib/core/component_attribution.hpp"
 #include "attrib/core/data_attribution.hpp"
 #include "attrib/core/error.hpp"
+#include "attrib/core/explain_instances.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/graph_attribution.hpp"
 #include "attrib/core/hook_point.hpp"
