@@ -5,6 +5,9 @@
 // leave-one-out retraining of the same model (warm-started Newton, one thread), on standardised
 // breast cancer (455 training points, p = 31). speedup = LOO time / influence time; goal >= 1000.
 //
+// BM_influence_all_pairs: the same for all 114 test points at once (as GEMMs), against the
+// final product alone; benchmarks/baselines.sh compares it with numpy's explicit-Hessian recipe.
+//
 // BM_trak_projection: G P for 4096 gradients of dimension p = 650 (digits' multinomial logistic
 // regression) to k = 512, with P generated block by block, against a plain Eigen GEMM with a
 // stored P of the same shape. fraction = GEMM time / projection time; goal >= 0.5.
@@ -67,6 +70,37 @@ void BM_influence_vs_loo(benchmark::State& state) {
   state.counters["speedup"] = 1.0 / seconds.ratio();
 }
 BENCHMARK(BM_influence_vs_loo)->Unit(benchmark::kMicrosecond)->UseManualTime()->Iterations(5);
+
+// Influence of all 455 training points on all 114 test points, from the trained model: Hessian,
+// LDLT, per-example gradients of both sets, the solves and the 455 x 114 product. The floor is
+// that last product alone (one GEMM of the same shapes); benchmarks/baselines.sh times numpy's
+// explicit-Hessian recipe on the same shapes against us_per_call.
+void BM_influence_all_pairs(benchmark::State& state) {
+  problem p = breast_cancer();
+  const auto d = attrib::read_sklearn_csv(ATTRIB_DATA_DIR "/breast_cancer/breast_cancer.csv");
+  const attrib::dataset_split split = attrib::train_test_split(d, 0.8, 1);
+  p.test_x = split.test.features;
+  p.test_y = split.test.labels;
+  const attrib::matrix train_g = p.model.per_example_loss_gradients(p.x, p.y);
+  const attrib::matrix solved = p.model.per_example_loss_gradients(p.test_x, p.test_y);
+  const auto seconds = bench::time_against_baseline(
+      state,
+      [&] {
+        const attrib::explicit_inverse_hessian ih(p.model.hessian(p.x, p.y));
+        const auto scores = attrib::influence(ih, p.model.per_example_loss_gradients(p.x, p.y),
+                                              p.model.per_example_loss_gradients(p.test_x, p.test_y));
+        benchmark::DoNotOptimize(scores.scores.data());
+      },
+      [&] {
+        const attrib::matrix product = train_g * solved.transpose();
+        benchmark::DoNotOptimize(product.data());
+      });
+  state.counters["train"] = static_cast<double>(p.x.rows());
+  state.counters["test"] = static_cast<double>(p.test_x.rows());
+  state.counters["us_per_call"] = 1e6 * seconds.method / static_cast<double>(state.iterations());
+  state.counters["ratio"] = seconds.ratio();
+}
+BENCHMARK(BM_influence_all_pairs)->Unit(benchmark::kMicrosecond)->UseManualTime()->MinTime(1.0);
 
 void BM_trak_projection(benchmark::State& state) {
   const Idx n = 4096, p = 650, k = 512;
