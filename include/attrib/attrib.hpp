@@ -30,6 +30,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/core/regression_problem.hpp"
 #include "attrib/core/run_settings.hpp"
+#include "attrib/core/simd.hpp"
 #include "attrib/core/text.hpp"
 #include "attrib/core/training_report.hpp"
 #include "attrib/core/types.hpp"

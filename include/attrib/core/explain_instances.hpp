@@ -25,9 +25,11 @@
 
 namespace attrib {
 
-// Explains instances 0 .. count-1. settings.progress, if set, is called with (instances done,
-// count) - from the worker that finished one, under a lock - instead of per game evaluation.
-// An instance that throws stops the call; its error is rethrown with the instance named.
+// Explains instances 0 .. count-1. make_game is called from several threads at once, so it must
+// only read shared state (as building a game from a model, a data row and a baseline does).
+// settings.progress, if set, is called with (instances done, count) - from the worker that
+// finished one, under a lock - instead of per game evaluation. An instance that throws stops the
+// call; its error is rethrown with the instance named.
 template <class Method, class MakeGame>
   requires requires(const Method& m, MakeGame& make, index i, const run_settings& s) {
     { m.explain(make(i), s) } -> std::same_as<attribution>;

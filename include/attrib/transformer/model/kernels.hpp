@@ -21,28 +21,12 @@
 #include <numbers>
 #include <type_traits>
 
+#include "attrib/core/simd.hpp"
 #include "attrib/core/types.hpp"
-
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDA_ARCH__)
-#define ATTRIB_KERNEL_LANES 1
-#endif
 
 namespace attrib::detail::kernels {
 
-#ifdef ATTRIB_KERNEL_LANES
-// The widest SIMD register the build targets (AVX's 32 bytes, else SSE2's or NEON's 16).
-#if defined(__AVX__)
-inline constexpr int simd_bytes = 32;
-#else
-inline constexpr int simd_bytes = 16;
-#endif
-template <class S>
-struct simd_of {
-  typedef S type __attribute__((vector_size(simd_bytes)));
-};
-template <class S>
-using simd = typename simd_of<S>::type;
-
+#ifdef ATTRIB_SIMD
 // Eight values of S - dot()'s eight partial sums - as `parts` whole SIMD registers (one AVX
 // register of floats, two SSE registers, four of doubles): arrays of native vectors whose loops
 // unroll completely, which is what lets the compiler keep them in registers (a 32-byte vector on
@@ -72,7 +56,7 @@ inline S combine(const simd<S>* acc, S tail) {
 template <class S>
 inline S dot(const S* a, const S* b, index n) {
   index j = 0;
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   simd<S> acc[parts<S>] = {};
   for (; j + 8 <= n; j += 8) {
     simd<S> x[parts<S>], y[parts<S>];
@@ -100,7 +84,7 @@ inline S dot(const S* a, const S* b, index n) {
 template <int R, int C, class S>
 inline void dot_tile(const S* x, index x_stride, const S* w, index w_stride, index n, S* y,
                      index y_stride) {
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   constexpr int P = parts<S>;
   simd<S> acc[R][C][P] = {};
   index j = 0;
@@ -136,7 +120,7 @@ inline void dot_tile(const S* x, index x_stride, const S* w, index w_stride, ind
 // and matrices of small models).
 template <class S>
 inline void dot4(const S* x, const S* const* w, index n, S* out) {
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   if constexpr (std::is_same_v<S, float>) {
     typedef float f4 __attribute__((vector_size(4 * sizeof(float))));
     constexpr int P = parts<float>;
@@ -189,7 +173,7 @@ void dot_rows(const S* x, index x_stride, index rows, const S* w, index w_stride
   // 3 x 2 tiles of eight-lane sums fill 12 of SSE's 16 registers (2 x 4 spilled: 0.54 of the
   // same-run GEMM's speed on GPT-2 small's prompt, against 0.73); AVX holds eight lanes in one.
   constexpr int tile_rows = 3;
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   constexpr int tile_cols = simd_bytes == 32 ? 4 : 2;
 #else
   constexpr int tile_cols = 2;
@@ -228,7 +212,7 @@ template <class S>
 inline void weighted_rows(const S* weights, const S* const* rows, index offset, index length,
                           index n, S* out) {
   index d = 0;
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   constexpr int P = parts<S>;
   for (; d + 32 <= n; d += 32) {
     simd<S> acc[4][P] = {};
@@ -354,40 +338,11 @@ void rope(S* v, index heads, index head_dim, const S* c, const S* s, S sign = S(
     }
 }
 
-#ifdef ATTRIB_KERNEL_LANES
-// e^x in every lane of x, for x in [-87, 88] (clamped there; NaN stays NaN): Cephes' expf -
-// x = k ln 2 + r with |r| <= ln 2 / 2, a degree-7 polynomial for e^r, and 2^k built in the
-// exponent bits - within 2 ulp of std::exp, a register of values at once where glibc's expf
-// takes one. k = floor(x log2 e + 1/2) through integer conversion, which -ffast-math cannot fold.
-inline void exp_simd(simd<float>& x) {
-  using int_simd = simd<std::int32_t>;
-  const simd<float> in = x;
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  const simd<float> v = x * 1.44269504088896341f + 0.5f;
-  int_simd k = __builtin_convertvector(v, int_simd);  // towards zero
-  k += __builtin_convertvector(k, simd<float>) > v;   // -1 where that rounded up: floor
-  const simd<float> kf = __builtin_convertvector(k, simd<float>);
-  const simd<float> r = (x - kf * 0.693359375f) - kf * -2.12194440e-4f;
-  simd<float> p = 1.9875691500e-4f * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  const int_simd two_to_k_bits = (k + 127) << 23;
-  simd<float> two_to_k;
-  std::memcpy(&two_to_k, &two_to_k_bits, sizeof two_to_k);
-  x = p * two_to_k;
-  x = in == in ? x : in;  // NaN in, NaN out (min/max instructions would have replaced it)
-}
-#endif
-
 // x[i] = e^(x[i] - shift) for i < n. Every element takes the same path (the tail is padded to a
 // full vector), so a value's result does not depend on its place in the array.
 template <class S>
 void exp_shifted(S* x, index n, S shift) {
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   if constexpr (std::is_same_v<S, float>) {
     constexpr index width = simd_bytes / static_cast<index>(sizeof(float));
     index i = 0;
@@ -416,7 +371,7 @@ void exp_shifted(S* x, index n, S shift) {
 template <class S>
 inline S sum(const S* x, index n) {
   index j = 0;
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   simd<S> acc[parts<S>] = {};
   for (; j + 8 <= n; j += 8) {
     simd<S> v[parts<S>];
@@ -442,7 +397,7 @@ template <class S>
 inline S max_of(const S* x, index n) {
   S top = x[0];
   index i = 1;
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   constexpr index width = per_part<S>;
   if (n > width) {
     simd<S> best = top - simd<S>{};  // every lane x[0]
@@ -462,7 +417,7 @@ inline S max_of(const S* x, index n) {
 template <class S>
 inline void divide(S* x, index n, S d) {
   index i = 0;
-#ifdef ATTRIB_KERNEL_LANES
+#ifdef ATTRIB_SIMD
   constexpr index width = per_part<S>;
   for (; i + width <= n; i += width) {
     simd<S> v;
