@@ -63,11 +63,19 @@ class masking {
   // d value / d z_p = mean over baseline rows of sum_{f in p} (x_f - b_f) d model / d input_f.
   void pull_back(const vector& x, const matrix& z, const matrix& input_gradients, matrix& out) const {
     const index rows = background_.rows();
+    const index d = background_.cols();
     out = matrix::Zero(z.rows(), z.cols());
-    for (index i = 0; i < z.rows(); ++i)
-      for (index p = 0; p < z.cols(); ++p)
-        for (index f : groups_.members(p))
-          out(i, p) += ((x(f) - background_.col(f).array()) * input_gradients.col(f).segment(i * rows, rows).array()).sum();
+    // One flat pass over the gradient rows, as map() builds them.
+    const index* player = groups_.player_of_features().data();
+    const double* xs = x.data();
+    for (index i = 0; i < z.rows(); ++i) {
+      double* oi = &out(i, 0);
+      for (index r = 0; r < rows; ++r) {
+        const double* g = &input_gradients(i * rows + r, 0);
+        const double* b = &background_(r, 0);
+        for (index f = 0; f < d; ++f) oi[player[f]] += (xs[f] - b[f]) * g[f];
+      }
+    }
     out /= static_cast<double>(rows);
   }
 
