@@ -10,12 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "attrib/concepts/tokenizer.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/tokenizers/byte_level_bpe.hpp"
 #include "attrib/tokenizers/chat_template.hpp"
 #include "attrib/tokenizers/regex_pretokenizer.hpp"
+#include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/tokenizers/tokenizer_json.hpp"
+
+// Both vocabularies attrib reads serve the LLM studies.
+static_assert(attrib::tokenizer<attrib::sentencepiece_bpe>);
+static_assert(attrib::tokenizer<attrib::hf_tokenizer>);
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"

@@ -24,7 +24,8 @@ commands:
             'data split' splits a labelled table into training and test files
   graph     train a GCN or GIN on a TU-format graph dataset; explain a graph node by node (HN value, ...)
   llm       inspect, run, trace, patch and attribute a transformer checkpoint (.gguf, llama2.c .bin
-            or a Hugging Face directory)
+            or a Hugging Face directory); 'llm study' compares a base model with its
+            post-trained versions
 
 Run 'attrib <command> --help' (or -h) for the options of a command, 'man attrib' for all of them;
 'attrib --version' for the version. Options take a value as '--name value' or '--name=value'; '-'

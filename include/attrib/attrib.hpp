@@ -15,6 +15,7 @@
 #include "attrib/concepts/neighborhood.hpp"
 #include "attrib/concepts/perturbation.hpp"
 #include "attrib/concepts/semivalue_weights.hpp"
+#include "attrib/concepts/tokenizer.hpp"
 #include "attrib/concepts/trainable_model.hpp"
 #include "attrib/core/attribution.hpp"
 #include "attrib/core/coalitions.hpp"

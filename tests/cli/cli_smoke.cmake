@@ -342,7 +342,39 @@ if(NOT attribute_count EQUAL 5 OR NOT attribute_header STREQUAL "position,token,
   message(FATAL_ERROR "llm attribute: expected a header and 4 rows, got ${attribute_count} lines, '${attribute_header}'")
 endif()
 check_svg("${WORK}/attribute.svg" ">prompt tokens explaining " ">value<" "exact-shapley: F\\(prompt\\)")
-foreach(command "data split" "llm patch" "llm attribute")
+# attrib llm study: knowledge storage on stories260K and its post-trained version over the
+# generated cities, and transfer with its four maps; the tables, CSV rows and heatmaps exist and
+# say what they hold. (The library's numbers are checked against a brute force in the unit tests.)
+run_ok("${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf" --post "${DATA}/models/stories260K-instruct"
+       --tokenizer "${stories}/tok512.bin" --post-name instruct --dataset cities --max-pairs 3 --out "${WORK}/study")
+if(NOT last_err MATCHES "3 pairs of cities" OR NOT last_err MATCHES "base vs instruct: Corr")
+  message(FATAL_ERROR "llm study knowledge printed:\n${last_err}")
+endif()
+file(READ "${WORK}/study/knowledge.md" study_md)
+if(NOT study_md MATCHES "\\| base vs instruct \\| " OR NOT study_md MATCHES "## M, instruct")
+  message(FATAL_ERROR "llm study knowledge: knowledge.md lacks the comparison or the maps:\n${study_md}")
+endif()
+file(STRINGS "${WORK}/study/knowledge.csv" study_lines)
+list(GET study_lines 0 study_header)
+if(NOT study_header STREQUAL "source,target,layer,column,token,role,mean_effect,score")
+  message(FATAL_ERROR "llm study knowledge: unexpected CSV header '${study_header}'")
+endif()
+check_svg("${WORK}/study/knowledge.svg" ">M, base<" ">M, instruct<" ">difference: base vs instruct<" ">resid_post.4<")
+run_ok("${ATTRIB}" llm study transfer --base "${stories}/stories260K.gguf" --post "${DATA}/models/stories260K-instruct"
+       --tokenizer "${stories}/tok512.bin" --dataset cities --max-pairs 2 --quiet --out "${WORK}/study")
+file(READ "${WORK}/study/transfer.json" transfer_json)
+string(JSON transfer_maps LENGTH "${transfer_json}" maps)
+string(JSON forward_name GET "${transfer_json}" comparisons 0 name)
+if(NOT transfer_maps EQUAL 4 OR NOT forward_name STREQUAL "forward transfer (base -> post vs post)")
+  message(FATAL_ERROR "llm study transfer: expected 4 maps and the forward comparison, got ${transfer_maps}, '${forward_name}'")
+endif()
+file(WRITE "${WORK}/no_label.csv" "statement,truth\nThe sky is blue.,1\n")
+run_fails("label" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf"
+          --data "${WORK}/no_label.csv" --out "${WORK}/study")
+run_fails("give one of --data CSV and --dataset NAME" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf"
+          --post "${stories}/stories260K.gguf" --out "${WORK}/study")
+
+foreach(command "data split" "llm patch" "llm attribute" "llm study")
   string(REPLACE " " ";" words "${command}")
   run_ok("${ATTRIB}" ${words} -h)
   if(NOT last_out MATCHES "usage: attrib ${command}")

@@ -1,0 +1,220 @@
+// attrib llm study: the studies of "How Post-Training Reshapes LLMs" on a base model and its
+// post-trained versions, each writing its tables (markdown, CSV, JSON) and figures (SVG) into
+// --out.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../svg_heatmap.hpp"
+#include "arguments.hpp"
+#include "attrib/studies/knowledge_report.hpp"
+#include "commands.hpp"
+#include "files.hpp"
+#include "llm_model.hpp"
+#include "progress.hpp"
+
+namespace cli {
+
+namespace {
+
+const char* help = R"(usage: attrib llm study <knowledge|transfer> --base M --post M [--sft M] (--data CSV | --dataset NAME) --out DIR [options]
+
+The studies of "How Post-Training Reshapes LLMs" (Du et al., 2025) on a base model and its
+post-trained versions (docs/studies.md).
+
+studies:
+  knowledge  where each model keeps the knowledge behind a true/false verdict: causal tracing
+             with true/false pairs that differ only in the subject (the same object, the same
+             token count); each cell patches the true prompt's resid_post of one layer at one
+             position into the false prompt's run and reads d = logit(TRUE) - logit(FALSE) at
+             the last position; the mean of d over pairs is quantised into the score M (20 bins,
+             lower half 0). Writes knowledge.md/.csv/.json (Table 1: Corr(M1, M2), max|M1 - M2|,
+             the same over the subject and object columns, for each model against the base) and
+             knowledge.svg (each model's M and its difference from the base's).
+  transfer   cross-model patching: the base model's activations patched into the post-trained
+             model (forward) and the reverse (backward), each compared with the receiving model's
+             own map. Writes transfer.md/.csv/.json and transfer.svg. With --sft, the SFT model
+             is studied against the base the same way, into transfer_sft.*.
+
+models (.gguf, llama2.c .bin with --tokenizer, or Hugging Face directories; every model must have
+the same layers and width, and their tokenizers must give the same tokens for every prompt):
+  --base M, --post M    the base and the post-trained (instruct) model
+  --sft M               a supervised-fine-tuned model, studied as a third model
+  --base-name N, --post-name N, --sft-name N
+                        names in tables and figures (default base, post, sft)
+  --tokenizer FILE      the llama2.c tokenizer .bin, for .bin models and for Hugging Face
+                        directories without a tokenizer.json
+
+data:
+  --data CSV            statements in the geometry-of-truth layout: a header naming statement
+                        and label (1/0 or true/false), optional subject and object columns
+                        (the object defaults to the statement's last word)
+  --dataset NAME        a generated set instead: cities, larger_than or smaller_than
+  --max-pairs N         trace at most N pairs (default: all that pass the filter)
+  --few-shot N          examples of each label in every prompt, drawn from the data (default 2)
+  --seed S              the draw of the examples and each pair's order of them, and the false
+                        countries of --dataset cities (default 1)
+  --prefix TEXT         what precedes each statement, as in a Q/A or chat template (default none)
+  --suffix TEXT         what follows each statement (default " This statement is:")
+  --true-answer TEXT, --false-answer TEXT
+                        the answers whose first tokens d compares (default " TRUE", " FALSE")
+
+output:
+  --out DIR             the folder for the tables and figures (created when missing)
+  --threads N           worker threads (default 1; 0: all cores); results do not depend on it
+  --quiet               no progress or messages on standard error
+  --help                this text
+)";
+
+struct study_model {
+  std::string name;
+  loaded_model loaded;
+};
+
+study_model load_study_model(const arguments& a, const std::string& option) {
+  const std::string path = a.required(option);
+  std::vector<std::string> args = {"--model", path};
+  const bool directory = std::filesystem::is_directory(path);
+  if (a.has("tokenizer") && !directory) args.insert(args.end(), {"--tokenizer", a.text("tokenizer")});
+  const arguments sub(args, {"model", "tokenizer"}, {});
+  study_model m{a.text(option + "-name", option), load_model(sub, false)};
+  if (!m.loaded.tokenizer && a.has("tokenizer")) {
+    auto t = attrib::load_llama2c_tokenizer(a.text("tokenizer"), static_cast<std::size_t>(m.loaded.model->config().vocab_size));
+    const std::vector<attrib::token_id> stop = {t.bos(), t.eos()};
+    m.loaded.tokenizer = any_tokenizer{std::move(t), stop};
+  }
+  if (!m.loaded.tokenizer)
+    throw usage_error("--" + option + " '" + path + "' brings no tokenizer; give the llama2.c tokenizer with --tokenizer");
+  return m;
+}
+
+attrib::truth_dataset study_data(const arguments& a, std::uint64_t seed) {
+  if (a.has("data") == a.has("dataset")) throw usage_error("give one of --data CSV and --dataset NAME");
+  if (a.has("data")) return attrib::read_truth_csv(a.text("data"));
+  const std::string name = a.text("dataset");
+  if (name == "cities") return attrib::cities_dataset(seed);
+  if (name == "larger_than") return attrib::larger_than_dataset();
+  if (name == "smaller_than") return attrib::smaller_than_dataset();
+  throw usage_error("--dataset must be cities, larger_than or smaller_than, got '" + name + "'");
+}
+
+// One panel per map, then the differences the study compares, on one colour scale.
+void write_study_svg(const std::filesystem::path& path, const attrib::knowledge_study& s, const std::string& title) {
+  std::vector<std::string> columns;
+  for (std::size_t c = 0; c < s.column_labels.size(); ++c)
+    columns.push_back(examples::visible_text(s.column_labels[c]) +
+                      (s.roles[c] == attrib::column_role::subject ? " [s]"
+                       : s.roles[c] == attrib::column_role::object ? " [o]" : ""));
+  const auto panel = [&](const std::string& name, const attrib::matrix& m) {
+    examples::heatmap_panel p;
+    p.title = name;
+    for (attrib::index l = 0; l < m.rows(); ++l) p.row_labels.push_back("resid_post." + std::to_string(l));
+    p.column_labels = columns;
+    for (attrib::index l = 0; l < m.rows(); ++l)
+      for (attrib::index c = 0; c < m.cols(); ++c) p.values.push_back(m(l, c));
+    return p;
+  };
+  std::vector<examples::heatmap_panel> panels;
+  const auto name = [](const attrib::knowledge_trace& t) {
+    return t.source == t.target ? "M, " + t.target : "M, " + t.source + " patched into " + t.target;
+  };
+  for (const auto& t : s.traces) panels.push_back(panel(name(t), t.score));
+  for (const auto& c : s.comparisons)
+    panels.push_back(panel("difference: " + c.name, s.traces[c.first].score - s.traces[c.second].score));
+  attrib::atomic_file_writer file(path);
+  examples::write_heatmap_svg(file.stream(), title, "score M (0 to 1); differences M1 - M2", panels);
+  file.commit();
+}
+
+void report(const arguments& a, const attrib::knowledge_study& s, const std::filesystem::path& folder,
+            const std::string& stem, const std::string& title) {
+  attrib::write_knowledge_study(folder, stem, s);
+  write_study_svg(folder / (stem + ".svg"), s, title);
+  auto& out = messages(a);
+  out << "attrib llm study: " << title << " (" << (s.traces.empty() ? 0 : s.traces.front().pairs) << " pairs)\n";
+  for (const auto& c : s.comparisons)
+    out << "  " << c.name << ": Corr " << attrib::detail::fixed(c.values.correlation) << ", max|M1 - M2| "
+        << attrib::detail::fixed(c.values.max_difference, 1) << ", over knowledge columns "
+        << attrib::detail::fixed(c.values.max_knowledge_difference, 1) << "\n";
+  out << "  wrote " << (folder / (stem + ".md")).string() << " and .csv, .json, .svg\n";
+}
+
+}  // namespace
+
+int llm_study(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << help;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string study = args[0];
+  const arguments a(std::vector<std::string>(args.begin() + 1, args.end()),
+                    {"base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset",
+                     "max-pairs", "few-shot", "seed", "prefix", "suffix", "true-answer", "false-answer", "out", "threads"},
+                    {"help", "quiet"});
+  if (a.flag("help")) {
+    std::cout << help;
+    return 0;
+  }
+  if (study != "knowledge" && study != "transfer")
+    throw usage_error("unknown study '" + study + "'; expected knowledge or transfer");
+  const std::filesystem::path folder = a.required("out");
+  const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
+  attrib::knowledge_prompt_options prompt;
+  prompt.seed = seed;
+  prompt.few_shot_per_label = static_cast<std::size_t>(a.integer("few-shot", 2, 1, 64));
+  prompt.max_pairs = static_cast<std::size_t>(a.integer("max-pairs", 0, 0, INT64_MAX));
+  prompt.prefix = a.text("prefix", prompt.prefix);
+  prompt.suffix = a.text("suffix", prompt.suffix);
+  prompt.true_answer = a.text("true-answer", prompt.true_answer);
+  prompt.false_answer = a.text("false-answer", prompt.false_answer);
+  const auto data = study_data(a, seed);
+
+  std::vector<study_model> models;
+  models.push_back(load_study_model(a, "base"));
+  models.push_back(load_study_model(a, "post"));
+  if (a.has("sft")) models.push_back(load_study_model(a, "sft"));
+  const auto pairs = attrib::make_knowledge_pairs(data, *models.front().loaded.tokenizer, prompt);
+  // Patching across models pairs token positions: every model must read the prompts alike.
+  for (std::size_t m = 1; m < models.size(); ++m) {
+    const auto other = attrib::make_knowledge_pairs(data, *models[m].loaded.tokenizer, prompt);
+    bool same = other.pairs.size() == pairs.pairs.size() && other.true_token == pairs.true_token &&
+                other.false_token == pairs.false_token;
+    for (std::size_t i = 0; same && i < pairs.pairs.size(); ++i)
+      same = other.pairs[i].true_prompt == pairs.pairs[i].true_prompt &&
+             other.pairs[i].false_prompt == pairs.pairs[i].false_prompt;
+    if (!same)
+      throw usage_error("the tokenizers of --" + std::string(m == 1 ? "post" : "sft") +
+                        " and --base give different tokens for the study's prompts; patching across models "
+                        "needs one tokenisation");
+  }
+  messages(a) << "attrib llm study: " << pairs.pairs.size() << " pairs of " << data.name << " (" << pairs.candidates
+              << " true statements; " << pairs.without_partner << " without a partner of the same object, "
+              << pairs.unequal_length << " only with partners of other token counts, " << pairs.other_shape
+              << " of another shape), " << pairs.window << " traced positions\n";
+
+  std::vector<attrib::named_model> named;
+  for (const auto& m : models) named.push_back({m.name, m.loaded.model.get()});
+  // Each study's sweep with its own progress line.
+  const auto traced = [&](auto&& run) {
+    progress bar(a, "attrib llm study " + study, "pairs", 0);
+    attrib::knowledge_tracing_options options;
+    options.threads = a.threads();
+    options.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
+    return run(options);
+  };
+  if (study == "knowledge") {
+    const auto s = traced([&](const auto& o) { return attrib::knowledge_storage_study(named, pairs, data.name, o); });
+    report(a, s, folder, "knowledge", "knowledge storage: " + data.name);
+    return 0;
+  }
+  for (std::size_t m = 1; m < named.size(); ++m) {
+    const auto s = traced([&](const auto& o) { return attrib::knowledge_transfer_study(named[0], named[m], pairs, data.name, o); });
+    report(a, s, folder, m == 1 ? "transfer" : "transfer_sft",
+           std::string(m == 1 ? "knowledge transfer: " : "knowledge transfer (SFT): ") + data.name);
+  }
+  return 0;
+}
+
+}  // namespace cli

@@ -1,0 +1,440 @@
+// The knowledge-storage and knowledge-transfer studies: the score quantisation and the Table 1
+// metrics on hand-made matrices, pair construction on a hand-checked dataset with a word-level
+// tokenizer, and the traced heatmaps against a brute force written plainly here (one full forward
+// pass with a replace hook per cell) on stories260K and its post-trained version.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "attrib/io/detail/file_bytes.hpp"
+#include "attrib/studies/knowledge_report.hpp"
+#include "attrib/tokenizers/sentencepiece_bpe.hpp"
+#include "attrib/transformer/loading/hf_loader.hpp"
+#include "attrib/transformer/loading/llama2c_loader.hpp"
+#include "attrib/transformer/model/random_model.hpp"
+
+#ifndef ATTRIB_DATA_DIR
+#define ATTRIB_DATA_DIR "data"
+#endif
+
+namespace {
+
+using attrib::column_role;
+using attrib::labelled_statement;
+using attrib::matrix;
+using attrib::token_id;
+
+// Words (runs of letters) and single punctuation marks are tokens; spaces separate them and are
+// dropped; id 1 is BOS. Tokens never merge across a space, so every prefix is stable.
+struct word_tokenizer {
+  std::map<std::string, token_id> ids;
+  std::vector<std::string> words = {"<unk>", "<s>"};
+
+  token_id id(const std::string& w) {
+    const auto it = ids.find(w);
+    if (it != ids.end()) return it->second;
+    words.push_back(w);
+    return ids[w] = static_cast<token_id>(words.size() - 1);
+  }
+  std::vector<token_id> encode(const std::string& text, bool add_bos) const {
+    std::vector<token_id> out;
+    if (add_bos) out.push_back(1);
+    std::string word;
+    const auto flush = [&] {
+      if (!word.empty()) out.push_back(ids.at(word));
+      word.clear();
+    };
+    for (const char c : text) {
+      if (std::isalpha(static_cast<unsigned char>(c))) {
+        word += c;
+        continue;
+      }
+      flush();
+      if (c != ' ') out.push_back(ids.at(std::string(1, c)));
+    }
+    flush();
+    return out;
+  }
+  std::string decode(std::span<const token_id> tokens) const {
+    std::string out;
+    for (const token_id t : tokens) out += (out.empty() ? "" : " ") + words.at(static_cast<std::size_t>(t));
+    return out;
+  }
+  attrib::index vocab_size() const { return static_cast<attrib::index>(words.size()); }
+};
+static_assert(attrib::tokenizer<word_tokenizer>);
+
+word_tokenizer cities_tokenizer() {
+  word_tokenizer t;
+  for (const char* w : {"Paris", "Lyon", "Rome", "Milan", "Oslo", "New", "York", "Berlin", "Bergen", "is", "in",
+                        "France", "Italy", "Norway", "Spain", ".", "This", "statement", ":", "TRUE", "FALSE", "\n"})
+    t.id(w);
+  return t;
+}
+
+attrib::truth_dataset cities() {
+  attrib::truth_dataset d;
+  d.name = "toy cities";
+  const auto add = [&](const char* s, bool label, const char* subject, const char* object) {
+    d.statements.push_back({s, label, subject, object});
+  };
+  add("Paris is in France.", true, "Paris", "France");
+  add("Lyon is in France.", true, "Lyon", "France");
+  add("Rome is in Italy.", true, "Rome", "Italy");
+  add("Milan is in Italy.", true, "Milan", "Italy");
+  add("Oslo is in Norway.", true, "Oslo", "Norway");
+  add("Rome is in France.", false, "Rome", "France");
+  add("Oslo is in Italy.", false, "Oslo", "Italy");
+  add("Paris is in Italy.", false, "Paris", "Italy");
+  add("New York is in France.", false, "New York", "France");
+  add("Berlin is in Spain.", false, "Berlin", "Spain");
+  return d;
+}
+
+attrib::knowledge_prompt_options toy_options() {
+  attrib::knowledge_prompt_options o;
+  o.few_shot = {{"Bergen is in Norway.", true, "Bergen", "Norway"}, {"Bergen is in Spain.", false, "Bergen", "Spain"}};
+  return o;
+}
+
+const std::filesystem::path models_dir = std::filesystem::path(ATTRIB_DATA_DIR) / "models";
+
+const attrib::transformer_model& base_model() {
+  static const auto m = attrib::load_llama2c_model(models_dir / "stories260K" / "stories260K.bin");
+  return m;
+}
+const attrib::transformer_model& instruct_model() {
+  static const auto m = attrib::load_hf_model(models_dir / "stories260K-instruct");
+  return m;
+}
+const attrib::sentencepiece_bpe& stories_tokenizer() {
+  static const auto t = attrib::load_llama2c_tokenizer(models_dir / "stories260K" / "tok512.bin",
+                                                       static_cast<std::size_t>(base_model().config().vocab_size));
+  return t;
+}
+
+// Facts in the words of the stories the model was trained on; subjects swap, objects stay.
+attrib::truth_dataset story_facts() {
+  attrib::truth_dataset d;
+  d.name = "story facts";
+  const auto add = [&](const char* s, bool label, const char* subject, const char* object) {
+    d.statements.push_back({s, label, subject, object});
+  };
+  add("The sun is hot.", true, "sun", "hot");
+  add("The fish can swim.", true, "fish", "swim");
+  add("The dog can bark.", true, "dog", "bark");
+  add("The bird can fly.", true, "bird", "fly");
+  add("The snow is cold.", true, "snow", "cold");
+  add("The ice is hot.", false, "ice", "hot");
+  add("The rock can swim.", false, "rock", "swim");
+  add("The cat can bark.", false, "cat", "bark");
+  add("The fish can fly.", false, "fish", "fly");
+  add("The fire is cold.", false, "fire", "cold");
+  add("The cat can fly.", false, "cat", "fly");
+  add("The sun is cold.", false, "sun", "cold");
+  return d;
+}
+
+// With the sun's statements as the examples, the fish/rock, bird/fish and snow/fire pairs span ten
+// tokens each and dog/cat nine (tok512 splits words into short pieces): three pairs are traced.
+attrib::knowledge_prompt_options story_options() {
+  attrib::knowledge_prompt_options o;
+  o.few_shot = {{"The sun is hot.", true, "sun", "hot"}, {"The sun is cold.", false, "sun", "cold"}};
+  o.suffix = " It is:";  // short prompts keep the brute force quick
+  return o;
+}
+
+// d(l, c) of one pair by one full forward pass per cell, the source's resid_post.l replacing the
+// target's at the column's position.
+matrix brute_force_effect(const attrib::transformer_model& source, const attrib::transformer_model& target,
+                          const attrib::knowledge_pair& pair, attrib::index window, token_id t, token_id f) {
+  const attrib::index layers = target.config().n_layers;
+  attrib::activation_cache clean;
+  attrib::hook_set record;
+  for (attrib::index l = 0; l < layers; ++l) record.cache(attrib::hook_point::resid_post(l), clean);
+  attrib::forward_options o;
+  o.hooks = &record;
+  source.forward(std::vector<std::vector<token_id>>{pair.true_prompt}, o);
+  const attrib::index first = static_cast<attrib::index>(pair.false_prompt.size()) - window;
+  matrix d(layers, window);
+  for (attrib::index l = 0; l < layers; ++l)
+    for (attrib::index c = 0; c < window; ++c) {
+      attrib::hook_set patch;
+      patch.replace(attrib::hook_point::resid_post(l), clean, {.rows = {}, .positions = {first + c}});
+      attrib::forward_options p;
+      p.hooks = &patch;
+      const auto logits = target.forward(std::vector<std::vector<token_id>>{pair.false_prompt}, p)[0];
+      const attrib::index last = logits.rows() - 1;
+      d(l, c) = static_cast<double>(logits(last, t)) - logits(last, f);
+    }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("knowledge study: the 20-bin score matches the paper's digitize on hand-checked values") {
+  // min 0, max 20: edges -1e-5 + k * 1.000001, so 9.5 is in bin 10 (score 0), 10.5 in bin 11
+  // (0.1), 15.5 in bin 16 (0.6), 20 in bin 20 (1).
+  matrix m(1, 5);
+  m << 0.0, 9.5, 10.5, 15.5, 20.0;
+  const matrix s = attrib::quantised_heatmap(m);
+  const double expected[] = {0.0, 0.0, 0.1, 0.6, 1.0};
+  for (int j = 0; j < 5; ++j) CHECK(s(0, j) == doctest::Approx(expected[j]).epsilon(1e-12));
+  // Shift and scale do not change it; the layout (rows x columns) is kept.
+  matrix shifted(5, 1);
+  shifted << -300.0, -205.0, -195.0, -145.0, -100.0;
+  const matrix t = attrib::quantised_heatmap(shifted);
+  for (int i = 0; i < 5; ++i) CHECK(t(i, 0) == doctest::Approx(expected[i]).epsilon(1e-12));
+  CHECK_THROWS_WITH_AS(attrib::quantised_heatmap(matrix(0, 3)), doctest::Contains("empty"), attrib::invalid_argument);
+  matrix bad = m;
+  bad(0, 2) = std::nan("");
+  CHECK_THROWS_WITH_AS(attrib::quantised_heatmap(bad), doctest::Contains("NaN"), attrib::invalid_argument);
+}
+
+TEST_CASE("knowledge study: Corr, max|M1 - M2| and its knowledge-column maximum on hand-made maps") {
+  matrix a(2, 2), b(2, 2);
+  a << 1, 2, 3, 4;  // column-major data: 1, 3, 2, 4 - the correlation does not care
+  b << 1, 3, 2, 4;
+  // Deviations (-1.5, -0.5, 0.5, 1.5) and (-1.5, 0.5, -0.5, 1.5): 4 / sqrt(5 * 5) = 0.8.
+  auto c = attrib::compare_heatmaps(a, b, {false, true});
+  CHECK(c.correlation == doctest::Approx(0.8));
+  CHECK(c.max_difference == doctest::Approx(1.0));
+  CHECK(c.max_knowledge_difference == doctest::Approx(1.0));
+  CHECK(attrib::compare_heatmaps(a, 2.0 * a + matrix::Ones(2, 2), {true, true}).correlation == doctest::Approx(1.0));
+  CHECK(attrib::compare_heatmaps(a, -a, {true, true}).correlation == doctest::Approx(-1.0));
+  matrix e = a;
+  e(1, 0) += 0.3;  // a change in column 0 only
+  c = attrib::compare_heatmaps(a, e, {false, true});
+  CHECK(c.max_difference == doctest::Approx(0.3));
+  CHECK(c.max_knowledge_difference == doctest::Approx(0.0));
+  CHECK(std::isnan(attrib::compare_heatmaps(a, e, {false, false}).max_knowledge_difference));
+  CHECK(std::isnan(attrib::compare_heatmaps(matrix::Ones(2, 2), a, {true, true}).correlation));
+  CHECK_THROWS_WITH_AS(attrib::compare_heatmaps(a, matrix::Ones(2, 3), {true, true}), doctest::Contains("same shape"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::compare_heatmaps(a, b, {true}), doctest::Contains("knowledge-column flags"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("knowledge study: pairs share the object and the token count, and the filter counts what it skips") {
+  const auto tok = cities_tokenizer();
+  const auto pairs = attrib::make_knowledge_pairs(cities(), tok, toy_options());
+  // Paris/Rome (France), Rome/Oslo (Italy), Milan/Paris (Italy); Lyon's only unused France partner
+  // is "New York", one token longer; Oslo has no false statement about Norway.
+  REQUIRE(pairs.pairs.size() == 3);
+  CHECK(pairs.pairs[0].true_statement.statement == "Paris is in France.");
+  CHECK(pairs.pairs[0].false_statement.statement == "Rome is in France.");
+  CHECK(pairs.pairs[1].false_statement.statement == "Oslo is in Italy.");
+  CHECK(pairs.pairs[2].true_statement.statement == "Milan is in Italy.");
+  CHECK(pairs.pairs[2].false_statement.statement == "Paris is in Italy.");
+  CHECK(pairs.candidates == 5);
+  CHECK(pairs.unequal_length == 1);
+  CHECK(pairs.without_partner == 1);
+  CHECK(pairs.other_shape == 0);
+  // "Rome is in France . This statement is :"
+  CHECK(pairs.window == 9);
+  const std::vector<std::string> labels = {"Rome", "is", "in", "France", ".", "This", "statement", "is", ":"};
+  CHECK(pairs.column_labels == labels);
+  std::vector<column_role> roles(9, column_role::other);
+  roles[0] = column_role::subject;
+  roles[3] = column_role::object;
+  CHECK(pairs.roles == roles);
+  CHECK(pairs.true_token == tok.ids.at("TRUE"));
+  CHECK(pairs.false_token == tok.ids.at("FALSE"));
+  // BOS, two example lines of 11 tokens each ("Bergen is in Norway . This statement is : TRUE \n"),
+  // then the statement and the suffix; the two prompts differ in the subject alone.
+  for (const auto& p : pairs.pairs) {
+    REQUIRE(p.true_prompt.size() == 1 + 2 * 11 + 9);
+    CHECK(p.true_prompt.front() == 1);
+    for (std::size_t i = 0; i < p.true_prompt.size(); ++i)
+      CHECK((p.true_prompt[i] != p.false_prompt[i]) == (i == 23));
+  }
+  auto capped = toy_options();
+  capped.max_pairs = 2;
+  const auto two = attrib::make_knowledge_pairs(cities(), tok, capped);
+  CHECK(two.pairs.size() == 2);
+  CHECK(two.beyond_max == 1);
+}
+
+TEST_CASE("knowledge study: few-shot examples are drawn by seed, false ones about the same subject") {
+  const auto data = cities();
+  for (std::uint64_t seed = 0; seed < 10; ++seed) {
+    const auto chosen = attrib::choose_few_shot(data, seed, 1);
+    REQUIRE(chosen.size() == 2);
+    CHECK(chosen[0].label);
+    CHECK(!chosen[1].label);
+    const bool has_same_subject = std::any_of(data.statements.begin(), data.statements.end(), [&](const labelled_statement& s) {
+      return !s.label && s.subject == chosen[0].subject;
+    });
+    if (has_same_subject) CHECK(chosen[1].subject == chosen[0].subject);
+    const auto again = attrib::choose_few_shot(data, seed, 1);
+    CHECK(again[0].statement == chosen[0].statement);
+    CHECK(again[1].statement == chosen[1].statement);
+  }
+  CHECK_THROWS_WITH_AS(attrib::choose_few_shot(data, 0, 6), doctest::Contains("5 true and 5 false"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("knowledge study: pair construction refuses what cannot be traced") {
+  const auto tok = cities_tokenizer();
+  auto only_true = cities();
+  std::erase_if(only_true.statements, [](const labelled_statement& s) { return !s.label; });
+  CHECK_THROWS_WITH_AS(attrib::make_knowledge_pairs(only_true, tok, toy_options()), doctest::Contains("false"),
+                       attrib::invalid_argument);
+  auto same = toy_options();
+  same.false_answer = " TRUE";
+  CHECK_THROWS_WITH_AS(attrib::make_knowledge_pairs(cities(), tok, same), doctest::Contains("same token"),
+                       attrib::invalid_argument);
+  auto one_sided = toy_options();
+  one_sided.few_shot.pop_back();
+  CHECK_THROWS_WITH_AS(attrib::make_knowledge_pairs(cities(), tok, one_sided),
+                       doctest::Contains("at least one true and one false"), attrib::invalid_argument);
+  auto unpaired = cities();
+  for (auto& s : unpaired.statements)
+    if (!s.label) s.object = "Atlantis";
+  CHECK_THROWS_WITH_AS(attrib::make_knowledge_pairs(unpaired, tok, toy_options()), doctest::Contains("no pair"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("knowledge study: same-model and cross-model maps equal one full forward pass per cell") {
+  const auto& tok = stories_tokenizer();
+  const auto pairs = attrib::make_knowledge_pairs(story_facts(), tok, story_options());
+  REQUIRE(pairs.pairs.size() == 3);
+  CHECK(pairs.other_shape == 1);
+  CHECK(pairs.window > 10);
+  CHECK(pairs.true_token != pairs.false_token);
+
+  struct run {
+    const attrib::transformer_model* source;
+    const attrib::transformer_model* target;
+  };
+  // The brute force costs a full forward pass per cell: two pairs on one model, one across models.
+  auto one = story_options();
+  one.max_pairs = 1;
+  const auto first_pair = attrib::make_knowledge_pairs(story_facts(), tok, one);
+  auto two = story_options();
+  two.max_pairs = 2;
+  const auto two_pairs = attrib::make_knowledge_pairs(story_facts(), tok, two);
+  for (const auto [source, target] : {run{&base_model(), &base_model()}, run{&base_model(), &instruct_model()},
+                                      run{&instruct_model(), &base_model()}}) {
+    const auto& traced = source == target ? two_pairs : first_pair;
+    attrib::knowledge_tracing_options options;
+    options.batch_cells = 7;  // cells of one pair split over several batches
+    options.threads = 2;
+    std::size_t calls = 0;
+    options.progress = [&](std::size_t done, std::size_t total) {
+      ++calls;
+      CHECK(done == calls);
+      CHECK(total == traced.pairs.size());
+    };
+    const auto trace = attrib::trace_knowledge(*source, "a", *target, "b", traced, options);
+    CHECK(calls == traced.pairs.size());
+    matrix expected = matrix::Zero(target->config().n_layers, traced.window);
+    std::size_t right = 0;
+    for (const auto& pair : traced.pairs) {
+      expected += brute_force_effect(*source, *target, pair, traced.window, traced.true_token, traced.false_token);
+      for (const auto* prompt : {&pair.true_prompt, &pair.false_prompt}) {
+        const auto l = target->forward(std::vector<std::vector<token_id>>{*prompt})[0];
+        const attrib::index last = l.rows() - 1;
+        right += (l(last, traced.true_token) > l(last, traced.false_token)) == (prompt == &pair.true_prompt);
+      }
+    }
+    expected /= static_cast<double>(traced.pairs.size());
+    CHECK((trace.mean_effect - expected).cwiseAbs().maxCoeff() < 1e-5);
+    CHECK(trace.target_accuracy == doctest::Approx(static_cast<double>(right) / (2.0 * traced.pairs.size())));
+    CHECK(trace.pairs == traced.pairs.size());
+    if (source == target) {
+      // Patching the last layer's output at the last position hands over the true prompt's verdict.
+      const auto last = trace.mean_effect.rows() - 1;
+      CHECK(trace.mean_effect(last, traced.window - 1) == doctest::Approx(trace.true_effect).epsilon(1e-4));
+    }
+  }
+}
+
+TEST_CASE("knowledge study: the transfer study's maps, comparisons and files") {
+  const auto& tok = stories_tokenizer();
+  auto o = story_options();
+  o.max_pairs = 2;
+  const auto pairs = attrib::make_knowledge_pairs(story_facts(), tok, o);
+  const attrib::named_model base{"base", &base_model()}, post{"instruct", &instruct_model()};
+  const auto study = attrib::knowledge_transfer_study(base, post, pairs, "story facts");
+  REQUIRE(study.traces.size() == 4);
+  CHECK(study.traces[2].source == "base");
+  CHECK(study.traces[2].target == "instruct");
+  const auto forward = attrib::trace_knowledge(base_model(), "base", instruct_model(), "instruct", pairs);
+  CHECK((study.traces[2].mean_effect - forward.mean_effect).cwiseAbs().maxCoeff() == 0.0);
+  REQUIRE(study.comparisons.size() == 3);
+  const auto direct = attrib::compare_heatmaps(study.traces[2].score, study.traces[1].score, pairs.knowledge_columns());
+  CHECK(study.comparisons[0].values.max_difference == direct.max_difference);
+  CHECK(study.comparisons[0].name == "forward transfer (base -> instruct vs instruct)");
+
+  const std::array<attrib::named_model, 2> both = {base, post};
+  const auto storage = attrib::knowledge_storage_study(both, pairs, "story facts");
+  REQUIRE(storage.traces.size() == 2);
+  REQUIRE(storage.comparisons.size() == 1);
+  CHECK(storage.comparisons[0].name == "base vs instruct");
+  CHECK((storage.traces[1].mean_effect - study.traces[1].mean_effect).cwiseAbs().maxCoeff() == 0.0);
+
+  const auto folder = std::filesystem::temp_directory_path() / "attrib_test_knowledge_study";
+  std::filesystem::remove_all(folder);
+  attrib::write_knowledge_study(folder, "transfer", study);
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(folder)) {
+    ++files;
+    CHECK(e.path().filename().string().rfind("transfer.", 0) == 0);
+  }
+  CHECK(files == 3);
+  const auto csv = attrib::detail::read_file_bytes(folder / "transfer.csv");
+  const auto layers = static_cast<std::size_t>(base_model().config().n_layers);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') ==
+        static_cast<std::ptrdiff_t>(1 + 4 * layers * static_cast<std::size_t>(pairs.window)));
+  CHECK(csv.rfind("source,target,layer,column,token,role,mean_effect,score\nbase,base,0,0,", 0) == 0);
+  const auto json = nlohmann::json::parse(attrib::detail::read_file_bytes(folder / "transfer.json"));
+  CHECK(json["maps"].size() == 4);
+  CHECK(json["maps"][2]["score"].size() == layers);
+  CHECK(json["comparisons"][0]["max_difference"].get<double>() == direct.max_difference);
+  const auto md = attrib::detail::read_file_bytes(folder / "transfer.md");
+  CHECK(md.find("| forward transfer (base -> instruct vs instruct) |") != std::string::npos);
+  CHECK(md.find("## M, base -> instruct") != std::string::npos);
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("knowledge study: a Q/A template around the statements keeps the window on the statement") {
+  auto o = story_options();
+  o.prefix = "Q: ";
+  o.suffix = " TRUE or FALSE?\nA:";
+  const auto pairs = attrib::make_knowledge_pairs(story_facts(), stories_tokenizer(), o);
+  REQUIRE(pairs.pairs.size() == 3);
+  // "Q: " ends in a space that the statement's first word absorbs; the window starts at that word.
+  CHECK(pairs.column_labels.front().find("The") != std::string::npos);
+  CHECK(pairs.column_labels.back().find(':') != std::string::npos);
+  CHECK(pairs.roles.front() == column_role::other);
+}
+
+TEST_CASE("knowledge study: models of another shape and empty inputs are refused by name") {
+  const auto& tok = stories_tokenizer();
+  auto o = story_options();
+  o.max_pairs = 1;
+  const auto pairs = attrib::make_knowledge_pairs(story_facts(), tok, o);
+  auto c = base_model().config();
+  c.dim = 32;
+  c.hidden_dim = 64;
+  const auto narrow = attrib::random_transformer_model(c, 7);
+  CHECK_THROWS_WITH_AS(attrib::trace_knowledge(base_model(), "base", narrow, "narrow", pairs),
+                       doctest::Contains("same layers and width"), attrib::invalid_argument);
+  auto none = pairs;
+  none.pairs.clear();
+  CHECK_THROWS_WITH_AS(attrib::trace_knowledge(base_model(), "base", base_model(), "base", none),
+                       doctest::Contains("no pairs"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::knowledge_storage_study({}, pairs, "x"), doctest::Contains("no models"),
+                       attrib::invalid_argument);
+}
