@@ -10,6 +10,7 @@
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
 #include "attrib/studies/knowledge_report.hpp"
+#include "attrib/studies/truth_report.hpp"
 #include "commands.hpp"
 #include "files.hpp"
 #include "llm_model.hpp"
@@ -19,7 +20,7 @@ namespace cli {
 
 namespace {
 
-const char* help = R"(usage: attrib llm study <knowledge|transfer> --base M --post M [--sft M] (--data CSV | --dataset NAME) --out DIR [options]
+const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene> --base M --post M [--sft M] --out DIR [options]
 
 The studies of "How Post-Training Reshapes LLMs" (Du et al., 2025) on a base model and its
 post-trained versions (docs/studies.md).
@@ -37,6 +38,16 @@ studies:
              model (forward) and the reverse (backward), each compared with the receiving model's
              own map. Writes transfer.md/.csv/.json and transfer.svg. With --sft, the SFT model
              is studied against the base the same way, into transfer_sft.*.
+  truth      truth directions and their transfer (Table 2): mass-mean probes on each model's
+             resid_post.--layer at the last token of each statement (activations centred per
+             dataset), trained on --train and tested on --test; the accuracy of each model's
+             probe on every model's activations, cos(theta_A, theta_B), and the same with each
+             dataset held out in turn. Writes truth.md/.csv/.json.
+  intervene  steering with truth directions (Table 3): each model's direction subtracted from
+             true and added to false test statements (few-shot prompts) at resid_post of
+             --layers, at the statement's last two tokens; PD = P(TRUE) - P(FALSE) and the
+             effect (PD_int - PD_base) / (target - PD_base), for every direction on every
+             model. Writes intervene.md/.csv/.json.
 
 models (.gguf, llama2.c .bin with --tokenizer, or Hugging Face directories; every model must have
 the same layers and width, and their tokenizers must give the same tokens for every prompt):
@@ -47,13 +58,24 @@ the same layers and width, and their tokenizers must give the same tokens for ev
   --tokenizer FILE      the llama2.c tokenizer .bin, for .bin models and for Hugging Face
                         directories without a tokenizer.json
 
-data:
+data (knowledge, transfer):
   --data CSV            statements in the geometry-of-truth layout: a header naming statement
                         and label (1/0 or true/false), optional subject and object columns
                         (the object defaults to the statement's last word)
   --dataset NAME        a generated set instead: cities, larger_than or smaller_than
   --max-pairs N         trace at most N pairs (default: all that pass the filter)
-  --few-shot N          examples of each label in every prompt, drawn from the data (default 2)
+
+data (truth, intervene): each dataset a CSV file as for --data, or cities, larger_than, smaller_than
+  --train LIST          comma-separated datasets the probes and directions are trained on
+  --test D              the dataset they are tested or steered on
+  --layer L             the probe layer (default 3/8 of the layers: 12 of 32, as the paper)
+  --layers LIST         intervene: the steered layers, e.g. 8-12 (default 1/4 to 3/8 of the
+                        layers: 8-12 of 32, as the paper)
+  --coefficient C       intervene: the multiple of the direction added (default 1)
+  --max-statements N    intervene: steer at most N test statements (default all)
+
+prompts (knowledge, transfer, intervene):
+  --few-shot N          knowledge, transfer: examples of each label per prompt (default 2)
   --seed S              the draw of the examples and each pair's order of them, and the false
                         countries of --dataset cities (default 1)
   --prefix TEXT         what precedes each statement, as in a Q/A or chat template (default none)
@@ -141,42 +163,37 @@ void report(const arguments& a, const attrib::knowledge_study& s, const std::fil
   out << "  wrote " << (folder / (stem + ".md")).string() << " and .csv, .json, .svg\n";
 }
 
-}  // namespace
 
-int llm_study(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << help;
-    return args.empty() ? 2 : 0;
-  }
-  const std::string study = args[0];
-  const arguments a(std::vector<std::string>(args.begin() + 1, args.end()),
-                    {"base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset",
-                     "max-pairs", "few-shot", "seed", "prefix", "suffix", "true-answer", "false-answer", "out", "threads"},
-                    {"help", "quiet"});
-  if (a.flag("help")) {
-    std::cout << help;
-    return 0;
-  }
-  if (study != "knowledge" && study != "transfer")
-    throw usage_error("unknown study '" + study + "'; expected knowledge or transfer");
-  const std::filesystem::path folder = a.required("out");
+
+attrib::statement_format statement_format_of(const arguments& a) {
+  attrib::statement_format f;
+  f.prefix = a.text("prefix", f.prefix);
+  f.suffix = a.text("suffix", f.suffix);
+  f.true_answer = a.text("true-answer", f.true_answer);
+  f.false_answer = a.text("false-answer", f.false_answer);
+  return f;
+}
+
+// Patching and steering across models pair token positions: every model must read the texts alike.
+void require_same_tokens(const std::vector<study_model>& models, const std::vector<std::string>& texts) {
+  for (std::size_t m = 1; m < models.size(); ++m)
+    for (const auto& text : texts)
+      if (models[m].loaded.tokenizer->encode(text) != models.front().loaded.tokenizer->encode(text))
+        throw usage_error("the tokenizers of " + models[m].name + " and " + models.front().name +
+                          " give different tokens for '" + text.substr(0, 60) +
+                          "'; comparing the models position by position needs one tokenisation");
+}
+
+int knowledge_command(const arguments& a, const std::string& study, const std::vector<study_model>& models,
+                      const std::vector<attrib::named_model>& named) {
   const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
   attrib::knowledge_prompt_options prompt;
   prompt.seed = seed;
   prompt.few_shot_per_label = static_cast<std::size_t>(a.integer("few-shot", 2, 1, 64));
   prompt.max_pairs = static_cast<std::size_t>(a.integer("max-pairs", 0, 0, INT64_MAX));
-  prompt.prefix = a.text("prefix", prompt.prefix);
-  prompt.suffix = a.text("suffix", prompt.suffix);
-  prompt.true_answer = a.text("true-answer", prompt.true_answer);
-  prompt.false_answer = a.text("false-answer", prompt.false_answer);
+  prompt.format = statement_format_of(a);
   const auto data = study_data(a, seed);
-
-  std::vector<study_model> models;
-  models.push_back(load_study_model(a, "base"));
-  models.push_back(load_study_model(a, "post"));
-  if (a.has("sft")) models.push_back(load_study_model(a, "sft"));
   const auto pairs = attrib::make_knowledge_pairs(data, *models.front().loaded.tokenizer, prompt);
-  // Patching across models pairs token positions: every model must read the prompts alike.
   for (std::size_t m = 1; m < models.size(); ++m) {
     const auto other = attrib::make_knowledge_pairs(data, *models[m].loaded.tokenizer, prompt);
     bool same = other.pairs.size() == pairs.pairs.size() && other.true_token == pairs.true_token &&
@@ -185,17 +202,14 @@ int llm_study(const std::vector<std::string>& args) {
       same = other.pairs[i].true_prompt == pairs.pairs[i].true_prompt &&
              other.pairs[i].false_prompt == pairs.pairs[i].false_prompt;
     if (!same)
-      throw usage_error("the tokenizers of --" + std::string(m == 1 ? "post" : "sft") +
-                        " and --base give different tokens for the study's prompts; patching across models "
-                        "needs one tokenisation");
+      throw usage_error("the tokenizers of " + models[m].name + " and " + models.front().name +
+                        " give different tokens for the study's prompts; patching across models needs one tokenisation");
   }
   messages(a) << "attrib llm study: " << pairs.pairs.size() << " pairs of " << data.name << " (" << pairs.candidates
               << " true statements; " << pairs.without_partner << " without a partner of the same object, "
               << pairs.unequal_length << " only with partners of other token counts, " << pairs.other_shape
               << " of another shape), " << pairs.window << " traced positions\n";
-
-  std::vector<attrib::named_model> named;
-  for (const auto& m : models) named.push_back({m.name, m.loaded.model.get()});
+  const std::filesystem::path folder = a.required("out");
   // Each study's sweep with its own progress line.
   const auto traced = [&](auto&& run) {
     progress bar(a, "attrib llm study " + study, "pairs", 0);
@@ -215,6 +229,105 @@ int llm_study(const std::vector<std::string>& args) {
            std::string(m == 1 ? "knowledge transfer: " : "knowledge transfer (SFT): ") + data.name);
   }
   return 0;
+}
+
+// A dataset named on the command line: a CSV file, or a generator's name.
+attrib::truth_dataset dataset_from_spec(const std::string& option, const std::string& spec, std::uint64_t seed) {
+  if (std::filesystem::is_regular_file(spec)) return attrib::read_truth_csv(spec);
+  if (spec == "cities") return attrib::cities_dataset(seed);
+  if (spec == "larger_than") return attrib::larger_than_dataset();
+  if (spec == "smaller_than") return attrib::smaller_than_dataset();
+  throw usage_error("--" + option + " '" + spec + "' is neither a CSV file nor one of cities, larger_than, smaller_than");
+}
+
+int truth_command(const arguments& a, const std::string& study, const std::vector<study_model>& models,
+                  const std::vector<attrib::named_model>& named) {
+  const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
+  std::vector<attrib::truth_dataset> train;
+  for (const auto& spec : split(a.required("train"), ',')) train.push_back(dataset_from_spec("train", spec, seed));
+  const auto test = dataset_from_spec("test", a.required("test"), seed);
+  const attrib::index layers = models.front().loaded.model->config().n_layers;
+  // The paper probes Llama-3.1-8B's 32 layers at 12 and steers 8-12.
+  const auto layer = static_cast<attrib::index>(a.integer("layer", 3 * layers / 8, 0, layers - 1));
+  std::vector<std::string> texts;
+  for (const auto* d : {&test}) for (const auto& st : d->statements) texts.push_back(st.statement);
+  for (const auto& d : train) for (const auto& st : d.statements) texts.push_back(st.statement);
+  require_same_tokens(models, texts);
+  const std::filesystem::path folder = a.required("out");
+  const auto& tok = *models.front().loaded.tokenizer;
+  progress bar(a, "attrib llm study " + study, study == "truth" ? "models" : "cells", 0);
+  const auto update = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
+  if (study == "truth") {
+    attrib::truth_probe_options options;
+    options.layer = layer;
+    options.threads = a.threads();
+    options.progress = update;
+    const auto s = attrib::truth_probe_transfer_study(named, tok, train, test, options);
+    attrib::write_truth_study(folder, "truth", s);
+    auto& out = messages(a);
+    out << "attrib llm study: truth probes at resid_post." << layer << ", tested on " << test.name << "\n";
+    for (std::size_t i = 0; i < s.models.size(); ++i)
+      for (std::size_t j = 0; j < s.models.size(); ++j)
+        out << "  " << s.models[i] << " probe on " << s.models[j] << ": accuracy "
+            << attrib::detail::fixed(s.transfer_accuracy(static_cast<attrib::index>(i), static_cast<attrib::index>(j)))
+            << ", cos " << attrib::detail::fixed(s.cosine(static_cast<attrib::index>(i), static_cast<attrib::index>(j))) << "\n";
+    out << "  wrote " << (folder / "truth.md").string() << " and .csv, .json\n";
+    return 0;
+  }
+  attrib::truth_query_options query;
+  query.seed = seed;
+  query.format = statement_format_of(a);
+  query.max_statements = static_cast<std::size_t>(a.integer("max-statements", 0, 0, INT64_MAX));
+  attrib::truth_intervention_options options;
+  if (a.has("layers"))
+    for (auto l : parse_row_list(a.text("layers"), layers, "the model", "layers", "layers"))
+      options.layers.push_back(static_cast<attrib::index>(l));
+  else
+    for (attrib::index l = layers / 4; l <= 3 * layers / 8; ++l) options.layers.push_back(l);
+  options.coefficient = a.number("coefficient", 1.0);
+  options.threads = a.threads();
+  options.progress = update;
+  const auto s = attrib::truth_intervention_study_of(named, tok, train, test, layer, query, options);
+  attrib::write_truth_study(folder, "intervene", s);
+  auto& out = messages(a);
+  out << "attrib llm study: truth interventions on " << test.name << " (" << s.true_statements << " true, "
+      << s.false_statements << " false)\n";
+  for (std::size_t i = 0; i < s.models.size(); ++i)
+    for (std::size_t j = 0; j < s.models.size(); ++j)
+      out << "  " << s.models[i] << " direction steering " << s.models[j] << ": effect "
+          << attrib::detail::fixed(s.effect(static_cast<attrib::index>(i), static_cast<attrib::index>(j))) << "\n";
+  out << "  wrote " << (folder / "intervene.md").string() << " and .csv, .json\n";
+  return 0;
+}
+
+}  // namespace
+
+int llm_study(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << help;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string study = args[0];
+  const arguments a(std::vector<std::string>(args.begin() + 1, args.end()),
+                    {"base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset",
+                     "train", "test", "layer", "layers", "coefficient", "max-statements", "max-pairs", "few-shot",
+                     "seed", "prefix", "suffix", "true-answer", "false-answer", "out", "threads"},
+                    {"help", "quiet"});
+  if (a.flag("help")) {
+    std::cout << help;
+    return 0;
+  }
+  const bool tracing = study == "knowledge" || study == "transfer";
+  if (!tracing && study != "truth" && study != "intervene")
+    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth or intervene");
+  a.required("out");
+  std::vector<study_model> models;
+  models.push_back(load_study_model(a, "base"));
+  models.push_back(load_study_model(a, "post"));
+  if (a.has("sft")) models.push_back(load_study_model(a, "sft"));
+  std::vector<attrib::named_model> named;
+  for (const auto& m : models) named.push_back({m.name, m.loaded.model.get()});
+  return tracing ? knowledge_command(a, study, models, named) : truth_command(a, study, models, named);
 }
 
 }  // namespace cli

@@ -368,6 +368,33 @@ string(JSON forward_name GET "${transfer_json}" comparisons 0 name)
 if(NOT transfer_maps EQUAL 4 OR NOT forward_name STREQUAL "forward transfer (base -> post vs post)")
   message(FATAL_ERROR "llm study transfer: expected 4 maps and the forward comparison, got ${transfer_maps}, '${forward_name}'")
 endif()
+# attrib llm study truth and intervene on small hand-written sets: the tables exist and hold one
+# accuracy per (probe, activations) pair and one effect per (direction, steered model) pair.
+file(WRITE "${WORK}/truth_train.csv" "statement,label\nThe sun is hot.,1\nThe ice is hot.,0\nThe fish can swim.,1\n"
+     "The rock can swim.,0\nThe dog can bark.,1\nThe cat can bark.,0\nThe bird can fly.,1\nThe stone can fly.,0\n")
+file(WRITE "${WORK}/truth_test.csv" "statement,label\nThe snow is cold.,1\nThe fire is cold.,0\nThe frog can jump.,1\n"
+     "The tree can jump.,0\nThe cow can moo.,1\nThe hen can moo.,0\nThe sea is wet.,1\nThe sand is wet.,0\n")
+run_ok("${ATTRIB}" llm study truth --base "${stories}/stories260K.gguf" --post "${DATA}/models/stories260K-instruct"
+       --tokenizer "${stories}/tok512.bin" --train "${WORK}/truth_train.csv" --test "${WORK}/truth_test.csv" --layer 2
+       --out "${WORK}/study")
+if(NOT last_err MATCHES "truth probes at resid_post.2, tested on truth_test" OR NOT last_err MATCHES "post probe on base: accuracy")
+  message(FATAL_ERROR "llm study truth printed:\n${last_err}")
+endif()
+file(STRINGS "${WORK}/study/truth.csv" truth_lines)
+list(LENGTH truth_lines truth_count)
+if(NOT truth_count EQUAL 17)  # header, 4 accuracies, 4 cosines, 2 held-out sets x 4
+  message(FATAL_ERROR "llm study truth: expected 17 CSV lines, got ${truth_count}")
+endif()
+run_ok("${ATTRIB}" llm study intervene --base "${stories}/stories260K.gguf" --post "${DATA}/models/stories260K-instruct"
+       --tokenizer "${stories}/tok512.bin" --train "${WORK}/truth_train.csv" --test "${WORK}/truth_test.csv" --layer 2
+       --layers 1-2 --coefficient 4 --out "${WORK}/study")
+file(READ "${WORK}/study/intervene.md" intervene_md)
+if(NOT intervene_md MATCHES "\\| direction \\\\ steered \\| base \\| post \\|" OR NOT intervene_md MATCHES "layers 1, 2")
+  message(FATAL_ERROR "llm study intervene: intervene.md lacks Table 3:\n${intervene_md}")
+endif()
+run_fails("--test 'nowhere' is neither a CSV file nor one of cities" "${ATTRIB}" llm study truth
+          --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf" --train larger_than --test nowhere
+          --out "${WORK}/study")
 file(WRITE "${WORK}/no_label.csv" "statement,truth\nThe sky is blue.,1\n")
 run_fails("label" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf"
           --data "${WORK}/no_label.csv" --out "${WORK}/study")

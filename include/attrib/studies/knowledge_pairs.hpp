@@ -22,6 +22,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/studies/few_shot_prompt.hpp"
 #include "attrib/studies/truth_datasets.hpp"
 
 namespace attrib {
@@ -52,12 +54,7 @@ struct knowledge_prompt_options {
   // few_shot_per_label). Statements used here are never traced.
   std::vector<labelled_statement> few_shot = {};
   std::size_t few_shot_per_label = 2;
-  // Around each statement: "{prefix}{statement}{suffix}", as in a chat or Q/A template
-  // (prefix "Q: ", suffix " TRUE or FALSE?\nA:"). The paper uses no prefix.
-  std::string prefix = "";
-  std::string suffix = " This statement is:";
-  std::string true_answer = " TRUE";
-  std::string false_answer = " FALSE";
+  statement_format format = {};
   std::uint64_t seed = 1;     // the few-shot choice and each pair's shuffle of it
   std::size_t max_pairs = 0;  // 0: every pair the filter keeps
 };
@@ -167,19 +164,6 @@ std::pair<index, index> token_span(const Tokenizer& tok, const std::string& pref
   return {first, last};
 }
 
-// The first token of `answer` after `prompt`; invalid_argument when encoding the prompt and the
-// answer together does not extend the prompt's tokens.
-template <tokenizer Tokenizer>
-token_id answer_token(const Tokenizer& tok, const std::string& prompt_text,
-                      std::span<const token_id> prompt, const std::string& answer) {
-  const auto with_answer = tok.encode(prompt_text + answer, true);
-  if (with_answer.size() <= prompt.size() || !std::equal(prompt.begin(), prompt.end(), with_answer.begin()))
-    throw invalid_argument("make_knowledge_pairs: the answer '" + answer +
-                           "' does not start a token of its own after the prompt; choose answers "
-                           "the tokenizer separates from the suffix");
-  return with_answer[prompt.size()];
-}
-
 }  // namespace detail
 
 // The pairs of `data` that the filter keeps, with their prompts. Throws invalid_argument when the
@@ -203,9 +187,6 @@ knowledge_pairs make_knowledge_pairs(const truth_dataset& data, const Tokenizer&
   std::set<std::string> examples;
   for (const auto& s : out.few_shot) examples.insert(s.statement);
 
-  const auto line = [&](const labelled_statement& s) {
-    return options.prefix + s.statement + options.suffix + (s.label ? options.true_answer : options.false_answer) + "\n";
-  };
   struct candidate {
     std::size_t true_index, false_index;
     std::string prefix;
@@ -218,25 +199,20 @@ knowledge_pairs make_knowledge_pairs(const truth_dataset& data, const Tokenizer&
     if (!t.label || examples.contains(t.statement)) continue;
     ++out.candidates;
     // This pair's order of the examples depends on the seed and the statement's index alone.
-    auto order = out.few_shot;
-    rng shuffle = rng::stream(options.seed, i);
-    shuffle.shuffle(order.begin(), order.end());
-    std::string prefix;
-    for (const auto& e : order) prefix += line(e);
-    prefix += options.prefix;
-    const auto true_length = tok.encode(prefix + t.statement + options.suffix, true).size();
+    const std::string prefix = few_shot_context(out.few_shot, options.format, options.seed, i);
+    const auto true_length = tok.encode(prefix + t.statement + options.format.suffix, true).size();
     bool partner = false, matched = false;
     for (std::size_t j = 0; j < data.statements.size() && !matched; ++j) {
       const auto& f = data.statements[j];
       if (f.label || used[j] || f.object.empty() || f.object != t.object || examples.contains(f.statement))
         continue;
       partner = true;
-      if (tok.encode(prefix + f.statement + options.suffix, true).size() != true_length) continue;
+      if (tok.encode(prefix + f.statement + options.format.suffix, true).size() != true_length) continue;
       used[j] = matched = true;
       // The statement starts where the prompts stop agreeing with the examples' tokens alone (a
       // prefix ending in a space leaves a space token that the statement's first word absorbs).
       const auto examples_tokens = tok.encode(prefix, true);
-      const auto true_prompt = tok.encode(prefix + t.statement + options.suffix, true);
+      const auto true_prompt = tok.encode(prefix + t.statement + options.format.suffix, true);
       const auto shared = std::mismatch(examples_tokens.begin(), examples_tokens.end(), true_prompt.begin(), true_prompt.end());
       const auto prefix_length = static_cast<index>(shared.first - examples_tokens.begin());
       found.push_back({i, j, prefix, static_cast<index>(true_length) - prefix_length});
@@ -255,8 +231,8 @@ knowledge_pairs make_knowledge_pairs(const truth_dataset& data, const Tokenizer&
   std::vector<shaped_pair> shaped;
   for (const auto& c : found) {
     knowledge_pair p{data.statements[c.true_index], data.statements[c.false_index], {}, {}};
-    p.true_prompt = tok.encode(c.prefix + p.true_statement.statement + options.suffix, true);
-    p.false_prompt = tok.encode(c.prefix + p.false_statement.statement + options.suffix, true);
+    p.true_prompt = tok.encode(c.prefix + p.true_statement.statement + options.format.suffix, true);
+    p.false_prompt = tok.encode(c.prefix + p.false_statement.statement + options.format.suffix, true);
     const auto length = static_cast<index>(p.false_prompt.size());
     const index first = length - c.window;
     std::vector<column_role> roles(static_cast<std::size_t>(std::max<index>(c.window, 0)), column_role::other);
@@ -302,13 +278,9 @@ knowledge_pairs make_knowledge_pairs(const truth_dataset& data, const Tokenizer&
     }
     auto& p = s.pair;
     if (out.pairs.empty()) {
-      const std::string prompt_text = s.prefix + p.false_statement.statement + options.suffix;
-      out.true_token = detail::answer_token(tok, prompt_text, p.false_prompt, options.true_answer);
-      out.false_token = detail::answer_token(tok, prompt_text, p.false_prompt, options.false_answer);
-      if (out.true_token == out.false_token)
-        throw invalid_argument("make_knowledge_pairs: the answers '" + options.true_answer + "' and '" +
-                               options.false_answer + "' begin with the same token, so their logits "
-                               "cannot be compared");
+      const std::string prompt_text = s.prefix + p.false_statement.statement + options.format.suffix;
+      std::tie(out.true_token, out.false_token) =
+          answer_tokens(tok, prompt_text, p.false_prompt, options.format, "make_knowledge_pairs");
       const auto length = static_cast<index>(p.false_prompt.size());
       for (index q = length - out.window; q < length; ++q)
         out.column_labels.push_back(tok.decode(std::span<const token_id>(&p.false_prompt[static_cast<std::size_t>(q)], 1)));

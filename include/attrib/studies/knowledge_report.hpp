@@ -4,52 +4,22 @@
 // with everything. write_knowledge_study writes all three, each under its final name only once
 // complete.
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "attrib/io/atomic_file.hpp"
+#include "attrib/studies/report_text.hpp"
 #include "attrib/studies/knowledge_tracing.hpp"
 
 namespace attrib {
 
 namespace detail {
 
-inline std::string fixed(double v, int digits = 3) {
-  if (std::isnan(v)) return "NaN";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, v);
-  return buffer;
-}
-
-// A token as a table cell: spaces shown as '·' (leading spaces matter), '|' and newlines escaped.
-inline std::string markdown_token(const std::string& token) {
-  std::string out;
-  for (const char c : token) {
-    if (c == ' ') out += "\xC2\xB7";
-    else if (c == '|') out += "\\|";
-    else if (c == '\n') out += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20) out += '?';
-    else out += c;
-  }
-  return out;
-}
-
 inline std::string column_heading(const knowledge_study& s, std::size_t c) {
   const char* mark = s.roles[c] == column_role::subject ? " [s]" : s.roles[c] == column_role::object ? " [o]" : "";
   return markdown_token(s.column_labels[c]) + mark;
-}
-
-inline std::string csv_cell(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 inline std::string trace_name(const knowledge_trace& t) {

@@ -1,7 +1,10 @@
-// The knowledge-storage and knowledge-transfer studies: the score quantisation and the Table 1
+// The post-training studies. Knowledge storage and transfer: the score quantisation and the Table 1
 // metrics on hand-made matrices, pair construction on a hand-checked dataset with a word-level
 // tokenizer, and the traced heatmaps against a brute force written plainly here (one full forward
-// pass with a replace hook per cell) on stories260K and its post-trained version.
+// pass with a replace hook per cell) on stories260K and its post-trained version. Truth probes
+// and interventions: activations, directions and verdicts against plain per-statement forward
+// passes and hooks written here, the probe's fit against plain gradient descent, the effect
+// formula on hand-computed numbers.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 
 #include "attrib/io/detail/file_bytes.hpp"
 #include "attrib/studies/knowledge_report.hpp"
+#include "attrib/studies/truth_report.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/transformer/loading/hf_loader.hpp"
 #include "attrib/transformer/loading/llama2c_loader.hpp"
@@ -150,7 +154,7 @@ attrib::truth_dataset story_facts() {
 attrib::knowledge_prompt_options story_options() {
   attrib::knowledge_prompt_options o;
   o.few_shot = {{"The sun is hot.", true, "sun", "hot"}, {"The sun is cold.", false, "sun", "cold"}};
-  o.suffix = " It is:";  // short prompts keep the brute force quick
+  o.format.suffix = " It is:";  // short prompts keep the brute force quick
   return o;
 }
 
@@ -291,7 +295,7 @@ TEST_CASE("knowledge study: pair construction refuses what cannot be traced") {
   CHECK_THROWS_WITH_AS(attrib::make_knowledge_pairs(only_true, tok, toy_options()), doctest::Contains("false"),
                        attrib::invalid_argument);
   auto same = toy_options();
-  same.false_answer = " TRUE";
+  same.format.false_answer = " TRUE";
   CHECK_THROWS_WITH_AS(attrib::make_knowledge_pairs(cities(), tok, same), doctest::Contains("same token"),
                        attrib::invalid_argument);
   auto one_sided = toy_options();
@@ -410,8 +414,8 @@ TEST_CASE("knowledge study: the transfer study's maps, comparisons and files") {
 
 TEST_CASE("knowledge study: a Q/A template around the statements keeps the window on the statement") {
   auto o = story_options();
-  o.prefix = "Q: ";
-  o.suffix = " TRUE or FALSE?\nA:";
+  o.format.prefix = "Q: ";
+  o.format.suffix = " TRUE or FALSE?\nA:";
   const auto pairs = attrib::make_knowledge_pairs(story_facts(), stories_tokenizer(), o);
   REQUIRE(pairs.pairs.size() == 3);
   // "Q: " ends in a space that the statement's first word absorbs; the window starts at that word.
@@ -436,5 +440,239 @@ TEST_CASE("knowledge study: models of another shape and empty inputs are refused
   CHECK_THROWS_WITH_AS(attrib::trace_knowledge(base_model(), "base", base_model(), "base", none),
                        doctest::Contains("no pairs"), attrib::invalid_argument);
   CHECK_THROWS_WITH_AS(attrib::knowledge_storage_study({}, pairs, "x"), doctest::Contains("no models"),
+                       attrib::invalid_argument);
+}
+
+namespace {
+
+// Every k-th statement, so that a generated set's labels are both present in a small sample.
+attrib::truth_dataset every(const attrib::truth_dataset& d, std::size_t k, std::size_t count) {
+  attrib::truth_dataset out{d.name, {}};
+  for (std::size_t i = 0; i < d.statements.size() && out.statements.size() < count; i += k)
+    out.statements.push_back(d.statements[i]);
+  return out;
+}
+
+// resid_post.layer at the last token of one statement, by a forward pass of that statement alone.
+attrib::vector one_activation(const attrib::transformer_model& m, const std::string& statement, attrib::index layer) {
+  attrib::activation_cache cache;
+  attrib::hook_set hooks;
+  hooks.cache(attrib::hook_point::resid_post(layer), cache);
+  attrib::forward_options o;
+  o.hooks = &hooks;
+  const auto tokens = stories_tokenizer().encode(statement, true);
+  m.forward(std::vector<std::vector<token_id>>{tokens}, o);
+  return cache.at(attrib::hook_point::resid_post(layer), 0, static_cast<attrib::index>(tokens.size()) - 1).cast<double>();
+}
+
+}  // namespace
+
+TEST_CASE("truth probes: last-token activations, batched, equal one forward pass per statement") {
+  const auto data = every(attrib::cities_dataset(2), 3, 7);
+  const auto a = attrib::statement_activations(base_model(), stories_tokenizer(), data, 2, 1, 3);
+  REQUIRE(a.rows() == 7);
+  for (std::size_t i = 0; i < data.statements.size(); ++i)
+    CHECK((a.row(static_cast<attrib::index>(i)).transpose() - one_activation(base_model(), data.statements[i].statement, 2))
+              .cwiseAbs()
+              .maxCoeff() < 1e-5);
+  CHECK_THROWS_WITH_AS(attrib::statement_activations(base_model(), stories_tokenizer(), data, 5), doctest::Contains("outside [0, 5)"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("truth probes: per-dataset centring and the mass-mean probe on hand-made points") {
+  matrix x(4, 2);
+  x << 1, 2, 3, 4, 10, 10, 20, 30;
+  const std::vector<attrib::index> groups = {0, 0, 1, 1};
+  const matrix c = attrib::centred_per_group(x, groups);
+  matrix expected(4, 2);
+  expected << -1, -1, 1, 1, -5, -10, 5, 10;
+  CHECK((c - expected).cwiseAbs().maxCoeff() < 1e-12);
+
+  // True (2, 0), (4, 2); false (0, 0), (2, -2): theta = (3, 1) - (1, -1) = (2, 2); projections
+  // 4 and 12 against 0 and 0, separable, so the threshold settles between 0 and 4.
+  matrix p(4, 2);
+  p << 2, 0, 4, 2, 0, 0, 2, -2;
+  const std::vector<bool> labels = {true, true, false, false};
+  const auto probe = attrib::fit_mass_mean_probe(p, labels);
+  CHECK(probe.direction(0) == doctest::Approx(2.0));
+  CHECK(probe.direction(1) == doctest::Approx(2.0));
+  CHECK(probe.threshold() > 0.0);
+  CHECK(probe.threshold() < 4.0);
+  CHECK(probe.accuracy(p, labels) == 1.0);
+
+  // Overlapping classes: the fit is the unique maximum likelihood, found here by plain gradient
+  // ascent on the one feature z = x . theta.
+  matrix q(8, 1);
+  q << -2, -1, 0.5, 1, 3, -0.5, 0.2, 2;
+  const std::vector<bool> y = {false, false, false, false, true, true, true, true};
+  const auto fit = attrib::fit_mass_mean_probe(q, y);
+  const attrib::vector z = q * fit.direction;
+  double w = 0.0, b = 0.0;
+  for (int step = 0; step < 200000; ++step) {
+    double gw = 0.0, gb = 0.0;
+    for (attrib::index i = 0; i < z.size(); ++i) {
+      const double r = (y[static_cast<std::size_t>(i)] ? 1.0 : 0.0) - 1.0 / (1.0 + std::exp(-(w * z(i) + b)));
+      gw += r * z(i);
+      gb += r;
+    }
+    w += 0.05 * gw;
+    b += 0.05 * gb;
+  }
+  CHECK(fit.weight == doctest::Approx(w).epsilon(1e-5));
+  CHECK(fit.bias == doctest::Approx(b).epsilon(1e-5));
+  CHECK_THROWS_WITH_AS(attrib::fit_mass_mean_probe(q, std::vector<bool>(8, true)), doctest::Contains("both labels"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("truth probes: Table 2 across stories260K and its post-trained version, checked plainly") {
+  const std::vector<attrib::truth_dataset> train = {every(attrib::larger_than_dataset(), 43, 24),
+                                                    every(attrib::smaller_than_dataset(), 41, 24)};
+  const auto test = every(attrib::cities_dataset(5), 1, 24);
+  const std::array<attrib::named_model, 2> models = {{{"base", &base_model()}, {"instruct", &instruct_model()}}};
+  attrib::truth_probe_options options;
+  options.layer = 3;
+  const auto s = attrib::truth_probe_transfer_study(models, stories_tokenizer(), train, test, options);
+  REQUIRE(s.probes.size() == 2);
+  CHECK(s.datasets.back() == "cities");
+  // Each model's direction and its probe's accuracies, recomputed from one forward pass per
+  // statement, centring and means written out here.
+  std::vector<attrib::vector> directions;
+  std::vector<std::vector<attrib::vector>> test_rows(2);
+  std::vector<bool> test_labels;
+  for (const auto& st : test.statements) test_labels.push_back(st.label);
+  for (std::size_t m = 0; m < 2; ++m) {
+    attrib::vector sum_true = attrib::vector::Zero(64), sum_false = attrib::vector::Zero(64);
+    double n_true = 0, n_false = 0;
+    for (const auto& d : train) {
+      std::vector<attrib::vector> rows;
+      attrib::vector mean = attrib::vector::Zero(64);
+      for (const auto& st : d.statements) {
+        rows.push_back(one_activation(*models[m].model, st.statement, 3));
+        mean += rows.back() / static_cast<double>(d.statements.size());
+      }
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (d.statements[i].label) {
+          sum_true += rows[i] - mean;
+          n_true += 1;
+        } else {
+          sum_false += rows[i] - mean;
+          n_false += 1;
+        }
+      }
+    }
+    directions.push_back(sum_true / n_true - sum_false / n_false);
+    CHECK((s.probes[m].direction - directions.back()).cwiseAbs().maxCoeff() < 1e-4 * directions.back().cwiseAbs().maxCoeff());
+    attrib::vector mean = attrib::vector::Zero(64);
+    for (const auto& st : test.statements) {
+      test_rows[m].push_back(one_activation(*models[m].model, st.statement, 3));
+      mean += test_rows[m].back() / static_cast<double>(test.statements.size());
+    }
+    for (auto& r : test_rows[m]) r -= mean;
+  }
+  for (std::size_t i = 0; i < 2; ++i)
+    for (std::size_t j = 0; j < 2; ++j) {
+      std::size_t right = 0;
+      for (std::size_t r = 0; r < test_rows[j].size(); ++r) {
+        const double z = test_rows[j][r].dot(s.probes[i].direction);
+        right += (z > s.probes[i].threshold()) == test_labels[r];
+      }
+      CHECK(s.transfer_accuracy(static_cast<attrib::index>(i), static_cast<attrib::index>(j)) ==
+            doctest::Approx(static_cast<double>(right) / static_cast<double>(test_rows[j].size())));
+      CHECK(s.cosine(static_cast<attrib::index>(i), static_cast<attrib::index>(j)) ==
+            doctest::Approx(directions[i].dot(directions[j]) / (directions[i].norm() * directions[j].norm())).epsilon(1e-6));
+    }
+  // Holding out the test set is the main table.
+  REQUIRE(s.held_out_accuracy.size() == 3);
+  CHECK((s.held_out_accuracy[2] - s.transfer_accuracy).cwiseAbs().maxCoeff() == 0.0);
+
+  const auto md = attrib::format_markdown(s);
+  CHECK(md.find("| probe \\ activations | base | instruct |") != std::string::npos);
+  CHECK(md.find("| larger_than |") != std::string::npos);
+  const auto csv = attrib::format_csv(s);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 4 + 4 + 3 * 4);
+  CHECK(nlohmann::json::parse(attrib::format_json(s))["transfer_accuracy"].size() == 2);
+
+  auto c = base_model().config();
+  c.dim = 32;
+  c.hidden_dim = 64;
+  const auto narrow = attrib::random_transformer_model(c, 7);
+  const std::array<attrib::named_model, 2> mixed = {{{"base", &base_model()}, {"narrow", &narrow}}};
+  CHECK_THROWS_WITH_AS(attrib::truth_probe_transfer_study(mixed, stories_tokenizer(), train, test, options),
+                       doctest::Contains("equal widths"), attrib::invalid_argument);
+}
+
+TEST_CASE("truth interventions: the effect formula and the positions an intervention touches") {
+  CHECK(attrib::intervention_effect(0.2, 0.6, -1.0) == doctest::Approx(0.25));        // (0.2 - 0.6) / (-1.6)
+  CHECK(attrib::intervention_effect(0.5, -0.5, 1.0) == doctest::Approx(2.0 / 3.0));   // 1 / 1.5
+  CHECK(std::isnan(attrib::intervention_effect(0.3, 1.0, 1.0)));
+  const auto tok = cities_tokenizer();
+  attrib::truth_query_options o;
+  o.few_shot = toy_options().few_shot;
+  const auto q = attrib::make_truth_queries(cities(), tok, o);
+  REQUIRE(q.statements.size() == 10);
+  // BOS, two example lines of 11 tokens, then "Paris is in France ." at 23..27: the last word at
+  // 26 and the period at 27.
+  CHECK(q.positions[0] == std::pair<attrib::index, attrib::index>{26, 27});
+  CHECK(q.prompts[0][26] == tok.ids.at("France"));
+  CHECK(q.prompts[8].size() == 1 + 22 + 6 + 4);  // "New York is in France ." and the suffix
+  CHECK(q.positions[8] == std::pair<attrib::index, attrib::index>{27, 28});
+  CHECK(q.true_token == tok.ids.at("TRUE"));
+}
+
+TEST_CASE("truth interventions: steered verdicts equal hooks written by hand, and Table 3's cells") {
+  const auto& tok = stories_tokenizer();
+  attrib::truth_query_options qo;
+  qo.max_statements = 6;
+  const auto test = every(attrib::cities_dataset(5), 1, 30);
+  const auto q = attrib::make_truth_queries(test, tok, qo);
+  REQUIRE(q.statements.size() == 6);
+  attrib::vector direction = attrib::vector::LinSpaced(64, -1.0, 1.0);
+  attrib::truth_intervention_options options;
+  options.layers = {1, 3};
+  options.coefficient = 2.0;
+  options.batch_rows = 4;
+  const auto pd = attrib::truth_verdicts(base_model(), q, &direction, options);
+  for (std::size_t i = 0; i < q.prompts.size(); ++i) {
+    attrib::hook_set hooks;
+    const float sign = q.statements[i].label ? -2.0f : 2.0f;
+    for (const attrib::index l : {1, 3})
+      hooks.add(attrib::hook_point::resid_post(l), direction.cast<float>(), sign,
+                {.rows = {}, .positions = {q.positions[i].first, q.positions[i].second}});
+    attrib::forward_options f;
+    f.hooks = &hooks;
+    const auto logits = base_model().forward(std::vector<std::vector<token_id>>{q.prompts[i]}, f)[0];
+    const attrib::index last = logits.rows() - 1;
+    double total = 0.0;
+    for (attrib::index v = 0; v < logits.cols(); ++v) total += std::exp(static_cast<double>(logits(last, v)));
+    const double expected =
+        (std::exp(static_cast<double>(logits(last, q.true_token))) - std::exp(static_cast<double>(logits(last, q.false_token)))) / total;
+    CHECK(pd(static_cast<attrib::index>(i)) == doctest::Approx(expected).epsilon(1e-6));
+  }
+  const attrib::vector zero = attrib::vector::Zero(64);
+  CHECK((attrib::truth_verdicts(base_model(), q, &zero, options) - attrib::truth_verdicts(base_model(), q, nullptr, options))
+            .cwiseAbs()
+            .maxCoeff() == 0.0);
+
+  const std::vector<attrib::truth_dataset> train = {every(attrib::larger_than_dataset(), 37, 20)};
+  const std::array<attrib::named_model, 2> models = {{{"base", &base_model()}, {"instruct", &instruct_model()}}};
+  const auto s = attrib::truth_intervention_study_of(models, tok, train, test, 3, qo, options);
+  REQUIRE(s.effect.rows() == 2);
+  const auto acts = attrib::centred_truth_activations(instruct_model(), tok, train, 3);
+  const auto instruct_direction = attrib::fit_mass_mean_probe(acts.centred, acts.labels).direction;
+  const auto steered = attrib::truth_verdicts(base_model(), q, &instruct_direction, options);
+  const auto plain = attrib::truth_verdicts(base_model(), q, nullptr, options);
+  double t = 0, f = 0, bt = 0, bf = 0;
+  for (std::size_t i = 0; i < q.statements.size(); ++i)
+    (q.statements[i].label ? t : f) += steered(static_cast<attrib::index>(i)) / (q.statements[i].label ? s.true_statements : s.false_statements),
+        (q.statements[i].label ? bt : bf) += plain(static_cast<attrib::index>(i)) / (q.statements[i].label ? s.true_statements : s.false_statements);
+  CHECK(s.true_to_false(1, 0) == doctest::Approx((t - bt) / (-1.0 - bt)));
+  CHECK(s.false_to_true(1, 0) == doctest::Approx((f - bf) / (1.0 - bf)));
+  CHECK(s.effect(1, 0) == doctest::Approx(0.5 * (s.true_to_false(1, 0) + s.false_to_true(1, 0))));
+  CHECK(attrib::format_markdown(s).find("| direction \\ steered | base | instruct |") != std::string::npos);
+  CHECK(nlohmann::json::parse(attrib::format_json(s))["effect"][1].size() == 2);
+  CHECK_THROWS_WITH_AS(attrib::truth_verdicts(base_model(), q, &direction, {.layers = {9}}), doctest::Contains("outside [0, 5)"),
+                       attrib::invalid_argument);
+  const attrib::vector wide = attrib::vector::Zero(65);
+  CHECK_THROWS_WITH_AS(attrib::truth_verdicts(base_model(), q, &wide, options), doctest::Contains("width 65"),
                        attrib::invalid_argument);
 }
