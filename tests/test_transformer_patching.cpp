@@ -140,6 +140,31 @@ TEST_CASE("patched_logits: arbitrary replacement values equal a replace hook") {
   CHECK(max_abs_difference(fast, full) <= 1e-5f);
 }
 
+TEST_CASE("extend_run: continuing a recorded prefix gives record_run's bits") {
+  const auto tokens = tokenizer().encode("Lily saw a big dog in the park. The dog ran to her.");
+  const std::vector<token_id> prefix(tokens.begin(), tokens.begin() + 6);
+  const auto whole = attrib::record_run(model(), tokens, {}, 2);
+  const auto continued = attrib::extend_run(model(), attrib::record_run(model(), prefix), tokens, {}, 2);
+  CHECK(continued.tokens == whole.tokens);
+  REQUIRE(continued.residual.size() == whole.residual.size());
+  for (std::size_t l = 0; l < whole.residual.size(); ++l) CHECK((continued.residual[l].array() == whole.residual[l].array()).all());
+  for (std::size_t l = 0; l < whole.queries.size(); ++l) CHECK((continued.queries[l].array() == whole.queries[l].array()).all());
+  CHECK((continued.last_logits.array() == whole.last_logits.array()).all());
+  const auto& c = model().config();
+  for (attrib::index l = 0; l < c.n_layers; ++l)
+    for (attrib::index t = 0; t < static_cast<attrib::index>(tokens.size()); ++t)
+      for (attrib::index j = 0; j < c.kv_dim(); ++j) {
+        CHECK(continued.cache.key(0, l, t)[j] == whole.cache.key(0, l, t)[j]);
+        CHECK(continued.cache.value(0, l, t)[j] == whole.cache.value(0, l, t)[j]);
+      }
+  CHECK_THROWS_WITH_AS(attrib::extend_run(model(), whole, prefix), doctest::Contains("not a proper prefix"),
+                       attrib::invalid_argument);
+  auto other = tokens;
+  other[3] = other[3] == 1 ? 2 : 1;
+  CHECK_THROWS_WITH_AS(attrib::extend_run(model(), attrib::record_run(model(), prefix), other), doctest::Contains("not a proper prefix"),
+                       attrib::invalid_argument);
+}
+
 TEST_CASE("patching: bad input names the argument") {
   const auto tokens = tokenizer().encode("Lily and Tom");
   const auto base = attrib::record_run(model(), tokens);

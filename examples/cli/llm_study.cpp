@@ -9,6 +9,7 @@
 
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
+#include "attrib/studies/entropy_neurons.hpp"
 #include "attrib/studies/knowledge_report.hpp"
 #include "attrib/studies/truth_report.hpp"
 #include "commands.hpp"
@@ -20,7 +21,7 @@ namespace cli {
 
 namespace {
 
-const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene> --base M --post M [--sft M] --out DIR [options]
+const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene|entropy> --base M --post M [--sft M] --out DIR [options]
 
 The studies of "How Post-Training Reshapes LLMs" (Du et al., 2025) on a base model and its
 post-trained versions (docs/studies.md).
@@ -48,6 +49,13 @@ studies:
              --layers, at the statement's last two tokens; PD = P(TRUE) - P(FALSE) and the
              effect (PD_int - PD_base) / (target - PD_base), for every direction on every
              model. Writes intervene.md/.csv/.json.
+  entropy    entropy neurons (Table 14): among the last MLP's neurons with the largest output
+             weights (--top-fraction, default 0.25), the --count (default 10) whose output
+             direction varies least across the unembedding (LogitVar, computed in Gram form
+             without the neurons x vocabulary matrix); overlap and IoU of each model's set with
+             the base's. The unembedding takes TransformerLens's defaults: the final norm folded
+             in and centred over the vocabulary (--no-fold, --no-center turn them off). Needs no
+             tokenizer. Writes entropy.md/.csv/.json.
 
 models (.gguf, llama2.c .bin with --tokenizer, or Hugging Face directories; every model must have
 the same layers and width, and their tokenizers must give the same tokens for every prompt):
@@ -95,7 +103,7 @@ struct study_model {
   loaded_model loaded;
 };
 
-study_model load_study_model(const arguments& a, const std::string& option) {
+study_model load_study_model(const arguments& a, const std::string& option, bool need_tokenizer) {
   const std::string path = a.required(option);
   std::vector<std::string> args = {"--model", path};
   const bool directory = std::filesystem::is_directory(path);
@@ -107,7 +115,7 @@ study_model load_study_model(const arguments& a, const std::string& option) {
     const std::vector<attrib::token_id> stop = {t.bos(), t.eos()};
     m.loaded.tokenizer = any_tokenizer{std::move(t), stop};
   }
-  if (!m.loaded.tokenizer)
+  if (!m.loaded.tokenizer && need_tokenizer)
     throw usage_error("--" + option + " '" + path + "' brings no tokenizer; give the llama2.c tokenizer with --tokenizer");
   return m;
 }
@@ -300,6 +308,26 @@ int truth_command(const arguments& a, const std::string& study, const std::vecto
   return 0;
 }
 
+int entropy_command(const arguments& a, const std::vector<attrib::named_model>& named) {
+  attrib::entropy_neuron_options options;
+  options.count = static_cast<std::size_t>(a.integer("count", 10, 1, 1 << 20));
+  options.top_norm_fraction = a.number("top-fraction", 0.25);
+  options.fold_final_norm = !a.flag("no-fold");
+  options.center_unembedding = !a.flag("no-center");
+  options.center_layer_norm_weights = !a.flag("no-center");
+  options.threads = a.threads();
+  const auto s = attrib::entropy_neuron_study_of(named, options);
+  const std::filesystem::path folder = a.required("out");
+  attrib::write_entropy_neuron_study(folder, "entropy", s);
+  auto& out = messages(a);
+  out << "attrib llm study: entropy neurons of the last layer (" << options.count << " of the top "
+      << attrib::detail::fixed(100.0 * options.top_norm_fraction, 0) << "% by output-weight norm)\n";
+  for (const auto& c : s.comparisons)
+    out << "  " << c.name << ": overlap " << c.values.overlap << ", IoU " << attrib::detail::fixed(c.values.iou) << "\n";
+  out << "  wrote " << (folder / "entropy.md").string() << " and .csv, .json\n";
+  return 0;
+}
+
 }  // namespace
 
 int llm_study(const std::vector<std::string>& args) {
@@ -311,22 +339,26 @@ int llm_study(const std::vector<std::string>& args) {
   const arguments a(std::vector<std::string>(args.begin() + 1, args.end()),
                     {"base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset",
                      "train", "test", "layer", "layers", "coefficient", "max-statements", "max-pairs", "few-shot",
-                     "seed", "prefix", "suffix", "true-answer", "false-answer", "out", "threads"},
-                    {"help", "quiet"});
+                     "seed", "prefix", "suffix", "true-answer", "false-answer", "out", "threads", "count",
+                     "top-fraction"},
+                    {"help", "quiet", "no-fold", "no-center"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
   const bool tracing = study == "knowledge" || study == "transfer";
-  if (!tracing && study != "truth" && study != "intervene")
-    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth or intervene");
+  if (!tracing && study != "truth" && study != "intervene" && study != "entropy")
+    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene or entropy");
   a.required("out");
   std::vector<study_model> models;
-  models.push_back(load_study_model(a, "base"));
-  models.push_back(load_study_model(a, "post"));
-  if (a.has("sft")) models.push_back(load_study_model(a, "sft"));
+  // The entropy-neuron study reads weights alone; the others encode text.
+  const bool text = study != "entropy";
+  models.push_back(load_study_model(a, "base", text));
+  models.push_back(load_study_model(a, "post", text));
+  if (a.has("sft")) models.push_back(load_study_model(a, "sft", text));
   std::vector<attrib::named_model> named;
   for (const auto& m : models) named.push_back({m.name, m.loaded.model.get()});
+  if (study == "entropy") return entropy_command(a, named);
   return tracing ? knowledge_command(a, study, models, named) : truth_command(a, study, models, named);
 }
 

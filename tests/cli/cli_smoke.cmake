@@ -395,6 +395,13 @@ endif()
 run_fails("--test 'nowhere' is neither a CSV file nor one of cities" "${ATTRIB}" llm study truth
           --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf" --train larger_than --test nowhere
           --out "${WORK}/study")
+# attrib llm study entropy reads weights alone (no tokenizer): the base model against itself
+# shares all ten neurons (IoU 1), and the post-trained model's set is reported.
+run_ok("${ATTRIB}" llm study entropy --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.bin"
+       --sft "${DATA}/models/stories260K-instruct" --out "${WORK}/study")
+if(NOT last_err MATCHES "base vs post: overlap 10, IoU 1.000" OR NOT last_err MATCHES "base vs sft: overlap [0-9]+, IoU")
+  message(FATAL_ERROR "llm study entropy printed:\n${last_err}")
+endif()
 file(WRITE "${WORK}/no_label.csv" "statement,truth\nThe sky is blue.,1\n")
 run_fails("label" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf"
           --data "${WORK}/no_label.csv" --out "${WORK}/study")

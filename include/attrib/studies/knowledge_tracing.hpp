@@ -12,10 +12,12 @@
 // the score M (tracing_heatmap.hpp), and the scores are compared by Corr, max|M1 - M2| and
 // max|M1 - M2| over the knowledge columns.
 //
-// The paper's code runs one full forward pass per cell. Here each pair records both runs once and
-// computes only what each patch changes, with cells batched (patching.hpp): the same numbers.
+// The paper's code runs one full forward pass per cell. Here each pair records both runs once,
+// continuing a few-shot context recorded once for all pairs that share it, and computes only what
+// each patch changes, with cells batched (patching.hpp): the same numbers.
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <utility>
@@ -89,14 +91,31 @@ inline knowledge_trace trace_knowledge(const transformer_model& source, std::str
   knowledge_trace trace{std::move(source_name), std::move(target_name),
                         matrix::Zero(layers, pairs.window), {}, pairs.pairs.size()};
   std::size_t right = 0;
+  // Prompts with the same order of examples share everything before the statement: record that
+  // context once per model and continue it for each prompt (extend_run, the same bits). At most
+  // max_shared_contexts are kept; the paper's four examples have 24 orders.
+  constexpr std::size_t max_shared_contexts = 32;
+  std::map<std::vector<token_id>, cached_run> source_prefixes, target_prefixes;
+  const auto recorded = [&](const transformer_model& model, std::map<std::vector<token_id>, cached_run>& contexts,
+                            const std::vector<token_id>& prompt) {
+    const auto context = static_cast<index>(prompt.size()) - pairs.window;
+    if (context < 1) return record_run(model, prompt, answers, options.threads);
+    std::vector<token_id> key(prompt.begin(), prompt.begin() + context);
+    auto it = contexts.find(key);
+    if (it == contexts.end()) {
+      if (contexts.size() >= max_shared_contexts) contexts.clear();
+      it = contexts.emplace(key, record_run(model, key, answers, options.threads)).first;
+    }
+    return extend_run(model, it->second, prompt, answers, options.threads);
+  };
   for (std::size_t i = 0; i < pairs.pairs.size(); ++i) {
     const auto& pair = pairs.pairs[i];
     if (pair.true_prompt.size() != pair.false_prompt.size() ||
         static_cast<index>(pair.false_prompt.size()) < pairs.window)
       throw invalid_argument("trace_knowledge: pair " + std::to_string(i) +
                              " has prompts of unequal length or shorter than the window");
-    const cached_run clean = record_run(source, pair.true_prompt, answers, options.threads);
-    const cached_run base = record_run(target, pair.false_prompt, answers, options.threads);
+    const cached_run clean = recorded(source, source_prefixes, pair.true_prompt);
+    const cached_run base = recorded(target, &source == &target ? source_prefixes : target_prefixes, pair.false_prompt);
     const index first = static_cast<index>(pair.false_prompt.size()) - pairs.window;
     std::vector<residual_patch> patches;
     for (index l = 0; l < layers; ++l)

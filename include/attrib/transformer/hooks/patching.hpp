@@ -48,6 +48,70 @@ struct cached_run {
   float_matrix last_logits;  // 1 x logit columns, at the last position
 };
 
+namespace detail {
+
+// Appends each layer's rotated queries for positions [from, n) of `run`, recomputed from its
+// residual stream as the forward pass computes them (no hook point shows them).
+inline void append_queries(const transformer_model& model, cached_run& run, index from, std::size_t threads) {
+  const auto& c = model.config();
+  const index layers = c.n_layers;
+  const auto n = static_cast<index>(run.tokens.size());
+  const index count = n - from;
+  const auto inv_freq = rope_inverse_frequencies(c);
+  float_matrix cosines, sines, xb(count, c.dim);
+  if (!inv_freq.empty()) {
+    std::vector<index> positions(static_cast<std::size_t>(count));
+    for (index t = 0; t < count; ++t) positions[static_cast<std::size_t>(t)] = from + t;
+    rope_tables(positions, inv_freq.data(), c.head_dim() / 2, cosines, sines);
+  }
+  run.queries.resize(static_cast<std::size_t>(layers));
+  for (index l = 0; l < layers; ++l) {
+    const auto& w = model.weights().layers[static_cast<std::size_t>(l)];
+    const norm_weights attn_norm(w.attn_norm, w.attn_norm_bias);
+    for (index t = 0; t < count; ++t)
+      normalize(c.architecture, run.residual[static_cast<std::size_t>(l)].row(from + t).data(), attn_norm,
+                xb.row(t).data(), c.dim, c.norm_eps);
+    float_matrix q;
+    affine(xb, w.wq, w.bq, q, threads);
+    if (!inv_freq.empty())
+      for (index t = 0; t < count; ++t)
+        kernels::rope(q.row(t).data(), c.n_heads, c.head_dim(), cosines.row(t).data(), sines.row(t).data());
+    auto& all = run.queries[static_cast<std::size_t>(l)];
+    all.conservativeResize(n, q.cols());
+    all.bottomRows(count) = q;
+  }
+}
+
+// Runs positions [from, n) of run.tokens on run.cache (which holds [0, from)), appending their
+// residual stream (resid_pre of every layer, then the last layer's resid_post) and queries to
+// run's, and keeps the last position's logits.
+inline void record_positions(const transformer_model& model, cached_run& run, index from,
+                             std::vector<token_id> logit_tokens, std::size_t threads) {
+  const index layers = model.config().n_layers;
+  const auto n = static_cast<index>(run.tokens.size());
+  activation_cache recorded;
+  hook_set hooks;
+  for (index l = 0; l < layers; ++l) hooks.cache(hook_point::resid_pre(l), recorded);
+  hooks.cache(hook_point::resid_post(layers - 1), recorded);
+  forward_options options;
+  options.hooks = &hooks;
+  options.logit_tokens = std::move(logit_tokens);
+  options.last_position_only = true;
+  options.threads = threads;
+  const std::vector<std::vector<token_id>> rest = {{run.tokens.begin() + from, run.tokens.end()}};
+  run.last_logits = model.forward(run.cache, rest, options)[0];
+  run.residual.resize(static_cast<std::size_t>(layers + 1));
+  for (index l = 0; l <= layers; ++l) {
+    const hook_point p = l < layers ? hook_point::resid_pre(l) : hook_point::resid_post(l - 1);
+    auto& stream = run.residual[static_cast<std::size_t>(l)];
+    stream.conservativeResize(n, model.config().dim);
+    stream.bottomRows(n - from) = recorded.at(p, 0).middleRows(from, n - from);
+  }
+  append_queries(model, run, from, threads);
+}
+
+}  // namespace detail
+
 // Runs `tokens` from position 0 and keeps its keys, values and residual stream. Logits of the last
 // position are computed for `logit_tokens` (empty: the whole vocabulary). Throws
 // invalid_argument for an empty sequence, and as transformer_model::forward does for bad ids and
@@ -55,47 +119,28 @@ struct cached_run {
 inline cached_run record_run(const transformer_model& model, std::span<const token_id> tokens,
                              std::vector<token_id> logit_tokens = {}, std::size_t threads = 1) {
   if (tokens.empty()) throw invalid_argument("record_run: the token sequence is empty");
-  const index layers = model.config().n_layers;
-  activation_cache recorded;
-  hook_set hooks;
-  for (index l = 0; l < layers; ++l) hooks.cache(hook_point::resid_pre(l), recorded);
-  hooks.cache(hook_point::resid_post(layers - 1), recorded);
   cached_run run{std::vector<token_id>(tokens.begin(), tokens.end()), model.make_cache(1), {}, {}, {}};
-  forward_options options;
-  options.hooks = &hooks;
-  options.logit_tokens = std::move(logit_tokens);
-  options.last_position_only = true;
-  options.threads = threads;
-  const std::vector<std::vector<token_id>> batch = {run.tokens};
-  run.last_logits = model.forward(run.cache, batch, options)[0];
+  detail::record_positions(model, run, 0, std::move(logit_tokens), threads);
+  return run;
+}
+
+// `tokens` recorded as record_run records them, continuing `prefix` (a recorded run whose tokens
+// begin `tokens`): its keys, values, residual stream and queries are copied rather than
+// recomputed, and only the remaining positions run. Bit for bit the record_run of `tokens`, since
+// every position's numbers depend on earlier positions alone. Runs that share a few-shot prefix
+// compute it once. Throws invalid_argument when prefix.tokens is not a proper prefix of `tokens`.
+inline cached_run extend_run(const transformer_model& model, const cached_run& prefix, std::span<const token_id> tokens,
+                             std::vector<token_id> logit_tokens = {}, std::size_t threads = 1) {
+  const auto k = static_cast<index>(prefix.tokens.size());
   const auto n = static_cast<index>(tokens.size());
-  for (index l = 0; l <= layers; ++l) {
-    const hook_point p = l < layers ? hook_point::resid_pre(l) : hook_point::resid_post(l - 1);
-    run.residual.push_back(recorded.at(p, 0).topRows(n));
-  }
-  // The queries, recomputed as the forward pass computes them (no hook point shows them).
-  const auto& c = model.config();
-  const auto inv_freq = detail::rope_inverse_frequencies(c);
-  float_matrix cosines, sines, xb(n, c.dim);
-  if (!inv_freq.empty()) {
-    std::vector<index> positions(static_cast<std::size_t>(n));
-    for (index t = 0; t < n; ++t) positions[static_cast<std::size_t>(t)] = t;
-    detail::rope_tables(positions, inv_freq.data(), c.head_dim() / 2, cosines, sines);
-  }
-  for (index l = 0; l < layers; ++l) {
-    const auto& w = model.weights().layers[static_cast<std::size_t>(l)];
-    const detail::norm_weights attn_norm(w.attn_norm, w.attn_norm_bias);
-    for (index t = 0; t < n; ++t)
-      detail::normalize(c.architecture, run.residual[static_cast<std::size_t>(l)].row(t).data(),
-                        attn_norm, xb.row(t).data(), c.dim, c.norm_eps);
-    float_matrix q;
-    detail::affine(xb, w.wq, w.bq, q, threads);
-    if (!inv_freq.empty())
-      for (index t = 0; t < n; ++t)
-        detail::kernels::rope(q.row(t).data(), c.n_heads, c.head_dim(), cosines.row(t).data(),
-                              sines.row(t).data());
-    run.queries.push_back(std::move(q));
-  }
+  if (k == 0 || k >= n || !std::equal(prefix.tokens.begin(), prefix.tokens.end(), tokens.begin()))
+    throw invalid_argument("extend_run: the recorded prefix (" + std::to_string(k) +
+                           " tokens) is not a proper prefix of the " + std::to_string(n) + " tokens");
+  const index layers = model.config().n_layers;
+  if (static_cast<index>(prefix.residual.size()) != layers + 1 || prefix.cache.kv_dim() != model.config().kv_dim())
+    throw invalid_argument("extend_run: the prefix was recorded with another model");
+  cached_run run{std::vector<token_id>(tokens.begin(), tokens.end()), prefix.cache, prefix.residual, prefix.queries, {}};
+  detail::record_positions(model, run, k, std::move(logit_tokens), threads);
   return run;
 }
 
