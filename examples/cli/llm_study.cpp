@@ -10,7 +10,9 @@
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
 #include "attrib/studies/entropy_neurons.hpp"
+#include "attrib/studies/instruction_corpus.hpp"
 #include "attrib/studies/knowledge_report.hpp"
+#include "attrib/studies/refusal_direction.hpp"
 #include "attrib/studies/truth_report.hpp"
 #include "commands.hpp"
 #include "files.hpp"
@@ -21,7 +23,7 @@ namespace cli {
 
 namespace {
 
-const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene|entropy> --base M --post M [--sft M] --out DIR [options]
+const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene|refusal|entropy> --base M --post M [--sft M] --out DIR [options]
 
 The studies of "How Post-Training Reshapes LLMs" (Du et al., 2025) on a base model and its
 post-trained versions (docs/studies.md).
@@ -49,6 +51,13 @@ studies:
              --layers, at the statement's last two tokens; PD = P(TRUE) - P(FALSE) and the
              effect (PD_int - PD_base) / (target - PD_base), for every direction on every
              model. Writes intervene.md/.csv/.json.
+  refusal    refusal directions and their transfer (Table 4): each model's direction (mean
+             resid_pre.--layer at the last prompt token over harmful minus harmless requests)
+             ablated from every layer of every model on held-out harmful requests, and added at
+             one layer on harmless ones, during KV-cached greedy generation; the refusal score is
+             the fraction of completions that start with a refusal phrase. The requests come from
+             attrib's instruction corpus, whose harmful side is a placeholder category (--requests,
+             --test-requests, --seed). Writes refusal.md/.csv/.json.
   entropy    entropy neurons (Table 14): among the last MLP's neurons with the largest output
              weights (--top-fraction, default 0.25), the --count (default 10) whose output
              direction varies least across the unembedding (LogitVar, computed in Gram form
@@ -81,6 +90,21 @@ data (truth, intervene): each dataset a CSV file as for --data, or cities, large
                         layers: 8-12 of 32, as the paper)
   --coefficient C       intervene: the multiple of the direction added (default 1)
   --max-statements N    intervene: steer at most N test statements (default all)
+
+refusal:
+  --layer L             the direction's resid_pre layer (default 11/32 of the layers, as the paper)
+  --template T          how a request is put to every model: qa ("Q: ...\nA:", default) or a chat
+                        template: llama2, llama3, chatml, qwen, mistral, zephyr, tinyllama, plain
+  --base-template T, --post-template T, --sft-template T
+                        the same for one model (a base model and its chat version differ)
+  --position P          the direction's position from the end of the prompt (default -1)
+  --coefficient C       the multiple of the unit direction added (default 2; the paper adds it at
+                        resid_pre, resid_mid and resid_post of the layer, 3C in all)
+  --resid-pre-only      add it once, at resid_pre (Arditi et al.)
+  --max-tokens N        tokens generated per completion (default 16)
+  --requests N, --test-requests N
+                        requests for the directions and for the completions (default 40 and 20,
+                        half harmful)
 
 prompts (knowledge, transfer, intervene):
   --few-shot N          knowledge, transfer: examples of each label per prompt (default 2)
@@ -328,6 +352,69 @@ int entropy_command(const arguments& a, const std::vector<attrib::named_model>& 
   return 0;
 }
 
+int refusal_command(const arguments& a, const std::vector<study_model>& models,
+                    const std::vector<attrib::named_model>& named) {
+  const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
+  attrib::instruction_corpus_options corpus;
+  corpus.seed = seed;
+  corpus.requests = static_cast<std::size_t>(a.integer("requests", 40, 2, 100000));
+  const auto train = attrib::generate_instruction_corpus(corpus);
+  corpus.requests = static_cast<std::size_t>(a.integer("test-requests", 20, 2, 100000));
+  corpus.split = attrib::instruction_split::held_out;
+  const auto test = attrib::generate_instruction_corpus(corpus);
+  const auto data = attrib::refusal_instructions_of(train, test);
+  std::vector<std::string> texts = data.train_harmful;
+  for (const auto* list : {&data.train_harmless, &data.test_harmful, &data.test_harmless})
+    texts.insert(texts.end(), list->begin(), list->end());
+  require_same_tokens(models, texts);
+
+  const attrib::index layers = models.front().loaded.model->config().n_layers;
+  std::vector<attrib::refusal_model> steered;
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    const std::string option = m == 0 ? "base" : m == 1 ? "post" : "sft";
+    const std::string name = a.text(option + "-template", a.text("template", "qa"));
+    attrib::refusal_model r;
+    r.model = named[m];
+    if (name == "qa") {
+      r.prompt = [](const std::string& s) { return attrib::instruction_prompt(s); };
+    } else {
+      const auto family = attrib::chat_family_from_name(name);
+      r.prompt = attrib::chat_template_wrapper(family);
+      // These templates write the beginning-of-sequence token into the text themselves.
+      r.add_bos = !(family == attrib::chat_family::llama2 || family == attrib::chat_family::llama3 ||
+                    family == attrib::chat_family::mistral);
+    }
+    r.position_from_end = static_cast<attrib::index>(a.integer("position", -1, -4096, -1));
+    r.addition_coefficient = a.number("coefficient", 2.0);
+    steered.push_back(std::move(r));
+  }
+  attrib::refusal_study_options options;
+  // The paper reads the direction at layer 11 of Llama-3.1-8B's 32.
+  options.layer = static_cast<attrib::index>(a.integer("layer", 11 * layers / 32, 0, layers - 1));
+  if (a.flag("resid-pre-only")) options.addition = attrib::addition_points::resid_pre;
+  options.generation.max_new_tokens = static_cast<attrib::index>(a.integer("max-tokens", 16, 1, 4096));
+  options.generation.threads = a.threads();
+  progress bar(a, "attrib llm study refusal", "cells", 0);
+  options.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
+  const auto s = attrib::refusal_study_of(steered, *models.front().loaded.tokenizer, data, options);
+  const std::filesystem::path folder = a.required("out");
+  attrib::write_refusal_study(folder, "refusal", s);
+  auto& out = messages(a);
+  out << "attrib llm study: refusal directions at resid_pre." << options.layer << " (" << s.test_harmful
+      << " harmful, " << s.test_harmless << " harmless held-out requests)\n";
+  for (std::size_t j = 0; j < s.models.size(); ++j) {
+    const auto b = static_cast<attrib::index>(j);
+    out << "  " << s.models[j] << ": refuses " << attrib::detail::fixed(s.baseline_harmful(b), 2) << " of harmful, "
+        << attrib::detail::fixed(s.baseline_harmless(b), 2) << " of harmless requests";
+    for (std::size_t i = 0; i < s.models.size(); ++i)
+      out << "; r_" << s.models[i] << " ablated " << attrib::detail::fixed(s.ablation_harmful(static_cast<attrib::index>(i), b), 2)
+          << ", added " << attrib::detail::fixed(s.addition_harmless(static_cast<attrib::index>(i), b), 2);
+    out << "\n";
+  }
+  out << "  wrote " << (folder / "refusal.md").string() << " and .csv, .json\n";
+  return 0;
+}
+
 }  // namespace
 
 int llm_study(const std::vector<std::string>& args) {
@@ -340,15 +427,16 @@ int llm_study(const std::vector<std::string>& args) {
                     {"base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset",
                      "train", "test", "layer", "layers", "coefficient", "max-statements", "max-pairs", "few-shot",
                      "seed", "prefix", "suffix", "true-answer", "false-answer", "out", "threads", "count",
-                     "top-fraction"},
-                    {"help", "quiet", "no-fold", "no-center"});
+                     "top-fraction", "requests", "test-requests", "template", "base-template", "post-template",
+                     "sft-template", "position", "max-tokens"},
+                    {"help", "quiet", "no-fold", "no-center", "resid-pre-only"});
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
   const bool tracing = study == "knowledge" || study == "transfer";
-  if (!tracing && study != "truth" && study != "intervene" && study != "entropy")
-    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene or entropy");
+  if (!tracing && study != "truth" && study != "intervene" && study != "entropy" && study != "refusal")
+    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene, refusal or entropy");
   a.required("out");
   std::vector<study_model> models;
   // The entropy-neuron study reads weights alone; the others encode text.
@@ -359,6 +447,7 @@ int llm_study(const std::vector<std::string>& args) {
   std::vector<attrib::named_model> named;
   for (const auto& m : models) named.push_back({m.name, m.loaded.model.get()});
   if (study == "entropy") return entropy_command(a, named);
+  if (study == "refusal") return refusal_command(a, models, named);
   return tracing ? knowledge_command(a, study, models, named) : truth_command(a, study, models, named);
 }
 

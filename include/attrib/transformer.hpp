@@ -13,6 +13,7 @@
 #include "attrib/studies/knowledge_report.hpp"
 #include "attrib/studies/knowledge_tracing.hpp"
 #include "attrib/studies/named_model.hpp"
+#include "attrib/studies/refusal_direction.hpp"
 #include "attrib/studies/report_text.hpp"
 #include "attrib/studies/tracing_heatmap.hpp"
 #include "attrib/studies/truth_datasets.hpp"

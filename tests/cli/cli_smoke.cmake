@@ -402,6 +402,18 @@ run_ok("${ATTRIB}" llm study entropy --base "${stories}/stories260K.gguf" --post
 if(NOT last_err MATCHES "base vs post: overlap 10, IoU 1.000" OR NOT last_err MATCHES "base vs sft: overlap [0-9]+, IoU")
   message(FATAL_ERROR "llm study entropy printed:\n${last_err}")
 endif()
+# attrib llm study refusal: stories260K-instruct was post-trained to refuse the corpus's
+# (placeholder) harmful requests and the base model was not; the table and the samples are written.
+run_ok("${ATTRIB}" llm study refusal --base "${stories}/stories260K.gguf" --post "${DATA}/models/stories260K-instruct"
+       --tokenizer "${stories}/tok512.bin" --post-name instruct --requests 20 --test-requests 10 --max-tokens 8
+       --out "${WORK}/study")
+if(NOT last_err MATCHES "instruct: refuses 1.00 of harmful" OR NOT last_err MATCHES "base: refuses 0.00 of harmful")
+  message(FATAL_ERROR "llm study refusal printed:\n${last_err}")
+endif()
+file(READ "${WORK}/study/refusal.md" refusal_md)
+if(NOT refusal_md MATCHES "r_instruct -> h_instruct")
+  message(FATAL_ERROR "llm study refusal: refusal.md lacks Table 4's rows:\n${refusal_md}")
+endif()
 file(WRITE "${WORK}/no_label.csv" "statement,truth\nThe sky is blue.,1\n")
 run_fails("label" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf"
           --data "${WORK}/no_label.csv" --out "${WORK}/study")

@@ -451,17 +451,6 @@ inline std::string number(double v, const char* format = "%.4g") {
   return buffer;
 }
 
-// A model name as a table cell (markdown_token would show its spaces as dots).
-inline std::string cell(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
 inline std::string weight_processing(const entropy_neuron_options& o) {
   std::string out;
   if (o.fold_final_norm) out += "the final norm's weight folded into W_U";
@@ -484,7 +473,7 @@ inline std::string format_markdown(const entropy_neuron_study& s) {
   if (!s.comparisons.empty()) {
     out += "| comparison | overlap | IoU | mean abs ratio difference, shared neurons |\n|---|---|---|---|\n";
     for (const auto& c : s.comparisons)
-      out += "| " + r::cell(c.name) + " | " + std::to_string(c.values.overlap) + " | " +
+      out += "| " + detail::markdown_cell(c.name) + " | " + std::to_string(c.values.overlap) + " | " +
              r::number(c.values.iou, "%.3f") + " | " + r::number(c.values.mean_ratio_difference) + " |\n";
     out += "\n";
   }
@@ -492,11 +481,11 @@ inline std::string format_markdown(const entropy_neuron_study& s) {
   for (const auto& m : s.models) {
     std::string list;
     for (const index i : m.neurons) list += (list.empty() ? "" : ", ") + std::to_string(i);
-    out += "| " + r::cell(m.model) + " | " + std::to_string(m.scores.norms.size()) + " | " +
+    out += "| " + detail::markdown_cell(m.model) + " | " + std::to_string(m.scores.norms.size()) + " | " +
            std::to_string(m.candidates.size()) + " | " + r::number(m.norm_threshold) + " | " + list + " |\n";
   }
   for (const auto& m : s.models) {
-    out += "\n## " + r::cell(m.model) + "\n\n| rank | neuron | norm | LogitVar | ratio |\n|---|---|---|---|---|\n";
+    out += "\n## " + detail::markdown_cell(m.model) + "\n\n| rank | neuron | norm | LogitVar | ratio |\n|---|---|---|---|---|\n";
     for (std::size_t k = 0; k < m.neurons.size(); ++k) {
       const index i = m.neurons[k];
       const double norm = m.scores.norms(i), lv = m.scores.logit_variance(i);
@@ -574,10 +563,7 @@ inline std::string format_json(const entropy_neuron_study& s) {
 // Writes `stem`.md, `stem`.csv and `stem`.json into `folder` (created when missing).
 inline void write_entropy_neuron_study(const std::filesystem::path& folder, const std::string& stem,
                                        const entropy_neuron_study& s) {
-  std::filesystem::create_directories(folder);
-  write_file_atomically(folder / (stem + ".md"), format_markdown(s));
-  write_file_atomically(folder / (stem + ".csv"), format_csv(s));
-  write_file_atomically(folder / (stem + ".json"), format_json(s));
+  detail::write_report_files(folder, stem, format_markdown(s), format_csv(s), format_json(s));
 }
 
 }  // namespace attrib

@@ -79,16 +79,6 @@ inline std::string format_csv(const knowledge_study& s) {
 
 inline std::string format_json(const knowledge_study& s) {
   using nlohmann::json;
-  const auto rows = [](const matrix& m) {
-    json a = json::array();
-    for (index i = 0; i < m.rows(); ++i) {
-      json r = json::array();
-      for (index j = 0; j < m.cols(); ++j) r.push_back(m(i, j));
-      a.push_back(std::move(r));
-    }
-    return a;
-  };
-  const auto number = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
   json j;
   j["dataset"] = s.dataset;
   j["columns"] = json::array();
@@ -103,29 +93,26 @@ inline std::string format_json(const knowledge_study& s) {
     j["maps"].push_back({{"source", t.source},
                          {"target", t.target},
                          {"pairs", t.pairs},
-                         {"true_effect", number(t.true_effect)},
-                         {"false_effect", number(t.false_effect)},
-                         {"target_accuracy", number(t.target_accuracy)},
-                         {"mean_effect", rows(t.mean_effect)},
-                         {"score", rows(t.score)}});
+                         {"true_effect", detail::json_number(t.true_effect)},
+                         {"false_effect", detail::json_number(t.false_effect)},
+                         {"target_accuracy", detail::json_number(t.target_accuracy)},
+                         {"mean_effect", detail::json_matrix(t.mean_effect)},
+                         {"score", detail::json_matrix(t.score)}});
   j["comparisons"] = json::array();
   for (const auto& c : s.comparisons)
     j["comparisons"].push_back({{"name", c.name},
                                 {"first", c.first},
                                 {"second", c.second},
-                                {"correlation", number(c.values.correlation)},
-                                {"max_difference", number(c.values.max_difference)},
-                                {"max_knowledge_difference", number(c.values.max_knowledge_difference)}});
+                                {"correlation", detail::json_number(c.values.correlation)},
+                                {"max_difference", detail::json_number(c.values.max_difference)},
+                                {"max_knowledge_difference", detail::json_number(c.values.max_knowledge_difference)}});
   return j.dump(1) + "\n";
 }
 
 // Writes `stem`.md, `stem`.csv and `stem`.json into `folder` (created when missing).
 inline void write_knowledge_study(const std::filesystem::path& folder, const std::string& stem,
                                   const knowledge_study& s) {
-  std::filesystem::create_directories(folder);
-  write_file_atomically(folder / (stem + ".md"), format_markdown(s));
-  write_file_atomically(folder / (stem + ".csv"), format_csv(s));
-  write_file_atomically(folder / (stem + ".json"), format_json(s));
+  detail::write_report_files(folder, stem, format_markdown(s), format_csv(s), format_json(s));
 }
 
 }  // namespace attrib

@@ -35,16 +35,6 @@ inline std::string model_table(const std::vector<std::string>& models, const mat
   return out;
 }
 
-inline nlohmann::json json_matrix(const matrix& m) {
-  nlohmann::json a = nlohmann::json::array();
-  for (index i = 0; i < m.rows(); ++i) {
-    nlohmann::json r = nlohmann::json::array();
-    for (index j = 0; j < m.cols(); ++j) r.push_back(std::isnan(m(i, j)) ? nlohmann::json(nullptr) : nlohmann::json(m(i, j)));
-    a.push_back(std::move(r));
-  }
-  return a;
-}
-
 }  // namespace detail
 
 inline std::string format_markdown(const truth_probe_study& s) {
@@ -149,14 +139,11 @@ inline std::string format_json(const truth_intervention_study& s) {
   return j.dump(1) + "\n";
 }
 
-// Writes `stem`.md, .csv and .json into `folder` (created when missing), each atomically.
+// Writes `stem`.md, .csv and .json into `folder` (detail::write_report_files).
 template <class Study>
   requires std::same_as<Study, truth_probe_study> || std::same_as<Study, truth_intervention_study>
 void write_truth_study(const std::filesystem::path& folder, const std::string& stem, const Study& s) {
-  std::filesystem::create_directories(folder);
-  write_file_atomically(folder / (stem + ".md"), format_markdown(s));
-  write_file_atomically(folder / (stem + ".csv"), format_csv(s));
-  write_file_atomically(folder / (stem + ".json"), format_json(s));
+  detail::write_report_files(folder, stem, format_markdown(s), format_csv(s), format_json(s));
 }
 
 }  // namespace attrib

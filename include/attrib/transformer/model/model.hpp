@@ -293,12 +293,15 @@ class transformer_model {
                     cache_.value(t.row, l, t.position));
       }
       a.attn.resize(a.q.rows(), c.dim);
-      // Tokens attend independently: chunks of tokens, each with its own scratch.
+      // Tokens attend independently: chunks of tokens, each with its thread's scratch, which
+      // the pool's threads keep from call to call (a decoding step allocates nothing).
       const std::size_t chunks = std::min<std::size_t>(where_.size(), 4 * threads_);
       parallel_for(chunks, threads_, [&](std::size_t chunk) {
-        std::vector<float> scores(longest_);
-        std::vector<const float*> key_rows(longest_);
-        std::vector<const float*> value_rows(longest_);
+        thread_local std::vector<float> scores;
+        thread_local std::vector<const float*> key_rows, value_rows;
+        scores.resize(longest_);
+        key_rows.resize(longest_);
+        value_rows.resize(longest_);
         for (std::size_t i = chunk; i < where_.size(); i += chunks) {
           const auto t = where_[i];
           // A row's positions lie kv_dim apart in the cache.
