@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,7 @@ namespace cli {
 
 namespace {
 
-const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene|refusal|entropy> --base M --post M [--sft M] --out DIR [options]
+const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene|refusal|entropy|all> --base M --post M [--sft M] --out DIR [options]
 
 The studies of "How Post-Training Reshapes LLMs" (Du et al., 2025) on a base model and its
 post-trained versions (docs/studies.md).
@@ -65,6 +66,9 @@ studies:
              the base's. The unembedding takes TransformerLens's defaults: the final norm folded
              in and centred over the vocabulary (--no-fold, --no-center turn them off). Needs no
              tokenizer. Writes entropy.md/.csv/.json.
+  all        every study above into --out with one page, index.md, that links their tables and
+             figures; without --data/--dataset, --train and --test it traces the generated cities
+             and trains the probes on larger_than,smaller_than, tested on cities
 
 models (.gguf, llama2.c .bin with --tokenizer, or Hugging Face directories; every model must have
 the same layers and width, and their tokenizers must give the same tokens for every prompt):
@@ -103,8 +107,9 @@ refusal:
   --resid-pre-only      add it once, at resid_pre (Arditi et al.)
   --max-tokens N        tokens generated per completion (default 16)
   --requests N, --test-requests N
-                        requests for the directions and for the completions (default 40 and 20,
-                        half harmful)
+                        requests for the directions and for the completions (default 40 and 20;
+                        the corpus alternates five harmful and five harmless, so multiples of 10
+                        are half harmful)
 
 prompts (knowledge, transfer, intervene):
   --few-shot N          knowledge, transfer: examples of each label per prompt (default 2)
@@ -415,6 +420,45 @@ int refusal_command(const arguments& a, const std::vector<study_model>& models,
   return 0;
 }
 
+// Every study into one folder, and a page that links their tables and figures.
+int all_command(const std::vector<std::string>& options, const std::set<std::string>& valued,
+                const std::set<std::string>& flags, const std::vector<study_model>& models,
+                const std::vector<attrib::named_model>& named) {
+  // The data each study reads, when the command line names none: the generated cities for the
+  // tracing and as the truth studies' test set, the number comparisons to train their probes.
+  std::vector<std::string> with_defaults = options;
+  const arguments given(options, valued, flags);
+  if (!given.has("data") && !given.has("dataset")) with_defaults.insert(with_defaults.end(), {"--dataset", "cities"});
+  if (!given.has("train")) with_defaults.insert(with_defaults.end(), {"--train", "larger_than,smaller_than"});
+  if (!given.has("test")) with_defaults.insert(with_defaults.end(), {"--test", "cities"});
+  const arguments a(with_defaults, valued, flags);
+  knowledge_command(a, "knowledge", models, named);
+  knowledge_command(a, "transfer", models, named);
+  truth_command(a, "truth", models, named);
+  truth_command(a, "intervene", models, named);
+  refusal_command(a, models, named);
+  entropy_command(a, named);
+  std::string page = "# How post-training reshapes ";
+  for (std::size_t m = 0; m < models.size(); ++m) page += (m == 0 ? "" : m + 1 == models.size() ? " and " : ", ") + models[m].name;
+  page += "\n\nEvery study of Du et al. (2025) that attrib runs, on these models (docs/studies.md explains each).\n\n"
+          "| study | paper | tables | figure |\n|---|---|---|---|\n"
+          "| knowledge storage: causal tracing with true/false pairs | Table 1 | [knowledge.md](knowledge.md), "
+          "[.csv](knowledge.csv), [.json](knowledge.json) | [knowledge.svg](knowledge.svg) |\n"
+          "| knowledge transfer: cross-model patching | section 3.2 | [transfer.md](transfer.md), [.csv](transfer.csv), "
+          "[.json](transfer.json) | [transfer.svg](transfer.svg) |\n";
+  if (models.size() > 2)
+    page += "| knowledge transfer, SFT model | section 3.2 | [transfer_sft.md](transfer_sft.md) | "
+            "[transfer_sft.svg](transfer_sft.svg) |\n";
+  page += "| truth directions and probe transfer | Table 2 | [truth.md](truth.md), [.csv](truth.csv), [.json](truth.json) | - |\n"
+          "| truth interventions | Table 3 | [intervene.md](intervene.md), [.csv](intervene.csv), [.json](intervene.json) | - |\n"
+          "| refusal directions | Table 4 | [refusal.md](refusal.md), [.csv](refusal.csv), [.json](refusal.json) | - |\n"
+          "| entropy neurons | Table 14 | [entropy.md](entropy.md), [.csv](entropy.csv), [.json](entropy.json) | - |\n";
+  const std::filesystem::path folder = a.required("out");
+  attrib::write_file_atomically(folder / "index.md", page);
+  messages(a) << "attrib llm study all: wrote " << (folder / "index.md").string() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int llm_study(const std::vector<std::string>& args) {
@@ -423,20 +467,21 @@ int llm_study(const std::vector<std::string>& args) {
     return args.empty() ? 2 : 0;
   }
   const std::string study = args[0];
-  const arguments a(std::vector<std::string>(args.begin() + 1, args.end()),
-                    {"base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset",
-                     "train", "test", "layer", "layers", "coefficient", "max-statements", "max-pairs", "few-shot",
-                     "seed", "prefix", "suffix", "true-answer", "false-answer", "out", "threads", "count",
-                     "top-fraction", "requests", "test-requests", "template", "base-template", "post-template",
-                     "sft-template", "position", "max-tokens"},
-                    {"help", "quiet", "no-fold", "no-center", "resid-pre-only"});
+  const std::set<std::string> valued = {
+      "base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset", "train", "test",
+      "layer", "layers", "coefficient", "max-statements", "max-pairs", "few-shot", "seed", "prefix", "suffix",
+      "true-answer", "false-answer", "out", "threads", "count", "top-fraction", "requests", "test-requests",
+      "template", "base-template", "post-template", "sft-template", "position", "max-tokens"};
+  const std::set<std::string> flags = {"help", "quiet", "no-fold", "no-center", "resid-pre-only"};
+  const std::vector<std::string> options(args.begin() + 1, args.end());
+  const arguments a(options, valued, flags);
   if (a.flag("help")) {
     std::cout << help;
     return 0;
   }
   const bool tracing = study == "knowledge" || study == "transfer";
-  if (!tracing && study != "truth" && study != "intervene" && study != "entropy" && study != "refusal")
-    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene, refusal or entropy");
+  if (!tracing && study != "truth" && study != "intervene" && study != "entropy" && study != "refusal" && study != "all")
+    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene, refusal, entropy or all");
   a.required("out");
   std::vector<study_model> models;
   // The entropy-neuron study reads weights alone; the others encode text.
@@ -446,6 +491,7 @@ int llm_study(const std::vector<std::string>& args) {
   if (a.has("sft")) models.push_back(load_study_model(a, "sft", text));
   std::vector<attrib::named_model> named;
   for (const auto& m : models) named.push_back({m.name, m.loaded.model.get()});
+  if (study == "all") return all_command(options, valued, flags, models, named);
   if (study == "entropy") return entropy_command(a, named);
   if (study == "refusal") return refusal_command(a, models, named);
   return tracing ? knowledge_command(a, study, models, named) : truth_command(a, study, models, named);

@@ -9,6 +9,7 @@
 #include "attrib/studies/entropy_neurons.hpp"
 #include "attrib/studies/few_shot_prompt.hpp"
 #include "attrib/studies/instruction_corpus.hpp"
+#include "attrib/studies/knowledge_editing.hpp"
 #include "attrib/studies/knowledge_pairs.hpp"
 #include "attrib/studies/knowledge_report.hpp"
 #include "attrib/studies/knowledge_tracing.hpp"

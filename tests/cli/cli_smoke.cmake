@@ -414,6 +414,16 @@ file(READ "${WORK}/study/refusal.md" refusal_md)
 if(NOT refusal_md MATCHES "r_instruct -> h_instruct")
   message(FATAL_ERROR "llm study refusal: refusal.md lacks Table 4's rows:\n${refusal_md}")
 endif()
+# attrib llm study all: every study into one folder and a page linking them.
+run_ok("${ATTRIB}" llm study all --base "${stories}/stories260K.gguf" --post "${DATA}/models/stories260K-instruct"
+       --tokenizer "${stories}/tok512.bin" --train "${WORK}/truth_train.csv" --test "${WORK}/truth_test.csv"
+       --max-pairs 2 --requests 10 --test-requests 10 --max-tokens 4 --quiet --out "${WORK}/study_all")
+file(READ "${WORK}/study_all/index.md" index_md)
+foreach(stem knowledge transfer truth intervene refusal entropy)
+  if(NOT EXISTS "${WORK}/study_all/${stem}.md" OR NOT index_md MATCHES "\\(${stem}.md\\)")
+    message(FATAL_ERROR "llm study all: ${stem}.md is missing or not linked from index.md:\n${index_md}")
+  endif()
+endforeach()
 file(WRITE "${WORK}/no_label.csv" "statement,truth\nThe sky is blue.,1\n")
 run_fails("label" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf"
           --data "${WORK}/no_label.csv" --out "${WORK}/study")
