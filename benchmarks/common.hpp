@@ -8,6 +8,7 @@
 
 #include "attrib/core/random.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/transformer/model/config.hpp"
 
 namespace bench {
 
@@ -52,6 +53,21 @@ paired_seconds time_against_baseline(benchmark::State& state, Method&& method, B
 }
 
 // A rows x cols matrix of standard normal draws from rng(seed).
+// GPT-2 small's shape (124M parameters with 12 layers); fewer layers for benchmarks that read
+// one layer alone.
+inline attrib::transformer_config gpt2_small_shape(attrib::index layers = 12) {
+  attrib::transformer_config c;
+  c.architecture = attrib::transformer_architecture::gpt2;
+  c.dim = 768;
+  c.hidden_dim = 3072;
+  c.n_layers = layers;
+  c.n_heads = 12;
+  c.n_kv_heads = 12;
+  c.vocab_size = 50257;
+  c.context_length = 1024;
+  return c;
+}
+
 inline attrib::matrix random_rows(attrib::index rows, attrib::index cols, std::uint64_t seed) {
   attrib::rng random(seed);
   attrib::matrix m(rows, cols);

@@ -58,18 +58,7 @@ const attrib::transformer_model& stories() {
 }
 
 const attrib::transformer_model& gpt2_last_layer() {
-  static const auto m = [] {
-    attrib::transformer_config c;
-    c.architecture = attrib::transformer_architecture::gpt2;
-    c.dim = 768;
-    c.hidden_dim = 3072;
-    c.n_layers = 1;
-    c.n_heads = 12;
-    c.n_kv_heads = 12;
-    c.vocab_size = 50257;
-    c.context_length = 1024;
-    return attrib::random_transformer_model(c, 2024);
-  }();
+  static const auto m = attrib::random_transformer_model(bench::gpt2_small_shape(1), 2024);
   return m;
 }
 
