@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attrib/studies/edit_requests.hpp"
 #include "attrib/studies/knowledge_editing.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/transformer/loading/llama2c_loader.hpp"
@@ -510,4 +511,35 @@ TEST_CASE("knowledge editing: bad input is refused by name") {
   const attrib::named_model null_model{"nothing", nullptr};
   CHECK_THROWS_WITH_AS(attrib::knowledge_editing_study_of(null_model, stories_tok(), traced_layer, one, sample),
                        doctest::Contains("is null"), invalid_argument);
+}
+
+TEST_CASE("edit requests: the JSON file's fields, and errors that name the request and the field") {
+  const auto requests = attrib::parse_edit_requests(
+      R"([{"prompt": "Lily has a red ball. The ball is", "subject": "The ball", "new_object": " big",
+           "paraphrases": ["Her ball is"], "neighbours": ["The sun was", "She went to the"]},
+          {"prompt": "Tom saw a cat. The cat", "subject": "The cat", "new_object": " ran", "true_object": " was"}])",
+      "edits.json");
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].subject == "The ball");
+  CHECK(requests[0].new_object == " big");
+  CHECK(requests[0].true_object.empty());
+  CHECK(requests[0].paraphrases == std::vector<std::string>{"Her ball is"});
+  CHECK(requests[0].neighbours.size() == 2);
+  CHECK(requests[1].true_object == " was");
+  CHECK(requests[1].paraphrases.empty());
+  const auto fails = [](const char* text, const char* message) {
+    CHECK_THROWS_WITH_AS(attrib::parse_edit_requests(text, "edits.json"), doctest::Contains(message),
+                         attrib::invalid_argument);
+  };
+  fails("[]", "non-empty array");
+  fails("{\"prompt\": \"x\"}", "non-empty array");
+  fails("[1]", "request 0 is 1, expected an object");
+  fails(R"([{"prompt": "a b", "subject": "a"}])", "request 0 has no 'new_object'");
+  fails(R"([{"prompt": "a b", "subject": 3, "new_object": " c"}])", "'subject' is 3, expected a string");
+  fails(R"([{"prompt": "a b", "subject": "z", "new_object": " c"}])", "does not occur in the prompt");
+  fails(R"([{"prompt": "a b", "subject": "a", "new_object": " c", "neighbours": "x"}])", "expected an array of strings");
+  fails(R"([{"prompt": "a b", "subject": "a", "new_object": " c", "paraphrases": [""]}])", "expected non-empty strings");
+  fails("[{\"prompt\": ", "not valid JSON");
+  CHECK_THROWS_WITH_AS(attrib::read_edit_requests("/nonexistent/edits.json"), doctest::Contains("cannot open"),
+                       attrib::invalid_argument);
 }

@@ -10,6 +10,7 @@
 
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
+#include "attrib/studies/edit_requests.hpp"
 #include "attrib/studies/entropy_neurons.hpp"
 #include "attrib/studies/instruction_corpus.hpp"
 #include "attrib/studies/knowledge_report.hpp"
@@ -24,7 +25,7 @@ namespace cli {
 
 namespace {
 
-const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene|refusal|entropy|all> --base M --post M [--sft M] --out DIR [options]
+const char* help = R"(usage: attrib llm study <knowledge|transfer|truth|intervene|refusal|edit|entropy|all> --base M --post M [--sft M] --out DIR [options]
 
 The studies of "How Post-Training Reshapes LLMs" (Du et al., 2025) on a base model and its
 post-trained versions (docs/studies.md).
@@ -59,6 +60,11 @@ studies:
              the fraction of completions that start with a refusal phrase. The requests come from
              attrib's instruction corpus, whose harmful side is a placeholder category (--requests,
              --test-requests, --seed). Writes refusal.md/.csv/.json.
+  edit       knowledge editing ("better localisation, better editing"): each request of --edits
+             edited in every model on its own by a rank-one ROME update of the MLP at --layer
+             (the layer tracing located; default the middle), with efficacy, paraphrase and
+             specificity; --sweep edits at every layer to show whether that layer edits best.
+             Writes edit_<model>.md/.csv/.json.
   entropy    entropy neurons (Table 14): among the last MLP's neurons with the largest output
              weights (--top-fraction, default 0.25), the --count (default 10) whose output
              direction varies least across the unembedding (LogitVar, computed in Gram form
@@ -110,6 +116,16 @@ refusal:
                         requests for the directions and for the completions (default 40 and 20;
                         the corpus alternates five harmful and five harmless, so multiples of 10
                         are half harmful)
+
+edit:
+  --edits FILE          a JSON array of requests {"prompt", "subject", "new_object", optional
+                        "true_object", "paraphrases": [...], "neighbours": [...]}
+  --layer L             the edited layer (default the middle one)
+  --sweep               edit at every layer as well
+  --sample FILE         text whose MLP keys give ROME's second moment C, one passage per line
+                        (default: the requests' own prompts, paraphrases and neighbours)
+  --lambda X            ridge added to C (default 0 with --sample, 0.1 without)
+  --steps N             Adam steps on the MLP output (default 20)
 
 prompts (knowledge, transfer, intervene):
   --few-shot N          knowledge, transfer: examples of each label per prompt (default 2)
@@ -420,6 +436,53 @@ int refusal_command(const arguments& a, const std::vector<study_model>& models,
   return 0;
 }
 
+int edit_command(const arguments& a, const std::vector<study_model>& models,
+                 const std::vector<attrib::named_model>& named) {
+  const auto requests = attrib::read_edit_requests(a.required("edits"));
+  // The keys' second moment: the caller's text, one passage per line, or the requests' own
+  // prompts, paraphrases and neighbours (few tokens: a ridge keeps C invertible).
+  std::vector<std::string> passages;
+  if (a.has("sample")) {
+    const auto text = attrib::detail::read_file_bytes_at_most(a.text("sample"), std::size_t{64} << 20, "a text file of passages");
+    for (const auto& line : split(text, '\n'))
+      if (!line.empty()) passages.push_back(line);
+    if (passages.empty()) throw usage_error("--sample '" + a.text("sample") + "' holds no text");
+  } else {
+    for (const auto& r : requests) {
+      passages.push_back(r.prompt);
+      passages.insert(passages.end(), r.paraphrases.begin(), r.paraphrases.end());
+      passages.insert(passages.end(), r.neighbours.begin(), r.neighbours.end());
+    }
+  }
+  attrib::knowledge_editing_options options;
+  options.rome.lambda = a.number("lambda", a.has("sample") ? 0.0 : 0.1);
+  options.rome.steps = static_cast<attrib::index>(a.integer("steps", options.rome.steps, 1, 100000));
+  options.rome.threads = a.threads();
+  const std::filesystem::path folder = a.required("out");
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    const attrib::index layers = models[m].loaded.model->config().n_layers;
+    const auto layer = static_cast<attrib::index>(a.integer("layer", layers / 2, 0, layers - 1));
+    const auto& tok = *models[m].loaded.tokenizer;
+    std::vector<std::vector<attrib::token_id>> sample;
+    for (const auto& p : passages) sample.push_back(tok.encode(p));
+    progress bar(a, "attrib llm study edit", "edits", 0);
+    options.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
+    const auto s = a.flag("sweep")
+                       ? attrib::knowledge_editing_layer_sweep(named[m], tok, layer, requests, sample, options)
+                       : attrib::knowledge_editing_study_of(named[m], tok, layer, requests, sample, options);
+    const std::string stem = "edit_" + models[m].name;
+    attrib::write_knowledge_editing_study(folder, stem, s);
+    auto& out = messages(a);
+    for (const auto& l : s.layers)
+      out << "attrib llm study: " << models[m].name << ", " << requests.size() << " edits at layer " << l.layer
+          << (l.traced ? " (traced)" : "") << ": efficacy " << attrib::detail::fixed(l.efficacy, 2) << ", paraphrase "
+          << attrib::detail::fixed(l.paraphrase, 2) << ", specificity " << attrib::detail::fixed(l.specificity, 2)
+          << "\n";
+    out << "  wrote " << (folder / (stem + ".md")).string() << " and .csv, .json\n";
+  }
+  return 0;
+}
+
 // Every study into one folder, and a page that links their tables and figures.
 int all_command(const std::vector<std::string>& options, const std::set<std::string>& valued,
                 const std::set<std::string>& flags, const std::vector<study_model>& models,
@@ -471,8 +534,9 @@ int llm_study(const std::vector<std::string>& args) {
       "base", "post", "sft", "base-name", "post-name", "sft-name", "tokenizer", "data", "dataset", "train", "test",
       "layer", "layers", "coefficient", "max-statements", "max-pairs", "few-shot", "seed", "prefix", "suffix",
       "true-answer", "false-answer", "out", "threads", "count", "top-fraction", "requests", "test-requests",
-      "template", "base-template", "post-template", "sft-template", "position", "max-tokens"};
-  const std::set<std::string> flags = {"help", "quiet", "no-fold", "no-center", "resid-pre-only"};
+      "template", "base-template", "post-template", "sft-template", "position", "max-tokens", "edits", "sample",
+      "lambda", "steps"};
+  const std::set<std::string> flags = {"help", "quiet", "no-fold", "no-center", "resid-pre-only", "sweep"};
   const std::vector<std::string> options(args.begin() + 1, args.end());
   const arguments a(options, valued, flags);
   if (a.flag("help")) {
@@ -480,8 +544,9 @@ int llm_study(const std::vector<std::string>& args) {
     return 0;
   }
   const bool tracing = study == "knowledge" || study == "transfer";
-  if (!tracing && study != "truth" && study != "intervene" && study != "entropy" && study != "refusal" && study != "all")
-    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene, refusal, entropy or all");
+  if (!tracing && study != "truth" && study != "intervene" && study != "entropy" && study != "refusal" && study != "all" &&
+      study != "edit")
+    throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene, refusal, edit, entropy or all");
   a.required("out");
   std::vector<study_model> models;
   // The entropy-neuron study reads weights alone; the others encode text.
@@ -492,6 +557,7 @@ int llm_study(const std::vector<std::string>& args) {
   std::vector<attrib::named_model> named;
   for (const auto& m : models) named.push_back({m.name, m.loaded.model.get()});
   if (study == "all") return all_command(options, valued, flags, models, named);
+  if (study == "edit") return edit_command(a, models, named);
   if (study == "entropy") return entropy_command(a, named);
   if (study == "refusal") return refusal_command(a, models, named);
   return tracing ? knowledge_command(a, study, models, named) : truth_command(a, study, models, named);

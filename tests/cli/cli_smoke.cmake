@@ -424,6 +424,23 @@ foreach(stem knowledge transfer truth intervene refusal entropy)
     message(FATAL_ERROR "llm study all: ${stem}.md is missing or not linked from index.md:\n${index_md}")
   endif()
 endforeach()
+# attrib llm study edit: a ROME edit of stories260K at layer 2 makes " big" follow the prompt
+# (efficacy 1 in the library's tests); a request whose subject is not in its prompt is refused.
+file(WRITE "${WORK}/edits.json" "[{\"prompt\": \"Lily has a red ball. The ball is\", \"subject\": \"The ball\",
+  \"new_object\": \" big\", \"paraphrases\": [\"Lily has a red ball. Her ball is\"],
+  \"neighbours\": [\"Tom has a big dog. The dog is\", \"The sun was\"]}]\n")
+run_ok("${ATTRIB}" llm study edit --base "${stories}/stories260K.gguf" --post "${DATA}/models/stories260K-instruct"
+       --tokenizer "${stories}/tok512.bin" --edits "${WORK}/edits.json" --layer 2 --out "${WORK}/study")
+if(NOT last_err MATCHES "base, 1 edits at layer 2 \\(traced\\): efficacy 1.00")
+  message(FATAL_ERROR "llm study edit printed:\n${last_err}")
+endif()
+if(NOT EXISTS "${WORK}/study/edit_base.md" OR NOT EXISTS "${WORK}/study/edit_post.json")
+  message(FATAL_ERROR "llm study edit: edit_base.md or edit_post.json is missing")
+endif()
+file(WRITE "${WORK}/bad_edits.json" "[{\"prompt\": \"Lily ran.\", \"subject\": \"Tom\", \"new_object\": \" big\"}]")
+run_fails("request 0: the subject 'Tom' does not occur in the prompt" "${ATTRIB}" llm study edit
+          --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf" --edits "${WORK}/bad_edits.json"
+          --out "${WORK}/study")
 file(WRITE "${WORK}/no_label.csv" "statement,truth\nThe sky is blue.,1\n")
 run_fails("label" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf" --post "${stories}/stories260K.gguf"
           --data "${WORK}/no_label.csv" --out "${WORK}/study")

@@ -14,7 +14,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +23,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/core/text.hpp"
 #include "attrib/io/atomic_file.hpp"
+#include "attrib/io/detail/file_bytes.hpp"
 
 namespace attrib {
 
@@ -348,17 +348,7 @@ inline truth_dataset parse_truth_csv(std::string_view text, const std::string& s
 // parse_truth_csv on a file's bytes, named after the file's stem ("cities" for cities.csv). The
 // read stops past the size limit, so a huge or endless file (a device, a pipe) fails early.
 inline truth_dataset read_truth_csv(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw invalid_argument(path.string() + ": cannot open file for reading, expected a truth dataset CSV");
-  std::string bytes;
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    bytes.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (bytes.size() > detail::truth_csv_max_bytes)
-      throw invalid_argument(path.string() + ": file is larger than " + std::to_string(detail::truth_csv_max_bytes) +
-                             " bytes (32 MiB), expected a truth dataset CSV");
-  }
-  if (in.bad()) throw invalid_argument(path.string() + ": read failed");
+  const auto bytes = detail::read_file_bytes_at_most(path, detail::truth_csv_max_bytes, "a truth dataset CSV (at most 32 MiB)");
   return parse_truth_csv(bytes, path.string(), path.stem().string());
 }
 
