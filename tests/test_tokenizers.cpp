@@ -18,6 +18,7 @@
 #include "attrib/tokenizers/regex_pretokenizer.hpp"
 #include "attrib/tokenizers/sentencepiece_bpe.hpp"
 #include "attrib/tokenizers/tokenizer_json.hpp"
+#include "attrib/tokenizers/word_vocabulary.hpp"
 
 // Both vocabularies attrib reads serve the LLM studies.
 static_assert(attrib::tokenizer<attrib::sentencepiece_bpe>);
@@ -454,4 +455,58 @@ TEST_CASE("tokenizer.json and config.json nested deeper than json_max_depth are 
   const std::string deep = "{\"model\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   CHECK_THROWS_WITH_AS(attrib::parse_hf_tokenizer(deep), doctest::Contains("JSON nested deeper than 128 levels"),
                        attrib::format_error);
+}
+
+TEST_CASE("tokenizers: a word vocabulary makes every corpus word one token and still spells anything") {
+  const std::vector<std::string> corpus = {"The city of Vorami is in Telkor.",
+                                           "Tom lives in Vorami. This statement is: TRUE\nVorami is a town in Telkor.",
+                                           "Q: How do I feed Bob's cat?\nA: Give the cat some fifty-one fish."};
+  const auto v = attrib::word_vocabulary(corpus);
+  // Written and read back as a llama2.c tokenizer file.
+  const std::string bytes = attrib::format_llama2c_tokenizer(v);
+  const auto parsed = attrib::parse_llama2c_tokenizer(std::as_bytes(std::span(bytes.data(), bytes.size())), v.pieces.size());
+  CHECK(parsed.max_token_length == v.max_token_length);
+  CHECK(parsed.pieces == v.pieces);
+  CHECK(parsed.scores == v.scores);
+  const auto tok = attrib::sentencepiece_bpe::from_llama2c(parsed);
+  CHECK(tok.bos() == 1);
+  CHECK(v.pieces[3] == "<0x00>");
+  CHECK(v.pieces[258] == "<0xFF>");
+
+  // Each word, after a space or at the start of a line, is one token whose piece is the word.
+  for (const std::string word : {"The", "city", "Vorami", "Telkor", "TRUE", "fifty-one", "Bob", "cat", "Q", "A"}) {
+    const auto after_space = tok.encode("is " + word, false);
+    REQUIRE(after_space.size() == 2);
+    CHECK(tok.piece(after_space[1]) == " " + word);
+    const auto after_newline = tok.encode("is\n" + word, false);
+    REQUIRE(after_newline.size() == 3);
+    CHECK(tok.piece(after_newline[2]) == word);
+  }
+  // A corpus sentence: one token per word and per punctuation mark.
+  const auto ids = tok.encode("Tom lives in Vorami.", true);
+  CHECK(ids.size() == 6);  // BOS, 4 words, "."
+  CHECK(tok.decode(ids) == "Tom lives in Vorami.");  // BOS drops the dummy-prefix space
+  for (const auto& text : corpus) {
+    const auto t = tok.encode(text, false);
+    CHECK(tok.decode(t) == " " + text);  // without BOS the dummy-prefix space stays
+  }
+  // Words outside the corpus fall back to characters, and characters outside it to bytes.
+  const std::string unseen = "Zebra caf\xc3\xa9 Vor";
+  const auto u = tok.encode(unseen, false);
+  CHECK(u.size() > 5);
+  CHECK(tok.decode(u) == " " + unseen);
+
+  // The same texts give the same vocabulary; absurd input is refused by name.
+  CHECK(attrib::word_vocabulary(corpus).pieces == v.pieces);
+  CHECK_THROWS_WITH_AS(attrib::word_vocabulary(std::vector<std::string>{std::string(65, 'a')}),
+                       doctest::Contains("at most 64"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::word_vocabulary(corpus, 5), doctest::Contains("more than 5 distinct words"),
+                       attrib::invalid_argument);
+  auto bad = v;
+  bad.scores.pop_back();
+  CHECK_THROWS_WITH_AS(attrib::format_llama2c_tokenizer(bad), doctest::Contains("scores"), attrib::invalid_argument);
+  bad = v;
+  bad.pieces[5] = std::string(static_cast<std::size_t>(v.max_token_length) + 1, 'x');
+  CHECK_THROWS_WITH_AS(attrib::format_llama2c_tokenizer(bad), doctest::Contains("longer than max_token_length"),
+                       attrib::invalid_argument);
 }

@@ -79,9 +79,11 @@ double model_log_prob(const attrib::transformer_model& model, const std::vector<
 
 double softplus_of_negative(double m) { return std::log(1.0 + std::exp(-m)); }
 
-// The DPO loss of the double tape's current parameters, from its logits.
+// The DPO loss of the double tape's current parameters, from its logits, plus nll_weight times
+// each chosen completion's mean negative log-likelihood per token.
 double double_loss(tape_d& tape, const std::vector<preference_pair>& pairs,
-                   const std::vector<attrib::reference_log_probabilities>& ref, double beta) {
+                   const std::vector<attrib::reference_log_probabilities>& ref, double beta,
+                   double nll_weight = 0.0) {
   std::vector<std::vector<token_id>> seqs;
   for (const auto& p : pairs) {
     seqs.push_back(concat(p.prompt, p.chosen));
@@ -93,9 +95,10 @@ double double_loss(tape_d& tape, const std::vector<preference_pair>& pairs,
     const auto c0 = tape.first_row(2 * i), r0 = tape.first_row(2 * i + 1);
     const auto c = tape.logits().middleRows(c0, r0 - c0);
     const auto r = tape.logits().middleRows(r0, tape.first_row(2 * i + 2) - r0);
-    const double m = beta * ((completion_log_prob(c, pairs[i].prompt, pairs[i].chosen) - ref[i].chosen) -
+    const double chosen = completion_log_prob(c, pairs[i].prompt, pairs[i].chosen);
+    const double m = beta * ((chosen - ref[i].chosen) -
                              (completion_log_prob(r, pairs[i].prompt, pairs[i].rejected) - ref[i].rejected));
-    loss += softplus_of_negative(m);
+    loss += softplus_of_negative(m) - nll_weight * chosen / static_cast<double>(pairs[i].chosen.size());
   }
   return loss / static_cast<double>(pairs.size());
 }
@@ -153,9 +156,18 @@ TEST_CASE("dpo: sequence log-probability, loss, margins and accuracy match the f
   const auto l = attrib::dpo_loss(policy, ref, pairs, beta);
   CHECK(l.loss == r.loss);
   CHECK(l.gradient.tensors.empty());
+  // The NLL term adds weight x the mean over pairs of -log pi(chosen) / |chosen|; margins unchanged.
+  double nll = 0.0;
+  for (const auto& p : pairs)
+    nll -= model_log_prob(pm, p.prompt, p.chosen) / static_cast<double>(p.chosen.size()) / 4.0;
+  const auto with_nll = attrib::dpo_loss(policy, ref, pairs, beta, 1, 0.5);
+  CHECK(with_nll.loss == doctest::Approx(loss + 0.5 * nll).epsilon(1e-5));
+  CHECK(with_nll.margins == l.margins);
+  CHECK_THROWS_WITH_AS(attrib::dpo_loss(policy, ref, pairs, beta, 1, -1.0), doctest::Contains("chosen_nll_weight"),
+                       attrib::invalid_argument);
 }
 
-TEST_CASE("dpo: the gradient matches central differences of a double-precision loss") {
+TEST_CASE("dpo: the gradient matches central differences of a double-precision loss, with and without the NLL term") {
   const auto pairs = tiny_pairs();
   const auto pm = policy_model();
   const auto rm = reference_model();
@@ -165,43 +177,46 @@ TEST_CASE("dpo: the gradient matches central differences of a double-precision l
   std::vector<attrib::reference_log_probabilities> ref;
   for (const auto& p : pairs)
     ref.push_back({model_log_prob(rm, p.prompt, p.chosen), model_log_prob(rm, p.prompt, p.rejected)});
-  const auto r = attrib::dpo_loss_and_gradient(policy, ref, pairs, beta, 2);
+  for (const double nll : {0.0, 0.7}) {
+    CAPTURE(nll);
+    const auto r = attrib::dpo_loss_and_gradient(policy, ref, pairs, beta, 2, true, nll);
 
-  tape_d tape(policy);
-  CHECK(double_loss(tape, pairs, ref, beta) == doctest::Approx(r.loss).epsilon(1e-5));
-  const double eps = 1e-4;
-  int checked = 0;
-  for (const std::string name : {"token_embedding", "layers.0.wq", "layers.0.wk", "layers.1.w_gate",
-                                 "layers.1.w_down", "layers.0.attn_norm", "final_norm", "output"}) {
-    const Index k = policy.find(name);
-    REQUIRE(k >= 0);
-    const auto& g = r.gradient.tensors[static_cast<std::size_t>(k)];
-    // The entry with the largest gradient, and one drawn at random.
-    Index big = 0;
-    for (Index i = 1; i < g.size(); ++i)
-      if (std::abs(g.data()[i]) > std::abs(g.data()[big])) big = i;
-    attrib::rng gen(static_cast<std::uint64_t>(k) + 17);
-    const Index any = static_cast<Index>(gen.below(static_cast<std::uint64_t>(g.size())));
-    const double scale = g.cwiseAbs().maxCoeff();
-    REQUIRE(scale > 1e-6);
-    for (Index i : {big, any}) {
-      auto& theta = tape.parameters()[static_cast<std::size_t>(k)].data()[i];
-      const double saved = theta;
-      theta = saved + eps;
-      const double up = double_loss(tape, pairs, ref, beta);
-      theta = saved - eps;
-      const double down = double_loss(tape, pairs, ref, beta);
-      theta = saved;
-      const double fd = (up - down) / (2 * eps);
-      INFO(name << "[" << i << "]: analytic " << g.data()[i] << ", central difference " << fd);
-      if (i == big)
-        CHECK(std::abs(g.data()[i] - fd) <= 1e-2 * std::abs(fd));
-      else
-        CHECK(std::abs(g.data()[i] - fd) <= 1e-2 * std::max(std::abs(fd), 0.05 * scale));
-      ++checked;
+    tape_d tape(policy);
+    CHECK(double_loss(tape, pairs, ref, beta, nll) == doctest::Approx(r.loss).epsilon(1e-5));
+    const double eps = 1e-4;
+    int checked = 0;
+    for (const std::string name : {"token_embedding", "layers.0.wq", "layers.0.wk", "layers.1.w_gate",
+                                   "layers.1.w_down", "layers.0.attn_norm", "final_norm", "output"}) {
+      const Index k = policy.find(name);
+      REQUIRE(k >= 0);
+      const auto& g = r.gradient.tensors[static_cast<std::size_t>(k)];
+      // The entry with the largest gradient, and one drawn at random.
+      Index big = 0;
+      for (Index i = 1; i < g.size(); ++i)
+        if (std::abs(g.data()[i]) > std::abs(g.data()[big])) big = i;
+      attrib::rng gen(static_cast<std::uint64_t>(k) + 17);
+      const Index any = static_cast<Index>(gen.below(static_cast<std::uint64_t>(g.size())));
+      const double scale = g.cwiseAbs().maxCoeff();
+      REQUIRE(scale > 1e-6);
+      for (Index i : {big, any}) {
+        auto& theta = tape.parameters()[static_cast<std::size_t>(k)].data()[i];
+        const double saved = theta;
+        theta = saved + eps;
+        const double up = double_loss(tape, pairs, ref, beta, nll);
+        theta = saved - eps;
+        const double down = double_loss(tape, pairs, ref, beta, nll);
+        theta = saved;
+        const double fd = (up - down) / (2 * eps);
+        INFO(name << "[" << i << "]: analytic " << g.data()[i] << ", central difference " << fd);
+        if (i == big)
+          CHECK(std::abs(g.data()[i] - fd) <= 1e-2 * std::abs(fd));
+        else
+          CHECK(std::abs(g.data()[i] - fd) <= 1e-2 * std::max(std::abs(fd), 0.05 * scale));
+        ++checked;
+      }
     }
+    CHECK(checked == 16);
   }
-  CHECK(checked == 16);
 }
 
 TEST_CASE("dpo: a policy equal to its reference has loss log 2 and zero margins") {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "attrib/studies/entropy_neurons.hpp"
 #include "attrib/studies/instruction_corpus.hpp"
 #include "attrib/studies/knowledge_report.hpp"
+#include "attrib/studies/paper_conclusions.hpp"
 #include "attrib/studies/refusal_direction.hpp"
 #include "attrib/studies/truth_report.hpp"
 #include "commands.hpp"
@@ -73,8 +75,10 @@ studies:
              in and centred over the vocabulary (--no-fold, --no-center turn them off). Needs no
              tokenizer. Writes entropy.md/.csv/.json.
   all        every study above into --out with one page, index.md, that links their tables and
-             figures; without --data/--dataset, --train and --test it traces the generated cities
-             and trains the probes on larger_than,smaller_than, tested on cities
+             figures and checks the paper's qualitative conclusions one by one on these models
+             (conclusions.md/.csv/.json: measure, the paper's value, this run's, the criterion,
+             the verdict); without --data/--dataset, --train and --test it traces the generated
+             cities and trains the probes on larger_than,smaller_than, tested on cities
 
 models (.gguf, llama2.c .bin with --tokenizer, or Hugging Face directories; every model must have
 the same layers and width, and their tokenizers must give the same tokens for every prompt):
@@ -237,8 +241,18 @@ void require_same_tokens(const std::vector<study_model>& models, const std::vect
                           "'; comparing the models position by position needs one tokenisation");
 }
 
+// What `all` keeps of each study, to check the paper's conclusions on.
+struct kept_studies {
+  std::optional<attrib::knowledge_study> storage;
+  std::vector<attrib::knowledge_study> transfers;
+  std::optional<attrib::truth_probe_study> truth;
+  std::optional<attrib::truth_intervention_study> intervention;
+  std::optional<attrib::refusal_study> refusal;
+  std::optional<attrib::entropy_neuron_study> entropy;
+};
+
 int knowledge_command(const arguments& a, const std::string& study, const std::vector<study_model>& models,
-                      const std::vector<attrib::named_model>& named) {
+                      const std::vector<attrib::named_model>& named, kept_studies* keep = nullptr) {
   const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
   attrib::knowledge_prompt_options prompt;
   prompt.seed = seed;
@@ -274,12 +288,14 @@ int knowledge_command(const arguments& a, const std::string& study, const std::v
   if (study == "knowledge") {
     const auto s = traced([&](const auto& o) { return attrib::knowledge_storage_study(named, pairs, data.name, o); });
     report(a, s, folder, "knowledge", "knowledge storage: " + data.name);
+    if (keep != nullptr) keep->storage = s;
     return 0;
   }
   for (std::size_t m = 1; m < named.size(); ++m) {
     const auto s = traced([&](const auto& o) { return attrib::knowledge_transfer_study(named[0], named[m], pairs, data.name, o); });
     report(a, s, folder, m == 1 ? "transfer" : "transfer_sft",
            std::string(m == 1 ? "knowledge transfer: " : "knowledge transfer (SFT): ") + data.name);
+    if (keep != nullptr) keep->transfers.push_back(s);
   }
   return 0;
 }
@@ -294,7 +310,7 @@ attrib::truth_dataset dataset_from_spec(const std::string& option, const std::st
 }
 
 int truth_command(const arguments& a, const std::string& study, const std::vector<study_model>& models,
-                  const std::vector<attrib::named_model>& named) {
+                  const std::vector<attrib::named_model>& named, kept_studies* keep = nullptr) {
   const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
   std::vector<attrib::truth_dataset> train;
   for (const auto& spec : split(a.required("train"), ',')) train.push_back(dataset_from_spec("train", spec, seed));
@@ -325,6 +341,7 @@ int truth_command(const arguments& a, const std::string& study, const std::vecto
             << attrib::detail::fixed(s.transfer_accuracy(static_cast<attrib::index>(i), static_cast<attrib::index>(j)))
             << ", cos " << attrib::detail::fixed(s.cosine(static_cast<attrib::index>(i), static_cast<attrib::index>(j))) << "\n";
     out << "  wrote " << (folder / "truth.md").string() << " and .csv, .json\n";
+    if (keep != nullptr) keep->truth = s;
     return 0;
   }
   attrib::truth_query_options query;
@@ -350,10 +367,11 @@ int truth_command(const arguments& a, const std::string& study, const std::vecto
       out << "  " << s.models[i] << " direction steering " << s.models[j] << ": effect "
           << attrib::detail::fixed(s.effect(static_cast<attrib::index>(i), static_cast<attrib::index>(j))) << "\n";
   out << "  wrote " << (folder / "intervene.md").string() << " and .csv, .json\n";
+  if (keep != nullptr) keep->intervention = s;
   return 0;
 }
 
-int entropy_command(const arguments& a, const std::vector<attrib::named_model>& named) {
+int entropy_command(const arguments& a, const std::vector<attrib::named_model>& named, kept_studies* keep = nullptr) {
   attrib::entropy_neuron_options options;
   options.count = static_cast<std::size_t>(a.integer("count", 10, 1, 1 << 20));
   options.top_norm_fraction = a.number("top-fraction", 0.25);
@@ -370,11 +388,12 @@ int entropy_command(const arguments& a, const std::vector<attrib::named_model>& 
   for (const auto& c : s.comparisons)
     out << "  " << c.name << ": overlap " << c.values.overlap << ", IoU " << attrib::detail::fixed(c.values.iou) << "\n";
   out << "  wrote " << (folder / "entropy.md").string() << " and .csv, .json\n";
+  if (keep != nullptr) keep->entropy = s;
   return 0;
 }
 
 int refusal_command(const arguments& a, const std::vector<study_model>& models,
-                    const std::vector<attrib::named_model>& named) {
+                    const std::vector<attrib::named_model>& named, kept_studies* keep = nullptr) {
   const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
   attrib::instruction_corpus_options corpus;
   corpus.seed = seed;
@@ -433,6 +452,7 @@ int refusal_command(const arguments& a, const std::vector<study_model>& models,
     out << "\n";
   }
   out << "  wrote " << (folder / "refusal.md").string() << " and .csv, .json\n";
+  if (keep != nullptr) keep->refusal = s;
   return 0;
 }
 
@@ -495,12 +515,30 @@ int all_command(const std::vector<std::string>& options, const std::set<std::str
   if (!given.has("train")) with_defaults.insert(with_defaults.end(), {"--train", "larger_than,smaller_than"});
   if (!given.has("test")) with_defaults.insert(with_defaults.end(), {"--test", "cities"});
   const arguments a(with_defaults, valued, flags);
-  knowledge_command(a, "knowledge", models, named);
-  knowledge_command(a, "transfer", models, named);
-  truth_command(a, "truth", models, named);
-  truth_command(a, "intervene", models, named);
-  refusal_command(a, models, named);
-  entropy_command(a, named);
+  kept_studies kept;
+  knowledge_command(a, "knowledge", models, named, &kept);
+  knowledge_command(a, "transfer", models, named, &kept);
+  truth_command(a, "truth", models, named, &kept);
+  truth_command(a, "intervene", models, named, &kept);
+  refusal_command(a, models, named, &kept);
+  entropy_command(a, named, &kept);
+  attrib::study_results results;
+  const auto kept_or_null = [](const auto& study) { return study ? &*study : nullptr; };
+  results.storage = kept_or_null(kept.storage);
+  for (const auto& t : kept.transfers) results.transfers.push_back(&t);
+  results.truth = kept_or_null(kept.truth);
+  results.intervention = kept_or_null(kept.intervention);
+  results.refusal = kept_or_null(kept.refusal);
+  results.entropy = kept_or_null(kept.entropy);
+  const auto checks = attrib::check_paper_conclusions(results);
+  const std::filesystem::path out_folder = a.required("out");
+  attrib::write_paper_conclusions(out_folder, "conclusions", checks);
+  std::size_t hold = 0, apply = 0;
+  for (const auto& c : checks)
+    if (c.holds) {
+      ++apply;
+      hold += *c.holds;
+    }
   std::string page = "# How post-training reshapes ";
   for (std::size_t m = 0; m < models.size(); ++m) page += (m == 0 ? "" : m + 1 == models.size() ? " and " : ", ") + models[m].name;
   page += "\n\nEvery study of Du et al. (2025) that attrib runs, on these models (docs/studies.md explains each).\n\n"
@@ -515,10 +553,16 @@ int all_command(const std::vector<std::string>& options, const std::set<std::str
   page += "| truth directions and probe transfer | Table 2 | [truth.md](truth.md), [.csv](truth.csv), [.json](truth.json) | - |\n"
           "| truth interventions | Table 3 | [intervene.md](intervene.md), [.csv](intervene.csv), [.json](intervene.json) | - |\n"
           "| refusal directions | Table 4 | [refusal.md](refusal.md), [.csv](refusal.csv), [.json](refusal.json) | - |\n"
-          "| entropy neurons | Table 14 | [entropy.md](entropy.md), [.csv](entropy.csv), [.json](entropy.json) | - |\n";
-  const std::filesystem::path folder = a.required("out");
-  attrib::write_file_atomically(folder / "index.md", page);
-  messages(a) << "attrib llm study all: wrote " << (folder / "index.md").string() << "\n";
+          "| entropy neurons | Table 14 | [entropy.md](entropy.md), [.csv](entropy.csv), [.json](entropy.json) | - |\n"
+          "| the paper's conclusions, checked | all | [conclusions.md](conclusions.md), [.csv](conclusions.csv), "
+          "[.json](conclusions.json) | - |\n\n"
+          "## The paper's conclusions on these models\n\n" +
+          std::to_string(hold) + " of the " + std::to_string(apply) +
+          " checks that apply hold (the criteria are attrib's, docs/studies-miniature.md).\n\n" +
+          attrib::conclusions_markdown(checks);
+  attrib::write_file_atomically(out_folder / "index.md", page);
+  messages(a) << "attrib llm study all: " << hold << " of " << apply << " applicable conclusions of the paper hold; wrote "
+              << (out_folder / "index.md").string() << " and conclusions.md\n";
   return 0;
 }
 

@@ -419,11 +419,17 @@ run_ok("${ATTRIB}" llm study all --base "${stories}/stories260K.gguf" --post "${
        --tokenizer "${stories}/tok512.bin" --train "${WORK}/truth_train.csv" --test "${WORK}/truth_test.csv"
        --max-pairs 2 --requests 10 --test-requests 10 --max-tokens 4 --quiet --out "${WORK}/study_all")
 file(READ "${WORK}/study_all/index.md" index_md)
-foreach(stem knowledge transfer truth intervene refusal entropy)
+foreach(stem knowledge transfer truth intervene refusal entropy conclusions)
   if(NOT EXISTS "${WORK}/study_all/${stem}.md" OR NOT index_md MATCHES "\\(${stem}.md\\)")
     message(FATAL_ERROR "llm study all: ${stem}.md is missing or not linked from index.md:\n${index_md}")
   endif()
 endforeach()
+# The paper's conclusions, one row per check (the verdicts' numbers are the library tests' business).
+file(READ "${WORK}/study_all/conclusions.csv" conclusions_csv)
+if(NOT conclusions_csv MATCHES "Table 1" OR NOT conclusions_csv MATCHES "Table 14"
+   OR NOT conclusions_csv MATCHES "ablating it leaves refusal in place")
+  message(FATAL_ERROR "llm study all: conclusions.csv lacks a check:\n${conclusions_csv}")
+endif()
 # attrib llm study edit: a ROME edit of stories260K at layer 2 makes " big" follow the prompt
 # (efficacy 1 in the library's tests); a request whose subject is not in its prompt is refused.
 file(WRITE "${WORK}/edits.json" "[{\"prompt\": \"Lily has a red ball. The ball is\", \"subject\": \"The ball\",

@@ -187,4 +187,34 @@ inline llama2c_vocabulary parse_llama2c_tokenizer(std::span<const std::byte> byt
   return v;
 }
 
+// The bytes of a llama2.c tokenizer `.bin` holding `v`, which parse_llama2c_tokenizer reads back
+// equal (little-endian, as run.c on the machines it targets). Throws invalid_argument when the
+// pieces and scores differ in number, a score is not finite, or a piece is longer than
+// max_token_length.
+inline std::string format_llama2c_tokenizer(const llama2c_vocabulary& v) {
+  if (v.pieces.size() != v.scores.size())
+    throw invalid_argument("format_llama2c_tokenizer: " + std::to_string(v.pieces.size()) + " pieces but " +
+                           std::to_string(v.scores.size()) + " scores");
+  if (v.max_token_length <= 0)
+    throw invalid_argument("format_llama2c_tokenizer: max_token_length is " + std::to_string(v.max_token_length) +
+                           ", expected positive");
+  std::string out;
+  auto put_u32 = [&](std::uint32_t x) {
+    for (int k = 0; k < 4; ++k) out.push_back(static_cast<char>((x >> (8 * k)) & 0xFFu));
+  };
+  put_u32(static_cast<std::uint32_t>(v.max_token_length));
+  for (std::size_t id = 0; id < v.pieces.size(); ++id) {
+    if (!std::isfinite(v.scores[id]))
+      throw invalid_argument("format_llama2c_tokenizer: token " + std::to_string(id) + " has a non-finite score");
+    if (v.pieces[id].size() > static_cast<std::size_t>(v.max_token_length))
+      throw invalid_argument("format_llama2c_tokenizer: token " + std::to_string(id) + " is " +
+                             std::to_string(v.pieces[id].size()) + " bytes, longer than max_token_length " +
+                             std::to_string(v.max_token_length));
+    put_u32(std::bit_cast<std::uint32_t>(v.scores[id]));
+    put_u32(static_cast<std::uint32_t>(v.pieces[id].size()));
+    out += v.pieces[id];
+  }
+  return out;
+}
+
 }  // namespace attrib

@@ -98,6 +98,11 @@ inline void check_preference_pairs(std::span<const preference_pair> pairs,
   }
 }
 
+inline void check_chosen_nll_weight(double weight, const std::string& who) {
+  if (!(weight >= 0.0) || !std::isfinite(weight))
+    throw invalid_argument(who + ": chosen_nll_weight must be finite and >= 0, got " + std::to_string(weight));
+}
+
 inline void check_beta(double beta, const std::string& who) {
   if (!(beta > 0.0) || !std::isfinite(beta))
     throw invalid_argument(who + ": beta must be finite and positive, got " + std::to_string(beta));
@@ -223,16 +228,22 @@ std::vector<reference_log_probabilities> dpo_reference_log_probabilities(
 
 // The DPO loss of `policy` on `pairs` (mean over pairs) against the reference's precomputed
 // log-probabilities (one entry per pair), the reward margins, the preference accuracy and, when
-// `gradient` is set, d loss / d(every policy parameter). Throws invalid_argument on no pairs,
-// an empty prompt or completion, token ids outside the vocabulary, a sequence longer than the
-// context, beta <= 0 or not finite, or references that do not match the pairs or are not finite.
+// `gradient` is set, d loss / d(every policy parameter). chosen_nll_weight > 0 adds that multiple
+// of the chosen completion's mean negative log-likelihood per token to each pair's loss (the
+// "DPO + NLL" of Llama 3's post-training and of Pang et al. 2024's RPO), which keeps the chosen
+// answers' probability rising instead of only the rejected ones' falling. Throws
+// invalid_argument on no pairs, an empty prompt or completion, token ids outside the vocabulary,
+// a sequence longer than the context, beta <= 0 or not finite, a negative or non-finite
+// chosen_nll_weight, or references that do not match the pairs or are not finite.
 template <class = void>  // the tape compiles where it is used
 dpo_loss_result dpo_loss_and_gradient(const transformer_parameters& policy,
                                       std::span<const reference_log_probabilities> reference,
                                       std::span<const preference_pair> pairs, double beta,
-                                      std::size_t threads = 1, bool gradient = true) {
+                                      std::size_t threads = 1, bool gradient = true,
+                                      double chosen_nll_weight = 0.0) {
   const std::string who = "dpo_loss_and_gradient";
   detail::check_beta(beta, who);
+  detail::check_chosen_nll_weight(chosen_nll_weight, who);
   detail::check_preference_pairs(pairs, policy.config, who);
   if (reference.size() != pairs.size())
     throw invalid_argument(who + ": " + std::to_string(reference.size()) +
@@ -261,11 +272,14 @@ dpo_loss_result dpo_loss_and_gradient(const transformer_parameters& policy,
       out.rejected_log_probabilities[i] = rejected;
       out.margins[i] = margin;
       if (margin > 0) ++preferred;
-      loss += detail::negative_log_sigmoid(margin);
-      // d loss / d log pi(c) = -(beta / n) sigmoid(-margin); d loss / d log pi(r) = the opposite.
+      const auto chosen_length = static_cast<double>(pairs[i].chosen.size());
+      loss += detail::negative_log_sigmoid(margin) - chosen_nll_weight * chosen / chosen_length;
+      // d loss / d log pi(c) = -(beta / n) sigmoid(-margin) - weight / (n |c|); d loss / d log pi(r)
+      // = (beta / n) sigmoid(-margin).
       const double scale = -beta / static_cast<double>(n) * detail::sigmoid_of_negative(margin);
       detail::completion_log_probability(logits[2 * i], sequences[2 * i], pairs[i].chosen.size(),
-                                         &dlogits[2 * i], scale);
+                                         &dlogits[2 * i],
+                                         scale - chosen_nll_weight / (static_cast<double>(n) * chosen_length));
       detail::completion_log_probability(logits[2 * i + 1], sequences[2 * i + 1],
                                          pairs[i].rejected.size(), &dlogits[2 * i + 1], -scale);
     }
@@ -296,8 +310,8 @@ template <class = void>
 dpo_loss_result dpo_loss(const transformer_parameters& policy,
                          std::span<const reference_log_probabilities> reference,
                          std::span<const preference_pair> pairs, double beta,
-                         std::size_t threads = 1) {
-  return dpo_loss_and_gradient(policy, reference, pairs, beta, threads, false);
+                         std::size_t threads = 1, double chosen_nll_weight = 0.0) {
+  return dpo_loss_and_gradient(policy, reference, pairs, beta, threads, false, chosen_nll_weight);
 }
 
 struct dpo_options {
@@ -311,6 +325,7 @@ struct dpo_options {
   double clip_norm = 1.0;             // global gradient norm bound; 0 turns clipping off
   std::uint64_t seed = 0;             // batch order
   std::size_t threads = 1;            // 0: all cores; results do not depend on it
+  double chosen_nll_weight = 0.0;     // the chosen answers' NLL term (dpo_loss_and_gradient); 0: plain DPO
 };
 
 struct dpo_step {
@@ -342,6 +357,7 @@ dpo_report dpo_train(transformer_parameters& policy, const transformer_parameter
   if (options.steps == 0) throw invalid_argument(who + ": steps must be positive");
   if (options.batch_size == 0) throw invalid_argument(who + ": batch_size must be positive");
   detail::check_beta(options.beta, who);
+  detail::check_chosen_nll_weight(options.chosen_nll_weight, who);
   const warmup_cosine_schedule schedule{.peak = options.learning_rate,
                                         .final = options.final_learning_rate,
                                         .warmup_steps = options.warmup_steps,
@@ -361,7 +377,8 @@ dpo_report dpo_train(transformer_parameters& policy, const transformer_parameter
   sequence_batcher batcher(pairs.size(), options.batch_size, options.seed);
   dpo_report report;
   {
-    const auto initial = dpo_loss(policy, reference_lp, pairs, options.beta, options.threads);
+    const auto initial =
+        dpo_loss(policy, reference_lp, pairs, options.beta, options.threads, options.chosen_nll_weight);
     report.initial_loss = initial.loss;
     report.initial_accuracy = initial.accuracy;
   }
@@ -375,7 +392,8 @@ dpo_report dpo_train(transformer_parameters& policy, const transformer_parameter
       batch_reference.push_back(reference_lp[r]);
     }
     auto result =
-        dpo_loss_and_gradient(policy, batch_reference, batch, options.beta, options.threads);
+        dpo_loss_and_gradient(policy, batch_reference, batch, options.beta, options.threads, true,
+                              options.chosen_nll_weight);
     dpo_step record;
     record.step = s + 1;
     record.learning_rate = schedule(s);
@@ -389,7 +407,8 @@ dpo_report dpo_train(transformer_parameters& policy, const transformer_parameter
     report.history.push_back(record);
     if (progress) progress(record);
   }
-  const auto last = dpo_loss(policy, reference_lp, pairs, options.beta, options.threads);
+  const auto last =
+      dpo_loss(policy, reference_lp, pairs, options.beta, options.threads, options.chosen_nll_weight);
   report.final_loss = last.loss;
   report.final_accuracy = last.accuracy;
   return report;
