@@ -64,17 +64,17 @@ struct recipe {
                                     .final_learning_rate = 3e-4, .warmup_steps = 100,
                                     .optimizer = {.beta1 = 0.9, .beta2 = 0.98, .epsilon = 1e-8, .weight_decay = 0.01},
                                     .eval_every = 250};
-  std::size_t world_instructions = 3000, requests = 600, replay_documents = 1500;
+  std::size_t world_instructions = 3000, requests = 2000, replay_documents = 1500;
   float replay_weight = 0.2f;
-  attrib::training_options sft{.steps = 600, .batch_size = 16, .learning_rate = 1e-3, .final_learning_rate = 1e-4,
+  attrib::training_options sft{.steps = 1000, .batch_size = 16, .learning_rate = 1e-3, .final_learning_rate = 1e-4,
                                .warmup_steps = 30,
                                .optimizer = {.beta1 = 0.9, .beta2 = 0.98, .epsilon = 1e-8, .weight_decay = 0.01},
                                .eval_every = 200};
-  std::size_t preference_requests = 200;
+  std::size_t preference_requests = 400;
   // DPO with the chosen answers' NLL added (weight 1, as Llama 3's post-training adds it at 0.2):
   // the refusal is a sentence SFT never wrote, whose probability plain DPO would leave near zero
   // while it pushes the rejected answers down.
-  attrib::dpo_options dpo{.beta = 0.1, .steps = 200, .batch_size = 8, .learning_rate = 5e-4,
+  attrib::dpo_options dpo{.beta = 0.1, .steps = 300, .batch_size = 8, .learning_rate = 5e-4,
                           .final_learning_rate = 5e-5, .warmup_steps = 10,
                           .optimizer = {.beta1 = 0.9, .beta2 = 0.98, .epsilon = 1e-8, .weight_decay = 0.0},
                           .chosen_nll_weight = 1.0};

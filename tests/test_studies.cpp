@@ -675,4 +675,14 @@ TEST_CASE("truth interventions: steered verdicts equal hooks written by hand, an
   const attrib::vector wide = attrib::vector::Zero(65);
   CHECK_THROWS_WITH_AS(attrib::truth_verdicts(base_model(), q, &wide, options), doctest::Contains("width 65"),
                        attrib::invalid_argument);
+  // Every model is checked before any is used, the first one too.
+  const std::array<attrib::named_model, 2> null_first = {{{"gone", nullptr}, {"instruct", &instruct_model()}}};
+  CHECK_THROWS_WITH_AS(attrib::truth_intervention_study_of(null_first, tok, train, test, 3, qo, options),
+                       doctest::Contains("model 'gone' is null"), attrib::invalid_argument);
+  auto shallow_config = base_model().config();
+  shallow_config.n_layers = 2;
+  const auto shallow = attrib::random_transformer_model(shallow_config, 3);
+  const std::array<attrib::named_model, 2> unequal = {{{"base", &base_model()}, {"shallow", &shallow}}};
+  CHECK_THROWS_WITH_AS(attrib::truth_intervention_study_of(unequal, tok, train, test, 1, qo, options),
+                       doctest::Contains("another number of layers"), attrib::invalid_argument);
 }

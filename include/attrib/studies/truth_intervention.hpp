@@ -167,6 +167,16 @@ truth_intervention_study truth_intervention_study_of(std::span<const named_model
                                                      index probe_layer, const truth_query_options& query_options = {},
                                                      const truth_intervention_options& options = {}) {
   if (models.empty()) throw invalid_argument("truth_intervention_study_of: no models given");
+  // Every model checked before any is used: non-null, and of the first one's width and depth.
+  for (const auto& m : models) {
+    if (m.model == nullptr) throw invalid_argument("truth_intervention_study_of: model '" + m.name + "' is null");
+    if (m.model->config().dim != models.front().model->config().dim)
+      throw invalid_argument("truth_intervention_study_of: model '" + m.name + "' has another width than '" +
+                             models.front().name + "'; directions transfer between equal widths only");
+    if (m.model->config().n_layers != models.front().model->config().n_layers)
+      throw invalid_argument("truth_intervention_study_of: model '" + m.name + "' has another number of layers than '" +
+                             models.front().name + "'; the steered layers must exist in every model");
+  }
   const auto queries = make_truth_queries(test, tok, query_options);
   truth_intervention_study s;
   s.dataset = test.name;
@@ -177,10 +187,6 @@ truth_intervention_study truth_intervention_study_of(std::span<const named_model
   for (const auto& st : queries.statements) (st.label ? s.true_statements : s.false_statements) += 1;
   std::vector<vector> directions;
   for (const auto& m : models) {
-    if (m.model == nullptr) throw invalid_argument("truth_intervention_study_of: model '" + m.name + "' is null");
-    if (m.model->config().dim != models.front().model->config().dim)
-      throw invalid_argument("truth_intervention_study_of: model '" + m.name + "' has another width than '" +
-                             models.front().name + "'; directions transfer between equal widths only");
     s.models.push_back(m.name);
     const auto acts = centred_truth_activations(*m.model, tok, train, probe_layer, options.threads);
     directions.push_back(fit_mass_mean_probe(acts.centred, acts.labels).direction);
