@@ -51,6 +51,7 @@
 #include "attrib/transformer/hooks/hooks.hpp"
 #include "attrib/transformer/loading/hf_loader.hpp"
 #include "attrib/transformer/model/random_model.hpp"
+#include "hf_checkpoint_tensors.hpp"
 
 namespace {
 
@@ -85,110 +86,7 @@ std::uint16_t bf16_bits(float f) {
 float bf16_value(std::uint16_t h) { return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16); }
 
 // ---------------------------------------------------------------------------------------------
-// Hugging Face tensors of a random model (after tests/test_transformer_gpt2.cpp).
-
-// A weight's values as a safetensors tensor of the given shape.
-attrib::tensor hf_tensor(const attrib::weight_tensor& w, std::vector<idx> shape) {
-  attrib::tensor t;
-  t.shape = std::move(shape);
-  t.values.resize(w.rows * w.cols);
-  for (idx r = 0; r < w.rows; ++r) {
-    const auto row = w.decode_row(r);
-    for (idx c = 0; c < w.cols; ++c) t.values[r * w.cols + c] = row[static_cast<std::size_t>(c)];
-  }
-  return t;
-}
-
-// The [in][out] Conv1D layout of [out][in] matrices stacked by rows.
-attrib::tensor conv1d_tensor(std::vector<const attrib::weight_tensor*> parts) {
-  idx out = 0;
-  for (const auto* w : parts) out += w->rows;
-  const idx in = parts.front()->cols;
-  attrib::tensor t;
-  t.shape = {in, out};
-  t.values.resize(in * out);
-  idx first = 0;
-  for (const auto* w : parts) {
-    for (idx o = 0; o < w->rows; ++o) {
-      const auto row = w->decode_row(o);
-      for (idx i = 0; i < in; ++i) t.values[i * out + first + o] = row[static_cast<std::size_t>(i)];
-    }
-    first += w->rows;
-  }
-  return t;
-}
-
-attrib::tensor joined(std::vector<const attrib::weight_tensor*> parts) {
-  attrib::tensor t;
-  idx n = 0;
-  for (const auto* w : parts) n += w->cols;
-  t.shape = {n};
-  t.values.resize(n);
-  idx k = 0;
-  for (const auto* w : parts)
-    for (float v : w->decode_row(0)) t.values[k++] = v;
-  return t;
-}
-
-// A Llama-family checkpoint holding `m`'s weights (Q and K rows read as rotate_half order), with
-// q/k/v biases only when `qkv_bias` (Qwen2), and no lm_head when the unembedding is tied.
-attrib::tensor_map hf_llama_tensors(const transformer_model& m, bool qkv_bias, bool tied) {
-  const auto& c = m.config();
-  const auto& w = m.weights();
-  attrib::tensor_map t;
-  t["model.embed_tokens.weight"] = hf_tensor(w.token_embedding, {c.vocab_size, c.dim});
-  if (!tied) t["lm_head.weight"] = hf_tensor(w.output, {c.vocab_size, c.dim});
-  t["model.norm.weight"] = hf_tensor(w.final_norm, {c.dim});
-  for (idx l = 0; l < c.n_layers; ++l) {
-    const auto& L = w.layers[static_cast<std::size_t>(l)];
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    t[p + "input_layernorm.weight"] = hf_tensor(L.attn_norm, {c.dim});
-    t[p + "post_attention_layernorm.weight"] = hf_tensor(L.ffn_norm, {c.dim});
-    t[p + "self_attn.q_proj.weight"] = hf_tensor(L.wq, {c.dim, c.dim});
-    t[p + "self_attn.k_proj.weight"] = hf_tensor(L.wk, {c.kv_dim(), c.dim});
-    t[p + "self_attn.v_proj.weight"] = hf_tensor(L.wv, {c.kv_dim(), c.dim});
-    t[p + "self_attn.o_proj.weight"] = hf_tensor(L.wo, {c.dim, c.dim});
-    if (qkv_bias) {
-      t[p + "self_attn.q_proj.bias"] = hf_tensor(L.bq, {c.dim});
-      t[p + "self_attn.k_proj.bias"] = hf_tensor(L.bk, {c.kv_dim()});
-      t[p + "self_attn.v_proj.bias"] = hf_tensor(L.bv, {c.kv_dim()});
-    }
-    t[p + "mlp.gate_proj.weight"] = hf_tensor(L.w_gate, {c.hidden_dim, c.dim});
-    t[p + "mlp.up_proj.weight"] = hf_tensor(L.w_up, {c.hidden_dim, c.dim});
-    t[p + "mlp.down_proj.weight"] = hf_tensor(L.w_down, {c.dim, c.hidden_dim});
-  }
-  return t;
-}
-
-// GPT-2 as GPT2LMHeadModel.save_pretrained writes it: the body under "transformer.", Conv1D
-// weights, the unembedding tied to wte.
-attrib::tensor_map hf_gpt2_tensors(const transformer_model& m) {
-  const auto& c = m.config();
-  const auto& w = m.weights();
-  attrib::tensor_map t;
-  const std::string root = "transformer.";
-  t[root + "wte.weight"] = hf_tensor(w.token_embedding, {c.vocab_size, c.dim});
-  t[root + "wpe.weight"] = hf_tensor(w.position_embedding, {c.context_length, c.dim});
-  t[root + "ln_f.weight"] = hf_tensor(w.final_norm, {c.dim});
-  t[root + "ln_f.bias"] = hf_tensor(w.final_norm_bias, {c.dim});
-  for (idx l = 0; l < c.n_layers; ++l) {
-    const auto& L = w.layers[static_cast<std::size_t>(l)];
-    const std::string p = root + "h." + std::to_string(l) + ".";
-    t[p + "ln_1.weight"] = hf_tensor(L.attn_norm, {c.dim});
-    t[p + "ln_1.bias"] = hf_tensor(L.attn_norm_bias, {c.dim});
-    t[p + "ln_2.weight"] = hf_tensor(L.ffn_norm, {c.dim});
-    t[p + "ln_2.bias"] = hf_tensor(L.ffn_norm_bias, {c.dim});
-    t[p + "attn.c_attn.weight"] = conv1d_tensor({&L.wq, &L.wk, &L.wv});
-    t[p + "attn.c_attn.bias"] = joined({&L.bq, &L.bk, &L.bv});
-    t[p + "attn.c_proj.weight"] = conv1d_tensor({&L.wo});
-    t[p + "attn.c_proj.bias"] = joined({&L.bo});
-    t[p + "mlp.c_fc.weight"] = conv1d_tensor({&L.w_up});
-    t[p + "mlp.c_fc.bias"] = joined({&L.b_up});
-    t[p + "mlp.c_proj.weight"] = conv1d_tensor({&L.w_down});
-    t[p + "mlp.c_proj.bias"] = joined({&L.b_down});
-  }
-  return t;
-}
+// Hugging Face checkpoints of a random model (tensors laid out by hf_checkpoint_tensors.hpp).
 
 // Writes config.json and model.safetensors with every tensor in BF16: each value plus
 // noise * uniform(-1, 1) (seeded), rounded to the nearest bf16. Returns the bits written, by name.
@@ -590,8 +488,9 @@ void study_family(const family& f, std::uint64_t seed) {
   shape.vocab_size = vocab;
   const auto original = attrib::random_transformer_model(
       shape, seed, {.scale = 0.2f, .biases = f.qkv_bias, .tied_output = f.tied});
-  const auto tensors = f.kind == family_kind::gpt2 ? hf_gpt2_tensors(original)
-                                                   : hf_llama_tensors(original, f.qkv_bias, f.tied);
+  const auto tensors = f.kind == family_kind::gpt2
+                           ? attrib_test::hf_gpt2_tensors(original, "transformer.")
+                           : attrib_test::hf_llama_tensors(original, {.tied = f.tied, .qkv_biases_only = f.qkv_bias});
   const auto config = config_json(f, vocab);
 
   scratch_dir dir;

@@ -23,6 +23,7 @@
 #include "attrib/transformer/model/model.hpp"
 #include "attrib/transformer/hooks/patching.hpp"
 #include "attrib/transformer/model/random_model.hpp"
+#include "hf_checkpoint_tensors.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -238,82 +239,6 @@ struct scratch_dir {
   }
 };
 
-// A weight's values as a safetensors tensor of the given shape (exact: floats in doubles).
-attrib::tensor hf_tensor(const attrib::weight_tensor& w, std::vector<Index> shape) {
-  attrib::tensor t;
-  t.shape = std::move(shape);
-  t.values.resize(w.rows * w.cols);
-  for (Index r = 0; r < w.rows; ++r) {
-    const auto row = w.decode_row(r);
-    for (Index c = 0; c < w.cols; ++c) t.values[r * w.cols + c] = row[static_cast<std::size_t>(c)];
-  }
-  return t;
-}
-
-// The [in][out] Conv1D layout of [out][in] matrices stacked by rows, written out by hand.
-attrib::tensor conv1d_tensor(std::vector<const attrib::weight_tensor*> parts) {
-  Index out = 0;
-  for (const auto* w : parts) out += w->rows;
-  const Index in = parts.front()->cols;
-  attrib::tensor t;
-  t.shape = {in, out};
-  t.values.resize(in * out);
-  Index first = 0;
-  for (const auto* w : parts) {
-    for (Index o = 0; o < w->rows; ++o) {
-      const auto row = w->decode_row(o);
-      for (Index i = 0; i < in; ++i) t.values[i * out + first + o] = row[static_cast<std::size_t>(i)];
-    }
-    first += w->rows;
-  }
-  return t;
-}
-
-attrib::tensor joined(std::vector<const attrib::weight_tensor*> parts) {
-  attrib::tensor t;
-  Index n = 0;
-  for (const auto* w : parts) n += w->cols;
-  t.shape = {n};
-  t.values.resize(n);
-  Index k = 0;
-  for (const auto* w : parts)
-    for (float v : w->decode_row(0)) t.values[k++] = v;
-  return t;
-}
-
-// A Hugging Face Llama checkpoint whose tensors hold `m`'s weights verbatim (Q and K rows taken
-// as already being in rotate_half order), with the biases `m` has (the loader reads any present).
-attrib::tensor_map hf_llama_tensors(const attrib::transformer_model& m) {
-  const auto& c = m.config();
-  const auto& w = m.weights();
-  attrib::tensor_map t;
-  t["model.embed_tokens.weight"] = hf_tensor(w.token_embedding, {c.vocab_size, c.dim});
-  t["lm_head.weight"] = hf_tensor(w.output, {c.vocab_size, c.dim});
-  t["model.norm.weight"] = hf_tensor(w.final_norm, {c.dim});
-  for (Index l = 0; l < c.n_layers; ++l) {
-    const auto& L = w.layers[static_cast<std::size_t>(l)];
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    t[p + "input_layernorm.weight"] = hf_tensor(L.attn_norm, {c.dim});
-    t[p + "post_attention_layernorm.weight"] = hf_tensor(L.ffn_norm, {c.dim});
-    t[p + "self_attn.q_proj.weight"] = hf_tensor(L.wq, {c.dim, c.dim});
-    t[p + "self_attn.k_proj.weight"] = hf_tensor(L.wk, {c.kv_dim(), c.dim});
-    t[p + "self_attn.v_proj.weight"] = hf_tensor(L.wv, {c.kv_dim(), c.dim});
-    t[p + "self_attn.o_proj.weight"] = hf_tensor(L.wo, {c.dim, c.dim});
-    if (L.bq.present()) {
-      t[p + "self_attn.q_proj.bias"] = hf_tensor(L.bq, {c.dim});
-      t[p + "self_attn.k_proj.bias"] = hf_tensor(L.bk, {c.kv_dim()});
-      t[p + "self_attn.v_proj.bias"] = hf_tensor(L.bv, {c.kv_dim()});
-      t[p + "self_attn.o_proj.bias"] = hf_tensor(L.bo, {c.dim});
-      t[p + "mlp.up_proj.bias"] = hf_tensor(L.b_up, {c.hidden_dim});
-      t[p + "mlp.down_proj.bias"] = hf_tensor(L.b_down, {c.dim});
-    }
-    t[p + "mlp.gate_proj.weight"] = hf_tensor(L.w_gate, {c.hidden_dim, c.dim});
-    t[p + "mlp.up_proj.weight"] = hf_tensor(L.w_up, {c.hidden_dim, c.dim});
-    t[p + "mlp.down_proj.weight"] = hf_tensor(L.w_down, {c.dim, c.hidden_dim});
-  }
-  return t;
-}
-
 const char* const qwen2_config = R"({
   "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 16,
   "intermediate_size": 40, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -322,32 +247,13 @@ const char* const qwen2_config = R"({
   "tie_word_embeddings": false, "use_sliding_window": false, "sliding_window": 4096
 })";
 
-// GPT-2 as the hub stores it: no "transformer." prefix, Conv1D weights, tied unembedding.
-attrib::tensor_map hf_gpt2_tensors(const attrib::transformer_model& m) {
-  const auto& c = m.config();
-  const auto& w = m.weights();
-  attrib::tensor_map t;
-  t["wte.weight"] = hf_tensor(w.token_embedding, {c.vocab_size, c.dim});
-  t["wpe.weight"] = hf_tensor(w.position_embedding, {c.context_length, c.dim});
-  t["ln_f.weight"] = hf_tensor(w.final_norm, {c.dim});
-  t["ln_f.bias"] = hf_tensor(w.final_norm_bias, {c.dim});
-  for (Index l = 0; l < c.n_layers; ++l) {
-    const auto& L = w.layers[static_cast<std::size_t>(l)];
-    const std::string p = "h." + std::to_string(l) + ".";
-    t[p + "ln_1.weight"] = hf_tensor(L.attn_norm, {c.dim});
-    t[p + "ln_1.bias"] = hf_tensor(L.attn_norm_bias, {c.dim});
-    t[p + "ln_2.weight"] = hf_tensor(L.ffn_norm, {c.dim});
-    t[p + "ln_2.bias"] = hf_tensor(L.ffn_norm_bias, {c.dim});
-    t[p + "attn.c_attn.weight"] = conv1d_tensor({&L.wq, &L.wk, &L.wv});
-    t[p + "attn.c_attn.bias"] = joined({&L.bq, &L.bk, &L.bv});
-    t[p + "attn.c_proj.weight"] = conv1d_tensor({&L.wo});
-    t[p + "attn.c_proj.bias"] = joined({&L.bo});
-    t[p + "mlp.c_fc.weight"] = conv1d_tensor({&L.w_up});
-    t[p + "mlp.c_fc.bias"] = joined({&L.b_up});
-    t[p + "mlp.c_proj.weight"] = conv1d_tensor({&L.w_down});
-    t[p + "mlp.c_proj.bias"] = joined({&L.b_down});
-    t[p + "attn.bias"] = attrib::tensor{{1, 1, 12, 12}, attrib::vector::Ones(144), attrib::tensor_dtype::f32};  // the causal mask buffer, ignored
-  }
+// GPT-2 as the hub stores it (no "transformer." prefix), with the causal-mask buffers that
+// checkpoints carry and the loader must ignore.
+attrib::tensor_map hf_gpt2_tensors_with_masks(const attrib::transformer_model& m) {
+  auto t = attrib_test::hf_gpt2_tensors(m);
+  for (Index l = 0; l < m.config().n_layers; ++l)
+    t["h." + std::to_string(l) + ".attn.bias"] =
+        attrib::tensor{{1, 1, 12, 12}, attrib::vector::Ones(144), attrib::tensor_dtype::f32};
   return t;
 }
 
@@ -496,7 +402,7 @@ TEST_CASE("gpt2: HF Llama loader permutes rotate_half Q/K rows into the pairs at
   const auto hf = attrib::random_transformer_model(tiny_llama_config(), 21,
                                                    {.scale = 0.3f, .biases = true, .tied_output = false});
   scratch_dir dir;
-  write_hf(dir.path, qwen2_config, hf_llama_tensors(hf));
+  write_hf(dir.path, qwen2_config, attrib_test::hf_llama_tensors(hf));
   const auto model = attrib::load_hf_model(dir.path);
   CHECK(model.config().n_kv_heads == 2);
   CHECK(model.config().norm_eps == 1e-5f);
@@ -512,7 +418,7 @@ TEST_CASE("gpt2: HF Llama loader permutes rotate_half Q/K rows into the pairs at
 
   // Sharded: two files and an index give the same model.
   scratch_dir sharded;
-  auto tensors = hf_llama_tensors(hf);
+  auto tensors = attrib_test::hf_llama_tensors(hf);
   attrib::tensor_map first, second;
   nlohmann::json index;
   for (auto& [name, t] : tensors) {
@@ -530,7 +436,7 @@ TEST_CASE("gpt2: HF Llama loader permutes rotate_half Q/K rows into the pairs at
 TEST_CASE("gpt2: HF GPT-2 loader transposes Conv1D weights and splits c_attn") {
   const auto original = attrib::random_transformer_model(tiny_gpt2_config(), 22, {.scale = 0.3f});
   scratch_dir dir;
-  write_hf(dir.path, gpt2_config, hf_gpt2_tensors(original));
+  write_hf(dir.path, gpt2_config, hf_gpt2_tensors_with_masks(original));
   const auto model = attrib::load_hf_model(dir.path);
   CHECK(model.config().architecture == transformer_architecture::gpt2);
   CHECK(model.config().hidden_dim == 64);  // n_inner null: 4 * n_embd
@@ -546,7 +452,7 @@ TEST_CASE("gpt2: F16 and BF16 weights stay in their stored type through load and
   // Multiples of 1/256 in (-1, 1) are exact in F16; multiples of 1/64 in BF16 too.
   const auto c = tiny_llama_config();
   auto values = attrib::random_transformer_model(c, 23, {.scale = 0.3f, .tied_output = false});
-  auto tensors = hf_llama_tensors(values);
+  auto tensors = attrib_test::hf_llama_tensors(values);
   for (auto& [name, t] : tensors)
     for (Index k = 0; k < t.values.size(); ++k) t.values[k] = std::round(t.values[k] * 64.0) / 64.0;
   for (const auto half : {attrib::tensor_dtype::f16, attrib::tensor_dtype::bf16}) {
@@ -644,7 +550,7 @@ TEST_CASE("gpt2: a random GPT-2 round-trips through save_hf_checkpoint") {
 TEST_CASE("gpt2: malformed HF checkpoints are format_errors naming the tensor or field") {
   const auto original = attrib::random_transformer_model(tiny_gpt2_config(), 26, {.scale = 0.3f});
   scratch_dir dir;
-  const auto tensors = hf_gpt2_tensors(original);
+  const auto tensors = hf_gpt2_tensors_with_masks(original);
   auto fails_with = [&](const std::string& config, const attrib::tensor_map& t, const std::string& what) {
     write_hf(dir.path, config, t);
     CHECK_THROWS_WITH_AS(attrib::load_hf_model(dir.path), doctest::Contains(what.c_str()), attrib::format_error);
