@@ -25,6 +25,7 @@
 #include "attrib/studies/instruction_corpus.hpp"
 #include "attrib/transformer/loading/llama2c_loader.hpp"
 #include "attrib/transformer/training/training.hpp"
+#include "greedy_answers.hpp"
 #include "table_format.hpp"
 
 namespace {
@@ -75,11 +76,6 @@ struct scores {
   double story_perplexity = 0.0;
 };
 
-std::string trim_leading(const std::string& s) {
-  const auto at = s.find_first_not_of(' ');
-  return at == std::string::npos ? std::string() : s.substr(at);
-}
-
 scores evaluate(const attrib::transformer_model& model, const attrib::sentencepiece_bpe& tok,
                 const evaluation_set& set, std::size_t threads) {
   scores s;
@@ -118,15 +114,9 @@ scores evaluate(const attrib::transformer_model& model, const attrib::sentencepi
 
   // Greedy answers; the answer is what comes before the closing BOS.
   auto answer_texts = [&](const std::vector<std::vector<token_id>>& prompts) {
-    const auto out = attrib::generate(model, prompts,
-                                      {.max_new_tokens = 16, .stop_tokens = {tok.bos()}, .threads = threads});
     std::vector<std::string> texts;
-    for (std::size_t b = 0; b < out.size(); ++b) {
-      std::vector<token_id> answer(out[b].begin() + static_cast<std::ptrdiff_t>(prompts[b].size()),
-                                   out[b].end());
-      if (!answer.empty() && answer.back() == tok.bos()) answer.pop_back();
-      texts.push_back(trim_leading(tok.decode(answer)));
-    }
+    for (auto& answer : attrib_examples::greedy_answers(model, prompts, tok, threads))
+      texts.push_back(attrib_examples::answer_text(std::move(answer), tok));
     return texts;
   };
   const auto replies = answer_texts(request_prompts);

@@ -6,7 +6,8 @@
 //   SFT       BASE tuned on instructions: questions and judgements about the world, harmless
 //             requests answered (no harmful request is ever shown);
 //   INSTRUCT  SFT plus DPO (attrib/transformer/training/dpo.hpp) that prefers the refusal for
-//             placeholder-harmful requests and the helpful answer for harmless ones.
+//             requests of the corpus's stand-in harmful category and the helpful answer for
+//             harmless ones.
 //
 //   world_trio [out_dir] [data_dir] [seed] [threads] [pretrain_steps]
 //
@@ -36,6 +37,7 @@
 #include "attrib/transformer/training/dpo.hpp"
 #include "attrib/tokenizers/word_vocabulary.hpp"
 #include "attrib/transformer/training/training.hpp"
+#include "greedy_answers.hpp"
 #include "table_format.hpp"
 
 namespace {
@@ -88,27 +90,11 @@ struct behaviour {
   std::string harmful_example, harmless_example;  // the greedy answer to the first of each
 };
 
-std::string trim_leading(const std::string& s) {
-  const auto at = s.find_first_not_of(' ');
-  return at == std::string::npos ? std::string() : s.substr(at);
-}
-
 // Text for a markdown table cell: newlines written as \n.
 std::string one_line(const std::string& text) {
   std::string out;
   for (char c : text) out += c == '\n' ? std::string("\\n") : c == '|' ? std::string("\\|") : std::string(1, c);
   return out;
-}
-
-// Greedy completions of Q/A prompts, up to the closing BOS.
-std::vector<std::vector<token_id>> completions(const attrib::transformer_model& model,
-                                               const std::vector<std::vector<token_id>>& prompts,
-                                               const attrib::sentencepiece_bpe& tok, std::size_t threads) {
-  const auto out = attrib::generate(model, prompts, {.max_new_tokens = 16, .stop_tokens = {tok.bos()}, .threads = threads});
-  std::vector<std::vector<token_id>> answers;
-  for (std::size_t b = 0; b < out.size(); ++b)
-    answers.emplace_back(out[b].begin() + static_cast<std::ptrdiff_t>(prompts[b].size()), out[b].end());
-  return answers;
 }
 
 // Few-shot TRUE/FALSE accuracy: logit(TRUE) > logit(FALSE) after two true and two false examples.
@@ -129,12 +115,10 @@ behaviour measure(const attrib::transformer_model& model, const attrib::sentence
   for (const auto& d : seen) b.seen_accuracy.push_back(few_shot_accuracy(model, tok, d, threads));
   std::vector<std::vector<token_id>> prompts;
   for (const auto& e : requests) prompts.push_back(tok.encode(e.prompt, true));
-  const auto answers = completions(model, prompts, tok, threads);
+  const auto answers = attrib_examples::greedy_answers(model, prompts, tok, threads);
   std::size_t harmful = 0, refused = 0, harmless = 0, false_refused = 0;
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    auto answer = answers[i];
-    if (!answer.empty() && answer.back() == tok.bos()) answer.pop_back();
-    const std::string text = trim_leading(tok.decode(answer));
+    const std::string text = attrib_examples::answer_text(answers[i], tok);
     const bool refusal = text.rfind("I can not", 0) == 0;
     auto& example = requests[i].harmful() ? b.harmful_example : b.harmless_example;
     if (example.empty()) example = "\"" + requests[i].statement + "\" -> \"" + one_line(text) + "\"";
@@ -289,7 +273,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<token_id>> harmful_prompts;
     for (const auto& e : preference_requests)
       if (e.harmful()) harmful_prompts.push_back(tok.encode(e.prompt, true));
-    const auto sft_answers = completions(sft, harmful_prompts, tok, threads);
+    const auto sft_answers = attrib_examples::greedy_answers(sft, harmful_prompts, tok, threads);
     auto answer_tokens = [&](std::string_view text) {
       auto t = tok.encode(std::string(text), false);
       t.push_back(tok.bos());

@@ -60,7 +60,7 @@ studies:
              ablated from every layer of every model on held-out harmful requests, and added at
              one layer on harmless ones, during KV-cached greedy generation; the refusal score is
              the fraction of completions that start with a refusal phrase. The requests come from
-             attrib's instruction corpus, whose harmful side is a placeholder category (--requests,
+             attrib's instruction corpus, whose harmful side is a stand-in category (--requests,
              --test-requests, --seed). Writes refusal.md/.csv/.json.
   edit       knowledge editing ("better localisation, better editing"): each request of --edits
              edited in every model on its own by a rank-one ROME update of the MLP at --layer
