@@ -32,7 +32,7 @@ attrib \\- explain models by their input features, training data and components
 .nf
 ${overview}.fi
 ")
-foreach(command IN ITEMS explain train data "data split" graph llm "llm patch" "llm attribute" "llm study")
+foreach(command IN ITEMS explain train data "data split" graph llm "llm patch" "llm attribute" "llm components" "llm study")
   string(REPLACE " " ";" words "${command}")
   help_of(text ${words})
   string(TOUPPER "${command}" title)

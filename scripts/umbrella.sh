@@ -24,7 +24,7 @@ room_of() {
     attrib/graph/* | attrib/methods/graph/* | attrib/models/gnn/* | attrib/games/graph_restricted_game.hpp | \
       attrib/games/node_removal_game.hpp | attrib/concepts/graph_model.hpp) echo graph ;;
     attrib/studies/*) echo studies ;;
-    attrib/transformer/* | attrib/games/prompt_token_game.hpp | attrib/tokenizers/*) echo transformer ;;
+    attrib/transformer/* | attrib/games/prompt_token_game.hpp | attrib/games/component_game.hpp | attrib/methods/component/* | attrib/tokenizers/*) echo transformer ;;
     attrib/io/*) echo io ;;
     attrib/core/interop.hpp) echo xtensor ;; # needs the optional xtensor: all.hpp includes it if present
     *) echo attrib ;;

@@ -89,7 +89,7 @@ std::vector<hook_point> all_points(Index layers) {
   std::vector<hook_point> p = {hook_point::embed(), hook_point::final_norm()};
   for (Index l = 0; l < layers; ++l)
     for (auto k :
-         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
+         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_z, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
           attrib::hook_kind::mlp_post, attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
       p.push_back({k, l});
   return p;
@@ -225,6 +225,83 @@ TEST_CASE("transformer backward: gradients at every hook point match finite diff
     CAPTURE(attrib::to_string(a));
     CHECK(worst_hook_error(a, 0) < 1e-6);
     CHECK(worst_hook_error(a, 1) < 1e-6);
+  }
+}
+
+TEST_CASE("transformer backward: mixes at every hook point, differentiated by central differences") {
+  // a -> source + weight * (a - source) at every point of both layers at once: dF/dweight, the
+  // gradients at the points and of the parameters through the mixes, for both families.
+  for (const auto a : {transformer_architecture::llama, transformer_architecture::gpt2}) {
+    CAPTURE(attrib::to_string(a));
+    const auto params = tiny_parameters(a);
+    tape_d tape(params);
+    const auto points = all_points(params.config.n_layers);
+    tape.forward(tiny_batch.sequences);
+    const Index n = tape.logits().rows();
+    attrib::rng gen(17);
+    std::map<hook_point, attrib::detail::tape_mix<double>> mixes;
+    for (const auto& p : points) {
+      auto& m = mixes[p];
+      m.source.resize(n, tape.width(p));
+      m.weight.resize(n, tape.width(p));
+      for (Index i = 0; i < m.source.size(); ++i) {
+        m.source.data()[i] = 2.0 * gen.uniform() - 1.0;
+        m.weight.data()[i] = 0.2 + gen.uniform();
+      }
+    }
+    dmatrix dlogits;
+    auto value = [&](const std::map<hook_point, dmatrix>& offsets) {
+      tape.forward(tiny_batch.sequences, offsets, 1, {}, mixes);
+      return attrib::detail::next_token_loss(tape, tiny_batch, attrib::detail::total_weight(tiny_batch), dlogits, 1);
+    };
+    value({});
+    const auto g = tape.backward(dlogits, points, true);
+    const double h = 1e-5;
+    double worst = 0;
+    auto note = [&](const std::string& what, double fd, double analytic) {
+      const double err = relative_error(fd, analytic);
+      if (err > 1e-6) MESSAGE(what << ": " << err);
+      worst = std::max(worst, err);
+    };
+    for (const auto& p : points) {
+      REQUIRE(g.mixes.count(p) == 1);
+      for (int e = 0; e < 2; ++e) {
+        const auto r = static_cast<Index>(gen.below(static_cast<std::uint64_t>(n)));
+        const auto c = static_cast<Index>(gen.below(static_cast<std::uint64_t>(tape.width(p))));
+        double& w = mixes[p].weight(r, c);
+        const double old = w;
+        w = old + h;
+        const double up = value({});
+        w = old - h;
+        const double down = value({});
+        w = old;
+        note("weight at " + attrib::to_string(p), (up - down) / (2 * h), g.mixes.at(p)(r, c));
+        std::map<hook_point, dmatrix> offsets = {{p, dmatrix::Zero(n, tape.width(p))}};
+        offsets[p](r, c) = h;
+        const double o_up = value(offsets);
+        offsets[p](r, c) = -h;
+        const double o_down = value(offsets);
+        note("offset at " + attrib::to_string(p), (o_up - o_down) / (2 * h), g.points.at(p)(r, c));
+      }
+    }
+    for (std::size_t k = 0; k < params.tensors.size(); ++k) {
+      auto& m = tape.parameters()[k];
+      for (int e = 0; e < 2; ++e) {
+        const auto i = static_cast<Index>(gen.below(static_cast<std::uint64_t>(m.size())));
+        const double old = m.data()[i];
+        m.data()[i] = old + h;
+        const double up = value({});
+        m.data()[i] = old - h;
+        const double down = value({});
+        m.data()[i] = old;
+        note(params.names[k], (up - down) / (2 * h), g.parameters[k].data()[i]);
+      }
+    }
+    CHECK(worst < 1e-6);
+    // A mix of the wrong shape is named.
+    mixes[hook_point::attn_z(0)].weight.resize(n, 3);
+    CHECK_THROWS_WITH_AS(tape.forward(tiny_batch.sequences, {}, 1, {}, mixes), doctest::Contains("the mix at attn_z.0"),
+                         attrib::invalid_argument);
   }
 }
 

@@ -72,7 +72,7 @@ TEST_CASE("hooks: cached activations fit the residual-stream algebra") {
   hooks.cache(hook_point::embed(), cache).cache(hook_point::final_norm(), cache);
   for (attrib::index l = 0; l < L; ++l)
     for (auto kind :
-         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
+         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_z, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
           attrib::hook_kind::mlp_post, attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
       hooks.cache({kind, l}, cache);
   const auto logits = model().forward(batch{clean}, with(hooks));
@@ -91,6 +91,12 @@ TEST_CASE("hooks: cached activations fit the residual-stream algebra") {
                        at(hook_point::resid_mid(l)) + at(hook_point::mlp_out(l))) == 0.0f);
     if (l + 1 < L)
       CHECK(max_abs_diff(at(hook_point::resid_post(l)), at(hook_point::resid_pre(l + 1))) == 0.0f);
+    // attn_z is the output projection's input: attn_out = attn_z * W_O^T (stories260K has no bias).
+    const auto& wo = model().weights().layers[static_cast<std::size_t>(l)].wo;
+    attrib::float_matrix o(wo.rows, wo.cols);
+    wo.decode_rows(0, wo.rows, o.data());
+    CHECK(at(hook_point::attn_z(l)).cols() == model().config().n_heads * model().config().head_dim());
+    CHECK(max_abs_diff(at(hook_point::attn_z(l)) * o.transpose(), at(hook_point::attn_out(l))) < 1e-5f);
   }
   // The unembedding reads the final-norm output: logits = final_norm * W_U^T (tied embedding).
   const auto& w = model().weights().output;

@@ -10,6 +10,7 @@ int train(const std::vector<std::string>& args);
 int llm(const std::vector<std::string>& args);
 int llm_patch(const std::vector<std::string>& args);
 int llm_attribute(const std::vector<std::string>& args);
+int llm_components(const std::vector<std::string>& args);
 int llm_study(const std::vector<std::string>& args);
 int data(const std::vector<std::string>& args);
 int data_split(const std::vector<std::string>& args);

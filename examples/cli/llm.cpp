@@ -22,7 +22,7 @@
 namespace cli {
 namespace {
 
-const char* help = R"(usage: attrib llm <inspect|generate|logits|trace|patch|attribute|study> --model PATH [options]
+const char* help = R"(usage: attrib llm <inspect|generate|logits|trace|patch|attribute|components|study> --model PATH [options]
 
 Runs a Llama-family decoder (Llama 2/3, Mistral, Qwen2, llama2.c) or GPT-2 on the CPU. The model
 is a GGUF file (tokenizer from its metadata), a llama2.c checkpoint .bin with --tokenizer tok.bin,
@@ -40,6 +40,9 @@ commands:
              exact and by attribution patching, with a heatmap ('attrib llm patch --help')
   attribute  which prompt tokens make the model predict its next token, by Shapley values or
              another coalition method, with a token heatmap ('attrib llm attribute --help')
+  components which heads, neurons, blocks or residual positions the prediction rests on, by
+             attribution patching or a coalition method over ablations ('attrib llm components
+             --help')
   study      the post-training studies on a base model and its post-trained versions (--base,
              --post instead of --model): knowledge storage and transfer ('attrib llm study --help')
 
@@ -304,6 +307,7 @@ int llm(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "patch") return llm_patch(rest);
   if (command == "attribute") return llm_attribute(rest);
+  if (command == "components") return llm_components(rest);
   if (command == "study") return llm_study(rest);
   const arguments a(rest,
                     {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
@@ -318,7 +322,7 @@ int llm(const std::vector<std::string>& args) {
   if (command == "generate") return generate(a);
   if (command == "logits") return logits(a);
   if (command == "trace") return trace(a);
-  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate, logits, trace, patch, attribute or study");
+  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate, logits, trace, patch, attribute, components or study");
 }
 
 }  // namespace cli

@@ -329,6 +329,38 @@ check_svg("${WORK}/patch.svg" ">activation patching \\(exact\\)<" ">attribution 
 run_fails("the clean prompt has 6 tokens and the corrupted one 7" "${ATTRIB}" llm patch
           --model "${stories}/stories260K.gguf" --clean "Lily saw a dog" --corrupted "Lily saw a girl")
 
+# attrib llm components on stories260K, "dog" (clean) against "cat" (corrupted): every head by
+# attribution patching (5 layers x 8 heads), and the stream entering layer 0 position by position
+# by occlusion. Closed form: a position of the shared prefix patched with the corrupted run's
+# activation, which is the clean run's, changes nothing.
+run_ok("${ATTRIB}" llm components --model "${stories}/stories260K.gguf" --clean "Lily saw a big dog in the park. The"
+       --corrupted "Lily saw a big cat in the park. The" --out "${WORK}/heads.csv" --svg "${WORK}/heads.svg")
+if(NOT last_err MATCHES "attribution-patching, 40 players, patch ablation, metric logit-difference")
+  message(FATAL_ERROR "llm components: expected attribution patching over 40 heads:\n${last_err}")
+endif()
+file(STRINGS "${WORK}/heads.csv" head_lines)
+list(LENGTH head_lines head_count)
+list(GET head_lines 0 head_header)
+list(GET head_lines 40 head_last)
+if(NOT head_count EQUAL 41 OR NOT head_header STREQUAL "player,layer,unit,value" OR NOT head_last MATCHES "^head 4.7,4,7,")
+  message(FATAL_ERROR "llm components: expected a header and 40 head rows, got ${head_count} lines:\n${head_header}\n${head_last}")
+endif()
+check_svg("${WORK}/heads.svg" ">layer 4<" ">head 7<" "v\\(all\\) - v\\(all but the player\\)")
+run_ok("${ATTRIB}" llm components --model "${stories}/stories260K.gguf" --clean "Lily saw a big dog in the park. The"
+       --corrupted "Lily saw a big cat in the park. The" --players positions:0 --method occlusion
+       --out "${WORK}/positions.csv")
+file(READ "${WORK}/positions.csv" positions_csv)
+foreach(position RANGE 4)
+  # 0 up to the rounding of occlusion's exhaustive least-squares fit (below 1e-10)
+  if(NOT positions_csv MATCHES "\nposition 0.${position},0,${position},(0|-?[0-9.]+e-(1[0-9]|[2-9][0-9]))\n")
+    message(FATAL_ERROR "llm components: position ${position} of the shared prefix is not 0:\n${positions_csv}")
+  endif()
+endforeach()
+run_fails("the clean prompt has 6 tokens and the corrupted one 7" "${ATTRIB}" llm components
+          --model "${stories}/stories260K.gguf" --clean "Lily saw a dog" --corrupted "Lily saw a girl")
+run_fails("--players must be heads, blocks" "${ATTRIB}" llm components --model "${stories}/stories260K.gguf"
+          --clean "Lily saw a dog" --players edges)
+
 # attrib llm attribute: exact Shapley values of the 4 tokens after BOS, one row each, and a heatmap.
 run_ok("${ATTRIB}" llm attribute --model "${stories}/stories260K.gguf" --prompt "Lily saw a big"
        --out "${WORK}/attribute.csv" --svg "${WORK}/attribute.svg")
@@ -453,7 +485,7 @@ run_fails("label" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K
 run_fails("give one of --data CSV and --dataset NAME" "${ATTRIB}" llm study knowledge --base "${stories}/stories260K.gguf"
           --post "${stories}/stories260K.gguf" --out "${WORK}/study")
 
-foreach(command "data split" "llm patch" "llm attribute" "llm study")
+foreach(command "data split" "llm patch" "llm attribute" "llm components" "llm study")
   string(REPLACE " " ";" words "${command}")
   run_ok("${ATTRIB}" ${words} -h)
   if(NOT last_out MATCHES "usage: attrib ${command}")

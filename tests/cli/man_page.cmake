@@ -6,7 +6,7 @@ if(NOT EXISTS "${PAGE}")
 endif()
 file(READ "${PAGE}" page)
 foreach(expected IN ITEMS ".TH ATTRIB 1" ".SH SYNOPSIS" ".SH ATTRIB EXPLAIN" ".SH ATTRIB TRAIN" ".SH ATTRIB DATA SPLIT"
-                          ".SH ATTRIB GRAPH" ".SH ATTRIB LLM PATCH" ".SH ATTRIB LLM ATTRIBUTE" "\\-\\-model PATH" "usage: attrib llm patch")
+                          ".SH ATTRIB GRAPH" ".SH ATTRIB LLM PATCH" ".SH ATTRIB LLM ATTRIBUTE" ".SH ATTRIB LLM COMPONENTS" "\\-\\-model PATH" "usage: attrib llm patch")
   string(FIND "${page}" "${expected}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "the man page lacks '${expected}'")

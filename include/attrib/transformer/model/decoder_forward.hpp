@@ -84,6 +84,7 @@ void decoder_forward(Pass& pass, const Matrix& cosines, const Matrix& sines, Mat
                       sines.row(i).data());
       }
     pass.attend(l, a);
+    pass.hook(hook_point::attn_z(l), a.attn);
     pass.linear(l, decoder_map::o, a.attn, out);
     pass.hook(hook_point::attn_out(l), out);
     x += out;

@@ -46,6 +46,16 @@ namespace detail {
 template <class S>
 using tape_matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// An elementwise mix at a hook point: the activation a becomes source + weight * (a - source),
+// one row per token (sequences stacked in order), so weight 1 keeps a and weight 0 replaces it by
+// source. A continuous mask over components (component_game.hpp) is a mix, and the backward pass
+// returns dF/dweight at every mixed point.
+template <class S>
+struct tape_mix {
+  tape_matrix<S> source;
+  tape_matrix<S> weight;
+};
+
 // Position of each per-layer tensor in layer_tensor_specs.
 enum layer_field : int {
   f_attn_norm,
@@ -127,6 +137,7 @@ class transformer_tape {
   struct gradients {
     std::vector<matrix_type> parameters;       // as transformer_parameters; empty if not asked
     std::map<hook_point, matrix_type> points;  // dF/d(activation) at each requested point
+    std::map<hook_point, matrix_type> mixes;   // dF/dweight at each mixed point
   };
 
   // A float tape reads p's tensors in place (p must outlive it); any other S converts them to
@@ -184,13 +195,15 @@ class transformer_tape {
     return owned_;
   }
 
-  // Runs `sequences`, adding offsets[p] (one row per token, stacked in sequence order) to the
-  // activation at each point p, and records the tape and the activations at `record`. Throws
-  // invalid_argument on an empty batch or sequence, a token id outside the vocabulary, a sequence
-  // longer than the context or an offset of the wrong shape.
+  // Runs `sequences`, mixing the activation at each point of `mixes` (tape_mix) and then adding
+  // offsets[p] (one row per token, stacked in sequence order) to it, and records the tape and the
+  // activations at `record`. Throws invalid_argument on an empty batch or sequence, a token id
+  // outside the vocabulary, a sequence longer than the context, or an offset or mix of the wrong
+  // shape or not finite.
   void forward(std::span<const std::vector<token_id>> sequences,
                const std::map<hook_point, matrix_type>& offsets = {}, std::size_t threads = 1,
-               std::span<const hook_point> record = {}) {
+               std::span<const hook_point> record = {},
+               const std::map<hook_point, tape_mix<S>>& mixes = {}) {
     check_sequences(sequences);
     const auto& c = config_;
     threads = resolve_threads(threads);
@@ -212,8 +225,17 @@ class transformer_tape {
                                std::to_string(m.rows()) + " x " + std::to_string(m.cols()) +
                                ", expected " + std::to_string(n) + " x " +
                                std::to_string(width(p)));
+    for (const auto& [p, m] : mixes)
+      for (const matrix_type* part : {&m.source, &m.weight})
+        if (part->rows() != n || part->cols() != width(p) || !part->allFinite())
+          throw invalid_argument("transformer_tape: the mix at " + to_string(p) + " is " +
+                                 std::to_string(part->rows()) + " x " + std::to_string(part->cols()) +
+                                 (part->allFinite() ? "" : " with a non-finite entry") + ", expected " +
+                                 std::to_string(n) + " x " + std::to_string(width(p)) + ", finite");
     for (const auto& p : record) (void)width(p);
     recorded_.clear();
+    mixes_ = mixes;
+    mix_difference_.clear();
     layers_tape_.resize(static_cast<std::size_t>(c.n_layers));
     recording_pass pass(*this, offsets, record, threads);
     decoder_forward(pass, cos_, sin_, x_final_, xf_);
@@ -256,8 +278,25 @@ class transformer_tape {
     auto grad = [&](index id) -> matrix_type* {
       return parameter_gradient && id >= 0 ? &g.parameters[static_cast<std::size_t>(id)] : nullptr;
     };
-    auto record = [&](hook_point p, const matrix_type& d) {
+    // d is dF/d(the activation after p's hook); a mix at p turns it into dF/d(the activation
+    // before it) and gives dF/dweight.
+    auto record = [&](hook_point p, matrix_type& d) {
       if (std::find(points.begin(), points.end(), p) != points.end()) g.points[p] = d;
+      const auto mixed = mixes_.find(p);
+      if (mixed == mixes_.end()) return;
+      g.mixes[p] = d.cwiseProduct(mix_difference_.at(p));
+      d = d.cwiseProduct(mixed->second.weight);
+    };
+    // For a block whose output joins the stream at p, the stream's gradient dx is the output's;
+    // the block receives it unchanged, or through p's mix (in `scratch`), while dx flows on.
+    auto branch = [&](hook_point p, const matrix_type& dstream, matrix_type& scratch) -> const matrix_type& {
+      if (!mixes_.contains(p)) {
+        if (std::find(points.begin(), points.end(), p) != points.end()) g.points[p] = dstream;
+        return dstream;
+      }
+      scratch = dstream;
+      record(p, scratch);
+      return scratch;
     };
 
     matrix_type dxf;
@@ -269,17 +308,17 @@ class transformer_tape {
     matrix_type dx = matrix_type::Zero(n, c.dim);
     norm_backward_rows(x_final_, final_norm_, dxf, dx, grad(final_norm_), grad(final_norm_bias_));
 
-    matrix_type dh, dpre, dxn, dq, dk, dv, dattn;
+    matrix_type dh, dpre, dxn, dq, dk, dv, dattn, dblock;
     for (index l = c.n_layers - 1; l >= 0; --l) {
       const auto& t = layers_tape_[static_cast<std::size_t>(l)];
       const auto& ids = layers_[static_cast<std::size_t>(l)];
       auto pid = [&](int f) { return ids[static_cast<std::size_t>(f)]; };
       record(hook_point::resid_post(l), dx);
-      record(hook_point::mlp_out(l), dx);
       // MLP.
+      const matrix_type& dmlp = branch(hook_point::mlp_out(l), dx, dblock);
       if (auto* dw = grad(pid(f_w_down)))
-        tape_linear_weight_gradient(dx, t.h, *dw, grad(pid(f_b_down)), threads);
-      tape_linear_input_gradient(dx, param(l, f_w_down), dh, false, threads);
+        tape_linear_weight_gradient(dmlp, t.h, *dw, grad(pid(f_b_down)), threads);
+      tape_linear_input_gradient(dmlp, param(l, f_w_down), dh, false, threads);
       record(hook_point::mlp_post(l), dh);
       dpre.resize(n, c.hidden_dim);
       if (gpt2_) {
@@ -306,11 +345,12 @@ class transformer_tape {
       norm_backward_rows(t.x_mid, pid(f_ffn_norm), dxn, dx, grad(pid(f_ffn_norm)),
                          grad(pid(f_ffn_norm_bias)));
       record(hook_point::resid_mid(l), dx);
-      record(hook_point::attn_out(l), dx);
       // Attention.
+      const matrix_type& dout = branch(hook_point::attn_out(l), dx, dblock);
       if (auto* dw = grad(pid(f_wo)))
-        tape_linear_weight_gradient(dx, t.attn, *dw, grad(pid(f_bo)), threads);
-      tape_linear_input_gradient(dx, param(l, f_wo), dattn, false, threads);
+        tape_linear_weight_gradient(dout, t.attn, *dw, grad(pid(f_bo)), threads);
+      tape_linear_input_gradient(dout, param(l, f_wo), dattn, false, threads);
+      record(hook_point::attn_z(l), dattn);
       attention_backward(t, dattn, dq, dk, dv, threads);
       if (!gpt2_)
         for (index i = 0; i < n; ++i) {
@@ -349,6 +389,7 @@ class transformer_tape {
     if (!detail::hook_has_layer(p.kind) && p.layer != 0)
       throw invalid_argument("hook point " + to_string(p) + " has layer " +
                              std::to_string(p.layer) + ", but it names no layer");
+    if (p.kind == hook_kind::attn_z) return config_.n_heads * config_.head_dim();
     return p.kind == hook_kind::mlp_post ? config_.hidden_dim : config_.dim;
   }
 
@@ -408,6 +449,12 @@ class transformer_tape {
     void attend(index, layer_tape& a) const { tape_.attention_forward(a, threads_); }
 
     void hook(hook_point p, matrix_type& values) const {
+      const auto mixed = tape_.mixes_.find(p);
+      if (mixed != tape_.mixes_.end()) {
+        auto& difference = tape_.mix_difference_[p];
+        difference = values - mixed->second.source;
+        values = mixed->second.source + mixed->second.weight.cwiseProduct(difference);
+      }
       const auto it = offsets_.find(p);
       if (it != offsets_.end()) values += it->second;
       if (std::find(record_.begin(), record_.end(), p) != record_.end())
@@ -572,6 +619,8 @@ class transformer_tape {
   std::vector<layer_tape> layers_tape_;
   matrix_type x_final_, xf_, logits_;
   std::map<hook_point, matrix_type> recorded_;
+  std::map<hook_point, tape_mix<S>> mixes_;                // of the last forward
+  std::map<hook_point, matrix_type> mix_difference_;       // activation - source before each mix
 };
 
 }  // namespace detail
@@ -723,9 +772,15 @@ inline logit_objective logit_difference(std::size_t sequence, index position, to
   };
 }
 
+// At a hook point, the activation a becomes source + weight * (a - source) (detail::tape_mix).
+using activation_mix = detail::tape_mix<float>;
+
 struct backward_options {
   // Hook points at which to return activations and dF/d(activation).
   std::vector<hook_point> points = {};
+  // Mixes applied in the forward pass, each before any read at its point; one row per token of
+  // all sequences, stacked in order. dF/dweight comes back in mix_gradients.
+  std::map<hook_point, activation_mix> mixes = {};
   // Also return dF/d(parameter) for every parameter.
   bool parameter_gradient = false;
   // Worker threads; 0 means all cores. Results do not depend on it.
@@ -741,6 +796,8 @@ struct transformer_gradients {
   std::vector<std::vector<float_matrix>> gradients;
   // dF/d(parameter), laid out as the parameters; when asked for.
   std::optional<transformer_parameters> parameters;
+  // dF/dweight at each point of backward_options::mixes, rows as the mix's.
+  std::map<hook_point, float_matrix> mix_gradients;
 
   const float_matrix& gradient(hook_point p, std::size_t sequence) const {
     return find(gradients, p, sequence);
@@ -777,7 +834,7 @@ transformer_gradients transformer_backward(const transformer_parameters& paramet
                                            const backward_options& options = {}) {
   if (!objective) throw invalid_argument("transformer_backward: the objective is empty");
   detail::transformer_tape<float> tape(parameters);
-  tape.forward(sequences, {}, options.threads, options.points);
+  tape.forward(sequences, {}, options.threads, options.points, options.mixes);
   transformer_gradients out;
   out.points = options.points;
   const auto& logits = tape.logits();
@@ -806,6 +863,7 @@ transformer_gradients transformer_backward(const transformer_parameters& paramet
     stacked.middleRows(first, rows) = dlogits[b];
   }
   auto g = tape.backward(stacked, options.points, options.parameter_gradient, options.threads);
+  out.mix_gradients = std::move(g.mixes);
   for (const auto& p : options.points) {
     out.activations.emplace_back();
     out.gradients.emplace_back();

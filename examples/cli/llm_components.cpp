@@ -1,0 +1,252 @@
+// attrib llm components: which heads, neurons, blocks or residual positions a transformer's
+// prediction rests on - its components as the players of a game (games/component_game.hpp),
+// explained by attribution patching or by any coalition method, as a table and a heatmap.
+#include <cstddef>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../svg_heatmap.hpp"
+#include "arguments.hpp"
+#include "attrib/games/component_game.hpp"
+#include "attrib/methods/component/attribution_patching.hpp"
+#include "coalition_methods.hpp"
+#include "commands.hpp"
+#include "files.hpp"
+#include "llm_model.hpp"
+#include "progress.hpp"
+
+namespace cli {
+
+namespace {
+
+const char* help = R"(usage: attrib llm components --model PATH --clean TEXT [--corrupted TEXT] [options]
+
+Which components of the model does its prediction on the clean prompt rest on? Attention heads,
+MLP neurons, whole attention/MLP blocks or residual-stream positions are the players of a game:
+the clean prompt is run with every absent player's activation replaced by its ablation value, and
+the value is a metric of the last position's logits. Attribution patching estimates every
+player's occlusion value v(all) - v(all but the player) from one forward and one backward pass;
+any coalition method explains the game exactly or by sampling.
+
+Writes CSV: player,layer,unit,value (and se, the standard error, for sampling methods), one row per
+player.
+
+  --model PATH          a .gguf file, a llama2.c .bin checkpoint or a Hugging Face directory
+  --tokenizer FILE      the llama2.c tokenizer .bin (with a .bin model)
+  --clean TEXT          the prompt that is run (BOS is prepended); --clean-tokens IDS instead
+  --corrupted TEXT      the prompt whose activations patch ablation takes (as many tokens as the
+                        clean one); --corrupted-tokens IDS instead
+  --players P           heads (default), blocks (each layer's attention and MLP), neurons:L (the
+                        MLP neurons of layer L) or positions:L (the stream entering layer L)
+  --ablation A          patch (default with --corrupted: the corrupted run's activation), zero
+                        (default without), mean or resample (over the --references prompts)
+  --references FILE     prompts for mean and resample ablation, one per line, each as many tokens
+                        as the clean prompt
+  --metric M            logit-difference (default), probability, loss (-log p(target)), or kl
+                        (KL divergence from the unablated run's next-token distribution)
+  --target T            the token the metric reads: a token id, or text that is one token;
+                        default: the clean run's most likely next token
+  --contrast T          logit-difference only: a token whose logit is subtracted; default: the
+                        corrupted run's most likely next token when it differs from the target
+  --positions LIST      positions at which heads, neurons and blocks are ablated, e.g. 0-3,7
+                        (default: all)
+  --method M            attribution-patching (default), or a coalition method: exact-shapley,
+                        kernel-shap, permutation-shapley, exact-banzhaf, msr-banzhaf, lime,
+                        lime-lasso, occlusion
+  --samples N           game evaluations of the sampling methods (default: the method's own)
+  --seed S              sampling seed (default 0)
+  --alpha, --width, --distance, --target-se
+                        as for attrib explain
+  --threads N           coalitions evaluated in parallel (default 1; 0: all cores); results do not
+                        depend on it
+  --format F            csv (default) or json
+  --out FILE            write the table there (default or -: standard output)
+  --svg FILE            also draw the values as a heatmap of layers x units
+  --quiet               no messages on standard error
+  --help                this text
+)";
+
+attrib::token_id most_likely(const attrib::float_matrix& logits) {
+  attrib::index best = 0;
+  logits.row(0).maxCoeff(&best);
+  return static_cast<attrib::token_id>(best);
+}
+
+// "heads", "blocks", "neurons:L", "positions:L".
+std::vector<attrib::transformer_component> parse_players(const std::string& text, const attrib::transformer_config& c,
+                                                         attrib::index length) {
+  if (text == "heads") return attrib::every_head(c);
+  if (text == "blocks") return attrib::every_block(c);
+  const auto colon = text.find(':');
+  const std::string kind = text.substr(0, colon);
+  if (colon != std::string::npos && (kind == "neurons" || kind == "positions")) {
+    const auto layers = parse_row_list(text.substr(colon + 1), c.n_layers, "the model", "layers", "--players layer");
+    if (layers.size() != 1) throw usage_error("--players " + kind + ":L takes one layer, got '" + text + "'");
+    const auto l = static_cast<attrib::index>(layers.front());
+    return kind == "neurons" ? attrib::every_neuron(c, l) : attrib::every_position(l, length);
+  }
+  throw usage_error("--players must be heads, blocks, neurons:L or positions:L, got '" + text + "'");
+}
+
+}  // namespace
+
+int llm_components(const std::vector<std::string>& args) {
+  const arguments a(args,
+                    {"model", "tokenizer", "threads", "clean", "corrupted", "clean-tokens", "corrupted-tokens",
+                     "players", "ablation", "references", "metric", "target", "contrast", "positions", "method",
+                     "samples", "seed", "alpha", "width", "distance", "target-se", "format", "out", "svg"},
+                    {"help", "quiet"});
+  if (a.flag("help")) {
+    std::cout << help;
+    return 0;
+  }
+  refuse_overwriting_inputs(a, {"out", "svg"}, {"model", "tokenizer", "references"});
+  const std::string format = a.text("format", "csv");
+  if (format != "csv" && format != "json") throw usage_error("--format must be csv or json, got '" + format + "'");
+  if (!a.has("clean") && !a.has("clean-tokens")) throw usage_error("option --clean (or --clean-tokens) is required");
+  const bool corrupted_given = a.has("corrupted") || a.has("corrupted-tokens");
+  const bool ids_only = a.has("clean-tokens") && (!corrupted_given || a.has("corrupted-tokens")) && !a.has("references");
+  const loaded_model m = load_model(a, !ids_only);
+  const auto& config = m.model->config();
+  const auto clean = prompt_tokens(a, m, "clean", "clean-tokens");
+  const auto length = static_cast<attrib::index>(clean.size());
+
+  attrib::component_game_options options;
+  options.threads = 1;
+  const std::string ablation = a.text("ablation", corrupted_given ? "patch" : "zero");
+  std::optional<std::vector<attrib::token_id>> corrupted;
+  if (corrupted_given) corrupted = prompt_tokens(a, m, "corrupted", "corrupted-tokens");
+  if (ablation == "zero") {
+    options.ablation = attrib::ablation_kind::zero;
+  } else if (ablation == "patch") {
+    if (!corrupted) throw usage_error("--ablation patch takes its activations from --corrupted, which is missing");
+    options.ablation = attrib::ablation_kind::patch;
+    options.reference = {*corrupted};
+  } else if (ablation == "mean" || ablation == "resample") {
+    if (!a.has("references")) throw usage_error("--ablation " + ablation + " needs --references FILE");
+    options.ablation = ablation == "mean" ? attrib::ablation_kind::mean : attrib::ablation_kind::resample;
+    std::istringstream lines(input_bytes(a.text("references")));
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty()) options.reference.push_back(m.tokenizer->encode(line, true));
+    if (options.reference.empty()) throw usage_error("--references " + a.text("references") + " holds no prompts");
+  } else {
+    throw usage_error("--ablation must be zero, mean, resample or patch, got '" + ablation + "'");
+  }
+  for (std::size_t i = 0; i < options.reference.size(); ++i)
+    if (static_cast<attrib::index>(options.reference[i].size()) != length)
+      throw usage_error("the clean prompt has " + std::to_string(length) + " tokens and " +
+                        (corrupted_given && ablation == "patch" ? std::string("the corrupted one ")
+                                                                : "reference prompt " + std::to_string(i + 1) + " ") +
+                        std::to_string(options.reference[i].size()) + "; ablation pairs their positions, so they must match");
+
+  attrib::forward_options run;
+  run.last_position_only = true;
+  const attrib::float_matrix clean_logits = m.model->forward(std::vector<std::vector<attrib::token_id>>{clean}, run)[0];
+  const std::string metric = a.text("metric", "logit-difference");
+  const std::map<std::string, attrib::component_metric_kind> metrics = {
+      {"logit-difference", attrib::component_metric_kind::logit_difference},
+      {"probability", attrib::component_metric_kind::probability},
+      {"loss", attrib::component_metric_kind::loss},
+      {"kl", attrib::component_metric_kind::kl_to_clean}};
+  if (!metrics.contains(metric))
+    throw usage_error("--metric must be logit-difference, probability, loss or kl, got '" + metric + "'");
+  options.metric.kind = metrics.at(metric);
+  if (options.metric.kind != attrib::component_metric_kind::kl_to_clean)
+    options.metric.target = a.has("target") ? token_option(a, m, "target") : most_likely(clean_logits);
+  if (options.metric.kind == attrib::component_metric_kind::logit_difference) {
+    if (a.has("contrast"))
+      options.metric.contrast = token_option(a, m, "contrast");
+    else if (corrupted) {
+      const auto other = most_likely(m.model->forward(std::vector<std::vector<attrib::token_id>>{*corrupted}, run)[0]);
+      if (other != options.metric.target) options.metric.contrast = other;
+    }
+    if (options.metric.contrast == options.metric.target)
+      throw usage_error("--contrast is the target token; the metric would be zero everywhere");
+  } else if (a.has("contrast")) {
+    throw usage_error("--contrast is read by --metric logit-difference only");
+  }
+  if (a.has("positions"))
+    for (auto p : parse_row_list(a.text("positions"), length, "the clean prompt", "tokens", "--positions"))
+      options.positions.push_back(static_cast<attrib::index>(p));
+
+  const auto players = parse_players(a.text("players", "heads"), config, length);
+  const attrib::transformer_component_game game(*m.model, clean, players, options);
+  const std::string method = a.text("method", "attribution-patching");
+  attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
+  progress bar(a, "attrib llm components", "coalitions", 0);
+  settings.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
+  auto result = method == "attribution-patching" ? attrib::attribution_patching.explain(game, settings)
+                                                 : run_coalition_method(method, a, game, settings);
+  if (!result)
+    throw usage_error("unknown --method '" + method + "'; expected attribution-patching or one of " +
+                      coalition_method_names);
+  const attrib::attribution& r = *result;
+  messages(a) << "attrib llm components: " << method << ", " << game.player_count() << " players, " << ablation
+              << " ablation, metric " << metric << "; unablated " << std::setprecision(9) << r.prediction << "\n";
+
+  write_output(a, "out", [&](std::ostream& out) {
+    if (format == "csv") {
+      out << "player,layer,unit,value" << (r.has_standard_errors() ? ",se" : "") << '\n' << std::setprecision(9);
+      for (attrib::index j = 0; j < game.player_count(); ++j) {
+        const auto& p = players[static_cast<std::size_t>(j)];
+        out << attrib::to_string(p) << ',' << p.layer << ',' << p.unit << ',' << r.values(j);
+        if (r.has_standard_errors()) out << ',' << r.standard_errors(j);
+        out << '\n';
+      }
+      return;
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    for (attrib::index j = 0; j < game.player_count(); ++j) {
+      const auto& p = players[static_cast<std::size_t>(j)];
+      nlohmann::json row = {{"player", attrib::to_string(p)}, {"layer", p.layer}, {"unit", p.unit}, {"value", r.values(j)}};
+      if (r.has_standard_errors()) row["se"] = r.standard_errors(j);
+      rows.push_back(row);
+    }
+    out << rows.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  });
+  if (a.has("svg")) {
+    // Rows: the players' layers; columns: their units (heads, neurons, positions; or the two blocks).
+    examples::heatmap_panel panel;
+    panel.title = method + ": unablated " + attrib_examples::significant(r.prediction, 4);
+    std::map<attrib::index, std::size_t> rows, columns;
+    const bool blocks = players.front().kind == attrib::component_kind::attention;
+    for (const auto& p : players) {
+      rows.emplace(p.layer, 0);
+      columns.emplace(blocks ? static_cast<attrib::index>(p.kind == attrib::component_kind::mlp) : p.unit, 0);
+    }
+    for (auto& [layer, at] : rows) {
+      at = panel.row_labels.size();
+      panel.row_labels.push_back("layer " + std::to_string(layer));
+    }
+    for (auto& [unit, at] : columns) {
+      at = panel.column_labels.size();
+      if (blocks)
+        panel.column_labels.push_back(unit == 0 ? "attention" : "mlp");
+      else if (players.front().kind == attrib::component_kind::position)
+        panel.column_labels.push_back(token_label(m, clean[static_cast<std::size_t>(unit)]));
+      else
+        panel.column_labels.push_back((players.front().kind == attrib::component_kind::head ? "head " : "") +
+                                      std::to_string(unit));
+    }
+    panel.values.assign(panel.row_labels.size() * panel.column_labels.size(), 0.0);
+    for (attrib::index j = 0; j < game.player_count(); ++j) {
+      const auto& p = players[static_cast<std::size_t>(j)];
+      const auto column = blocks ? static_cast<attrib::index>(p.kind == attrib::component_kind::mlp) : p.unit;
+      panel.values[rows.at(p.layer) * panel.column_labels.size() + columns.at(column)] = r.values(j);
+    }
+    write_output(a, "svg", [&](std::ostream& out) {
+      examples::write_heatmap_svg(out, "components of the prediction (" + metric + ", " + ablation + " ablation)",
+                                  "v(all) - v(all but the player)", {panel});
+    });
+  }
+  return 0;
+}
+
+}  // namespace cli

@@ -1,0 +1,499 @@
+// Transformer components as players of a game (games/component_game.hpp), checked against models
+// whose weights are edited by hand (zero ablation of a head is zeroing its columns of W_O, of a
+// neuron its column of W_down, of an attention block W_O and its bias), against plain forward
+// passes of the reference prompts (patching every position), and against hooks written out in
+// the test on full forward passes (mean, resample and fractional coalitions).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attrib/core/random.hpp"
+#include "attrib/games/component_game.hpp"
+#include "attrib/methods/feature/banzhaf.hpp"
+#include "attrib/methods/component/attribution_patching.hpp"
+#include "attrib/methods/component/coar.hpp"
+#include "attrib/methods/component/mask_learning.hpp"
+#include "attrib/methods/feature/gradients.hpp"
+#include "attrib/methods/feature/occlusion.hpp"
+#include "attrib/methods/feature/shapley.hpp"
+#include "attrib/transformer/model/random_model.hpp"
+
+namespace {
+
+using attrib::component_kind;
+using attrib::hook_point;
+using Index = attrib::index;
+using attrib::token_id;
+using attrib::transformer_architecture;
+using attrib::transformer_component;
+using attrib::transformer_model;
+using prompt = std::vector<token_id>;
+
+attrib::transformer_config shape(transformer_architecture a) {
+  attrib::transformer_config c;
+  c.architecture = a;
+  c.dim = 32;
+  c.hidden_dim = 48;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = a == transformer_architecture::llama ? 2 : 4;
+  c.vocab_size = 24;
+  c.context_length = 16;
+  return c;
+}
+
+// Weights large enough that every nonlinearity matters, biases everywhere.
+transformer_model random_model(transformer_architecture a, std::uint64_t seed) {
+  return attrib::random_transformer_model(shape(a), seed, {.scale = 0.3f, .biases = true});
+}
+
+const prompt clean = {1, 5, 9, 3, 17, 2, 11};
+const prompt other = {1, 7, 4, 20, 6, 13, 8};
+const prompt third = {1, 12, 19, 5, 22, 10, 3};
+constexpr token_id target = 4;
+constexpr token_id contrast = 9;
+
+// A copy of `m` with one weight tensor edited as a float matrix (rows x cols, row-major).
+template <class Pick, class Edit>
+transformer_model edited(const transformer_model& m, Pick pick, Edit edit) {
+  auto w = m.weights();
+  attrib::weight_tensor& t = pick(w);
+  auto data = std::make_shared<std::vector<float>>(static_cast<std::size_t>(t.rows * t.cols));
+  t.decode_rows(0, t.rows, data->data());
+  Eigen::Map<attrib::float_matrix> values(data->data(), t.rows, t.cols);
+  edit(values);
+  t = attrib::weight_tensor{attrib::ggml_type::f32, t.rows, t.cols, std::as_bytes(std::span<const float>(*data))};
+  w.storage = std::make_shared<std::pair<std::shared_ptr<const void>, std::shared_ptr<std::vector<float>>>>(
+      m.weights().storage, data);
+  return transformer_model(m.config(), std::move(w));
+}
+
+// The last position's logits of one plain forward pass (every position computed).
+attrib::float_matrix last_logits(const transformer_model& m, const prompt& p, const attrib::hook_set* hooks = nullptr) {
+  const std::vector<prompt> one{p};
+  attrib::forward_options o;
+  o.hooks = hooks;
+  const auto l = m.forward(std::span<const prompt>(one), o)[0];
+  return l.bottomRows(1);
+}
+
+double logit_difference(const attrib::float_matrix& l) {
+  return static_cast<double>(l(0, target)) - static_cast<double>(l(0, contrast));
+}
+
+attrib::vector log_probabilities(const attrib::float_matrix& l) {
+  const attrib::vector x = l.row(0).transpose().cast<double>();
+  const double lse = std::log((x.array() - x.maxCoeff()).exp().sum()) + x.maxCoeff();
+  return x.array() - lse;
+}
+
+attrib::matrix row_of(std::vector<double> z) {
+  attrib::matrix m(1, static_cast<Index>(z.size()));
+  for (std::size_t j = 0; j < z.size(); ++j) m(0, static_cast<Index>(j)) = z[j];
+  return m;
+}
+
+// Every player kept but player j.
+attrib::matrix all_but(Index players, Index j) {
+  attrib::matrix m = attrib::matrix::Ones(1, players);
+  m(0, j) = 0.0;
+  return m;
+}
+
+// The activations of `p` at every position of `point`, from a plain forward pass.
+attrib::float_matrix recorded(const transformer_model& m, const prompt& p, hook_point point) {
+  attrib::activation_cache cache;
+  attrib::hook_set hooks;
+  hooks.cache(point, cache);
+  last_logits(m, p, &hooks);
+  return cache.at(point, 0).topRows(static_cast<Index>(p.size()));
+}
+
+// Hooks that set columns [begin, begin + width) of `point` to s + z (a - s) at every position.
+void mix(attrib::hook_set& hooks, hook_point point, Index begin, Index width, attrib::float_matrix source, float z) {
+  hooks.call(point, [=](hook_point, attrib::float_matrix& values, std::span<const attrib::token_location> tokens) {
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      for (Index c = begin; c < begin + width; ++c) {
+        const float s = source(tokens[i].position, c);
+        auto& a = values(static_cast<Index>(i), c);
+        a = s + z * (a - s);
+      }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("component game: zero ablation equals zeroing the component's weights") {
+  for (const auto arch : {transformer_architecture::llama, transformer_architecture::gpt2}) {
+    CAPTURE(attrib::to_string(arch));
+    const auto model = random_model(arch, 7);
+    const auto& c = model.config();
+    auto players = attrib::every_head(c);
+    players.push_back({component_kind::neuron, 0, 5});
+    players.push_back({component_kind::attention, 0, 0});
+    players.push_back({component_kind::mlp, 1, 0});
+    const attrib::transformer_component_game game(model, clean, players,
+                                                  {.metric = {.target = target, .contrast = contrast}});
+    const Index n = game.player_count();
+    REQUIRE(n == 11);
+    const Index hd = c.head_dim();
+    auto layer = [](Index l) {
+      return [l](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[static_cast<std::size_t>(l)].wo; };
+    };
+    // Head 1.2: its columns of layer 1's W_O.
+    const auto no_head = edited(model, layer(1), [&](auto& wo) { wo.middleCols(2 * hd, hd).setZero(); });
+    CHECK(game.values(all_but(n, 6))(0) == doctest::Approx(logit_difference(last_logits(no_head, clean))).epsilon(1e-5));
+    // Neuron 0.5: its column of layer 0's W_down.
+    const auto no_neuron = edited(
+        model, [](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[0].w_down; },
+        [](auto& down) { down.col(5).setZero(); });
+    CHECK(game.values(all_but(n, 8))(0) == doctest::Approx(logit_difference(last_logits(no_neuron, clean))).epsilon(1e-5));
+    // Attention block 0: W_O and its bias.
+    const auto no_attention =
+        edited(edited(model, layer(0), [](auto& wo) { wo.setZero(); }),
+               [](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[0].bo; },
+               [](auto& bo) { bo.setZero(); });
+    CHECK(game.values(all_but(n, 9))(0) == doctest::Approx(logit_difference(last_logits(no_attention, clean))).epsilon(1e-5));
+    // MLP block 1: W_down and its bias.
+    const auto no_mlp = edited(
+        edited(model, [](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[1].w_down; },
+               [](auto& down) { down.setZero(); }),
+        [](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[1].b_down; },
+        [](auto& b) { b.setZero(); });
+    CHECK(game.values(all_but(n, 10))(0) == doctest::Approx(logit_difference(last_logits(no_mlp, clean))).epsilon(1e-5));
+    // The grand coalition is the unablated model.
+    CHECK(game.values(attrib::matrix::Ones(1, n))(0) == doctest::Approx(logit_difference(last_logits(model, clean))).epsilon(1e-6));
+
+    // The probability, loss and KL metrics read the same runs.
+    const auto clean_logp = log_probabilities(last_logits(model, clean));
+    const auto ablated_logp = log_probabilities(last_logits(no_head, clean));
+    using attrib::component_metric_kind;
+    auto with_metric = [&](component_metric_kind k) {
+      return attrib::transformer_component_game(model, clean, players,
+                                                {.metric = {.kind = k, .target = k == component_metric_kind::kl_to_clean ? -1 : target}});
+    };
+    CHECK(with_metric(component_metric_kind::probability).values(all_but(n, 6))(0) ==
+          doctest::Approx(std::exp(ablated_logp(target))).epsilon(1e-5));
+    CHECK(with_metric(component_metric_kind::loss).values(all_but(n, 6))(0) == doctest::Approx(-ablated_logp(target)).epsilon(1e-5));
+    const double kl = (clean_logp.array().exp() * (clean_logp - ablated_logp).array()).sum();
+    const auto kl_game = with_metric(component_metric_kind::kl_to_clean);
+    CHECK(kl_game.values(all_but(n, 6))(0) == doctest::Approx(kl).epsilon(1e-4));
+    CHECK(std::abs(kl_game.values(attrib::matrix::Ones(1, n))(0)) < 1e-9);
+  }
+}
+
+TEST_CASE("component game: patching every position of the stream gives the reference run, of this or another model") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const auto length = static_cast<Index>(clean.size());
+  const attrib::transformer_component_game game(model, clean, attrib::every_position(0, length),
+                                                {.ablation = attrib::ablation_kind::patch,
+                                                 .reference = {other},
+                                                 .metric = {.target = target, .contrast = contrast}});
+  attrib::matrix points(2, length);
+  points.row(0).setZero();
+  points.row(1).setOnes();
+  const auto v = game.values(points);
+  CHECK(v(0) == doctest::Approx(logit_difference(last_logits(model, other))).epsilon(1e-5));
+  CHECK(v(1) == doctest::Approx(logit_difference(last_logits(model, clean))).epsilon(1e-5));
+
+  // Cross-model: the stream entering layer 1 taken from another model of the same shape at
+  // positions 2 and 6, written with a replace hook from that model's cached run.
+  const auto donor = random_model(transformer_architecture::llama, 8);
+  const attrib::transformer_component_game cross(model, clean, attrib::every_position(1, length),
+                                                 {.ablation = attrib::ablation_kind::patch,
+                                                  .reference = {other},
+                                                  .reference_model = &donor,
+                                                  .metric = {.target = target, .contrast = contrast}});
+  attrib::matrix z = attrib::matrix::Ones(1, length);
+  z(0, 2) = z(0, 6) = 0.0;
+  attrib::activation_cache donor_cache;
+  attrib::hook_set record;
+  record.cache(hook_point::resid_pre(1), donor_cache);
+  last_logits(donor, other, &record);
+  attrib::hook_set patch;
+  patch.replace(hook_point::resid_pre(1), donor_cache, {.rows = {}, .positions = {2, 6}});
+  CHECK(cross.values(z)(0) == doctest::Approx(logit_difference(last_logits(model, clean, &patch))).epsilon(1e-5));
+}
+
+TEST_CASE("component game: mean and resample ablation, fractional coalitions and ablated positions, against hooks written out") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const auto& c = model.config();
+  const auto heads = attrib::every_head(c);
+  const Index n = static_cast<Index>(heads.size());
+  const attrib::component_metric metric{.target = target, .contrast = contrast};
+  const attrib::matrix z = row_of({1, 0, 0.25, 1, 0, 1, 0.5, 1});
+  const Index hd = c.head_dim();
+  // Hand-written: players 1 and 4 (heads 0.1, 1.0) ablated, 2 (head 0.2) at 0.25, 6 (head 1.2) at 0.5.
+  auto by_hand = [&](const attrib::float_matrix& s0, const attrib::float_matrix& s1) {
+    attrib::hook_set hooks;
+    mix(hooks, hook_point::attn_z(0), 1 * hd, hd, s0, 0.0f);
+    mix(hooks, hook_point::attn_z(0), 2 * hd, hd, s0, 0.25f);
+    mix(hooks, hook_point::attn_z(1), 0 * hd, hd, s1, 0.0f);
+    mix(hooks, hook_point::attn_z(1), 2 * hd, hd, s1, 0.5f);
+    return logit_difference(last_logits(model, clean, &hooks));
+  };
+  auto source = [&](const prompt& p, Index l) { return recorded(model, p, hook_point::attn_z(l)); };
+
+  const attrib::transformer_component_game patch_other(model, clean, heads,
+                                                       {.ablation = attrib::ablation_kind::patch, .reference = {other}, .metric = metric});
+  const attrib::transformer_component_game patch_third(model, clean, heads,
+                                                       {.ablation = attrib::ablation_kind::patch, .reference = {third}, .metric = metric});
+  const double v_other = by_hand(source(other, 0), source(other, 1));
+  const double v_third = by_hand(source(third, 0), source(third, 1));
+  CHECK(patch_other.values(z)(0) == doctest::Approx(v_other).epsilon(1e-5));
+  CHECK(patch_third.values(z)(0) == doctest::Approx(v_third).epsilon(1e-5));
+
+  // Resample: the value averaged over the references, two model rows per value.
+  const attrib::transformer_component_game resample(
+      model, clean, heads, {.ablation = attrib::ablation_kind::resample, .reference = {other, third}, .metric = metric});
+  CHECK(resample.model_evaluations_per_value() == 2);
+  CHECK(resample.values(z)(0) == doctest::Approx(0.5 * (v_other + v_third)).epsilon(1e-5));
+
+  // Mean: one run with the references' activations averaged position by position.
+  const attrib::transformer_component_game mean(
+      model, clean, heads, {.ablation = attrib::ablation_kind::mean, .reference = {other, third}, .metric = metric});
+  CHECK(mean.model_evaluations_per_value() == 1);
+  const attrib::float_matrix m0 = 0.5f * (source(other, 0) + source(third, 0));
+  const attrib::float_matrix m1 = 0.5f * (source(other, 1) + source(third, 1));
+  CHECK(mean.values(z)(0) == doctest::Approx(by_hand(m0, m1)).epsilon(1e-5));
+
+  // Ablation at chosen positions only: zero ablation of head 1.3 at positions 1 and 5.
+  const attrib::transformer_component_game some_positions(
+      model, clean, heads, {.metric = metric, .positions = {1, 5}});
+  attrib::hook_set hooks;
+  hooks.call(hook_point::attn_z(1), [&](hook_point, attrib::float_matrix& values, std::span<const attrib::token_location> tokens) {
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i].position == 1 || tokens[i].position == 5) values.row(static_cast<Index>(i)).segment(3 * hd, hd).setZero();
+  });
+  CHECK(some_positions.values(all_but(n, 7))(0) == doctest::Approx(logit_difference(last_logits(model, clean, &hooks))).epsilon(1e-5));
+
+  // Batching and threads change nothing: 64 random coalitions in batches of 5 rows, on 2 threads.
+  attrib::rng gen(3);
+  attrib::matrix many(64, n);
+  for (Index i = 0; i < many.size(); ++i) many.data()[i] = gen.uniform() < 0.5 ? 0.0 : 1.0;
+  const attrib::transformer_component_game other_batches(
+      model, clean, heads,
+      {.ablation = attrib::ablation_kind::resample, .reference = {other, third}, .metric = metric, .batch_rows = 5, .threads = 2});
+  CHECK((resample.values(many) - other_batches.values(many)).cwiseAbs().maxCoeff() < 1e-5);
+}
+
+TEST_CASE("component game: every estimator of the game framework runs on heads unchanged") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const attrib::transformer_component_game game(model, clean, attrib::every_head(model.config()),
+                                                {.ablation = attrib::ablation_kind::patch,
+                                                 .reference = {other},
+                                                 .metric = {.target = target, .contrast = contrast}});
+  const Index n = game.player_count();
+  attrib::matrix ends(2, n);
+  ends.row(0).setOnes();
+  ends.row(1).setZero();
+  const auto v = game.values(ends);
+  // Exact Shapley over the 8 heads: 256 coalitions, efficient, the same on 1 and 2 threads.
+  const auto one = attrib::exact_shapley{}.explain(game, {.threads = 1});
+  const auto two = attrib::exact_shapley{}.explain(game, {.threads = 2});
+  CHECK(one.values == two.values);
+  CHECK(one.values.sum() == doctest::Approx(v(0) - v(1)).epsilon(1e-9));
+  // KernelSHAP with the whole neighbourhood, and exact Banzhaf, on the same game.
+  const auto kernel = attrib::kernel_shap{.solver = {.budget = 256}}.explain(game, {.seed = 1});
+  CHECK((kernel.values - one.values).cwiseAbs().maxCoeff() < 1e-6);
+  const auto banzhaf = attrib::exact_banzhaf{}.explain(game);
+  CHECK(banzhaf.values.size() == n);
+  CHECK(banzhaf.values.allFinite());
+}
+
+TEST_CASE("component game: bad players, references and metrics are named") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const auto& c = model.config();
+  const attrib::component_metric metric{.target = target};
+  using attrib::invalid_argument;
+  auto make = [&](std::vector<transformer_component> players, attrib::component_game_options o = {}) {
+    if (o.metric.target == -1 && o.metric.kind != attrib::component_metric_kind::kl_to_clean) o.metric = metric;
+    return attrib::transformer_component_game(model, clean, std::move(players), std::move(o));
+  };
+  CHECK_THROWS_WITH_AS(make({{component_kind::head, 2, 0}}), doctest::Contains("head 2.0 is outside the model's 2 layers"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{component_kind::head, 0, 4}}), doctest::Contains("outside the 4 heads"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{component_kind::neuron, 1, c.hidden_dim}}), doctest::Contains("neurons"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{component_kind::position, 0, 7}}), doctest::Contains("positions of the prompt"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{component_kind::mlp, 0, 1}}), doctest::Contains("whole block"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{component_kind::mlp, 0, 0}, {component_kind::mlp, 0, 0}}), doctest::Contains("listed twice"),
+                       invalid_argument);
+  CHECK_THROWS_WITH_AS(make({}), doctest::Contains("no players"), invalid_argument);
+  const transformer_component head{component_kind::head, 0, 0};
+  CHECK_THROWS_WITH_AS(make({head}, {.reference = {other}}), doctest::Contains("zero ablation takes no reference"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({head}, {.ablation = attrib::ablation_kind::patch, .reference = {other, third}}),
+                       doctest::Contains("exactly one reference"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({head}, {.ablation = attrib::ablation_kind::mean}), doctest::Contains("at least one reference"),
+                       invalid_argument);
+  CHECK_THROWS_WITH_AS(make({head}, {.ablation = attrib::ablation_kind::patch, .reference = {{1, 2, 3}}}),
+                       doctest::Contains("reference prompt 0 has 3 tokens"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({head}, {.ablation = attrib::ablation_kind::patch, .reference = {{1, 2, 3, 4, 5, 6, 99}}}),
+                       doctest::Contains("holds token 99"), invalid_argument);
+  auto narrower = shape(transformer_architecture::llama);
+  narrower.hidden_dim = 40;
+  const auto small = attrib::random_transformer_model(narrower, 1);
+  CHECK_THROWS_WITH_AS(make({head}, {.ablation = attrib::ablation_kind::patch, .reference = {other}, .reference_model = &small}),
+                       doctest::Contains("MLP width 40"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({head}, {.metric = {.target = 24}}), doctest::Contains("metric target 24 is outside the vocabulary"),
+                       invalid_argument);
+  CHECK_THROWS_WITH_AS(make({head}, {.metric = {.kind = attrib::component_metric_kind::loss, .target = 1, .contrast = 2}}),
+                       doctest::Contains("logit_difference metric only"), invalid_argument);
+  CHECK_THROWS_WITH_AS(make({head}, {.positions = {7}}), doctest::Contains("ablation position 7"), invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::transformer_component_game(model, {}, {head}, {.metric = metric}), doctest::Contains("prompt is empty"),
+                       invalid_argument);
+  const auto game = make({head, {component_kind::head, 0, 1}});
+  CHECK_THROWS_WITH_AS(game.values(attrib::matrix::Ones(1, 3)), doctest::Contains("expected 2"), invalid_argument);
+  CHECK_THROWS_WITH_AS(game.values(row_of({1.0, std::nan("")})), doctest::Contains("NaN"), invalid_argument);
+}
+
+TEST_CASE("component game gradients: central differences of the game's own values, for every metric and ablation") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const auto& c = model.config();
+  auto players = attrib::every_head(c);
+  players.push_back({component_kind::neuron, 1, 3});
+  players.push_back({component_kind::attention, 1, 0});
+  players.push_back({component_kind::mlp, 0, 0});
+  players.push_back({component_kind::position, 1, 4});
+  const Index n = static_cast<Index>(players.size());
+  using attrib::ablation_kind;
+  using attrib::component_metric_kind;
+  struct setup {
+    ablation_kind ablation;
+    std::vector<prompt> reference;
+  };
+  // The grand coalition (attribution patching) and a fractional coalition.
+  attrib::matrix at(2, n);
+  at.row(0).setOnes();
+  attrib::rng gen(5);
+  for (Index j = 0; j < n; ++j) at(1, j) = 0.2 + 0.6 * gen.uniform();
+  for (const auto& [ablation, reference] :
+       {setup{ablation_kind::zero, {}}, setup{ablation_kind::patch, {other}}, setup{ablation_kind::resample, {other, third}}})
+    for (const auto kind : {component_metric_kind::logit_difference, component_metric_kind::probability,
+                            component_metric_kind::loss, component_metric_kind::kl_to_clean}) {
+      CAPTURE(static_cast<int>(ablation));
+      CAPTURE(static_cast<int>(kind));
+      const attrib::component_metric metric{.kind = kind,
+                                            .target = kind == component_metric_kind::kl_to_clean ? -1 : target,
+                                            .contrast = kind == component_metric_kind::logit_difference ? contrast : -1};
+      const attrib::transformer_component_game game(model, clean, players,
+                                                    {.ablation = ablation, .reference = reference, .metric = metric});
+      static_assert(attrib::differentiable_game<attrib::transformer_component_game>);
+      const attrib::matrix g = game.gradients(at);
+      const double h = 1e-2;
+      for (Index row = 0; row < 2; ++row) {
+        CAPTURE(row);
+        attrib::matrix points(2 * n, n);
+        for (Index j = 0; j < n; ++j) {
+          points.row(2 * j) = points.row(2 * j + 1) = at.row(row);
+          points(2 * j, j) += h;
+          points(2 * j + 1, j) -= h;
+        }
+        const auto v = game.values(points);
+        // The KL metric is flat at the grand coalition (gradient 0); there the differences show
+        // float32 noise of about 1e-4 / h.
+        const double scale = std::max(g.row(row).cwiseAbs().maxCoeff(), 1e-2);
+        for (Index j = 0; j < n; ++j) {
+          CAPTURE(j);
+          CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(g(row, j)).epsilon(1e-2).scale(scale));
+        }
+      }
+      // Attribution patching is that gradient at the grand coalition, through the framework.
+      const auto atp = attrib::attribution_patching.explain(game);
+      CHECK((atp.values - g.row(0).transpose()).cwiseAbs().maxCoeff() <= 1e-12 * (1.0 + g.row(0).cwiseAbs().maxCoeff()));
+      CHECK(atp.prediction == doctest::Approx(game.values(attrib::matrix::Ones(1, n))(0)).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("attribution patching ranks heads as exact ablation does; integrated gradients over heads is complete") {
+  // A model with smaller weights is closer to linear in each head; the estimate's ranking of the
+  // eight heads is then close to the exact one.
+  const auto model = attrib::random_transformer_model(shape(transformer_architecture::llama), 5, {.scale = 0.15f});
+  const attrib::transformer_component_game game(model, clean, attrib::every_head(model.config()),
+                                                {.ablation = attrib::ablation_kind::patch,
+                                                 .reference = {other},
+                                                 .metric = {.target = target, .contrast = contrast}});
+  const Index n = game.player_count();
+  const auto exact = attrib::occlusion{}.explain(game).values;  // v(N) - v(N \ {j}), a forward pass each
+  const auto atp = attrib::attribution_patching.explain(game).values;
+  const double corr = (exact.array() - exact.mean()).matrix().dot((atp.array() - atp.mean()).matrix()) /
+                      std::sqrt((exact.array() - exact.mean()).square().sum() * (atp.array() - atp.mean()).square().sum());
+  MESSAGE("Pearson correlation of attribution patching and exact head ablation: " << corr);
+  CHECK(corr > 0.9);
+  Index top_exact = 0, top_atp = 0;
+  exact.cwiseAbs().maxCoeff(&top_exact);
+  atp.cwiseAbs().maxCoeff(&top_atp);
+  CHECK(top_exact == top_atp);
+  // Integrated gradients from the empty coalition: the values add up to v(N) - v(empty).
+  const auto ig = attrib::integrated_gradients{.neighborhood = {.steps = 16}}.explain(game);
+  CHECK(ig.values.size() == n);
+  CHECK(std::abs(ig.completeness_delta()) < 1e-3 * (1.0 + std::abs(ig.prediction - ig.base_value)));
+}
+
+TEST_CASE("mask learning over heads prunes heads that write nothing and keeps the ones that matter") {
+  // Six of the eight heads have zero columns in W_O: dummies of the game. Heads 0.0 and 1.2 write.
+  const auto base = random_model(transformer_architecture::llama, 7);
+  const Index hd = base.config().head_dim();
+  auto silence = [&](const transformer_model& m, std::size_t layer, std::vector<Index> heads) {
+    return edited(
+        m, [layer](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[layer].wo; },
+        [&](auto& wo) {
+          for (Index h : heads) wo.middleCols(h * hd, hd).setZero();
+        });
+  };
+  const auto model = silence(silence(base, 0, {1, 2, 3}), 1, {0, 1, 3});
+  const attrib::transformer_component_game game(model, clean, attrib::every_head(model.config()),
+                                                {.metric = {.target = target, .contrast = contrast}});
+  const auto occlusion = attrib::occlusion{}.explain(game).values;
+  for (Index j : {1, 2, 3, 4, 5, 7}) CHECK(std::abs(occlusion(j)) < 1e-6);  // dummies indeed
+  const auto learned = attrib::learn_mask(game, {.sparsity = 0.05, .steps = 150});
+  CHECK(learned.circuit == std::vector<Index>{0, 6});
+  CHECK(learned.loss.back() < learned.loss.front());
+  CHECK(std::abs(learned.circuit_value - learned.full_value) < 1e-6 * (1.0 + std::abs(learned.full_value)));
+  for (Index j : {1, 2, 3, 4, 5, 7}) CHECK(learned.mask(j) < 0.2);
+  // Without a sparsity term nothing moves the dummies, and no live head is dropped.
+  const auto kept = attrib::learn_mask(game, {.sparsity = 0.0, .steps = 20});
+  CHECK(kept.circuit.size() == 8);
+  CHECK_THROWS_WITH_AS(attrib::learn_mask(game, {.steps = 0}), doctest::Contains("steps"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::learn_mask(game, {.sparsity = -1.0}), doctest::Contains("sparsity"), attrib::invalid_argument);
+  const auto mute = silence(model, 0, {0});
+  const attrib::transformer_component_game silent(mute, clean, {{component_kind::head, 0, 0}},
+                                                  {.metric = {.target = target, .contrast = contrast}});
+  CHECK_THROWS_WITH_AS(attrib::learn_mask(silent, {}), doctest::Contains("no effect to keep"), attrib::invalid_argument);
+}
+
+TEST_CASE("COAR: a datamodel over head ablations predicts the effect of ablating held-out sets of heads") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const attrib::transformer_component_game game(model, clean, attrib::every_head(model.config()),
+                                                {.ablation = attrib::ablation_kind::patch,
+                                                 .reference = {other},
+                                                 .metric = {.target = target, .contrast = contrast}});
+  const Index n = game.player_count();
+  const auto fit = attrib::coar<>{.neighborhood = {.alpha = 0.75}, .loss = {.alpha = 1e-6}, .solver = {.budget = 200}}.explain(
+      game, {.seed = 4});
+  REQUIRE(fit.values.size() == n);
+  // Held-out coalitions of the same size (6 of 8 heads kept), drawn here.
+  attrib::rng gen(99);
+  attrib::matrix held(64, n);
+  for (Index r = 0; r < held.rows(); ++r) {
+    held.row(r).setOnes();
+    for (int removed = 0; removed < 2;) {
+      const auto j = static_cast<Index>(gen.below(static_cast<std::uint64_t>(n)));
+      if (held(r, j) == 1.0) {
+        held(r, j) = 0.0;
+        ++removed;
+      }
+    }
+  }
+  const attrib::vector actual = game.values(held);
+  const attrib::vector predicted = (held * fit.values).array() + fit.fit.intercept;
+  const double corr = (actual.array() - actual.mean()).matrix().dot((predicted.array() - predicted.mean()).matrix()) /
+                      std::sqrt((actual.array() - actual.mean()).square().sum() *
+                                (predicted.array() - predicted.mean()).square().sum());
+  MESSAGE("COAR: correlation of predicted and actual held-out ablations " << corr << ", R^2 on its samples "
+                                                                            << fit.fit.r_squared);
+  CHECK(corr > 0.8);
+}
