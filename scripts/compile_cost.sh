@@ -53,7 +53,7 @@ measure "README example, -O2" -O2 -c "$work/readme_example.cpp" -o "$work/readme
   awk -F'|' '{printf "| %s | %s | %s |\n", $1, $2, $3}'
 
 # The umbrella headers alone: the framework (attrib.hpp), each room, and everything (all.hpp).
-for umbrella in attrib io data graph transformer studies all; do
+for umbrella in attrib io data graph transformer components studies all; do
   printf '#include <attrib/%s.hpp>\n' "$umbrella" >"$work/umbrella_$umbrella.cpp"
   measure "attrib/$umbrella.hpp" -fsyntax-only "$work/umbrella_$umbrella.cpp" |
     awk -F'|' '{printf "| `%s`, -fsyntax-only | %s | %s |\n", $1, $2, $3}'
@@ -63,7 +63,7 @@ if ((headers)); then
   export -f measure
   export cxx work
   export flags_string="${flags[*]}"
-  find include/attrib -name '*.hpp' | sort | sed 's|^include/||' | grep -v -x -E 'attrib/(attrib|io|data|graph|transformer|studies|all)\.hpp' |
+  find include/attrib -name '*.hpp' | sort | sed 's|^include/||' | grep -v -x -E 'attrib/(attrib|io|data|graph|transformer|components|studies|all)\.hpp' |
     xargs -P "$jobs" -I{} bash -c '
       flags=($flags_string)
       printf "#include <%s>\n" "{}" >"$work/$(echo {} | tr / _).cpp"

@@ -32,7 +32,7 @@ ctest --preset werror -j "$jobs"
 # The umbrella headers are generated: every public header must be in one room.
 umbrellas=$(mktemp -d)
 bash scripts/umbrella.sh "$umbrellas"
-for h in attrib io data graph transformer studies all; do
+for h in attrib io data graph transformer components studies all; do
   if ! cmp -s "$umbrellas/attrib/$h.hpp" "include/attrib/$h.hpp"; then
     echo "test.sh: include/attrib/$h.hpp is out of date; run bash scripts/umbrella.sh" >&2
     exit 1

@@ -15,9 +15,14 @@
 #include "attrib/core/random.hpp"
 #include "attrib/games/component_game.hpp"
 #include "attrib/methods/feature/banzhaf.hpp"
+#include "attrib/games/edge_game.hpp"
+#include "attrib/methods/component/acdc.hpp"
 #include "attrib/methods/component/attribution_patching.hpp"
+#include "attrib/methods/component/edge_attribution_patching.hpp"
 #include "attrib/methods/component/coar.hpp"
 #include "attrib/methods/component/mask_learning.hpp"
+#include "attrib/methods/component/neuron_shapley.hpp"
+#include "attrib/methods/component/path_patching.hpp"
 #include "attrib/methods/feature/gradients.hpp"
 #include "attrib/methods/feature/occlusion.hpp"
 #include "attrib/methods/feature/shapley.hpp"
@@ -112,6 +117,14 @@ attrib::float_matrix recorded(const transformer_model& m, const prompt& p, hook_
   hooks.cache(point, cache);
   last_logits(m, p, &hooks);
   return cache.at(point, 0).topRows(static_cast<Index>(p.size()));
+}
+
+// Every head of `model` a player, patched from `other`, valued by the logit difference.
+attrib::transformer_component_game patched_heads(const transformer_model& model) {
+  return attrib::transformer_component_game(model, clean, attrib::every_head(model.config()),
+                                            {.ablation = attrib::ablation_kind::patch,
+                                             .reference = {other},
+                                             .metric = {.target = target, .contrast = contrast}});
 }
 
 // Hooks that set columns [begin, begin + width) of `point` to s + z (a - s) at every position.
@@ -284,10 +297,7 @@ TEST_CASE("component game: mean and resample ablation, fractional coalitions and
 
 TEST_CASE("component game: every estimator of the game framework runs on heads unchanged") {
   const auto model = random_model(transformer_architecture::llama, 7);
-  const attrib::transformer_component_game game(model, clean, attrib::every_head(model.config()),
-                                                {.ablation = attrib::ablation_kind::patch,
-                                                 .reference = {other},
-                                                 .metric = {.target = target, .contrast = contrast}});
+  const auto game = patched_heads(model);
   const Index n = game.player_count();
   attrib::matrix ends(2, n);
   ends.row(0).setOnes();
@@ -412,10 +422,7 @@ TEST_CASE("attribution patching ranks heads as exact ablation does; integrated g
   // A model with smaller weights is closer to linear in each head; the estimate's ranking of the
   // eight heads is then close to the exact one.
   const auto model = attrib::random_transformer_model(shape(transformer_architecture::llama), 5, {.scale = 0.15f});
-  const attrib::transformer_component_game game(model, clean, attrib::every_head(model.config()),
-                                                {.ablation = attrib::ablation_kind::patch,
-                                                 .reference = {other},
-                                                 .metric = {.target = target, .contrast = contrast}});
+  const auto game = patched_heads(model);
   const Index n = game.player_count();
   const auto exact = attrib::occlusion{}.explain(game).values;  // v(N) - v(N \ {j}), a forward pass each
   const auto atp = attrib::attribution_patching.explain(game).values;
@@ -467,10 +474,7 @@ TEST_CASE("mask learning over heads prunes heads that write nothing and keeps th
 
 TEST_CASE("COAR: a datamodel over head ablations predicts the effect of ablating held-out sets of heads") {
   const auto model = random_model(transformer_architecture::llama, 7);
-  const attrib::transformer_component_game game(model, clean, attrib::every_head(model.config()),
-                                                {.ablation = attrib::ablation_kind::patch,
-                                                 .reference = {other},
-                                                 .metric = {.target = target, .contrast = contrast}});
+  const auto game = patched_heads(model);
   const Index n = game.player_count();
   const auto fit = attrib::coar<>{.neighborhood = {.alpha = 0.75}, .loss = {.alpha = 1e-6}, .solver = {.budget = 200}}.explain(
       game, {.seed = 4});
@@ -496,4 +500,232 @@ TEST_CASE("COAR: a datamodel over head ablations predicts the effect of ablating
   MESSAGE("COAR: correlation of predicted and actual held-out ablations " << corr << ", R^2 on its samples "
                                                                             << fit.fit.r_squared);
   CHECK(corr > 0.8);
+}
+
+namespace {
+
+using attrib::circuit_edge;
+using attrib::circuit_node;
+using attrib::circuit_node_kind;
+
+const circuit_node embed{circuit_node_kind::embed, 0};
+const circuit_node logits{circuit_node_kind::logits, 0};
+circuit_node attention(Index l) { return {circuit_node_kind::attention, l}; }
+circuit_node mlp(Index l) { return {circuit_node_kind::mlp, l}; }
+
+// The coalition keeping every edge but those `drop` selects.
+template <class Drop>
+attrib::matrix without(const std::vector<circuit_edge>& edges, Drop drop) {
+  attrib::matrix z = attrib::matrix::Ones(1, static_cast<Index>(edges.size()));
+  for (std::size_t j = 0; j < edges.size(); ++j)
+    if (drop(edges[j])) z(0, static_cast<Index>(j)) = 0.0;
+  return z;
+}
+
+}  // namespace
+
+TEST_CASE("edge game: cutting a sender's every edge is ablating the sender; cutting every edge into the logits gives the reference run") {
+  for (const auto arch : {transformer_architecture::llama, transformer_architecture::gpt2}) {
+    CAPTURE(attrib::to_string(arch));
+    const auto model = random_model(arch, 7);
+    const auto edges = attrib::every_edge(model.config());
+    // 2 layers: receivers attention 0 (1 edge), mlp 0 (2), attention 1 (3), mlp 1 (4), logits (5).
+    REQUIRE(edges.size() == 15);
+    const attrib::component_game_options patch{.ablation = attrib::ablation_kind::patch,
+                                               .reference = {other},
+                                               .metric = {.target = target, .contrast = contrast}};
+    const attrib::transformer_edge_game game(model, clean, edges, patch);
+    const attrib::transformer_component_game blocks(model, clean, attrib::every_block(model.config()), patch);
+    // attention 0 -> everything after it, against the component game's attention-0 player.
+    const double cut_sender = game.values(without(edges, [](const circuit_edge& e) { return e.sender == attention(0); }))(0);
+    CHECK(cut_sender == doctest::Approx(blocks.values(all_but(4, 0))(0)).epsilon(1e-4));
+    const double cut_mlp1 = game.values(without(edges, [](const circuit_edge& e) { return e.sender == mlp(1); }))(0);
+    CHECK(cut_mlp1 == doctest::Approx(blocks.values(all_but(4, 3))(0)).epsilon(1e-4));
+    // Every term of the logits' input patched: the reference prompt's own run.
+    const double cut_logits = game.values(without(edges, [](const circuit_edge& e) { return e.receiver == logits; }))(0);
+    CHECK(cut_logits == doctest::Approx(logit_difference(last_logits(model, other))).epsilon(1e-4));
+    CHECK(game.values(attrib::matrix::Ones(1, 15))(0) == doctest::Approx(logit_difference(last_logits(model, clean))).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("edge game: one patched edge changes what its receiver alone reads, as a replace hook written out does") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const auto edges = attrib::every_edge(model.config());
+  const attrib::transformer_edge_game game(model, clean, edges,
+                                          {.ablation = attrib::ablation_kind::patch,
+                                           .reference = {other},
+                                           .metric = {.target = target, .contrast = contrast}});
+  // attention 0 -> mlp 1: mlp 1 reads its clean input with attention 0's clean output swapped
+  // for the reference's; nothing upstream of mlp 1 changes, so the swap is known in advance.
+  const auto clean_input = recorded(model, clean, hook_point::mlp_in(1));
+  const attrib::float_matrix swap = recorded(model, other, hook_point::attn_out(0)) - recorded(model, clean, hook_point::attn_out(0));
+  attrib::activation_cache replacement;
+  replacement.store(hook_point::mlp_in(1), {0, 0}, clean_input.row(0).data(), clean_input.cols());
+  for (Index t = 0; t < clean_input.rows(); ++t) {
+    const attrib::float_vector row = (clean_input.row(t) + swap.row(t)).transpose();
+    replacement.store(hook_point::mlp_in(1), {0, t}, row.data(), row.size());
+  }
+  attrib::hook_set hooks;
+  hooks.replace(hook_point::mlp_in(1), replacement);
+  const auto z = without(edges, [](const circuit_edge& e) { return e.sender == attention(0) && e.receiver == mlp(1); });
+  CHECK(game.values(z)(0) == doctest::Approx(logit_difference(last_logits(model, clean, &hooks))).epsilon(1e-5));
+
+  // Zero ablation of every edge into attention 1 leaves it reading nothing: as if attn_in.1 were 0.
+  const attrib::transformer_edge_game zero(model, clean, edges, {.metric = {.target = target, .contrast = contrast}});
+  attrib::hook_set silence;
+  silence.scale(hook_point::attn_in(1), 0.0f);
+  CHECK(zero.values(without(edges, [](const circuit_edge& e) { return e.receiver == attention(1); }))(0) ==
+        doctest::Approx(logit_difference(last_logits(model, clean, &silence))).epsilon(1e-4));
+  // Positions: an edge cut at the last position only.
+  const attrib::transformer_edge_game last(model, clean, edges,
+                                          {.ablation = attrib::ablation_kind::patch,
+                                           .reference = {other},
+                                           .metric = {.target = target, .contrast = contrast},
+                                           .positions = {6}});
+  attrib::hook_set at_last;
+  at_last.replace(hook_point::mlp_in(1), replacement, {.rows = {}, .positions = {6}});
+  CHECK(last.values(z)(0) == doctest::Approx(logit_difference(last_logits(model, clean, &at_last))).epsilon(1e-5));
+}
+
+TEST_CASE("ACDC keeps the edges that matter and drops those of a block that writes nothing") {
+  // Attention 1 writes nothing (W_O and its bias zero): every edge into or out of it is a dummy.
+  const auto base = random_model(transformer_architecture::llama, 7);
+  const auto model = edited(
+      edited(base, [](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[1].wo; },
+             [](auto& wo) { wo.setZero(); }),
+      [](attrib::transformer_weights& w) -> attrib::weight_tensor& { return w.layers[1].bo; }, [](auto& b) { b.setZero(); });
+  const auto edges = attrib::every_edge(model.config());
+  const attrib::transformer_edge_game game(model, clean, edges,
+                                          {.ablation = attrib::ablation_kind::patch,
+                                           .reference = {other},
+                                           .metric = {.kind = attrib::component_metric_kind::kl_to_clean}});
+  const auto found = attrib::acdc(game, {.threshold = 1e-4});
+  CHECK(found.evaluations == edges.size() + 2);
+  for (std::size_t j = 0; j < edges.size(); ++j) {
+    CAPTURE(attrib::to_string(edges[j]));
+    if (edges[j].sender == attention(1) || edges[j].receiver == attention(1)) CHECK(found.kept(static_cast<Index>(j)) == 0.0);
+  }
+  // Each removal moved the KL by less than the threshold: the circuit is within 15 of them.
+  CHECK(found.circuit_value < 15 * 1e-4);
+  CHECK(std::abs(found.full_value) < 1e-9);
+  // Something is kept (the logits need an input), and the graph holds exactly the kept edges.
+  CHECK(found.kept.sum() >= 1.0);
+  CHECK(static_cast<double>(boost::num_edges(found.circuit)) == found.kept.sum());
+  for (auto [e, end] = boost::edges(found.circuit); e != end; ++e) {
+    const circuit_edge edge{found.circuit[boost::source(*e, found.circuit)], found.circuit[boost::target(*e, found.circuit)]};
+    const auto j = static_cast<Index>(std::find(edges.begin(), edges.end(), edge) - edges.begin());
+    REQUIRE(j < static_cast<Index>(edges.size()));
+    CHECK(found.kept(j) == 1.0);
+    CHECK(found.circuit[*e].increase >= 1e-4);
+  }
+  // With a threshold no edge can meet, everything stays; with a huge one, everything goes.
+  CHECK(attrib::acdc(game, {.threshold = 0.0}).kept.sum() <= static_cast<double>(edges.size()));
+  CHECK(attrib::acdc(game, {.threshold = 1e9}).kept.sum() == 0.0);
+  CHECK_THROWS_WITH_AS(attrib::acdc(game, {.threshold = -1.0}), doctest::Contains("threshold"), attrib::invalid_argument);
+}
+
+TEST_CASE("edge game: bad edges are named") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const attrib::component_game_options options{.metric = {.target = target}};
+  auto make = [&](std::vector<circuit_edge> e) { return attrib::transformer_edge_game(model, clean, std::move(e), options); };
+  CHECK_THROWS_WITH_AS(make({}), doctest::Contains("no edges"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{attention(2), logits}}), doctest::Contains("attention 2 -> logits names a node outside"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{mlp(1), attention(1)}}), doctest::Contains("does not come before"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{attention(0), attention(0)}}), doctest::Contains("does not come before"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{logits, mlp(1)}}), doctest::Contains("runs backwards"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{embed, logits}, {embed, logits}}), doctest::Contains("listed twice"), attrib::invalid_argument);
+  const auto game = make({{embed, logits}, {attention(0), mlp(0)}});
+  CHECK_THROWS_WITH_AS(game.values(attrib::matrix::Ones(1, 3)), doctest::Contains("expected 2"), attrib::invalid_argument);
+}
+
+TEST_CASE("edge attribution patching: the edge game's own central differences at the full graph") {
+  const auto model = random_model(transformer_architecture::gpt2, 7);
+  const auto edges = attrib::every_edge(model.config());
+  const Index n = static_cast<Index>(edges.size());
+  for (const auto kind : {attrib::component_metric_kind::logit_difference, attrib::component_metric_kind::kl_to_clean}) {
+    for (const auto& positions : {std::vector<Index>{}, std::vector<Index>{2, 6}}) {
+      CAPTURE(static_cast<int>(kind));
+      CAPTURE(positions.size());
+      const attrib::component_metric metric{.kind = kind,
+                                            .target = kind == attrib::component_metric_kind::kl_to_clean ? -1 : target,
+                                            .contrast = kind == attrib::component_metric_kind::kl_to_clean ? -1 : contrast};
+      const attrib::transformer_edge_game game(model, clean, edges,
+                                              {.ablation = attrib::ablation_kind::resample,
+                                               .reference = {other, third},
+                                               .metric = metric,
+                                               .positions = positions});
+      const auto eap = attrib::edge_attribution_patching(game);
+      CHECK(eap.value == doctest::Approx(game.values(attrib::matrix::Ones(1, n))(0)).epsilon(1e-5));
+      const double h = 1e-2;
+      attrib::matrix points = attrib::matrix::Ones(2 * n, n);
+      for (Index j = 0; j < n; ++j) {
+        points(2 * j, j) = 1.0 + h;
+        points(2 * j + 1, j) = 1.0 - h;
+      }
+      const auto v = game.values(points);
+      // The KL metric is flat at the full graph; there the differences are float32 noise.
+      const double scale = std::max(eap.values.cwiseAbs().maxCoeff(), 1e-2);
+      for (Index j = 0; j < n; ++j) {
+        CAPTURE(attrib::to_string(edges[static_cast<std::size_t>(j)]));
+        CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(eap.values(j)).epsilon(1e-2).scale(scale));
+      }
+    }
+  }
+}
+
+TEST_CASE("path patching on the edge game equals Wang et al.'s freeze-patch-record-replay procedure") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  const auto& c = model.config();
+  const attrib::transformer_edge_game game(model, clean, attrib::every_edge(c),
+                                          {.ablation = attrib::ablation_kind::patch,
+                                           .reference = {other},
+                                           .metric = {.target = target, .contrast = contrast}});
+  // Every block's output in the clean and the corrupted run.
+  attrib::activation_cache clean_cache, corrupt_cache;
+  attrib::hook_set record_clean, record_corrupt;
+  for (Index l = 0; l < c.n_layers; ++l)
+    for (auto p : {hook_point::attn_out(l), hook_point::mlp_out(l)}) {
+      record_clean.cache(p, clean_cache);
+      record_corrupt.cache(p, corrupt_cache);
+    }
+  last_logits(model, clean, &record_clean);
+  last_logits(model, other, &record_corrupt);
+  // Path attention 0 -> receiver. Step 1: the clean run with attention 0 from the corrupted run
+  // and every other block frozen at its clean output; record what the receiver reads. Step 2: the
+  // clean run with only that input replaced, everything else recomputed.
+  for (const auto& [receiver, point] : {std::pair{mlp(1), hook_point::mlp_in(1)}, std::pair{attention(1), hook_point::attn_in(1)},
+                                        std::pair{logits, hook_point::resid_post(c.n_layers - 1)}}) {
+    CAPTURE(attrib::to_string(receiver));
+    attrib::hook_set step;
+    step.replace(hook_point::attn_out(0), corrupt_cache);
+    for (Index l = 0; l < c.n_layers; ++l) {
+      if (l > 0) step.replace(hook_point::attn_out(l), clean_cache);
+      step.replace(hook_point::mlp_out(l), clean_cache);
+    }
+    attrib::activation_cache read;
+    step.cache(point, read);
+    last_logits(model, clean, &step);
+    attrib::hook_set replay;
+    replay.replace(point, read);
+    const double procedure = logit_difference(last_logits(model, clean)) - logit_difference(last_logits(model, clean, &replay));
+    CHECK(attrib::path_patching(game, attention(0), {receiver}) == doctest::Approx(procedure).epsilon(1e-4));
+  }
+  CHECK_THROWS_WITH_AS(attrib::path_patching(game, mlp(1), {attention(0)}), doctest::Contains("mlp 1 -> attention 0 is not a player"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("Neuron Shapley: truncated permutation sampling over neurons approaches the exact Shapley values") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  std::vector<transformer_component> neurons;
+  for (Index i = 0; i < 6; ++i) neurons.push_back({component_kind::neuron, 1, 3 * i});
+  const attrib::transformer_component_game game(model, clean, neurons, {.metric = {.target = target, .contrast = contrast}});
+  const auto exact = attrib::exact_shapley{}.explain(game);
+  // No truncation: unbiased, its error within a few standard errors.
+  const auto sampled = attrib::neuron_shapley{.solver = {.budget = 3000, .tolerance = 0.0}}.explain(game, {.seed = 2});
+  for (Index j = 0; j < 6; ++j) {
+    CAPTURE(j);
+    CHECK(std::abs(sampled.values(j) - exact.values(j)) <= 4.0 * sampled.standard_errors(j) + 1e-9);
+  }
+  CHECK(sampled.values.sum() == doctest::Approx(exact.values.sum()).epsilon(1e-6));
 }

@@ -89,7 +89,8 @@ std::vector<hook_point> all_points(Index layers) {
   std::vector<hook_point> p = {hook_point::embed(), hook_point::final_norm()};
   for (Index l = 0; l < layers; ++l)
     for (auto k :
-         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_z, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
+         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_in, attrib::hook_kind::attn_z, attrib::hook_kind::attn_out,
+          attrib::hook_kind::resid_mid, attrib::hook_kind::mlp_in,
           attrib::hook_kind::mlp_post, attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
       p.push_back({k, l});
   return p;

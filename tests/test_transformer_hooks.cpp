@@ -72,7 +72,8 @@ TEST_CASE("hooks: cached activations fit the residual-stream algebra") {
   hooks.cache(hook_point::embed(), cache).cache(hook_point::final_norm(), cache);
   for (attrib::index l = 0; l < L; ++l)
     for (auto kind :
-         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_z, attrib::hook_kind::attn_out, attrib::hook_kind::resid_mid,
+         {attrib::hook_kind::resid_pre, attrib::hook_kind::attn_in, attrib::hook_kind::attn_z, attrib::hook_kind::attn_out,
+          attrib::hook_kind::resid_mid, attrib::hook_kind::mlp_in,
           attrib::hook_kind::mlp_post, attrib::hook_kind::mlp_out, attrib::hook_kind::resid_post})
       hooks.cache({kind, l}, cache);
   const auto logits = model().forward(batch{clean}, with(hooks));
@@ -97,6 +98,9 @@ TEST_CASE("hooks: cached activations fit the residual-stream algebra") {
     wo.decode_rows(0, wo.rows, o.data());
     CHECK(at(hook_point::attn_z(l)).cols() == model().config().n_heads * model().config().head_dim());
     CHECK(max_abs_diff(at(hook_point::attn_z(l)) * o.transpose(), at(hook_point::attn_out(l))) < 1e-5f);
+    // Unedited, each block reads the stream as it is.
+    CHECK(max_abs_diff(at(hook_point::attn_in(l)), at(hook_point::resid_pre(l))) == 0.0f);
+    CHECK(max_abs_diff(at(hook_point::mlp_in(l)), at(hook_point::resid_mid(l))) == 0.0f);
   }
   // The unembedding reads the final-norm output: logits = final_norm * W_U^T (tied embedding).
   const auto& w = model().weights().output;
@@ -106,6 +110,24 @@ TEST_CASE("hooks: cached activations fit the residual-stream algebra") {
   CHECK(cache.rows(hook_point::embed()) == std::vector<attrib::index>{0});
   CHECK_THROWS_WITH_AS(cache.at(hook_point::embed(), 0, T), doctest::Contains("position 9"),
                        attrib::invalid_argument);
+}
+
+TEST_CASE("hooks: attn_in and mlp_in edit what one block reads, not the stream") {
+  // Zeroing what layer 1's attention reads silences that block alone (stories260K has no biases):
+  // resid_mid.1 is then resid_pre.1, while resid_pre.1 itself is the unedited run's.
+  attrib::activation_cache plain, edited;
+  attrib::hook_set read;
+  read.cache(hook_point::resid_pre(1), plain);
+  model().forward(batch{clean}, with(read));
+  attrib::hook_set hooks;
+  hooks.scale(hook_point::attn_in(1), 0.0f).cache(hook_point::resid_pre(1), edited).cache(hook_point::resid_mid(1), edited);
+  hooks.scale(hook_point::mlp_in(2), 0.0f).cache(hook_point::resid_mid(2), edited).cache(hook_point::resid_post(2), edited);
+  model().forward(batch{clean}, with(hooks));
+  const auto T = static_cast<attrib::index>(clean.size());
+  auto at = [&](const attrib::activation_cache& c, hook_point p) { return attrib::float_matrix(c.at(p, 0).topRows(T)); };
+  CHECK(max_abs_diff(at(edited, hook_point::resid_pre(1)), at(plain, hook_point::resid_pre(1))) == 0.0f);
+  CHECK(max_abs_diff(at(edited, hook_point::resid_mid(1)), at(edited, hook_point::resid_pre(1))) == 0.0f);
+  CHECK(max_abs_diff(at(edited, hook_point::resid_post(2)), at(edited, hook_point::resid_mid(2))) == 0.0f);
 }
 
 TEST_CASE("hooks: patching a clean run's resid_post into a corrupted run") {

@@ -24,6 +24,18 @@ namespace cli {
 inline constexpr const char* coalition_method_names =
     "exact-shapley, kernel-shap, permutation-shapley, exact-banzhaf, msr-banzhaf, lime, lime-lasso, occlusion";
 
+// The options every command with coalition methods reads the same way, for its help text.
+inline constexpr const char* coalition_run_options_help =
+    R"(  --samples N           game evaluations of the sampling methods (default: the method's own)
+  --seed S              sampling seed (default 0)
+  --alpha, --width, --distance, --target-se
+                        as for attrib explain
+  --threads N           coalitions evaluated in parallel (default 1; 0: all cores); results do not
+                        depend on it
+  --format F            csv (default) or json
+  --out FILE            write the table there (default or -: standard output)
+)";
+
 // Runs method `name` on `game`; nothing when `name` is not a coalition method.
 template <class Game>
 std::optional<attrib::attribution> run_coalition_method(const std::string& name, const arguments& a, const Game& game,

@@ -22,7 +22,7 @@ namespace cli {
 
 namespace {
 
-const char* help = R"(usage: attrib llm attribute --model PATH --prompt TEXT [options]
+const std::string help = R"(usage: attrib llm attribute --model PATH --prompt TEXT [options]
 
 Which tokens of the prompt make the model predict its next token? The prompt's tokens are the
 players of a game: a coalition keeps its tokens and replaces every other one by the baseline
@@ -46,15 +46,7 @@ row per player.
   --method M            exact-shapley (default up to 14 players), kernel-shap (default beyond),
                         permutation-shapley, exact-banzhaf, msr-banzhaf, lime, lime-lasso,
                         occlusion
-  --samples N           game evaluations of the sampling methods (default: the method's own)
-  --seed S              sampling seed (default 0)
-  --alpha, --width, --distance, --target-se
-                        as for attrib explain
-  --threads N           coalitions evaluated in parallel (default 1; 0: all cores); results do not
-                        depend on it
-  --format F            csv (default) or json
-  --out FILE            write the table there (default or -: standard output)
-  --svg FILE            also draw the values as a heatmap over the prompt's tokens
+)" + std::string(coalition_run_options_help) + R"(  --svg FILE            also draw the values as a heatmap over the prompt's tokens
   --quiet               no messages on standard error
   --help                this text
 )";

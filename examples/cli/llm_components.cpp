@@ -1,6 +1,7 @@
 // attrib llm components: which heads, neurons, blocks or residual positions a transformer's
 // prediction rests on - its components as the players of a game (games/component_game.hpp),
-// explained by attribution patching or by any coalition method, as a table and a heatmap.
+// explained by attribution patching or by any coalition method, as a table and a heatmap - and
+// which edges between its blocks carry it (games/edge_game.hpp), by ACDC, as a circuit graph.
 #include <cstddef>
 #include <iomanip>
 #include <iostream>
@@ -12,9 +13,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../svg_circuit.hpp"
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
 #include "attrib/games/component_game.hpp"
+#include "attrib/games/edge_game.hpp"
+#include "attrib/methods/component/acdc.hpp"
+#include "attrib/methods/component/edge_attribution_patching.hpp"
 #include "attrib/methods/component/attribution_patching.hpp"
 #include "coalition_methods.hpp"
 #include "commands.hpp"
@@ -26,7 +31,7 @@ namespace cli {
 
 namespace {
 
-const char* help = R"(usage: attrib llm components --model PATH --clean TEXT [--corrupted TEXT] [options]
+const std::string help = R"(usage: attrib llm components --model PATH --clean TEXT [--corrupted TEXT] [options]
 
 Which components of the model does its prediction on the clean prompt rest on? Attention heads,
 MLP neurons, whole attention/MLP blocks or residual-stream positions are the players of a game:
@@ -36,7 +41,9 @@ player's occlusion value v(all) - v(all but the player) from one forward and one
 any coalition method explains the game exactly or by sampling.
 
 Writes CSV: player,layer,unit,value (and se, the standard error, for sampling methods), one row per
-player.
+player. With --players edges, the players are the edges between blocks (each sender's term in one
+receiver's input) and ACDC prunes them to a circuit: CSV edge,sender,receiver,kept,value with the
+value the increase of the distance from the full model when the edge's removal was tried.
 
   --model PATH          a .gguf file, a llama2.c .bin checkpoint or a Hugging Face directory
   --tokenizer FILE      the llama2.c tokenizer .bin (with a .bin model)
@@ -44,7 +51,8 @@ player.
   --corrupted TEXT      the prompt whose activations patch ablation takes (as many tokens as the
                         clean one); --corrupted-tokens IDS instead
   --players P           heads (default), blocks (each layer's attention and MLP), neurons:L (the
-                        MLP neurons of layer L) or positions:L (the stream entering layer L)
+                        MLP neurons of layer L), positions:L (the stream entering layer L), or
+                        edges (embed, attention and MLP blocks to the blocks and logits after them)
   --ablation A          patch (default with --corrupted: the corrupted run's activation), zero
                         (default without), mean or resample (over the --references prompts)
   --references FILE     prompts for mean and resample ablation, one per line, each as many tokens
@@ -59,16 +67,13 @@ player.
                         (default: all)
   --method M            attribution-patching (default), or a coalition method: exact-shapley,
                         kernel-shap, permutation-shapley, exact-banzhaf, msr-banzhaf, lime,
-                        lime-lasso, occlusion
-  --samples N           game evaluations of the sampling methods (default: the method's own)
-  --seed S              sampling seed (default 0)
-  --alpha, --width, --distance, --target-se
-                        as for attrib explain
-  --threads N           coalitions evaluated in parallel (default 1; 0: all cores); results do not
-                        depend on it
-  --format F            csv (default) or json
-  --out FILE            write the table there (default or -: standard output)
-  --svg FILE            also draw the values as a heatmap of layers x units
+                        lime-lasso, occlusion; with --players edges: acdc (default),
+                        attribution-patching (edge attribution patching, EAP) or a coalition
+                        method
+  --threshold T         acdc: remove an edge when it moves the distance from the full model
+                        (the KL divergence with --metric kl, else |v - v(all)|) by less than T
+                        (default 0.01)
+)" + std::string(coalition_run_options_help) + R"(  --svg FILE            also draw the values as a heatmap of layers x units (acdc: the circuit)
   --quiet               no messages on standard error
   --help                this text
 )";
@@ -92,7 +97,78 @@ std::vector<attrib::transformer_component> parse_players(const std::string& text
     const auto l = static_cast<attrib::index>(layers.front());
     return kind == "neurons" ? attrib::every_neuron(c, l) : attrib::every_position(l, length);
   }
-  throw usage_error("--players must be heads, blocks, neurons:L or positions:L, got '" + text + "'");
+  throw usage_error("--players must be heads, blocks, neurons:L, positions:L or edges, got '" + text + "'");
+}
+
+// --players edges: ACDC, or a coalition method over the edges.
+int explain_edges(const arguments& a, const loaded_model& m, const std::vector<attrib::token_id>& clean,
+                  const attrib::component_game_options& options, const std::string& ablation, const std::string& metric) {
+  const auto& config = m.model->config();
+  const auto edges = attrib::every_edge(config);
+  const attrib::transformer_edge_game game(*m.model, clean, edges, options);
+  const std::string method = a.text("method", "acdc");
+  attrib::vector values, kept;
+  std::optional<attrib::acdc_result> found;
+  double full = 0.0;
+  if (method == "acdc") {
+    found = attrib::acdc(game, {.threshold = a.number("threshold", 0.01)});
+    values = found->increase;
+    kept = found->kept;
+    full = found->full_value;
+    messages(a) << "attrib llm components: acdc, " << edges.size() << " edges, " << ablation << " ablation, metric "
+                << metric << "; kept " << kept.sum() << " edges; full model " << std::setprecision(9) << full
+                << ", circuit " << found->circuit_value << ", " << found->evaluations << " evaluations\n";
+  } else if (method == "attribution-patching") {
+    if (a.has("threshold")) throw usage_error("--threshold is read by --method acdc only");
+    const auto eap = attrib::edge_attribution_patching(game, a.threads());
+    values = eap.values;
+    full = eap.value;
+    messages(a) << "attrib llm components: edge attribution patching, " << edges.size() << " edges, " << ablation
+                << " ablation, metric " << metric << "; full model " << std::setprecision(9) << full << "\n";
+  } else {
+    if (a.has("threshold")) throw usage_error("--threshold is read by --method acdc only");
+    attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
+    const auto result = run_coalition_method(method, a, game, settings);
+    if (!result) throw usage_error("unknown --method '" + method + "' for edges; expected acdc or one of " + coalition_method_names);
+    values = result->values;
+    full = result->prediction;
+    messages(a) << "attrib llm components: " << method << ", " << edges.size() << " edges, " << ablation
+                << " ablation, metric " << metric << "; full model " << std::setprecision(9) << full << "\n";
+  }
+  write_output(a, "out", [&](std::ostream& out) {
+    if (a.text("format", "csv") == "csv") {
+      out << "edge,sender,receiver" << (found ? ",kept" : "") << ",value\n" << std::setprecision(9);
+      for (std::size_t j = 0; j < edges.size(); ++j) {
+        const auto i = static_cast<attrib::index>(j);
+        out << attrib::to_string(edges[j]) << ',' << attrib::to_string(edges[j].sender) << ','
+            << attrib::to_string(edges[j].receiver);
+        if (found) out << ',' << kept(i);
+        out << ',' << values(i) << '\n';
+      }
+      return;
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    for (std::size_t j = 0; j < edges.size(); ++j) {
+      const auto i = static_cast<attrib::index>(j);
+      nlohmann::json row = {{"edge", attrib::to_string(edges[j])},
+                            {"sender", attrib::to_string(edges[j].sender)},
+                            {"receiver", attrib::to_string(edges[j].receiver)},
+                            {"value", values(i)}};
+      if (found) row["kept"] = kept(i) == 1.0;
+      rows.push_back(row);
+    }
+    out << rows.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  });
+  if (a.has("svg")) {
+    if (!found) throw usage_error("--svg with --players edges draws ACDC's circuit; use --method acdc");
+    write_output(a, "svg", [&](std::ostream& out) {
+      examples::write_circuit_svg(out,
+                                  "ACDC circuit (" + metric + ", " + ablation + " ablation, threshold " +
+                                      attrib_examples::significant(a.number("threshold", 0.01), 3) + ")",
+                                  found->circuit, config.n_layers);
+    });
+  }
+  return 0;
 }
 
 }  // namespace
@@ -101,7 +177,7 @@ int llm_components(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"model", "tokenizer", "threads", "clean", "corrupted", "clean-tokens", "corrupted-tokens",
                      "players", "ablation", "references", "metric", "target", "contrast", "positions", "method",
-                     "samples", "seed", "alpha", "width", "distance", "target-se", "format", "out", "svg"},
+                     "samples", "seed", "alpha", "width", "distance", "target-se", "format", "out", "svg", "threshold"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
@@ -176,6 +252,8 @@ int llm_components(const std::vector<std::string>& args) {
     for (auto p : parse_row_list(a.text("positions"), length, "the clean prompt", "tokens", "--positions"))
       options.positions.push_back(static_cast<attrib::index>(p));
 
+  if (a.text("players") == "edges") return explain_edges(a, m, clean, options, ablation, metric);
+  if (a.has("threshold")) throw usage_error("--threshold is read by --players edges --method acdc only");
   const auto players = parse_players(a.text("players", "heads"), config, length);
   const attrib::transformer_component_game game(*m.model, clean, players, options);
   const std::string method = a.text("method", "attribution-patching");

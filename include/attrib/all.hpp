@@ -5,6 +5,7 @@
 #include "attrib/data.hpp"
 #include "attrib/graph.hpp"
 #include "attrib/transformer.hpp"
+#include "attrib/components.hpp"
 #include "attrib/studies.hpp"
 #if __has_include(<xtensor/xarray.hpp>)  // xtensor is optional
 #include "attrib/core/interop.hpp"

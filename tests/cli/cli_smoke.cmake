@@ -358,8 +358,24 @@ foreach(position RANGE 4)
 endforeach()
 run_fails("the clean prompt has 6 tokens and the corrupted one 7" "${ATTRIB}" llm components
           --model "${stories}/stories260K.gguf" --clean "Lily saw a dog" --corrupted "Lily saw a girl")
+# ACDC over the block edges (66 for 5 layers): the circuit keeps some edges and draws them.
+run_ok("${ATTRIB}" llm components --model "${stories}/stories260K.gguf" --clean "Lily saw a big dog in the park. The"
+       --corrupted "Lily saw a big cat in the park. The" --players edges --metric kl --threshold 0.02
+       --out "${WORK}/edges.csv" --svg "${WORK}/circuit.svg")
+if(NOT last_err MATCHES "acdc, 66 edges, patch ablation, metric kl; kept [1-9][0-9]* edges")
+  message(FATAL_ERROR "llm components --players edges: expected ACDC over 66 edges:\n${last_err}")
+endif()
+file(STRINGS "${WORK}/edges.csv" edge_lines)
+list(LENGTH edge_lines edge_count)
+list(GET edge_lines 0 edge_header)
+if(NOT edge_count EQUAL 67 OR NOT edge_header STREQUAL "edge,sender,receiver,kept,value")
+  message(FATAL_ERROR "llm components --players edges: expected a header and 66 edges:\n${edge_header}")
+endif()
+check_svg("${WORK}/circuit.svg" ">ACDC circuit \\(kl, patch ablation, threshold 0.02\\)<" ">logits<")
 run_fails("--players must be heads, blocks" "${ATTRIB}" llm components --model "${stories}/stories260K.gguf"
-          --clean "Lily saw a dog" --players edges)
+          --clean "Lily saw a dog" --players wires)
+run_fails("--threshold is read by --players edges --method acdc only" "${ATTRIB}" llm components
+          --model "${stories}/stories260K.gguf" --clean "Lily saw a dog" --threshold 0.1)
 
 # attrib llm attribute: exact Shapley values of the 4 tokens after BOS, one row each, and a heatmap.
 run_ok("${ATTRIB}" llm attribute --model "${stories}/stories260K.gguf" --prompt "Lily saw a big"

@@ -17,9 +17,11 @@ namespace attrib {
 enum class hook_kind {
   embed,       // token embedding (before layer 0)
   resid_pre,   // residual stream entering layer l
+  attn_in,     // the stream as layer l's attention block alone reads it (its norm's input)
   attn_z,      // layer l's heads before the output projection: head h in columns [h, h + 1) * head_dim
   attn_out,    // output of layer l's attention, before it is added to the stream
   resid_mid,   // stream after attention, entering the MLP
+  mlp_in,      // the stream as layer l's MLP alone reads it (its norm's input)
   mlp_post,    // layer l's neuron activations: silu(gate) * up, width hidden_dim
   mlp_out,     // output of layer l's MLP, before it is added to the stream
   resid_post,  // stream leaving layer l
@@ -32,6 +34,8 @@ struct hook_point {
 
   static constexpr hook_point embed() { return {hook_kind::embed, 0}; }
   static constexpr hook_point resid_pre(index l) { return {hook_kind::resid_pre, l}; }
+  static constexpr hook_point attn_in(index l) { return {hook_kind::attn_in, l}; }
+  static constexpr hook_point mlp_in(index l) { return {hook_kind::mlp_in, l}; }
   static constexpr hook_point attn_z(index l) { return {hook_kind::attn_z, l}; }
   static constexpr hook_point attn_out(index l) { return {hook_kind::attn_out, l}; }
   static constexpr hook_point resid_mid(index l) { return {hook_kind::resid_mid, l}; }
@@ -46,6 +50,7 @@ struct hook_point {
 namespace detail {
 inline constexpr std::pair<hook_kind, std::string_view> hook_names[] = {
     {hook_kind::embed, "embed"},           {hook_kind::resid_pre, "resid_pre"},
+    {hook_kind::attn_in, "attn_in"},       {hook_kind::mlp_in, "mlp_in"},
     {hook_kind::attn_z, "attn_z"},         {hook_kind::attn_out, "attn_out"},     {hook_kind::resid_mid, "resid_mid"},
     {hook_kind::mlp_post, "mlp_post"},     {hook_kind::mlp_out, "mlp_out"},
     {hook_kind::resid_post, "resid_post"}, {hook_kind::final_norm, "final_norm"},

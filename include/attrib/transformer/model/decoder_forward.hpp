@@ -20,6 +20,7 @@
 //   void linear(index layer, decoder_map, const matrix_type& x, matrix_type& y);  y = x W^T + b
 //   void attend(index layer, decoder_activations<matrix_type>& a);  a.attn from rotated a.q, a.k, a.v
 //   void hook(hook_point, matrix_type& values);
+//   bool active(hook_point) const;               whether hook(p) may change or read the values
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -67,12 +68,21 @@ void decoder_forward(Pass& pass, const Matrix& cosines, const Matrix& sines, Mat
   const bool rotary = c.architecture == transformer_architecture::llama;
   pass.embed(x);
   pass.hook(hook_point::embed(), x);
-  Matrix out;
+  Matrix out, read;
+  // attn_in and mlp_in are the stream as one block alone reads it: a copy, hooked when a hook acts
+  // there, so that an edit reaches that block and not the residual path or later layers.
+  auto block_input = [&](hook_point p) -> const Matrix& {
+    if (!pass.active(p)) return x;
+    read = x;
+    pass.hook(p, read);
+    return read;
+  };
   for (index l = 0; l < c.n_layers; ++l) {
     auto& a = pass.activations(l);
     pass.hook(hook_point::resid_pre(l), x);
-    if constexpr (Pass::keeps_layer_inputs) a.x_pre = x;
-    pass.normalize(l, decoder_norm::attention, x, a.xn1);
+    const Matrix& attention_input = block_input(hook_point::attn_in(l));
+    if constexpr (Pass::keeps_layer_inputs) a.x_pre = attention_input;
+    pass.normalize(l, decoder_norm::attention, attention_input, a.xn1);
     pass.linear(l, decoder_map::q, a.xn1, a.q);
     pass.linear(l, decoder_map::k, a.xn1, a.k);
     pass.linear(l, decoder_map::v, a.xn1, a.v);
@@ -89,9 +99,10 @@ void decoder_forward(Pass& pass, const Matrix& cosines, const Matrix& sines, Mat
     pass.hook(hook_point::attn_out(l), out);
     x += out;
     pass.hook(hook_point::resid_mid(l), x);
-    if constexpr (Pass::keeps_layer_inputs) a.x_mid = x;
+    const Matrix& mlp_input = block_input(hook_point::mlp_in(l));
+    if constexpr (Pass::keeps_layer_inputs) a.x_mid = mlp_input;
 
-    pass.normalize(l, decoder_norm::mlp, x, a.xn2);
+    pass.normalize(l, decoder_norm::mlp, mlp_input, a.xn2);
     pass.linear(l, decoder_map::up, a.xn2, a.up);
     if (c.architecture == transformer_architecture::llama)
       pass.linear(l, decoder_map::gate, a.xn2, a.gate);

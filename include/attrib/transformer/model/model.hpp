@@ -319,6 +319,8 @@ class transformer_model {
       });
     }
 
+    bool active(hook_point p) const { return hooks_ != nullptr && hooks_->active(p); }
+
     void hook(hook_point p, float_matrix& values) const {
       if (hooks_ == nullptr) return;
       const index rows = values.rows();

@@ -308,7 +308,19 @@ class transformer_tape {
     matrix_type dx = matrix_type::Zero(n, c.dim);
     norm_backward_rows(x_final_, final_norm_, dxf, dx, grad(final_norm_), grad(final_norm_bias_));
 
-    matrix_type dh, dpre, dxn, dq, dk, dv, dattn, dblock;
+    matrix_type dh, dpre, dxn, dq, dk, dv, dattn, dblock, dinput;
+    // A block's norm adds its input gradient into the stream's; where attn_in or mlp_in is
+    // recorded or mixed it is formed apart first (the gradient of what that block alone reads).
+    auto block_input_backward = [&](hook_point p, const matrix_type& input, index norm, index norm_bias) {
+      if (!mixes_.contains(p) && std::find(points.begin(), points.end(), p) == points.end()) {
+        norm_backward_rows(input, norm, dxn, dx, grad(norm), grad(norm_bias));
+        return;
+      }
+      dinput = matrix_type::Zero(n, c.dim);
+      norm_backward_rows(input, norm, dxn, dinput, grad(norm), grad(norm_bias));
+      record(p, dinput);
+      dx += dinput;
+    };
     for (index l = c.n_layers - 1; l >= 0; --l) {
       const auto& t = layers_tape_[static_cast<std::size_t>(l)];
       const auto& ids = layers_[static_cast<std::size_t>(l)];
@@ -342,8 +354,7 @@ class transformer_tape {
           tape_linear_weight_gradient(dgate, t.xn2, *dw, static_cast<matrix_type*>(nullptr),
                                       threads);
       }
-      norm_backward_rows(t.x_mid, pid(f_ffn_norm), dxn, dx, grad(pid(f_ffn_norm)),
-                         grad(pid(f_ffn_norm_bias)));
+      block_input_backward(hook_point::mlp_in(l), t.x_mid, pid(f_ffn_norm), pid(f_ffn_norm_bias));
       record(hook_point::resid_mid(l), dx);
       // Attention.
       const matrix_type& dout = branch(hook_point::attn_out(l), dx, dblock);
@@ -368,8 +379,7 @@ class transformer_tape {
         tape_linear_weight_gradient(dk, t.xn1, *dw, grad(pid(f_bk)), threads);
       if (auto* dw = grad(pid(f_wv)))
         tape_linear_weight_gradient(dv, t.xn1, *dw, grad(pid(f_bv)), threads);
-      norm_backward_rows(t.x_pre, pid(f_attn_norm), dxn, dx, grad(pid(f_attn_norm)),
-                         grad(pid(f_attn_norm_bias)));
+      block_input_backward(hook_point::attn_in(l), t.x_pre, pid(f_attn_norm), pid(f_attn_norm_bias));
       record(hook_point::resid_pre(l), dx);
     }
     record(hook_point::embed(), dx);
@@ -447,6 +457,11 @@ class transformer_tape {
     }
 
     void attend(index, layer_tape& a) const { tape_.attention_forward(a, threads_); }
+
+    bool active(hook_point p) const {
+      return tape_.mixes_.contains(p) || offsets_.contains(p) ||
+             std::find(record_.begin(), record_.end(), p) != record_.end();
+    }
 
     void hook(hook_point p, matrix_type& values) const {
       const auto mixed = tape_.mixes_.find(p);
