@@ -311,9 +311,20 @@ TEST_CASE("component game: every estimator of the game framework runs on heads u
   // KernelSHAP with the whole neighbourhood, and exact Banzhaf, on the same game.
   const auto kernel = attrib::kernel_shap{.solver = {.budget = 256}}.explain(game, {.seed = 1});
   CHECK((kernel.values - one.values).cwiseAbs().maxCoeff() < 1e-6);
+  // Banzhaf by its definition: each head's marginal contribution averaged over the 128 coalitions
+  // of the other seven, from the game's values on all 256 coalitions.
+  attrib::matrix coalitions(Index{1} << n, n);
+  for (Index mask = 0; mask < coalitions.rows(); ++mask)
+    for (Index j = 0; j < n; ++j) coalitions(mask, j) = static_cast<double>((mask >> j) & 1);
+  const auto all = game.values(coalitions);
   const auto banzhaf = attrib::exact_banzhaf{}.explain(game);
-  CHECK(banzhaf.values.size() == n);
-  CHECK(banzhaf.values.allFinite());
+  REQUIRE(banzhaf.values.size() == n);
+  for (Index j = 0; j < n; ++j) {
+    double sum = 0.0;
+    for (Index mask = 0; mask < coalitions.rows(); ++mask)
+      if (((mask >> j) & 1) == 0) sum += all(mask | (Index{1} << j)) - all(mask);
+    CHECK(banzhaf.values(j) == doctest::Approx(sum / static_cast<double>(Index{1} << (n - 1))).epsilon(1e-9));
+  }
 }
 
 TEST_CASE("component game: bad players, references and metrics are named") {
