@@ -11,6 +11,11 @@
 // per head plus one, batched 32 rows a pass - the exact values attribution patching estimates.
 // ratio = occlusion time / attribution-patching time; max_abs_difference between the two.
 //
+// BM_occlusion_prefix_reuse: the same occlusion with each game value started at the layer of its
+// ablated head (component_game_options::reuse_prefix, the default) against every value run from
+// the embeddings. ratio = reuse time / full time; the ideal for heads spread evenly over L layers
+// is about (L + 1) / (2 L) of the layer work (0.6 for 5 layers), plus the embedding and logits.
+//
 // BM_acdc_edges: ACDC over the 66 block edges of stories260K (68 game values), per prompt.
 #include <benchmark/benchmark.h>
 
@@ -60,12 +65,13 @@ attrib::token_id top_token(const std::vector<attrib::token_id>& prompt) {
 }
 
 // Every head patched from the " cat" prompt; the value logit(clean top) - logit(corrupted top).
-attrib::transformer_component_game head_game() {
+attrib::transformer_component_game head_game(bool reuse_prefix = true) {
   const auto corrupted = tokenizer().encode("Lily saw a big cat in the park. The", true);
   return attrib::transformer_component_game(stories(), clean(), attrib::every_head(stories().config()),
                                             {.ablation = attrib::ablation_kind::patch,
                                              .reference = {corrupted},
-                                             .metric = {.target = top_token(clean()), .contrast = top_token(corrupted)}});
+                                             .metric = {.target = top_token(clean()), .contrast = top_token(corrupted)},
+                                             .reuse_prefix = reuse_prefix});
 }
 
 void BM_attribution_patching_vs_forward(benchmark::State& state) {
@@ -98,6 +104,16 @@ void BM_exact_head_ablation_vs_attribution_patching(benchmark::State& state) {
   state.counters["max_abs_difference"] = (exact - estimate).cwiseAbs().maxCoeff();
 }
 BENCHMARK(BM_exact_head_ablation_vs_attribution_patching)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(0.5);
+
+void BM_occlusion_prefix_reuse(benchmark::State& state) {
+  const auto reuse = head_game(true), full = head_game(false);
+  attrib::vector a, b;
+  const auto seconds = bench::time_against_baseline(
+      state, [&] { a = attrib::occlusion{}.explain(reuse).values; }, [&] { b = attrib::occlusion{}.explain(full).values; });
+  state.counters["ratio"] = seconds.ratio();
+  state.counters["max_abs_difference"] = (a - b).cwiseAbs().maxCoeff();  // 0: the same bits
+}
+BENCHMARK(BM_occlusion_prefix_reuse)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(0.5);
 
 void BM_acdc_edges(benchmark::State& state) {
   const auto corrupted = tokenizer().encode("Lily saw a big cat in the park. The", true);

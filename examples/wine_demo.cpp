@@ -29,6 +29,7 @@
 #include "attrib/models/output_head.hpp"
 #include "attrib/models/standardizer.hpp"
 #include "svg_bar_chart.hpp"
+#include "wine_mlp.hpp"
 
 #ifndef ATTRIB_DATA_DIR
 #define ATTRIB_DATA_DIR "data"
@@ -36,10 +37,7 @@
 
 namespace {
 
-// Feature names of the UCI wine data, in column order (abbreviated for the table).
-const std::vector<std::string> feature_names = {
-    "alcohol", "malic_acid", "ash", "alcalinity", "magnesium", "phenols", "flavanoids",
-    "nonflav_phenols", "proanthocyanins", "colour", "hue", "od280_od315", "proline"};
+const std::vector<std::string>& feature_names = examples::wine_feature_names;
 
 struct method_result {
   std::string name;
@@ -72,10 +70,7 @@ int main(int argc, char** argv) try {
   const Eigen::Index n_train = train_x.rows(), n_test = test_x.rows();
 
   // 13 -> 16 -> 16 -> 3 MLP with tanh units and a softmax head, trained by Adam.
-  mlp model({{13, 16, activation::tanh}, {16, 16, activation::tanh}, {16, 3, activation::identity}},
-            output_head::softmax, 1);
-  model.set_standardizer(standardizer::fit(train_x));
-  model.train(train_x, train_y, {.learning_rate = 0.01, .epochs = 150, .batch_size = 16, .l2 = 1e-3, .seed = 1});
+  const mlp model = examples::train_wine_mlp(train_x, train_y);
   auto accuracy = [&](const matrix& x, const vector& y) {
     const matrix p = model.predict(x);
     double correct = 0;

@@ -23,54 +23,20 @@
 #include "attrib/solvers/lissa.hpp"
 #include "attrib/solvers/model_hessian.hpp"
 
-#ifndef ATTRIB_DATA_DIR
-#define ATTRIB_DATA_DIR "data"
-#endif
+#include "cancer_problem.hpp"
 
 namespace {
 
+using attrib_tests::cancer;
+using attrib_tests::error_of;
 using attrib::matrix;
 using attrib::vector;
 using Idx = Eigen::Index;
-
-struct cancer_problem {
-  matrix x, test_x;
-  vector y, test_y;
-  attrib::logistic_regression model{30, 1};
-};
-
-// Breast cancer, standardised, seeded 80/20 split, Newton-trained.
-const cancer_problem& cancer() {
-  constexpr double l2 = 0.1;
-  static const cancer_problem p = [] {
-    const auto d = attrib::read_sklearn_csv(ATTRIB_DATA_DIR "/breast_cancer/breast_cancer.csv");
-    const attrib::dataset_split split = attrib::train_test_split(d, 0.8, 1);
-    cancer_problem c;
-    c.x = split.train.features;
-    c.y = split.train.labels;
-    c.test_x = split.test.features;
-    c.test_y = split.test.labels;
-    c.model.set_standardizer(attrib::standardizer::fit(c.x));
-    c.model.train(c.x, c.y, {.l2 = l2});
-    return c;
-  }();
-  return p;
-}
 
 double relative_error(const vector& a, const vector& b) { return (a - b).norm() / b.norm(); }
 
 double actual_residual(const matrix& h, double damping, const vector& x, const vector& v) {
   return (h * x + damping * x - v).norm() / v.norm();
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const attrib::invalid_argument& e) {
-    return e.what();
-  }
-  return "no attrib::invalid_argument thrown";
 }
 
 }  // namespace

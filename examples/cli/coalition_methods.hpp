@@ -12,8 +12,10 @@
 #include "attrib/losses/lasso.hpp"
 #include "attrib/losses/ridge.hpp"
 #include "attrib/methods/feature/banzhaf.hpp"
+#include "attrib/methods/feature/core_value.hpp"
 #include "attrib/methods/feature/lime.hpp"
 #include "attrib/methods/feature/occlusion.hpp"
+#include "attrib/methods/feature/rise.hpp"
 #include "attrib/methods/feature/shapley.hpp"
 #include "attrib/neighborhoods/exponential_kernel.hpp"
 #include "attrib/solvers/sampled_regression.hpp"
@@ -22,7 +24,8 @@ namespace cli {
 
 // For help texts and messages.
 inline constexpr const char* coalition_method_names =
-    "exact-shapley, kernel-shap, permutation-shapley, exact-banzhaf, msr-banzhaf, lime, lime-lasso, occlusion";
+    "exact-shapley, kernel-shap, permutation-shapley, exact-banzhaf, msr-banzhaf, lime, lime-lasso, occlusion, rise, "
+    "core-value";
 
 // The options every command with coalition methods reads the same way, for its help text.
 inline constexpr const char* coalition_run_options_help =
@@ -60,6 +63,12 @@ std::optional<attrib::attribution> run_coalition_method(const std::string& name,
   if (name == "lime-lasso")
     return lime<lasso>{.neighborhood = kernel, .loss = {.alpha = a.number("alpha", 0.01)}, .solver = regression}.explain(game, settings);
   if (name == "occlusion") return occlusion{}.explain(game, settings);
+  // RISE: the mean of v(M) M_i / p over masks keeping each player with probability p.
+  if (name == "rise")
+    return rise{.neighborhood = {.keep_probability = a.number("keep-probability", 0.5)}, .solver = {.budget = samples}}
+        .explain(game, settings);
+  // The core value: exact over all 2^n coalitions (n <= 16).
+  if (name == "core-value") return core_value(game, {}, settings).allocation;
   return std::nullopt;
 }
 

@@ -11,6 +11,7 @@ int llm(const std::vector<std::string>& args);
 int llm_patch(const std::vector<std::string>& args);
 int llm_attribute(const std::vector<std::string>& args);
 int llm_components(const std::vector<std::string>& args);
+int llm_noise_trace(const std::vector<std::string>& args);
 int llm_study(const std::vector<std::string>& args);
 int data(const std::vector<std::string>& args);
 int data_split(const std::vector<std::string>& args);

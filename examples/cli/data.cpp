@@ -24,6 +24,11 @@
 #include "attrib/models/standardizer.hpp"
 #include "attrib/games/data_game.hpp"
 #include "attrib/methods/data/evaluation.hpp"
+#include "attrib/methods/data/fast_influence.hpp"
+#include "attrib/methods/data/relatif.hpp"
+#include "attrib/methods/data/sgd_influence.hpp"
+#include "attrib/methods/data/sgd_trajectory.hpp"
+#include "attrib/methods/data/source.hpp"
 #include "attrib/methods/data/grad_similarity.hpp"
 #include "attrib/methods/data/influence.hpp"
 #include "attrib/solvers/model_hessian.hpp"
@@ -91,6 +96,14 @@ method (--method NAME; models: L = logistic_regression, R = linear_regression, M
                         power-iteration estimate)
     --iterations N      arnoldi: Krylov dimension (default min(100, p))
     --top-k K           arnoldi: eigenpairs kept (default half of --iterations)
+  relatif               L R M. RelatIF (Barshan et al. 2020): influence with each training point's
+                        H^-1 g_i normalised, so that points whose influence comes from a large
+                        global effect (outliers) stop dominating; explicit solver, --damping
+    --relative R        theta (default: / ||H^-1 g_i||) or loss (/ sqrt(g_i^T H^-1 g_i))
+  fastif                L R M. FastIF (Guo et al. 2021): influence of each test point's --k
+                        nearest training points only (exact kNN in the last hidden layer of an
+                        mlp, the standardised inputs of a linear model); the other points get 0;
+                        explicit solver, --damping; --k defaults to 100
   newton-loo            L R M. Change of each test loss when point i is removed, predicted by
                         one exact Newton step on the leave-one-out objective (includes point
                         i's own Hessian; one p x p factorisation per point)
@@ -103,6 +116,18 @@ method (--method NAME; models: L = logistic_regression, R = linear_regression, M
                         full-batch gradient descent from zero parameters:
     --checkpoints N     number of checkpoints (default 5)
     --checkpoint-every N  gradient-descent steps between checkpoints (default 40)
+  sgd-influence         L R. SGD-Influence (Hara et al. 2019): the model retrained from zero by
+                        mini-batch SGD with its trajectory recorded, and the change of each test
+                        loss when point i is dropped from every batch, by replaying the
+                        linearised SGD steps backwards (positive: point i helps)
+    --learning-rate R   the SGD step (default 0.1)
+    --sgd-epochs N      epochs (default 5)
+    --sgd-batch-size B  batch size (default 8)
+    --seed S            batch order seed (default 0)
+  source                L R. SOURCE (Bae et al. 2024) on the same recorded SGD run: the trajectory
+                        cut into segments, each with its mean Hessian and gradients (positive:
+                        point i helps)
+    --segments L        segments (default 3)
   trak                  L. TRAK on margin gradients of the final model, projected to k
                         dimensions (positive: supports the test prediction)
     --projection-dim K  k (default 512)
@@ -268,6 +293,41 @@ attrib::matrix run_method(const std::string& method, const arguments& a, M& mode
     report(a, r, rows);
     return r.scores;
   }
+  if (method == "relatif") {
+    const std::string kind = a.text("relative", "theta");
+    if (kind != "theta" && kind != "loss") throw usage_error("--relative must be theta or loss, got '" + kind + "'");
+    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
+    const auto r = attrib::relatif(ih, model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty),
+                                   {.threads = threads});
+    return kind == "theta" ? r.theta_relative.scores : r.loss_relative.scores;
+  }
+  if (method == "fastif") {
+    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
+    const auto k = a.integer("k", std::min<Eigen::Index>(100, x.rows()), 1, x.rows());
+    const auto r = attrib::fast_influence(ih, model, x, y, tx, ty, attrib::last_layer_inputs(model, x),
+                                          attrib::last_layer_inputs(model, tx), {.k = k, .threads = threads});
+    messages(a) << "attrib data: fastif: " << r.scored_pairs << " of " << r.full_scored_pairs << " pairs scored, "
+                << r.gradient_evaluations << " of " << r.full_gradient_evaluations << " gradients computed\n";
+    return r.dense();
+  }
+  if (method == "sgd-influence" || method == "source") {
+    needs(is_linear, "logistic_regression or linear_regression (an SGD run from zero parameters)");
+    if constexpr (is_linear) {
+      M sgd = model;
+      sgd.set_parameters(attrib::vector::Zero(model.parameter_count()));
+      const auto trajectory = attrib::train_sgd(sgd, x, y,
+                                                {.learning_rate = a.number("learning-rate", 0.1),
+                                                 .batch_size = a.integer("sgd-batch-size", 8, 1, 1'000'000'000),
+                                                 .epochs = a.integer("sgd-epochs", 5, 1, 1'000'000),
+                                                 .seed = a.seed()});
+      messages(a) << "attrib data: " << method << ": attributes an SGD run of " << trajectory.steps()
+                  << " steps from zero parameters, not the Newton-fitted model\n";
+      if (method == "sgd-influence") return attrib::sgd_influence(sgd, trajectory, x, y, tx, ty, threads).scores;
+      return attrib::source(sgd, trajectory, x, y, tx, ty,
+                            {.segments = a.integer("segments", 3, 1, trajectory.steps()), .threads = threads})
+          .scores;
+    }
+  }
   if (method == "newton-loo")
     return loss_change_after_steps(model, attrib::newton_step_loo(model, x, y, threads), tx, ty);
   if (method == "grad-dot")
@@ -353,7 +413,8 @@ int data(const std::vector<std::string>& args) {
                     {"train", "test", "data-format", "rows", "model", "model-type", "l2", "hidden", "activation",
                      "epochs", "learning-rate", "batch-size", "method", "solver", "damping", "max-iterations", "depth",
                      "scale", "iterations", "top-k", "checkpoints", "checkpoint-every", "projection-dim", "seed", "k",
-                     "budget", "utility", "threads", "header", "format", "out"},
+                     "budget", "utility", "threads", "header", "format", "out", "relative", "sgd-epochs",
+                     "sgd-batch-size", "segments"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;

@@ -61,7 +61,8 @@ baseline (what an absent feature is replaced by):
 method:
   --method NAME         perturbation methods: exact-shapley, kernel-shap,
                         permutation-shapley, exact-banzhaf, msr-banzhaf, lime, lime-lasso,
-                        clime, occlusion
+                        clime, occlusion, rise (random masks), core-value (the least core's
+                        point of minimal norm; exact, at most 16 players)
                         gradient methods: vanilla-gradient, gradient-x-input, smoothgrad,
                         smoothgrad-squared, vargrad, integrated-gradients,
                         expected-gradients (integrated-gradients over background rows)
@@ -74,6 +75,7 @@ method:
   --alpha A             lime (ridge, default 1) and lime-lasso (default 0.01) penalty
   --width W             lime kernel width (default: 1 for cosine, 0.75 sqrt(d) euclidean)
   --distance D          lime distance: cosine (default) or euclidean
+  --keep-probability P  rise: the probability that a mask keeps a feature (default 0.5)
   --sigma S             clime, smoothgrad family: standard deviation of the Gaussian
                         offsets (default 0.1)
   --steps N             integrated/expected gradients: quadrature steps (default 50)
@@ -141,7 +143,8 @@ int explain(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"model", "data", "data-format", "rows", "baseline", "baseline-format", "baseline-mode",
                      "baseline-row", "max-background", "method", "output", "samples", "seed", "threads",
-                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "format", "out", "svg"},
+                     "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "format", "out", "svg",
+                     "keep-probability"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;

@@ -22,7 +22,7 @@
 namespace cli {
 namespace {
 
-const char* help = R"(usage: attrib llm <inspect|generate|logits|trace|patch|attribute|components|study> --model PATH [options]
+const char* help = R"(usage: attrib llm <inspect|generate|logits|trace|patch|noise-trace|attribute|components|study> --model PATH [options]
 
 Runs a Llama-family decoder (Llama 2/3, Mistral, Qwen2, llama2.c) or GPT-2 on the CPU. The model
 is a GGUF file (tokenizer from its metadata), a llama2.c checkpoint .bin with --tokenizer tok.bin,
@@ -38,6 +38,9 @@ commands:
   trace      run --prompt and write the activations at --hooks as CSV
   patch      activation patching between --clean and --corrupted over layers x positions,
              exact and by attribution patching, with a heatmap ('attrib llm patch --help')
+  noise-trace
+             ROME's causal tracing of one prompt: the subject's embeddings noised, each layer x
+             position restored in turn ('attrib llm noise-trace --help')
   attribute  which prompt tokens make the model predict its next token, by Shapley values or
              another coalition method, with a token heatmap ('attrib llm attribute --help')
   components which heads, neurons, blocks or residual positions the prediction rests on, by
@@ -308,6 +311,7 @@ int llm(const std::vector<std::string>& args) {
   if (command == "patch") return llm_patch(rest);
   if (command == "attribute") return llm_attribute(rest);
   if (command == "components") return llm_components(rest);
+  if (command == "noise-trace") return llm_noise_trace(rest);
   if (command == "study") return llm_study(rest);
   const arguments a(rest,
                     {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
@@ -322,7 +326,7 @@ int llm(const std::vector<std::string>& args) {
   if (command == "generate") return generate(a);
   if (command == "logits") return logits(a);
   if (command == "trace") return trace(a);
-  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate, logits, trace, patch, attribute, components or study");
+  throw usage_error("unknown llm command '" + command + "'; expected inspect, generate, logits, trace, patch, noise-trace, attribute, components or study");
 }
 
 }  // namespace cli

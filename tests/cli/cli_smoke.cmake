@@ -90,6 +90,17 @@ if(NOT last_out MATCHES "^row,output,base_value,prediction")
   message(FATAL_ERROR "integrated-gradients output has no header:\n${last_out}")
 endif()
 
+# RISE (sampled, with standard errors) and the core value (exact over 2^13 coalitions).
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn
+       --rows 5 --method rise --samples 2000 --keep-probability 0.3)
+if(NOT last_out MATCHES "^row,output,base_value,prediction,x0,.*,se_x12,model_evaluations\n")
+  message(FATAL_ERROR "rise output has no standard errors:\n${last_out}")
+endif()
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn
+       --rows 5 --method core-value)
+if(NOT last_out MATCHES "^row,output,base_value,prediction,x0,.*,x12,model_evaluations\n5,0,")
+  message(FATAL_ERROR "core-value output:\n${last_out}")
+endif()
 run_fails("unknown --method 'nope'" "${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}"
           --data-format sklearn --method nope)
 file(WRITE "${WORK}/wide.csv" "1,2,3,4,5,6,7,8,9,10,11,12,13,14\n")
@@ -285,6 +296,26 @@ list(LENGTH newlines data_lines)
 if(NOT data_lines EQUAL 401)
   message(FATAL_ERROR "attrib data on the split files: expected a header and 400 rows, got ${data_lines} lines")
 endif()
+# FastIF with every training point as a candidate scores every pair (its equality with the
+# influence function is checked in tests/test_influence_variants.cpp); with --k 10, 20 pairs.
+run_ok("${ATTRIB}" data --train "${WORK}/bc_train.csv" --test "${WORK}/bc_test.csv" --rows 0-1 --method fastif --k 10)
+if(NOT last_err MATCHES "20 of 800 pairs scored")
+  message(FATAL_ERROR "attrib data fastif: expected 20 pairs scored with --k 10:\n${last_err}")
+endif()
+run_ok("${ATTRIB}" data --train "${WORK}/bc_train.csv" --test "${WORK}/bc_test.csv" --rows 0-1 --method fastif --k 400)
+if(NOT last_err MATCHES "800 of 800 pairs scored")
+  message(FATAL_ERROR "attrib data fastif: expected every pair scored with --k 400:\n${last_err}")
+endif()
+foreach(method relatif sgd-influence source)
+  run_ok("${ATTRIB}" data --train "${WORK}/bc_train.csv" --test "${WORK}/bc_test.csv" --rows 0 --method ${method} --quiet)
+  string(REGEX MATCHALL "\n" newlines "${last_out}")
+  list(LENGTH newlines method_lines)
+  if(NOT method_lines EQUAL 401)
+    message(FATAL_ERROR "attrib data --method ${method}: expected a header and 400 rows, got ${method_lines} lines")
+  endif()
+endforeach()
+run_fails("--method sgd-influence needs logistic_regression or linear_regression" "${ATTRIB}" data --train "${WORK}/bc_train.csv"
+          --test "${WORK}/bc_test.csv" --rows 0 --method sgd-influence --model-type mlp --hidden 4 --epochs 1)
 run_fails("--train and --test both read standard input" "${ATTRIB}" data --train - --test - --method grad-dot)
 run_fails("--train-out and --test-out would both write to standard output" "${ATTRIB}" data split
           --data "${cancer}" --train-out - --test-out -)
@@ -328,6 +359,28 @@ check_svg("${WORK}/patch.svg" ">activation patching \\(exact\\)<" ">attribution 
           ">&lt;1&gt;<" "F\\(patched\\) - F\\(corrupted\\)")
 run_fails("the clean prompt has 6 tokens and the corrupted one 7" "${ATTRIB}" llm patch
           --model "${stories}/stories260K.gguf" --clean "Lily saw a dog" --corrupted "Lily saw a girl")
+
+# attrib llm noise-trace on stories260K: ROME's causal tracing with "big dog" (positions 4-5)
+# noised. Closed form: restoring a position before the subject changes nothing, at every layer.
+run_ok("${ATTRIB}" llm noise-trace --model "${stories}/stories260K.gguf" --prompt "Lily saw a big dog in the park. The"
+       --subject-positions 4-5 --samples 3 --out "${WORK}/noise.csv" --svg "${WORK}/noise.svg")
+if(NOT last_err MATCHES "clean [0-9.e-]+, noised [0-9.e-]+ \\(noise sd [0-9.e-]+, 3 samples\\)")
+  message(FATAL_ERROR "llm noise-trace printed no clean and noised probabilities:\n${last_err}")
+endif()
+file(READ "${WORK}/noise.csv" noise_csv)
+if(NOT noise_csv MATCHES "^layer,position,token,piece,restored,indirect_effect,standard_error\n")
+  message(FATAL_ERROR "llm noise-trace: unexpected header:\n${noise_csv}")
+endif()
+foreach(layer RANGE 4)
+  foreach(position RANGE 3)
+    if(NOT noise_csv MATCHES "\n${layer},${position},[0-9]+,[^,\n]*,[^,\n]+,0,")
+      message(FATAL_ERROR "llm noise-trace: cell (${layer}, ${position}) before the subject has an effect:\n${noise_csv}")
+    endif()
+  endforeach()
+endforeach()
+check_svg("${WORK}/noise.svg" ">ROME causal tracing: restoring resid_post<" ">resid_post.4<" "indirect effect")
+run_fails("--subject-positions" "${ATTRIB}" llm noise-trace --model "${stories}/stories260K.gguf" --prompt "Lily saw a dog"
+          --subject-positions 40)
 
 # attrib llm components on stories260K, "dog" (clean) against "cat" (corrupted): every head by
 # attribution patching (5 layers x 8 heads), and the stream entering layer 0 position by position

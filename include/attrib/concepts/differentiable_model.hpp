@@ -10,10 +10,17 @@ namespace attrib {
 // m.vjp_inputs(X, C) returns, for every row r, C.row(r) * d predict(X).row(r) / d X.row(r): an
 // n x input_dim() matrix. m.per_example_loss_gradients(X, y) returns one row per example: the
 // gradient of that example's training loss with respect to the flat parameter vector.
+//
+// input_differentiable_model is the input half alone: what explainers that never touch the
+// parameters need (gradient methods through a game, L2X, Integrated Hessians).
 template <class M>
-concept differentiable_model = model<M> && requires(const M& m, const matrix& inputs, const matrix& cotangent,
-                                                    const vector& targets) {
+concept input_differentiable_model = model<M> && requires(const M& m, const matrix& inputs, const matrix& cotangent) {
   { m.vjp_inputs(inputs, cotangent) } -> std::convertible_to<matrix>;
+};
+
+template <class M>
+concept differentiable_model = input_differentiable_model<M> && requires(const M& m, const matrix& inputs,
+                                                                         const vector& targets) {
   { m.parameter_count() } -> std::convertible_to<index>;
   { m.parameters() } -> std::convertible_to<vector>;
   { m.per_example_loss_gradients(inputs, targets) } -> std::convertible_to<matrix>;
@@ -36,5 +43,6 @@ struct differentiable_model {
 }  // namespace archetypes
 
 static_assert(differentiable_model<archetypes::differentiable_model>);
+static_assert(input_differentiable_model<archetypes::differentiable_model>);
 
 }  // namespace attrib

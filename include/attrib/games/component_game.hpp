@@ -145,13 +145,22 @@ class transformer_component_game {
   // 0 ablates it).
   vector values(const matrix& points) const {
     runs_.check_points(points, player_count());
-    return runs_.values(points, [&](hook_set& hooks, index first) {
-      for (const auto& [point, slices] : slices_)
-        hooks.call(point, [&, first, &slices = slices](hook_point at, float_matrix& values,
-                                                     std::span<const token_location> tokens) {
-          ablate(at, slices, points, first, values, tokens);
+    return runs_.values(
+        points,
+        [&](hook_set& hooks, std::span<const index> runs) {
+          for (const auto& [point, slices] : slices_)
+            hooks.call(point, [&, runs, &slices = slices](hook_point at, float_matrix& values,
+                                                          std::span<const token_location> tokens) {
+              ablate(at, slices, points, runs, values, tokens);
+            });
+        },
+        [&](index row) {  // the earliest layer a player of the row is ablated at
+          index first = runs_.model().config().n_layers;
+          for (index j = 0; j < player_count(); ++j)
+            if (static_cast<float>(points(row, j)) != 1.0f)
+              first = std::min(first, players_[static_cast<std::size_t>(j)].layer);
+          return first;
         });
-    });
   }
 
   // dv/dz at each row of `points`, from one forward and one backward pass of all rows (and
@@ -255,13 +264,13 @@ class transformer_component_game {
     return s.position >= 0 ? s.position == position : runs_.ablated_position(position);
   }
 
-  // Run `first + row` of a batch is point (first + row) / sources, with source (first + row) % sources.
-  void ablate(hook_point point, const std::vector<slice>& slices, const matrix& points, index first,
+  // Batch row b is run runs[b]: point runs[b] / sources, with source runs[b] % sources.
+  void ablate(hook_point point, const std::vector<slice>& slices, const matrix& points, std::span<const index> runs,
               float_matrix& values, std::span<const token_location> tokens) const {
     const index sources = runs_.sources();
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       const auto t = tokens[i];
-      const index run = first + t.row;
+      const index run = runs[static_cast<std::size_t>(t.row)];
       const auto& source = runs_.source(run % sources, point);
       auto row = values.row(static_cast<index>(i));
       for (const auto& s : slices) {

@@ -137,7 +137,8 @@ class transformer_edge_game {
   // mixes).
   vector values(const matrix& points) const {
     runs_.check_points(points, player_count());
-    return runs_.values(points, [&](hook_set& hooks, index first) {
+    // Every run starts from the embeddings: receivers read their senders' outputs in the same run.
+    return runs_.values(points, [&](hook_set& hooks, std::span<const index> runs) {
       // The senders' outputs in this run, per batch row (positions x dim), read by the receivers
       // later in the same forward pass.
       auto own = std::make_shared<std::map<hook_point, std::vector<float_matrix>>>();
@@ -153,13 +154,13 @@ class transformer_edge_game {
           }
         });
       for (const auto& [point, in] : incoming_)
-        hooks.call(point, [own, first, &points, &in = in, this](hook_point, float_matrix& values,
-                                                               std::span<const token_location> tokens) {
+        hooks.call(point, [own, runs, &points, &in = in, this](hook_point, float_matrix& values,
+                                                              std::span<const token_location> tokens) {
           const index sources = runs_.sources();
           for (std::size_t i = 0; i < tokens.size(); ++i) {
             const auto t = tokens[i];
             if (!runs_.ablated_position(t.position)) continue;
-            const index run = first + t.row;
+            const index run = runs[static_cast<std::size_t>(t.row)];
             for (const auto& [edge, sender] : in) {
               const double z = points(run / sources, edge);
               if (z == 1.0) continue;

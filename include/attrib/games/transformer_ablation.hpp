@@ -29,13 +29,12 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/hook_point.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/games/ablation.hpp"
 #include "attrib/transformer/hooks/hooks.hpp"
 #include "attrib/transformer/model/model.hpp"
 #include "attrib/transformer/training/parameters.hpp"
 
 namespace attrib {
-
-enum class ablation_kind { zero, mean, resample, patch };
 
 enum class component_metric_kind {
   logit_difference,  // logit(target) - logit(contrast), or logit(target) without a contrast
@@ -64,6 +63,10 @@ struct component_game_options {
   std::vector<index> positions = {};
   index batch_rows = 32;    // prompts per forward pass
   std::size_t threads = 1;  // threads inside each forward pass; results do not depend on it
+  // Start each run at the earliest layer its coalition ablates, from the unablated prompt's
+  // residual stream there (recorded once): the layers before it would compute exactly that
+  // stream again. The values are the same bit for bit either way; this only saves work.
+  bool reuse_prefix = true;
 };
 
 // The prompt, the ablation values at a set of hook points, and the metric, checked once.
@@ -102,6 +105,7 @@ class transformer_ablation {
                                                 " is outside the prompt's " + std::to_string(length) + " tokens");
     check_references(c, length);
     record_sources(points);
+    if (options_.reuse_prefix) record_clean_stream();
     if (metric.kind == component_metric_kind::kl_to_clean) {
       const std::vector<std::vector<token_id>> one{prompt_};
       forward_options run;
@@ -134,11 +138,25 @@ class transformer_ablation {
   }
 
   // The value of each row of `points`: runs (row, source) for every source, batch_rows at a time,
-  // with the hooks `install(hooks, first_run)` adds (run r of the batch is row (first_run + r) /
-  // sources(), source (first_run + r) % sources()), and the metric averaged over the sources.
-  template <class Install>
-  vector values(const matrix& points, Install install) const {
+  // with the hooks `install(hooks, runs)` adds (batch row b is run runs[b]: point row
+  // runs[b] / sources(), source runs[b] % sources()), and the metric averaged over the sources.
+  // `start(row)` is the earliest layer at which row's hooks act (n_layers: none act); with
+  // reuse_prefix, runs are grouped by it and each batch resumes there from the unablated residual
+  // stream, so a value costs only the layers from its first ablation on.
+  template <class Install, class Start>
+  vector values(const matrix& points, Install install, Start start) const {
     const index runs = points.rows() * sources();
+    const index layers = model_->config().n_layers;
+    std::vector<index> first_layer(static_cast<std::size_t>(points.rows()), 0);
+    if (options_.reuse_prefix)
+      for (index r = 0; r < points.rows(); ++r)
+        first_layer[static_cast<std::size_t>(r)] = std::clamp<index>(start(r), 0, layers);
+    std::vector<index> order(static_cast<std::size_t>(runs));
+    for (index r = 0; r < runs; ++r) order[static_cast<std::size_t>(r)] = r;
+    // Stable: a row's sources stay in order, so its sum is taken in the same order as without reuse.
+    std::stable_sort(order.begin(), order.end(), [&](index a, index b) {
+      return first_layer[static_cast<std::size_t>(a / sources())] < first_layer[static_cast<std::size_t>(b / sources())];
+    });
     vector out = vector::Zero(points.rows());
     forward_options run;
     run.last_position_only = true;
@@ -149,17 +167,37 @@ class transformer_ablation {
       if (metric.contrast != -1) run.logit_tokens.push_back(metric.contrast);
     }
     std::vector<std::vector<token_id>> batch;
-    for (index first = 0; first < runs; first += options_.batch_rows) {
-      const index count = std::min(options_.batch_rows, runs - first);
+    float_matrix resume;
+    const auto start_of = [&](index position) {
+      return first_layer[static_cast<std::size_t>(order[static_cast<std::size_t>(position)] / sources())];
+    };
+    for (index first = 0, count = 0; first < runs; first += count) {
+      // A batch holds runs of one start layer, so none computes layers it does not need.
+      count = 1;
+      while (count < options_.batch_rows && first + count < runs && start_of(first + count) == start_of(first)) ++count;
+      const std::vector<index> batch_runs(order.begin() + first, order.begin() + first + count);
       batch.assign(static_cast<std::size_t>(count), prompt_);
       hook_set hooks;
-      install(hooks, first);
+      install(hooks, std::span<const index>(batch_runs));
       run.hooks = &hooks;
+      run.first_layer = first_layer[static_cast<std::size_t>(batch_runs.front() / sources())];
+      run.resume = nullptr;
+      if (run.first_layer > 0) {
+        resume = clean_stream_[static_cast<std::size_t>(run.first_layer)].replicate(count, 1);
+        run.resume = &resume;
+      }
       const auto logits = model_->forward(std::span<const std::vector<token_id>>(batch), run);
       for (index r = 0; r < count; ++r)
-        out((first + r) / sources()) += metric_value(logits[static_cast<std::size_t>(r)].row(0), true, nullptr);
+        out(batch_runs[static_cast<std::size_t>(r)] / sources()) +=
+            metric_value(logits[static_cast<std::size_t>(r)].row(0), true, nullptr);
     }
     return out / static_cast<double>(sources());
+  }
+
+  // Every run from the embeddings (games whose hooks read earlier layers of the same run).
+  template <class Install>
+  vector values(const matrix& points, Install install) const {
+    return values(points, install, [](index) { return index{0}; });
   }
 
   // The metric of one position's logits over the whole vocabulary, or over the target's and the
@@ -291,6 +329,24 @@ class transformer_ablation {
     }
   }
 
+  // The unablated prompt's residual stream entering each layer, and after the last one.
+  void record_clean_stream() {
+    const index layers = model_->config().n_layers;
+    activation_cache cache;
+    hook_set hooks;
+    for (index l = 0; l < layers; ++l) hooks.cache(hook_point::resid_pre(l), cache);
+    hooks.cache(hook_point::resid_post(layers - 1), cache);
+    forward_options run;
+    run.hooks = &hooks;
+    run.logit_tokens = {0};
+    run.last_position_only = true;
+    run.threads = options_.threads;
+    model_->forward(std::span<const std::vector<token_id>>(std::vector<std::vector<token_id>>{prompt_}), run);
+    const auto length = static_cast<index>(prompt_.size());
+    for (index l = 0; l < layers; ++l) clean_stream_.push_back(cache.at(hook_point::resid_pre(l), 0).topRows(length));
+    clean_stream_.push_back(cache.at(hook_point::resid_post(layers - 1), 0).topRows(length));
+  }
+
   static vector log_softmax(const Eigen::Ref<const float_matrix>& logits) {
     const vector l = logits.row(0).transpose().cast<double>();
     const double top = l.maxCoeff();
@@ -303,6 +359,7 @@ class transformer_ablation {
   std::string who_;
   std::vector<std::map<hook_point, float_matrix>> sources_;
   vector clean_log_probabilities_;
+  std::vector<float_matrix> clean_stream_;  // reuse_prefix: resid_pre of each layer, then the last resid_post
   mutable std::shared_ptr<const transformer_parameters> parameters_;
   std::shared_ptr<std::mutex> parameters_lock_ = std::make_shared<std::mutex>();
 };

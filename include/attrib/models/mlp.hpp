@@ -7,7 +7,6 @@
 #include <cmath>
 #include <functional>
 #include <cstdint>
-#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "attrib/models/output_head.hpp"
 #include "attrib/models/standardizer.hpp"
 #include "attrib/optimizers/adam.hpp"
+#include "attrib/optimizers/minibatches.hpp"
 
 namespace attrib {
 
@@ -277,33 +277,22 @@ class basic_mlp {
                     "mlp::train: expected 0 <= beta1, beta2 < 1 and epsilon > 0");
     set_l2(options.l2);
     const matrix z = standardizer_.transform(inputs);
-    const index n = z.rows();
     vector theta = parameters();
     basic_adamw<vector> adam({.beta1 = options.beta1, .beta2 = options.beta2, .epsilon = options.epsilon});
-    std::vector<index> order(static_cast<std::size_t>(n));
     std::vector<double> history;
     history.reserve(static_cast<std::size_t>(options.epochs));
-    for (index epoch = 0; epoch < options.epochs; ++epoch) {
-      std::iota(order.begin(), order.end(), index{0});
-      rng shuffler = rng::stream(options.seed, static_cast<std::uint64_t>(epoch));
-      shuffler.shuffle(order.begin(), order.end());
-      for (index start = 0; start < n; start += options.batch_size) {
-        const index size = std::min(options.batch_size, n - start);
-        matrix batch(size, z.cols());
-        vector batch_targets(size);
-        for (index i = 0; i < size; ++i) {
-          const index row = order[static_cast<std::size_t>(start + i)];
-          batch.row(i) = z.row(row);
-          batch_targets[i] = targets[row];
-        }
-        const vector g = gradient(batch, batch_targets);
-        adam.next_step();
-        adam.update(0, theta, g, options.learning_rate);
-        set_parameters(theta);
-      }
-      history.push_back(objective(z, targets));
-      if (options.progress) options.progress(static_cast<std::size_t>(epoch + 1), static_cast<std::size_t>(options.epochs));
-    }
+    for_each_minibatch(
+        z, targets, options.batch_size, options.epochs, options.seed,
+        [&](const matrix& batch, const vector& batch_targets) {
+          const vector g = gradient(batch, batch_targets);
+          adam.next_step();
+          adam.update(0, theta, g, options.learning_rate);
+          set_parameters(theta);
+        },
+        [&](index epoch) {
+          history.push_back(objective(z, targets));
+          if (options.progress) options.progress(static_cast<std::size_t>(epoch + 1), static_cast<std::size_t>(options.epochs));
+        });
     return history;
   }
 

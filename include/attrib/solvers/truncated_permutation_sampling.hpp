@@ -55,11 +55,72 @@ struct permutation_plan {
   index patience = 1;
 };
 
-// The estimate of one permutation: one weighted marginal contribution per player.
+// The estimate of one permutation: one weighted marginal contribution per player. Players at
+// positions >= `sampled` were not reached (a scan told to stop early); the others either have
+// their contribution or, past a truncation, a contribution of 0 that counts as sampled.
 struct permutation_estimate {
   vector values;
   std::size_t evaluations = 0;
+  index sampled = 0;
 };
+
+inline std::vector<index> random_order(index n, std::uint64_t seed, std::size_t k) {
+  rng random = rng::stream(seed, k);
+  std::vector<index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), index{0});
+  random.shuffle(order.begin(), order.end());
+  return order;
+}
+
+struct scan_limits {
+  double empty_value = 0.0;
+  double full_value = 0.0;
+  double threshold = 0.0;  // truncation: |v(prefix) - v(N)| <= threshold for plan.patience prefixes
+  permutation_plan plan;
+  // When set, the scan stops after the last position whose player is marked (the bandit's
+  // active players): later players' contributions are not needed.
+  const std::vector<char>* wanted = nullptr;
+};
+
+// Adds the players of `order` one by one and records each one's weighted marginal contribution.
+template <game G>
+permutation_estimate scan_permutation(const G& g, const std::vector<index>& order, const scan_limits& limits,
+                                      const std::vector<double>& position_weight, const std::string& method) {
+  const auto n = static_cast<index>(order.size());
+  index stop = n;
+  if (limits.wanted != nullptr) {
+    stop = 0;
+    for (index j = 0; j < n; ++j)
+      if ((*limits.wanted)[static_cast<std::size_t>(order[static_cast<std::size_t>(j)])]) stop = j + 1;
+  }
+  permutation_estimate e;
+  e.values = vector::Zero(n);
+  e.sampled = stop;
+  matrix prefix = matrix::Zero(1, n);
+  double previous = limits.empty_value;
+  index calm = 0;  // consecutive prefixes within the threshold
+  for (index j = 0; j < stop; ++j) {
+    const index player = order[static_cast<std::size_t>(j)];
+    prefix(0, player) = 1.0;
+    double current = limits.full_value;
+    if (j + 1 < n) {
+      const vector v = g.values(prefix);
+      require(v.size() == 1 && std::isfinite(v(0)), method + ": game value of a prefix is not finite");
+      current = v(0);
+      ++e.evaluations;
+    }
+    e.values(player) = position_weight[static_cast<std::size_t>(j)] * (current - previous);
+    previous = current;
+    if (limits.plan.tolerance > 0.0 && j + 1 < n) {
+      calm = std::abs(current - limits.full_value) <= limits.threshold ? calm + 1 : 0;
+      if (calm >= limits.plan.patience) {  // later players get 0, unevaluated
+        e.sampled = n;
+        break;
+      }
+    }
+  }
+  return e;
+}
 
 // position_weight[s]: the multiplier of a marginal contribution with s players before it.
 template <game G>
@@ -81,33 +142,8 @@ attribution permutation_marginals(const G& g, const run_settings& settings, cons
   const double threshold = plan.tolerance * std::abs(full_value - empty_value);
 
   auto run_one = [&](std::size_t k) {
-    rng random = rng::stream(settings.seed, k);
-    std::vector<index> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), index{0});
-    random.shuffle(order.begin(), order.end());
-    permutation_estimate e;
-    e.values = vector::Zero(n);
-    matrix prefix = matrix::Zero(1, n);
-    double previous = empty_value;
-    index calm = 0;  // consecutive prefixes within the threshold
-    for (index j = 0; j < n; ++j) {
-      const index player = order[static_cast<std::size_t>(j)];
-      prefix(0, player) = 1.0;
-      double current = full_value;
-      if (j + 1 < n) {
-        const vector v = g.values(prefix);
-        require(v.size() == 1 && std::isfinite(v(0)), method + ": game value of a prefix is not finite");
-        current = v(0);
-        ++e.evaluations;
-      }
-      e.values(player) = position_weight[static_cast<std::size_t>(j)] * (current - previous);
-      previous = current;
-      if (plan.tolerance > 0.0 && j + 1 < n) {
-        calm = std::abs(current - full_value) <= threshold ? calm + 1 : 0;
-        if (calm >= plan.patience) break;  // later players get 0, unevaluated
-      }
-    }
-    return e;
+    return scan_permutation(g, random_order(n, settings.seed, k), {empty_value, full_value, threshold, plan},
+                            position_weight, method);
   };
 
   // Whole permutations while the budget covers one without truncation; waves depend only on

@@ -84,13 +84,15 @@ inline void append_queries(const transformer_model& model, cached_run& run, inde
 
 // Runs positions [from, n) of run.tokens on run.cache (which holds [0, from)), appending their
 // residual stream (resid_pre of every layer, then the last layer's resid_post) and queries to
-// run's, and keeps the last position's logits.
+// run's, and keeps the last position's logits. `edits` (may be null) run before the recording
+// at every point, so the recorded run is the edited one (ROME's noised subject, say).
 inline void record_positions(const transformer_model& model, cached_run& run, index from,
-                             std::vector<token_id> logit_tokens, std::size_t threads) {
+                             std::vector<token_id> logit_tokens, std::size_t threads,
+                             const hook_set* edits = nullptr) {
   const index layers = model.config().n_layers;
   const auto n = static_cast<index>(run.tokens.size());
   activation_cache recorded;
-  hook_set hooks;
+  hook_set hooks = edits != nullptr ? *edits : hook_set{};
   for (index l = 0; l < layers; ++l) hooks.cache(hook_point::resid_pre(l), recorded);
   hooks.cache(hook_point::resid_post(layers - 1), recorded);
   forward_options options;
@@ -113,14 +115,16 @@ inline void record_positions(const transformer_model& model, cached_run& run, in
 }  // namespace detail
 
 // Runs `tokens` from position 0 and keeps its keys, values and residual stream. Logits of the last
-// position are computed for `logit_tokens` (empty: the whole vocabulary). Throws
+// position are computed for `logit_tokens` (empty: the whole vocabulary). With `edits`, the run
+// recorded is the one those hooks change (patches then restore parts of an edited run). Throws
 // invalid_argument for an empty sequence, and as transformer_model::forward does for bad ids and
 // sequences longer than the context.
 inline cached_run record_run(const transformer_model& model, std::span<const token_id> tokens,
-                             std::vector<token_id> logit_tokens = {}, std::size_t threads = 1) {
+                             std::vector<token_id> logit_tokens = {}, std::size_t threads = 1,
+                             const hook_set* edits = nullptr) {
   if (tokens.empty()) throw invalid_argument("record_run: the token sequence is empty");
   cached_run run{std::vector<token_id>(tokens.begin(), tokens.end()), model.make_cache(1), {}, {}, {}};
-  detail::record_positions(model, run, 0, std::move(logit_tokens), threads);
+  detail::record_positions(model, run, 0, std::move(logit_tokens), threads, edits);
   return run;
 }
 

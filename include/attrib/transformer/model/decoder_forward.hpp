@@ -21,6 +21,11 @@
 //   void attend(index layer, decoder_activations<matrix_type>& a);  a.attn from rotated a.q, a.k, a.v
 //   void hook(hook_point, matrix_type& values);
 //   bool active(hook_point) const;               whether hook(p) may change or read the values
+// and may provide
+//   index first_layer() const;  void resume(matrix_type& x);
+//                                                start at that layer from a given residual stream
+//                                                (resid_pre.first_layer), skipping the layers and
+//                                                hooks before it
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -66,8 +71,15 @@ void decoder_forward(Pass& pass, const Matrix& cosines, const Matrix& sines, Mat
                      Matrix& final_normed) {
   const transformer_config& c = pass.config();
   const bool rotary = c.architecture == transformer_architecture::llama;
-  pass.embed(x);
-  pass.hook(hook_point::embed(), x);
+  index first = 0;
+  if constexpr (requires { pass.first_layer(); }) {
+    first = pass.first_layer();
+    if (first > 0) pass.resume(x);
+  }
+  if (first == 0) {
+    pass.embed(x);
+    pass.hook(hook_point::embed(), x);
+  }
   Matrix out, read;
   // attn_in and mlp_in are the stream as one block alone reads it: a copy, hooked when a hook acts
   // there, so that an edit reaches that block and not the residual path or later layers.
@@ -77,7 +89,7 @@ void decoder_forward(Pass& pass, const Matrix& cosines, const Matrix& sines, Mat
     pass.hook(p, read);
     return read;
   };
-  for (index l = 0; l < c.n_layers; ++l) {
+  for (index l = first; l < c.n_layers; ++l) {
     auto& a = pass.activations(l);
     pass.hook(hook_point::resid_pre(l), x);
     const Matrix& attention_input = block_input(hook_point::attn_in(l));

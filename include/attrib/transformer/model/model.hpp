@@ -39,6 +39,14 @@ struct forward_options {
   bool last_position_only = false;
   // Worker threads; 0 means all cores. Results do not depend on it.
   std::size_t threads = 1;
+  // Start at layer `first_layer` from the residual stream `resume` (resid_pre.first_layer of every
+  // new token, one row each in batch order; first_layer == n_layers means the stream after the
+  // last layer) instead of from the embeddings. Layers before it and their hooks do not run, and
+  // their keys and values are not written, so it needs a cache that holds no tokens yet and must
+  // not be continued. A run whose interventions all lie at or after first_layer then gives the
+  // same numbers as a full pass for the cost of the layers it runs (component games use it).
+  index first_layer = 0;
+  const float_matrix* resume = nullptr;
 };
 
 namespace detail {
@@ -219,6 +227,26 @@ class transformer_model {
     }
     for (std::size_t k = 0; k < options.logit_tokens.size(); ++k)
       check_id(options.logit_tokens[k], "logit_tokens[" + std::to_string(k) + "]");
+    if (options.first_layer == 0 && options.resume == nullptr) return;
+    if (options.first_layer < 0 || options.first_layer > config_.n_layers)
+      throw invalid_argument("transformer_model::forward: first_layer " + std::to_string(options.first_layer) +
+                             " is outside [0, " + std::to_string(config_.n_layers) + "]");
+    std::size_t tokens_in_all = 0;
+    for (std::size_t b = 0; b < tokens.size(); ++b) {
+      tokens_in_all += tokens[b].size();
+      if (cache.length(static_cast<index>(b)) != 0)
+        throw invalid_argument("transformer_model::forward: resuming at a layer needs an empty kv_cache; batch row " +
+                               std::to_string(b) + " holds " + std::to_string(cache.length(static_cast<index>(b))) +
+                               " tokens");
+    }
+    if (options.resume == nullptr || options.resume->rows() != static_cast<index>(tokens_in_all) ||
+        options.resume->cols() != config_.dim)
+      throw invalid_argument("transformer_model::forward: resuming at layer " + std::to_string(options.first_layer) +
+                             " needs the residual stream of all " + std::to_string(tokens_in_all) + " tokens (" +
+                             std::to_string(tokens_in_all) + " x " + std::to_string(config_.dim) + "), got " +
+                             (options.resume == nullptr ? std::string("none")
+                                                        : std::to_string(options.resume->rows()) + " x " +
+                                                              std::to_string(options.resume->cols())));
   }
 
   // The model's side of detail::decoder_forward: products with the stored weights, attention
@@ -230,8 +258,10 @@ class transformer_model {
 
     inference_pass(const transformer_model& model, kv_cache& cache,
                    const std::vector<token_location>& where, const std::vector<token_id>& ids,
-                   const hook_set* hooks, std::size_t threads)
-        : model_(model), cache_(cache), where_(where), ids_(ids), hooks_(hooks), threads_(threads) {
+                   const hook_set* hooks, std::size_t threads, index first_layer = 0,
+                   const float_matrix* resume = nullptr)
+        : model_(model), cache_(cache), where_(where), ids_(ids), hooks_(hooks), threads_(threads),
+          first_layer_(first_layer), resume_(resume) {
       // Attention scratch is sized by the longest sequence in this call, not the context length,
       // which may be huge.
       for (const auto& t : where_)
@@ -240,6 +270,8 @@ class transformer_model {
 
     const transformer_config& config() const { return model_.config_; }
     detail::decoder_activations<float_matrix>& activations(index) { return scratch_; }
+    index first_layer() const { return first_layer_; }
+    void resume(float_matrix& x) const { x = *resume_; }
 
     void embed(float_matrix& x) const {
       const auto& w = model_.weights_;
@@ -340,6 +372,8 @@ class transformer_model {
     const std::vector<token_id>& ids_;
     const hook_set* hooks_;
     std::size_t threads_;
+    index first_layer_;
+    const float_matrix* resume_;
     std::size_t longest_ = 0;
     detail::decoder_activations<float_matrix> scratch_;  // reused by every layer
   };
@@ -366,7 +400,7 @@ class transformer_model {
     float_matrix cosines, sines, x, xb;
     if (!inv_freq_.empty())
       detail::rope_tables(positions, inv_freq_.data(), config_.head_dim() / 2, cosines, sines);
-    inference_pass pass(*this, cache, where, ids, options.hooks, threads);
+    inference_pass pass(*this, cache, where, ids, options.hooks, threads, options.first_layer, options.resume);
     detail::decoder_forward(pass, cosines, sines, x, xb);
 
     // Which activation rows get logits, and how many belong to each batch row.
