@@ -16,7 +16,8 @@
 // the embeddings. ratio = reuse time / full time; the ideal for heads spread evenly over L layers
 // is about (L + 1) / (2 L) of the layer work (0.6 for 5 layers), plus the embedding and logits.
 //
-// BM_acdc_edges: ACDC over the 66 block edges of stories260K (68 game values), per prompt.
+// BM_acdc_edges: ACDC over the 66 block edges of stories260K (68 game values), per prompt;
+// BM_acdc_prefix_reuse: the same with and without prefix reuse (ratio; the circuits agree).
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
@@ -115,17 +116,34 @@ void BM_occlusion_prefix_reuse(benchmark::State& state) {
 }
 BENCHMARK(BM_occlusion_prefix_reuse)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(0.5);
 
-void BM_acdc_edges(benchmark::State& state) {
+attrib::transformer_edge_game edge_game(bool reuse_prefix) {
   const auto corrupted = tokenizer().encode("Lily saw a big cat in the park. The", true);
-  const attrib::transformer_edge_game game(stories(), clean(), attrib::every_edge(stories().config()),
-                                          {.ablation = attrib::ablation_kind::patch,
-                                           .reference = {corrupted},
-                                           .metric = {.kind = attrib::component_metric_kind::kl_to_clean}});
+  return attrib::transformer_edge_game(stories(), clean(), attrib::every_edge(stories().config()),
+                                       {.ablation = attrib::ablation_kind::patch,
+                                        .reference = {corrupted},
+                                        .metric = {.kind = attrib::component_metric_kind::kl_to_clean},
+                                        .reuse_prefix = reuse_prefix});
+}
+
+void BM_acdc_edges(benchmark::State& state) {
+  const auto game = edge_game(true);
   double kept = 0.0;
   for (auto _ : state) kept = attrib::acdc(game, {.threshold = 0.02}).kept.sum();
   state.counters["edges"] = static_cast<double>(game.player_count());
   state.counters["kept"] = kept;
 }
 BENCHMARK(BM_acdc_edges)->Unit(benchmark::kMillisecond)->MinTime(0.5);
+
+// ACDC with each game value started at its first cut edge's receiver, against every layer.
+void BM_acdc_prefix_reuse(benchmark::State& state) {
+  const auto reuse = edge_game(true), full = edge_game(false);
+  double a = 0.0, b = 0.0;
+  const auto seconds = bench::time_against_baseline(
+      state, [&] { a = attrib::acdc(reuse, {.threshold = 0.02}).kept.sum(); },
+      [&] { b = attrib::acdc(full, {.threshold = 0.02}).kept.sum(); });
+  state.counters["ratio"] = seconds.ratio();
+  state.counters["same_circuit"] = a == b ? 1.0 : 0.0;
+}
+BENCHMARK(BM_acdc_prefix_reuse)->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(0.5);
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attrib/games/component_game.hpp"
+#include "attrib/games/edge_game.hpp"
 #include "attrib/games/mlp_component_game.hpp"
 #include "attrib/methods/component/attribution_patching.hpp"
 #include "attrib/methods/component/attribution_path_patching.hpp"
@@ -449,7 +450,7 @@ TEST_CASE("prefix reuse: a forward pass resumed at a layer from the recorded str
   }
 }
 
-TEST_CASE("prefix reuse: component games started at their first ablated layer give the same bits as running every layer") {
+TEST_CASE("prefix reuse: component and edge games started at their first ablated layer give the same bits as running every layer") {
   using attrib::component_kind;
   for (auto a : {transformer_architecture::llama, transformer_architecture::gpt2}) {
     const transformer_model m = small_model(a, 8);
@@ -486,6 +487,25 @@ TEST_CASE("prefix reuse: component games started at their first ablated layer gi
       o.threads = 2;
       const attrib::transformer_component_game two(m, clean, players, o);
       CHECK((two.values(z) - expected).cwiseAbs().maxCoeff() == 0.0);
+      // The edge game: a run starts at its first cut edge's receiver; the senders it skips keep
+      // the unablated outputs.
+      const auto edges = attrib::every_edge(m.config());
+      const auto e = static_cast<Index>(edges.size());
+      attrib::matrix ze = attrib::matrix::Ones(10, e);
+      for (Index r = 0; r < 10; ++r)
+        for (Index j = 0; j < e; ++j) {
+          const auto& receiver = edges[static_cast<std::size_t>(j)].receiver;
+          const Index layer = receiver.kind == attrib::circuit_node_kind::logits ? 3 : receiver.layer;
+          if (layer >= r % 4 && random.uniform() < 0.3) ze(r, j) = r % 3 == 0 ? 0.5 : 0.0;
+        }
+      o.threads = 1;
+      o.reuse_prefix = false;
+      const attrib::transformer_edge_game edges_every_layer(m, clean, edges, o);
+      o.reuse_prefix = true;
+      const attrib::transformer_edge_game edges_resumed(m, clean, edges, o);
+      const attrib::vector expected_edges = edges_every_layer.values(ze);
+      CHECK((edges_resumed.values(ze) - expected_edges).cwiseAbs().maxCoeff() == 0.0);
+      CHECK(expected_edges.maxCoeff() > 0.0);
     }
   }
 }

@@ -25,6 +25,7 @@
 #include "attrib/methods/feature/shapley.hpp"
 #include "attrib/methods/graph/fidelity.hpp"
 #include "attrib/methods/graph/gnn_explainer.hpp"
+#include "attrib/methods/graph/grad_cam.hpp"
 #include "attrib/methods/graph/hn_value.hpp"
 #include "attrib/methods/graph/myerson.hpp"
 #include "../svg_graph.hpp"
@@ -58,7 +59,10 @@ probability, the baseline and the H-fidelity of the top positive nodes.
   --model-file FILE     a model saved by 'attrib graph train' (gcn or gin; detected)
   --graph K             the graph to explain
   --method M            hn (GStarX's Hamiache-Navarro value), myerson, shapley (node Shapley),
-                        occlusion or gnnexplainer (edge masks, node score = mean incident mask)
+                        occlusion, gnnexplainer (edge masks, node score = mean incident mask)
+                        or grad-cam (ReLU of the node embeddings weighted by the class logit's
+                        mean gradient)
+  --layer L             grad-cam: the message-passing layer (default: the last)
   --class C             the class explained (default: the predicted class)
   --tau T               hn: surplus share, 0 < T < 2/n (default 0.01; n = the graph's nodes,
                         or 10 when graphs of over 20 nodes are sampled)
@@ -212,12 +216,14 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
                               : attrib::permutation_shapley{.solver = {.budget = budget}}.explain(game, settings).values;
   } else if (method == "occlusion") {
     scores = attrib::occlusion{}.explain(game).values;
+  } else if (method == "grad-cam") {
+    scores = attrib::grad_cam{.layer = a.integer("layer", -1, -1, 1'000'000)}.explain(model, in, c).scores;
   } else if (method == "gnnexplainer") {
     scores = attrib::gnn_explainer{.epochs = a.integer("epochs", 1000, 0, 1'000'000'000)}
                  .explain(model, in, c, settings.seed)
                  .scores;
   } else {
-    throw usage_error("unknown --method '" + method + "' (hn, myerson, shapley, occlusion or gnnexplainer)");
+    throw usage_error("unknown --method '" + method + "' (hn, myerson, shapley, occlusion, gnnexplainer or grad-cam)");
   }
   attrib::matrix table(n, 3);
   for (attrib::index i = 0; i < n; ++i)
@@ -289,7 +295,7 @@ int graph(const std::vector<std::string>& args) {
   }
   if (action == "explain") {
     const arguments a(rest, {"dataset", "name", "model-file", "graph", "method", "class", "tau", "samples", "epochs",
-                             "sparsity", "seed", "threads", "out", "format", "svg", "node-names"},
+                             "sparsity", "seed", "threads", "out", "format", "svg", "node-names", "layer"},
                       {"help", "quiet"});
     if (a.flag("help")) {
       std::cout << help;

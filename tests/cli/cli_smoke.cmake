@@ -139,6 +139,14 @@ run_fails("--graph 188 is out of range" "${ATTRIB}" graph explain --dataset "${m
           --model-file "${WORK}/mutag_gin.txt" --graph 188 --method hn)
 run_fails("tau must satisfy 0 < tau < 2/n" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG
           --model-file "${WORK}/mutag_gin.txt" --graph 1 --method hn --tau 0.5)
+# Grad-CAM: non-negative node scores (a ReLU of the weighted embeddings).
+run_ok("${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/mutag_gin.txt" --graph 1
+       --method grad-cam)
+if(NOT last_out MATCHES "^node,label,score\n" OR last_out MATCHES ",-[0-9]" OR NOT last_err MATCHES "grad-cam H-fidelity")
+  message(FATAL_ERROR "attrib graph explain --method grad-cam:\n${last_out}\n${last_err}")
+endif()
+run_fails("layer 5 outside" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG --model-file "${WORK}/mutag_gin.txt"
+          --graph 1 --method grad-cam --layer 5)
 run_fails("unknown --method 'nope'" "${ATTRIB}" graph explain --dataset "${mutag}" --name MUTAG
           --model-file "${WORK}/mutag_gin.txt" --graph 1 --method nope)
 file(WRITE "${WORK}/not_a_model.txt" "attrib-gin 1\n0 0 0 7\n")

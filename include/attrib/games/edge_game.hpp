@@ -122,6 +122,7 @@ class transformer_edge_game {
       const auto& e = edges_[static_cast<std::size_t>(j)];
       incoming_[receiver_hook(e.receiver, layers)].push_back({j, sender_hook(e.sender)});
     }
+    if (runs_.options().reuse_prefix) record_clean_senders();
   }
 
   index player_count() const { return static_cast<index>(edges_.size()); }
@@ -137,11 +138,24 @@ class transformer_edge_game {
   // mixes).
   vector values(const matrix& points) const {
     runs_.check_points(points, player_count());
-    // Every run starts from the embeddings: receivers read their senders' outputs in the same run.
+    // A run starts at the layer of the first receiver whose input it changes; the senders before
+    // that layer do not run, and their outputs are the unablated run's, recorded once.
+    const index layers = runs_.model().config().n_layers;
+    const auto start = [&](index row) {
+      index first = layers;
+      for (index j = 0; j < player_count(); ++j)
+        if (static_cast<float>(points(row, j)) != 1.0f) {
+          const auto& r = edges_[static_cast<std::size_t>(j)].receiver;
+          first = std::min(first, r.kind == circuit_node_kind::logits ? layers - 1 : r.layer);
+        }
+      return first;
+    };
     return runs_.values(points, [&](hook_set& hooks, std::span<const index> runs) {
       // The senders' outputs in this run, per batch row (positions x dim), read by the receivers
-      // later in the same forward pass.
+      // later in the same forward pass; senders the run skips keep the unablated outputs.
       auto own = std::make_shared<std::map<hook_point, std::vector<float_matrix>>>();
+      for (const auto& [point, clean] : clean_senders_)
+        (*own)[point].assign(runs.size(), clean);
       for (const auto& point : sender_points(edges_))
         hooks.call(point, [own, this](hook_point at, float_matrix& values, std::span<const token_location> tokens) {
           auto& rows = (*own)[at];
@@ -170,10 +184,25 @@ class transformer_edge_game {
             }
           }
         });
-    });
+    }, start);
   }
 
  private:
+  // The unablated prompt's output at every sender's hook point (reuse_prefix only).
+  void record_clean_senders() {
+    activation_cache cache;
+    hook_set hooks;
+    for (const auto& point : sender_points(edges_)) hooks.cache(point, cache);
+    forward_options run;
+    run.hooks = &hooks;
+    run.logit_tokens = {0};
+    run.last_position_only = true;
+    run.threads = runs_.options().threads;
+    const std::vector<std::vector<token_id>> one{runs_.prompt()};
+    runs_.model().forward(std::span<const std::vector<token_id>>(one), run);
+    for (const auto& point : sender_points(edges_)) clean_senders_[point] = cache.at(point, 0).topRows(runs_.length());
+  }
+
   // The senders' hook points, after checking every edge against a model of `layers` layers.
   static std::set<hook_point> checked_senders(const std::vector<circuit_edge>& edges, index layers) {
     detail::require(!edges.empty(), "transformer_edge_game: no edges given");
@@ -207,6 +236,7 @@ class transformer_edge_game {
   transformer_ablation runs_;
   // For each receiver's hook point: (edge index, the sender's hook point) of its incoming edges.
   std::map<hook_point, std::vector<std::pair<index, hook_point>>> incoming_;
+  std::map<hook_point, float_matrix> clean_senders_;  // reuse_prefix: positions x width per sender
 };
 
 }  // namespace attrib
