@@ -11,15 +11,19 @@
 // embed -> attention 1 is not counted as planted. The MLPs start at zero and, with zero gradients
 // there, never write: every edge into or out of them is a dummy.
 //
-// The methods, on prompts whose first segment is resampled to corrupt the copy (patch ablation,
-// KL to the full model):
-//   ACDC                    keeps the edges whose removal moves the KL by more than 0.05;
+// The methods run on pairs of prompts - distinct tokens and the start of their repeat, and the same
+// tokens shuffled before the same start - with patch ablation from the shuffled prompt, under two
+// metrics: the logit difference between the clean and the corrupted answer, and the KL divergence
+// to the clean run (ACDC's). The shuffle keeps which tokens were seen and where: only the order
+// that induction reads changes.
+//   ACDC                    keeps the edges whose removal moves the metric by more than 0.05;
 //   edge attribution patching, path patching (each edge alone)
 //                           score every edge; the circuit is the edges scoring at least 10% of the
 //                           largest;
 //   mask learning           over the blocks (attention and MLP of each layer): the blocks kept.
 // Each is compared with the planted edges (blocks for mask learning) by precision and recall,
-// averaged over prompts, with its run time; a second table counts how often each edge is chosen.
+// averaged over prompts, with its run time; a second table counts how often each edge is chosen
+// and how much cutting it alone moves the metric.
 //
 //   planted_circuit [seed] [threads]
 #include <algorithm>
@@ -54,22 +58,30 @@ using Index = attrib::index;
 using attrib::token_id;
 using attrib_examples::fixed;
 
-constexpr Index segment = 8;      // the longest segment repeated
 constexpr token_id bos = 0;       // position 0; the random tokens are 1 .. vocab - 1
 constexpr Index vocab = 24;
+constexpr Index segment = 8;     // the longest segment repeated
+constexpr Index filler = 7;      // the most random tokens before it
+
+// Shuffles s[1 ..] (Fisher-Yates), keeping BOS first.
+void shuffle_tail(std::vector<token_id>& s, attrib::rng& gen) {
+  for (std::size_t t = s.size() - 1; t > 1; --t) std::swap(s[t], s[1 + gen.below(t)]);
+}
 
 // [BOS, r_1 .. r_k, r_1 .. r_k] with k from 3 to 8: the repeat's predictions after its first
 // token carry the loss. The length varies so that no fixed offset finds the earlier copy: only
 // content (which token came before) does.
+
 attrib::language_model_batch induction_data(std::size_t count, attrib::rng& gen) {
   attrib::language_model_batch data;
   for (std::size_t i = 0; i < count; ++i) {
     const auto k = static_cast<Index>(3 + gen.below(segment - 2));
+    const auto f = static_cast<Index>(gen.below(filler + 1));
     std::vector<token_id> s = {bos};
-    for (Index t = 0; t < k; ++t) s.push_back(static_cast<token_id>(1 + gen.below(vocab - 1)));
-    for (Index t = 0; t < k; ++t) s.push_back(s[static_cast<std::size_t>(1 + t)]);
+    for (Index t = 0; t < f + k; ++t) s.push_back(static_cast<token_id>(1 + gen.below(vocab - 1)));
+    for (Index t = 0; t < k; ++t) s.push_back(s[static_cast<std::size_t>(1 + f + t)]);
     std::vector<float> w(s.size() - 1, 0.0f);
-    for (Index t = k + 1; t < 2 * k; ++t) w[static_cast<std::size_t>(t)] = 1.0f;
+    for (Index t = f + k + 1; t < f + 2 * k; ++t) w[static_cast<std::size_t>(t)] = 1.0f;
     data.sequences.push_back(std::move(s));
     data.weights.push_back(std::move(w));
   }
@@ -130,7 +142,7 @@ int main(int argc, char** argv) {
                                             .n_heads = 2,
                                             .n_kv_heads = 2,
                                             .vocab_size = vocab,
-                                            .context_length = 2 * segment + 1};
+                                            .context_length = filler + 2 * segment + 1};
     auto parameters = attrib::transformer_parameters::initialize(config, seed);
     // Attention-only: the MLPs' weights and biases start at zero, where every gradient of theirs
     // is zero (gelu(0) = 0 and W_down = 0 cut both ways), so they stay zero.
@@ -142,7 +154,7 @@ int main(int argc, char** argv) {
     const auto eval = induction_data(200, gen);
     const auto start = std::chrono::steady_clock::now();
     const auto trained = attrib::train_language_model(parameters, train, eval,
-                                                      {.steps = 4000,
+                                                      {.steps = 8000,
                                                        .batch_size = 32,
                                                        .learning_rate = 3e-3,
                                                        .final_learning_rate = 3e-4,
@@ -159,80 +171,114 @@ int main(int argc, char** argv) {
     const circuit_node embed{circuit_node_kind::embed, 0}, logits{circuit_node_kind::logits, 0};
     const circuit_node attention0{circuit_node_kind::attention, 0}, attention1{circuit_node_kind::attention, 1};
     const std::set<circuit_edge> planted = {{embed, attention0}, {attention0, attention1}, {attention1, logits}};
-    std::map<circuit_edge, std::array<int, 3>> chosen;  // per edge: prompts where ACDC, EAP, path patching chose it
-    const auto edges = attrib::every_edge(config);
     const std::set<circuit_edge> planted_blocks = {{attention0, attention0}, {attention1, attention1}};
-    score acdc_score, eap_score, path_score, mask_score;
-    const int prompts = 10;
-    for (int p = 0; p < prompts; ++p) {
-      // Clean: a segment and the start of its repeat; corrupted: another segment, the same start.
-      std::vector<token_id> clean = {bos}, corrupted = {bos};
-      for (Index t = 0; t < segment; ++t) clean.push_back(static_cast<token_id>(1 + gen.below(vocab - 1)));
-      for (Index t = 0; t < segment; ++t) corrupted.push_back(static_cast<token_id>(1 + gen.below(vocab - 1)));
-      for (Index t = 0; t < 4; ++t) {
-        clean.push_back(clean[static_cast<std::size_t>(1 + t)]);
-        corrupted.push_back(clean[static_cast<std::size_t>(1 + t)]);
-      }
-      const attrib::component_game_options options{.ablation = attrib::ablation_kind::patch,
-                                                     .reference = {corrupted},
-                                                     .metric = {.kind = attrib::component_metric_kind::kl_to_clean},
-                                                     .threads = 1};
-      const attrib::transformer_edge_game game(model, clean, edges, options);
-      auto t0 = std::chrono::steady_clock::now();
-      const auto found = attrib::acdc(game, {.threshold = 0.05});
-      std::set<circuit_edge> kept;
-      for (std::size_t j = 0; j < edges.size(); ++j)
-        if (found.kept(static_cast<Index>(j)) == 1.0) kept.insert(edges[j]);
-      acdc_score.add(kept, planted, seconds_since(t0));
-      for (const auto& e : kept) ++chosen[e][0];
+    const auto edges = attrib::every_edge(config);
 
-      t0 = std::chrono::steady_clock::now();
-      const auto eap = attrib::edge_attribution_patching(game);
-      const auto eap_edges = top_edges(edges, eap.values, 0.1);
-      eap_score.add(eap_edges, planted, seconds_since(t0));
-      for (const auto& e : eap_edges) ++chosen[e][1];
-
-      t0 = std::chrono::steady_clock::now();
-      attrib::vector path(static_cast<Index>(edges.size()));
-      for (std::size_t j = 0; j < edges.size(); ++j)
-        path(static_cast<Index>(j)) = attrib::path_patching(game, edges[j].sender, {edges[j].receiver});
-      const auto path_edges = top_edges(edges, path, 0.1);
-      path_score.add(path_edges, planted, seconds_since(t0));
-      for (const auto& e : path_edges) ++chosen[e][2];
-
-      // Mask learning over the blocks, scored on blocks (an edge from a block to itself stands
-      // for the block in the same precision/recall bookkeeping).
-      const attrib::transformer_component_game blocks(model, clean, attrib::every_block(config), options);
-      t0 = std::chrono::steady_clock::now();
-      const auto mask = attrib::learn_mask(blocks, {.sparsity = 0.05, .steps = 150});
-      std::set<circuit_edge> kept_blocks;
-      for (Index j : mask.circuit) {
-        const auto& b = blocks.players()[static_cast<std::size_t>(j)];
-        const circuit_node node{b.kind == attrib::component_kind::attention ? circuit_node_kind::attention : circuit_node_kind::mlp,
-                                b.layer};
-        kept_blocks.insert({node, node});
-      }
-      mask_score.add(kept_blocks, planted_blocks, seconds_since(t0));
-    }
-    std::cout << "Planted edges: embed -> attention 0, attention 0 -> attention 1, attention 1 -> logits (3 of the "
-              << edges.size() << " block edges). Averages over " << prompts
-              << " prompts (patch ablation from a prompt whose first segment is resampled; KL to the full model):\n\n"
-              << "| method | what is scored | precision | recall | time per prompt |\n|---|---|---|---|---|\n";
-    auto row = [&](const std::string& name, const std::string& what, const score& s) {
-      const double n = static_cast<double>(s.prompts);
-      std::cout << "| " << name << " | " << what << " | " << fixed(s.precision / n, 2) << " | " << fixed(s.recall / n, 2) << " | "
-                << fixed(1000.0 * s.seconds / n, 1) << " ms |\n";
+    // Clean: 5 to 8 distinct tokens, then the first four again; corrupted: the same tokens in
+    // another order, then the same four, with another token after the fourth. What the tokens are
+    // and where they sit is kept, only which follows which changes - and that is what induction
+    // reads: a head that raises the logits of every token seen, or reads a fixed offset, moves
+    // the prediction equally on both prompts.
+    struct prompt_pair {
+      std::vector<token_id> clean, corrupted;
+      token_id answer = 0, contrast = 0;
     };
-    row("ACDC (threshold 0.05)", "edges kept", acdc_score);
-    row("edge attribution patching", "edges with |score| >= 10% of the largest", eap_score);
-    row("path patching (each edge alone)", "edges with |effect| >= 10% of the largest", path_score);
-    row("mask learning (sparsity 0.05)", "blocks kept (attention 0, attention 1 planted)", mask_score);
-    std::cout << "\nEdges chosen at least once, with the prompts (of " << prompts << ") in which each method chose them:\n\n"
-              << "| edge | planted | ACDC | edge attribution patching | path patching |\n|---|---|---|---|---|\n";
-    for (const auto& e : edges)
-      if (const auto it = chosen.find(e); it != chosen.end())
-        std::cout << "| " << attrib::to_string(e) << " | " << (planted.contains(e) ? "yes" : "no") << " | " << it->second[0] << " | "
-                  << it->second[1] << " | " << it->second[2] << " |\n";
+    auto after = [](const std::vector<token_id>& s, token_id t) { return *(std::find(s.begin(), s.end(), t) + 1); };
+    std::vector<prompt_pair> pairs(10);
+    for (auto& pair : pairs) {
+      std::vector<token_id> tokens = {bos};
+      for (token_id v = 1; v < vocab; ++v) tokens.push_back(v);
+      shuffle_tail(tokens, gen);
+      const auto f = static_cast<std::size_t>(gen.below(5));
+      tokens.resize(1 + f + 5 + gen.below(segment - 4));
+      std::vector<token_id> other;
+      do {
+        other = tokens;
+        shuffle_tail(other, gen);
+      } while (other.back() == tokens[f + 4] || after(other, tokens[f + 4]) == tokens[f + 5]);
+      pair.clean = tokens;
+      pair.corrupted = other;
+      for (std::size_t t = 1; t <= 4; ++t) {
+        pair.clean.push_back(tokens[f + t]);
+        pair.corrupted.push_back(tokens[f + t]);
+      }
+      pair.answer = tokens[f + 5];
+      pair.contrast = after(other, tokens[f + 4]);
+    }
+
+    std::cout << "Planted edges: embed -> attention 0, attention 0 -> attention 1, attention 1 -> logits (3 of the " << edges.size()
+              << " block edges); averages over " << pairs.size() << " prompt pairs, patch ablation from the corrupted prompt.\n";
+    for (const bool logit_difference : {true, false}) {
+      std::map<circuit_edge, std::array<int, 3>> chosen;  // per edge: prompts where ACDC, EAP, path patching chose it
+      std::map<circuit_edge, double> mean_effect;          // per edge: |path patching effect| averaged
+      score acdc_score, eap_score, path_score, mask_score;
+      for (const auto& pair : pairs) {
+        const attrib::component_game_options options{
+            .ablation = attrib::ablation_kind::patch,
+            .reference = {pair.corrupted},
+            .metric = logit_difference ? attrib::component_metric{.kind = attrib::component_metric_kind::logit_difference,
+                                                                  .target = pair.answer,
+                                                                  .contrast = pair.contrast}
+                                       : attrib::component_metric{.kind = attrib::component_metric_kind::kl_to_clean},
+            .threads = 1};
+        const attrib::transformer_edge_game game(model, pair.clean, edges, options);
+        auto t0 = std::chrono::steady_clock::now();
+        const auto found = attrib::acdc(game, {.threshold = 0.05});
+        std::set<circuit_edge> kept;
+        for (std::size_t j = 0; j < edges.size(); ++j)
+          if (found.kept(static_cast<Index>(j)) == 1.0) kept.insert(edges[j]);
+        acdc_score.add(kept, planted, seconds_since(t0));
+        for (const auto& e : kept) ++chosen[e][0];
+
+        t0 = std::chrono::steady_clock::now();
+        const auto eap = attrib::edge_attribution_patching(game);
+        const auto eap_edges = top_edges(edges, eap.values, 0.1);
+        eap_score.add(eap_edges, planted, seconds_since(t0));
+        for (const auto& e : eap_edges) ++chosen[e][1];
+
+        t0 = std::chrono::steady_clock::now();
+        attrib::vector path(static_cast<Index>(edges.size()));
+        for (std::size_t j = 0; j < edges.size(); ++j)
+          path(static_cast<Index>(j)) = attrib::path_patching(game, edges[j].sender, {edges[j].receiver});
+        const auto path_edges = top_edges(edges, path, 0.1);
+        path_score.add(path_edges, planted, seconds_since(t0));
+        for (const auto& e : path_edges) ++chosen[e][2];
+        for (std::size_t j = 0; j < edges.size(); ++j)
+          mean_effect[edges[j]] += std::abs(path(static_cast<Index>(j))) / static_cast<double>(pairs.size());
+
+        // Mask learning over the blocks, scored on blocks (an edge from a block to itself stands
+        // for the block in the same precision/recall bookkeeping).
+        const attrib::transformer_component_game blocks(model, pair.clean, attrib::every_block(config), options);
+        t0 = std::chrono::steady_clock::now();
+        const auto mask = attrib::learn_mask(blocks, {.sparsity = 0.05, .steps = 150});
+        std::set<circuit_edge> kept_blocks;
+        for (Index j : mask.circuit) {
+          const auto& b = blocks.players()[static_cast<std::size_t>(j)];
+          const circuit_node node{b.kind == attrib::component_kind::attention ? circuit_node_kind::attention : circuit_node_kind::mlp,
+                                  b.layer};
+          kept_blocks.insert({node, node});
+        }
+        mask_score.add(kept_blocks, planted_blocks, seconds_since(t0));
+      }
+      std::cout << "\n## Metric: " << (logit_difference ? "logit difference, the clean answer minus the corrupted one" : "KL divergence to the clean run")
+                << "\n\n| method | what is scored | precision | recall | time per prompt |\n|---|---|---|---|---|\n";
+      auto row = [&](const std::string& name, const std::string& what, const score& s) {
+        const double n = static_cast<double>(s.prompts);
+        std::cout << "| " << name << " | " << what << " | " << fixed(s.precision / n, 2) << " | " << fixed(s.recall / n, 2) << " | "
+                  << fixed(1000.0 * s.seconds / n, 1) << " ms |\n";
+      };
+      row("ACDC (threshold 0.05)", "edges kept", acdc_score);
+      row("edge attribution patching", "edges with \\|score\\| >= 10% of the largest", eap_score);
+      row("path patching (each edge alone)", "edges with \\|effect\\| >= 10% of the largest", path_score);
+      row("mask learning (sparsity 0.05)", "blocks kept (attention 0, attention 1 planted)", mask_score);
+      std::cout << "\nEdges chosen at least once, the prompts (of " << pairs.size()
+                << ") in which each method chose them, and the mean |effect| of cutting the edge alone:\n\n"
+                << "| edge | planted | ACDC | edge attribution patching | path patching | mean \\|effect\\| |\n|---|---|---|---|---|---|\n";
+      for (const auto& e : edges)
+        if (const auto it = chosen.find(e); it != chosen.end())
+          std::cout << "| " << attrib::to_string(e) << " | " << (planted.contains(e) ? "yes" : "no") << " | " << it->second[0] << " | "
+                    << it->second[1] << " | " << it->second[2] << " | " << fixed(mean_effect[e], 3) << " |\n";
+    }
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "planted_circuit: " << e.what() << "\n";

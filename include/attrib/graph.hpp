@@ -30,6 +30,7 @@
 #include "attrib/models/gnn/gin.hpp"
 #include "attrib/models/gnn/gnn_classifier.hpp"
 #include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_layers.hpp"
 #include "attrib/models/gnn/gnn_parameters.hpp"
 #include "attrib/models/gnn/layer_gradient.hpp"
 #include "attrib/models/gnn/rgcn.hpp"

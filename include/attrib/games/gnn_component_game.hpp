@@ -24,8 +24,12 @@
 //             as many nodes: a counterfactual of the explained graph (perturbed features or
 //             edges, node i standing for node i), as a corrupted prompt of the same length is for
 //             a transformer. Graphs of other sizes have no node correspondence and are rejected.
-// The model's forward pass is private, so this header runs it again from the public parameters
-// (as layer_gradient.hpp does) with every node present; the tests pin it to model.probabilities.
+// The model's own forward pass takes a node mask and keeps its caches private, so the game steps
+// through the layers with the model's public layer stepper (models/gnn/gnn_layers.hpp, which
+// layer_gradient.hpp uses too) with every node present; the tests pin it to model.probabilities.
+// A batch of B coalitions runs as one stack of B copies of the graph. The matrices of a batch live
+// in a per-thread workspace that keeps its capacity between calls, so the thousands of small
+// batches a sampling estimator asks for allocate only their results.
 // The game is differentiable in z (dv/dz_j = sum over nodes of dv/da'_j (a_j - s_j), a' the mixed
 // activation), so attribution patching and mask learning run on it.
 #include <concepts>
@@ -41,6 +45,7 @@
 #include "attrib/models/gnn/gcn.hpp"
 #include "attrib/models/gnn/gin.hpp"
 #include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_layers.hpp"
 #include "attrib/models/gnn/gnn_parameters.hpp"
 
 namespace attrib {
@@ -78,164 +83,6 @@ struct gnn_component_options {
   gnn_component_metric metric = gnn_component_metric::probability;
 };
 
-namespace detail {
-
-// A batch of B coalitions runs as one matrix of B n rows: rows [b n, (b + 1) n) are the graph's
-// nodes under coalition b. Applies the graph operator `op` (n x n) to every block.
-inline matrix per_block(const matrix& op, const matrix& stacked) {
-  const index n = op.rows();
-  matrix out(stacked.rows(), stacked.cols());
-  for (index b = 0; b < stacked.rows() / n; ++b) out.middleRows(b * n, n).noalias() = op * stacked.middleRows(b * n, n);
-  return out;
-}
-
-// Column sums of every block: B x cols.
-inline matrix block_sums(const matrix& stacked, index n) {
-  matrix out(stacked.rows() / n, stacked.cols());
-  for (index b = 0; b < out.rows(); ++b) out.row(b) = stacked.middleRows(b * n, n).colwise().sum();
-  return out;
-}
-
-// One model's message-passing layers and readout on one graph, forward and backward, over
-// stacked batches; every node is present.
-template <class Model>
-struct gnn_component_stack;
-
-// gcn: U_l = relu(Â H_{l-1} W_l + b_l); mean, sum or max readout of the last layer.
-template <>
-struct gnn_component_stack<gcn> {
-  struct layer_cache {
-    matrix pre;  // Z_l
-  };
-  struct readout_cache {
-    std::vector<index> winner;  // max readout: per block and column, the node that wins
-  };
-
-  gnn_component_stack(const gcn& m, const gcn_input& in) : model(&m), n(in.node_count()) {
-    // Â as gcn's forward pass builds it with every node kept.
-    norm = in.adjacency;
-    norm.diagonal().array() += 1.0;
-    if (m.config().aggregation == gcn_aggregation::normalized) {
-      const vector scale = norm.rowwise().sum().array().rsqrt().matrix();
-      norm = scale.asDiagonal() * norm * scale.asDiagonal();
-    }
-  }
-
-  index layers() const { return model->config().layers; }
-  index hidden() const { return model->config().hidden; }
-
-  matrix forward(index l, const matrix& h, layer_cache& c) const {
-    const auto ul = static_cast<std::size_t>(l);
-    c.pre = per_block(norm, h) * model->parameters().weights[ul];
-    c.pre.rowwise() += model->parameters().biases[ul].transpose();
-    return c.pre.cwiseMax(0.0);
-  }
-
-  // d/d H_{l-1} from d/d U_l (Â is symmetric).
-  matrix backward(index l, const matrix& du, const layer_cache& c) const {
-    const matrix dz = du.cwiseProduct((c.pre.array() > 0.0).cast<double>().matrix());
-    return per_block(norm, dz * model->parameters().weights[static_cast<std::size_t>(l)].transpose());
-  }
-
-  matrix readout(const std::vector<matrix>& h, readout_cache& c) const {
-    const matrix& last = h.back();
-    switch (model->config().readout) {
-      case gcn_readout::mean: return block_sums(last, n) / static_cast<double>(n);
-      case gcn_readout::sum: return block_sums(last, n);
-      case gcn_readout::max: break;
-    }
-    const index blocks = last.rows() / n, cols = last.cols();
-    matrix pooled(blocks, cols);
-    c.winner.assign(static_cast<std::size_t>(blocks * cols), 0);
-    for (index b = 0; b < blocks; ++b)
-      for (index j = 0; j < cols; ++j) {
-        index i = 0;
-        pooled(b, j) = last.col(j).segment(b * n, n).maxCoeff(&i);  // the first maximum, as gcn's strict '>'
-        c.winner[static_cast<std::size_t>(b * cols + j)] = i;
-      }
-    return pooled;
-  }
-
-  // Adds d/d H_l of the readout to dh[l].
-  void readout_backward(const matrix& dpooled, const readout_cache& c, std::vector<matrix>& dh) const {
-    matrix& d = dh.back();
-    for (index b = 0; b < dpooled.rows(); ++b) switch (model->config().readout) {
-        case gcn_readout::mean: d.middleRows(b * n, n).rowwise() += dpooled.row(b) / static_cast<double>(n); break;
-        case gcn_readout::sum: d.middleRows(b * n, n).rowwise() += dpooled.row(b); break;
-        case gcn_readout::max:
-          for (index j = 0; j < dpooled.cols(); ++j)
-            d(b * n + c.winner[static_cast<std::size_t>(b * dpooled.cols() + j)], j) += dpooled(b, j);
-          break;
-      }
-  }
-
-  const gcn* model;
-  index n;
-  matrix norm;  // Â (or A + I)
-};
-
-// gin: U_l = relu(relu(((1 + eps_l) H_{l-1} + A H_{l-1}) W1_l + b1_l) W2_l + b2_l); sum or mean
-// readout of the last layer, or of every layer concatenated (jumping knowledge).
-template <>
-struct gnn_component_stack<gin> {
-  struct layer_cache {
-    matrix inner, outer;  // the layer MLP's two pre-activations
-  };
-  struct readout_cache {};
-
-  gnn_component_stack(const gin& m, const gcn_input& in) : model(&m), n(in.node_count()), adjacency(in.adjacency) {}
-
-  index layers() const { return model->config().layers; }
-  index hidden() const { return model->config().hidden; }
-
-  matrix forward(index l, const matrix& h, layer_cache& c) const {
-    const auto ul = static_cast<std::size_t>(l);
-    const gnn_parameters& theta = model->parameters();
-    const matrix agg = (1.0 + theta.epsilons(l)) * h + per_block(adjacency, h);
-    c.inner = agg * theta.weights[2 * ul];
-    c.inner.rowwise() += theta.biases[2 * ul].transpose();
-    c.outer = c.inner.cwiseMax(0.0) * theta.weights[2 * ul + 1];
-    c.outer.rowwise() += theta.biases[2 * ul + 1].transpose();
-    return c.outer.cwiseMax(0.0);
-  }
-
-  matrix backward(index l, const matrix& du, const layer_cache& c) const {
-    const auto ul = static_cast<std::size_t>(l);
-    const gnn_parameters& theta = model->parameters();
-    const matrix douter = du.cwiseProduct((c.outer.array() > 0.0).cast<double>().matrix());
-    const matrix dinner =
-        (douter * theta.weights[2 * ul + 1].transpose()).cwiseProduct((c.inner.array() > 0.0).cast<double>().matrix());
-    const matrix dagg = dinner * theta.weights[2 * ul].transpose();
-    return (1.0 + theta.epsilons(l)) * dagg + per_block(adjacency, dagg);  // A is symmetric
-  }
-
-  double per_node() const { return model->config().readout == gin_readout::mean ? 1.0 / static_cast<double>(n) : 1.0; }
-
-  matrix readout(const std::vector<matrix>& h, readout_cache&) const {
-    if (!model->config().jumping_knowledge) return per_node() * block_sums(h.back(), n);
-    const index width = hidden();
-    matrix pooled(h.back().rows() / n, width * layers());
-    for (std::size_t l = 0; l < h.size(); ++l)
-      pooled.middleCols(static_cast<index>(l) * width, width) = per_node() * block_sums(h[l], n);
-    return pooled;
-  }
-
-  void readout_backward(const matrix& dpooled, const readout_cache&, std::vector<matrix>& dh) const {
-    const index width = hidden();
-    const bool every = model->config().jumping_knowledge;
-    for (std::size_t l = every ? 0 : dh.size() - 1; l < dh.size(); ++l) {
-      const auto part = dpooled.middleCols(every ? static_cast<index>(l) * width : 0, width);
-      for (index b = 0; b < dpooled.rows(); ++b) dh[l].middleRows(b * n, n).rowwise() += per_node() * part.row(b);
-    }
-  }
-
-  const gin* model;
-  index n;
-  matrix adjacency;
-};
-
-}  // namespace detail
-
 template <gnn_component_model Model>
 class gnn_component_game {
  public:
@@ -245,15 +92,15 @@ class gnn_component_game {
   // content for the ablation, and a target outside the model's classes.
   gnn_component_game(const Model& model, gcn_input graph, std::vector<gnn_channel> players,
                      gnn_component_options options = {})
-      : model_(&model), graph_(checked(model, std::move(graph))), players_(std::move(players)),
-        options_(std::move(options)), stack_(model, graph_) {
+      : model_(&model), graph_(std::move(graph)), players_(std::move(players)), options_(std::move(options)),
+        layers_(model, graph_, "gnn_component_game: graph") {
     const std::string who = "gnn_component_game: ";
     const index n = graph_.node_count();
     detail::require(!players_.empty(), who + "no players; every_channel(model) names them all");
     detail::require(options_.target >= 0 && options_.target < model.classes(),
                     who + "target " + std::to_string(options_.target) + " is outside the classes [0, " +
                         std::to_string(model.classes()) + ")");
-    const index layers = stack_.layers(), width = stack_.hidden();
+    const index layers = layers_.layers(), width = layers_.hidden();
     mask_.assign(static_cast<std::size_t>(layers), std::vector<index>(static_cast<std::size_t>(width), -1));
     for (std::size_t j = 0; j < players_.size(); ++j) {
       const auto& p = players_[j];
@@ -282,23 +129,22 @@ class gnn_component_game {
         detail::require(count > 0, who + "mean and resample ablation need reference graphs");
         break;
     }
+    // Each reference's activations are those of its own unablated run; its stepper checks it.
+    std::vector<std::vector<matrix>> runs;
     for (index r = 0; r < count; ++r) {
       const gcn_input& ref = refs[static_cast<std::size_t>(r)];
-      detail::check_gnn_input(ref, model.inputs(), ref.node_count(), who + "reference graph " + std::to_string(r));
+      runs.push_back(layer_embeddings(layers_type(model, ref, who + "reference graph " + std::to_string(r)), ref.features));
     }
     if (options_.ablation == ablation_kind::patch)
       detail::require(refs[0].node_count() == n,
                       who + "patch ablation needs a reference graph with the explained graph's " + std::to_string(n) +
                           " nodes (node i is patched from node i), got " + std::to_string(refs[0].node_count()) +
                           "; graphs of other sizes have no node correspondence: use mean or resample ablation");
-    // Ablation values: per source, one n x width matrix per layer (every row equal unless patch);
-    // each reference's activations are those of its own unablated run.
+    // Ablation values: per source, one n x width matrix per layer (every row equal unless patch).
     if (options_.ablation == ablation_kind::zero) {
       sources_.assign(1, std::vector<matrix>(static_cast<std::size_t>(layers), matrix::Zero(n, width)));
       return;
     }
-    std::vector<std::vector<matrix>> runs;
-    for (const gcn_input& ref : refs) runs.push_back(unablated_run(model, ref));
     switch (options_.ablation) {
       case ablation_kind::patch: sources_ = std::move(runs); break;
       case ablation_kind::mean: {
@@ -331,37 +177,38 @@ class gnn_component_game {
   vector values(const matrix& points) const {
     check_points(points);
     vector v = vector::Zero(points.rows());
-    for (std::size_t s = 0; s < sources_.size(); ++s) v += run(points, s, nullptr);
-    return v / static_cast<double>(sources_.size());
+    for (std::size_t s = 0; s < sources_.size(); ++s) run(points, s, &v, nullptr);
+    v /= static_cast<double>(sources_.size());
+    return v;
   }
 
   matrix gradients(const matrix& points) const {
     check_points(points);
     matrix g = matrix::Zero(points.rows(), player_count());
-    for (std::size_t s = 0; s < sources_.size(); ++s) run(points, s, &g);
-    return g / static_cast<double>(sources_.size());
+    for (std::size_t s = 0; s < sources_.size(); ++s) run(points, s, nullptr, &g);
+    g /= static_cast<double>(sources_.size());
+    return g;
   }
 
  private:
-  using stack = detail::gnn_component_stack<Model>;
+  using layers_type = gnn_layers_t<Model>;
 
-  // Checked before stack_ builds the graph operator from it.
-  static gcn_input checked(const Model& model, gcn_input graph) {
-    detail::check_gnn_input(graph, model.inputs(), graph.node_count(), "gnn_component_game: graph");
-    return graph;
-  }
+  // One batch's matrices. Eigen keeps a matrix's buffer while its size does not change, so the
+  // batches of one estimator (mostly of one size) reuse them; per thread, because estimators call
+  // values() from parallel_for, and shared by the thread's games of one model type (a batch is
+  // finished before the next starts).
+  struct workspace {
+    matrix features;  // the graph's features, once per coalition
+    std::vector<matrix> unmixed, mixed, dh;  // per layer: B n x width
+    std::vector<typename layers_type::layer_cache> caches;
+    typename layers_type::readout_cache readout;
+    matrix pooled, logits, dlogits, dpooled, step;
+    vector row, probabilities;
+  };
 
-  // Each layer's output (n x width) on one graph, no channel ablated.
-  static std::vector<matrix> unablated_run(const Model& model, const gcn_input& in) {
-    const stack s(model, in);
-    std::vector<matrix> out;
-    typename stack::layer_cache cache;
-    matrix h = in.features;
-    for (index l = 0; l < s.layers(); ++l) {
-      h = s.forward(l, h, cache);
-      out.push_back(h);
-    }
-    return out;
+  static workspace& thread_workspace() {
+    thread_local workspace w;
+    return w;
   }
 
   void check_points(const matrix& points) const {
@@ -371,73 +218,84 @@ class gnn_component_game {
     detail::require_finite(points, "gnn_component_game: points");
   }
 
-  // The batch's values with source s; with `gradient`, also adds dv/dz to it (the backward pass
-  // needs each layer's unmixed activations and its caches).
-  vector run(const matrix& points, std::size_t s, matrix* gradient) const {
-    const index rows = points.rows(), n = graph_.node_count(), layers = stack_.layers(), width = stack_.hidden();
+  // With source s: adds the batch's values to *values when given, and dv/dz to *gradient when
+  // given (the backward pass needs each layer's unmixed activations and its caches).
+  void run(const matrix& points, std::size_t s, vector* values, matrix* gradient) const {
+    const index rows = points.rows(), n = graph_.node_count(), layers = layers_.layers(), width = layers_.hidden();
+    const auto count = static_cast<std::size_t>(layers);
     const std::vector<matrix>& source = sources_[s];
-    std::vector<matrix> unmixed(static_cast<std::size_t>(layers)), mixed(static_cast<std::size_t>(layers));
-    std::vector<typename stack::layer_cache> caches(static_cast<std::size_t>(layers));
-    const matrix* h = nullptr;
-    const matrix features = graph_.features.replicate(rows, 1);
+    workspace& w = thread_workspace();
+    w.unmixed.resize(count);
+    w.mixed.resize(count);
+    w.caches.resize(count);
+    w.features = graph_.features.replicate(rows, 1);
     for (index l = 0; l < layers; ++l) {
       const auto k = static_cast<std::size_t>(l);
-      unmixed[k] = stack_.forward(l, h ? *h : features, caches[k]);
-      mixed[k] = unmixed[k];
+      layers_.forward(l, l == 0 ? w.features : w.mixed[k - 1], w.caches[k], w.unmixed[k]);
+      matrix& mixed = w.mixed[k];
+      const matrix& unmixed = w.unmixed[k];
+      mixed = unmixed;
       for (index c = 0; c < width; ++c) {
         const index j = mask_[k][static_cast<std::size_t>(c)];
         if (j < 0) continue;
         const auto sc = source[k].col(c).array();
         for (index b = 0; b < rows; ++b)
-          mixed[k].col(c).segment(b * n, n) =
-              (sc + points(b, j) * (unmixed[k].col(c).segment(b * n, n).array() - sc)).matrix();
+          mixed.col(c).segment(b * n, n) = (sc + points(b, j) * (unmixed.col(c).segment(b * n, n).array() - sc)).matrix();
       }
-      h = &mixed[k];
     }
-    typename stack::readout_cache readout;
-    const matrix pooled = stack_.readout(mixed, readout);
+    layers_.readout(w.mixed, w.readout, w.pooled);
     const matrix& out_weight = model_->parameters().weights.back();
-    matrix logits = pooled * out_weight;
-    logits.rowwise() += model_->parameters().biases.back().transpose();
+    w.logits.noalias() = w.pooled * out_weight;
+    w.logits.rowwise() += model_->parameters().biases.back().transpose();
     const index t = options_.target;
-    vector v(rows);
-    matrix dlogits = matrix::Zero(rows, logits.cols());
+    if (gradient != nullptr) w.dlogits.setZero(rows, w.logits.cols());
     for (index b = 0; b < rows; ++b) {
+      double v = 0.0;
       if (options_.metric == gnn_component_metric::logit) {
-        v(b) = logits(b, t);
-        dlogits(b, t) = 1.0;
+        v = w.logits(b, t);
+        if (gradient != nullptr) w.dlogits(b, t) = 1.0;
       } else {
-        const vector p = detail::softmax_probabilities(logits.row(b).transpose());
-        v(b) = p(t);
-        dlogits.row(b) = -p(t) * p.transpose();  // d p_t / d logits = p_t (e_t - p)
-        dlogits(b, t) += p(t);
+        w.row = w.logits.row(b).transpose();
+        detail::softmax_probabilities(w.row, w.probabilities);
+        const vector& p = w.probabilities;
+        v = p(t);
+        if (gradient != nullptr) {
+          w.dlogits.row(b) = -p(t) * p.transpose();  // d p_t / d logits = p_t (e_t - p)
+          w.dlogits(b, t) += p(t);
+        }
       }
+      if (values != nullptr) (*values)(b) += v;
     }
-    if (gradient == nullptr) return v;
-    std::vector<matrix> dh(static_cast<std::size_t>(layers), matrix::Zero(rows * n, width));
-    stack_.readout_backward(dlogits * out_weight.transpose(), readout, dh);
+    if (gradient == nullptr) return;
+    w.dh.resize(count);
+    for (auto& d : w.dh) d.setZero(rows * n, width);
+    w.dpooled.noalias() = w.dlogits * out_weight.transpose();
+    layers_.readout_backward(w.dpooled, w.readout, w.dh);
     for (index l = layers; l-- > 0;) {
       const auto k = static_cast<std::size_t>(l);
-      matrix& d = dh[k];  // dv / d(mixed H_l), turned into dv / d(unmixed H_l)
+      matrix& d = w.dh[k];  // dv / d(mixed H_l), turned into dv / d(unmixed H_l)
+      const matrix& unmixed = w.unmixed[k];
       for (index c = 0; c < width; ++c) {
         const index j = mask_[k][static_cast<std::size_t>(c)];
         if (j < 0) continue;
         for (index b = 0; b < rows; ++b) {
           auto dc = d.col(c).segment(b * n, n);
-          (*gradient)(b, j) += dc.dot(unmixed[k].col(c).segment(b * n, n) - source[k].col(c));
+          (*gradient)(b, j) += dc.dot(unmixed.col(c).segment(b * n, n) - source[k].col(c));
           dc *= points(b, j);
         }
       }
-      if (l > 0) dh[k - 1] += stack_.backward(l, d, caches[k]);
+      if (l > 0) {
+        layers_.backward(l, d, w.caches[k], w.step);
+        w.dh[k - 1] += w.step;
+      }
     }
-    return v;
   }
 
   const Model* model_;
   gcn_input graph_;
   std::vector<gnn_channel> players_;
   gnn_component_options options_;
-  stack stack_;
+  layers_type layers_;  // the explained graph's
   std::vector<std::vector<index>> mask_;     // per layer and channel: its player, or -1
   std::vector<std::vector<matrix>> sources_;  // per source, per layer: n x width ablation values
 };

@@ -35,7 +35,8 @@ struct mlp_unit {
 };
 
 // Every hidden unit, layer by layer.
-inline std::vector<mlp_unit> every_unit(const mlp& model) {
+template <class Matrix>
+std::vector<mlp_unit> every_unit(const basic_mlp<Matrix>& model) {
   std::vector<mlp_unit> out;
   const auto& layers = model.layers();
   for (std::size_t l = 0; l + 1 < layers.size(); ++l)
@@ -51,12 +52,17 @@ struct mlp_component_options {
   index output = 0;  // the prediction column that is the value
 };
 
-class mlp_component_game {
+// A class template (always basic_mlp_component_game<matrix>, spelled `mlp_component_game`) only so
+// that its forward and backward passes compile where the game is used, not in every program that
+// includes the umbrella header (docs/performance.md), as basic_mlp is.
+template <class Matrix = matrix>
+class basic_mlp_component_game {
  public:
   // Throws invalid_argument for an x of the wrong width or not finite, units outside the hidden
   // layers or named twice, references of the wrong width, count or finiteness for the ablation,
   // and an output column outside the model's outputs.
-  mlp_component_game(const mlp& model, vector x, std::vector<mlp_unit> players, mlp_component_options options = {})
+  basic_mlp_component_game(const basic_mlp<Matrix>& model, vector x, std::vector<mlp_unit> players,
+                           mlp_component_options options = {})
       : model_(&model), players_(std::move(players)), options_(std::move(options)) {
     const auto& layers = model.layers();
     const auto hidden = static_cast<index>(layers.size()) - 1;
@@ -85,7 +91,7 @@ class mlp_component_game {
                                     std::to_string(p.layer) + " is named twice");
       slot = static_cast<index>(j);
     }
-    const matrix& ref = options_.reference;
+    const Matrix& ref = options_.reference;
     switch (options_.ablation) {
       case ablation_kind::zero:
         detail::require(ref.size() == 0, "mlp_component_game: zero ablation takes no reference inputs");
@@ -109,16 +115,16 @@ class mlp_component_game {
     // Ablation values: one row per source, a matrix per hidden layer; each source's activations
     // are those of its own unablated run.
     const index sources = options_.ablation == ablation_kind::resample ? ref.rows() : 1;
-    sources_.assign(static_cast<std::size_t>(hidden), matrix());
+    sources_.assign(static_cast<std::size_t>(hidden), Matrix());
     if (options_.ablation == ablation_kind::zero) {
-      for (index l = 0; l < hidden; ++l) sources_[static_cast<std::size_t>(l)] = matrix::Zero(1, width(l));
+      for (index l = 0; l < hidden; ++l) sources_[static_cast<std::size_t>(l)] = Matrix::Zero(1, width(l));
     } else {
-      matrix in = model.input_standardizer().transform(ref);
+      Matrix in = model.input_standardizer().transform(ref);
       for (index l = 0; l < hidden; ++l) {
         const auto& layer = layers[static_cast<std::size_t>(l)];
         in = activate(layer.act, (in * layer.weight.transpose()).rowwise() + layer.bias.transpose());
         sources_[static_cast<std::size_t>(l)] =
-            options_.ablation == ablation_kind::mean ? matrix(in.colwise().mean()) : in;
+            options_.ablation == ablation_kind::mean ? Matrix(in.colwise().mean()) : in;
       }
     }
     sources_count_ = sources;
@@ -158,7 +164,7 @@ class mlp_component_game {
     const auto& layers = model_->layers();
     const auto hidden = static_cast<index>(layers.size()) - 1;
     const index rows = points.rows();
-    std::vector<matrix> pre(layers.size()), unmixed(static_cast<std::size_t>(hidden)), inputs(layers.size());
+    std::vector<Matrix> pre(layers.size()), unmixed(static_cast<std::size_t>(hidden)), inputs(layers.size());
     inputs[0] = x_.replicate(rows, 1);
     for (index l = 0; l <= hidden; ++l) {
       const auto& layer = layers[static_cast<std::size_t>(l)];
@@ -166,7 +172,7 @@ class mlp_component_game {
       pre[k] = (inputs[k] * layer.weight.transpose()).rowwise() + layer.bias.transpose();
       if (l == hidden) break;
       unmixed[k] = activate(layer.act, pre[k]);
-      matrix mixed = unmixed[k];
+      Matrix mixed = unmixed[k];
       const auto source = sources_[k].row(sources_[k].rows() == 1 ? 0 : s);
       for (index u = 0; u < width(l); ++u) {
         const index j = mask_[k][static_cast<std::size_t>(u)];
@@ -175,17 +181,17 @@ class mlp_component_game {
       inputs[k + 1] = std::move(mixed);
     }
     const auto last = static_cast<std::size_t>(hidden);
-    const matrix logits = activate(layers[last].act, pre[last]);
-    const matrix prediction = detail::apply_head(model_->head(), logits);
+    const Matrix logits = activate(layers[last].act, pre[last]);
+    const Matrix prediction = detail::apply_head(model_->head(), logits);
     const vector v = prediction.col(options_.output);
     if (gradient == nullptr) return v;
-    matrix cotangent = matrix::Zero(rows, prediction.cols());
+    Matrix cotangent = Matrix::Zero(rows, prediction.cols());
     cotangent.col(options_.output).setOnes();
-    matrix delta = detail::head_jacobian_product(model_->head(), prediction, cotangent);  // d v / d logits
+    Matrix delta = detail::head_jacobian_product(model_->head(), prediction, cotangent);  // d v / d logits
     delta = delta.cwiseProduct(activation_derivative(layers[last].act, pre[last]));
     for (index l = hidden; l-- > 0;) {
       const auto k = static_cast<std::size_t>(l);
-      matrix d_mixed = delta * layers[k + 1].weight;  // dv / d(mixed activation of layer l)
+      Matrix d_mixed = delta * layers[k + 1].weight;  // dv / d(mixed activation of layer l)
       const auto source = sources_[k].row(sources_[k].rows() == 1 ? 0 : s);
       for (index u = 0; u < width(l); ++u) {
         const index j = mask_[k][static_cast<std::size_t>(u)];
@@ -198,13 +204,15 @@ class mlp_component_game {
     return v;
   }
 
-  const mlp* model_;
+  const basic_mlp<Matrix>* model_;
   std::vector<mlp_unit> players_;
   mlp_component_options options_;
-  matrix x_;  // 1 x input width, standardised
+  Matrix x_;  // 1 x input width, standardised
   std::vector<std::vector<index>> mask_;  // per hidden layer and unit: its player, or -1
-  std::vector<matrix> sources_;           // per hidden layer: sources x width (1 row unless resample)
+  std::vector<Matrix> sources_;           // per hidden layer: sources x width (1 row unless resample)
   index sources_count_ = 1;
 };
+
+using mlp_component_game = basic_mlp_component_game<>;
 
 }  // namespace attrib

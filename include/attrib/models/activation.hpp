@@ -119,7 +119,8 @@ inline double tanh_of(double x) {
   return std::copysign((1.0 - e) / (1.0 + e), x);
 }
 
-inline block_array tanh_of(const block_array& x) {
+template <class = void>
+block_array tanh_of(const block_array& x) {
   const block_array e = (-2.0 * x.abs()).exp();
   const block_array large = (1.0 - e) / (1.0 + e);
   const block_array series = tanh_series<block_array>(x, x.square());
@@ -128,7 +129,8 @@ inline block_array tanh_of(const block_array& x) {
 
 // exp(-x) may overflow to inf, which gives the right limit 0.
 inline double logistic_of(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-inline block_array logistic_of(const block_array& x) { return 1.0 / (1.0 + (-x).exp()); }
+template <class = void>
+block_array logistic_of(const block_array& x) { return 1.0 / (1.0 + (-x).exp()); }
 
 // out[i] = kernel(in[i]) for i < n; in and out may be the same array. `kernel` takes and returns
 // a double or a block_array.
@@ -176,7 +178,8 @@ inline constexpr auto logistic_second = [](const auto& x) -> std::decay_t<declty
 }  // namespace detail
 
 // Applies the activation to data[0 .. n) in place, as activate(a, matrix) below.
-inline void activate_in_place(activation a, double* data, index n) {
+template <class = void>
+void activate_in_place(activation a, double* data, index n) {
   switch (a) {
     case activation::identity: return;
     case activation::tanh: return detail::elementwise(data, data, n, detail::tanh_value);
@@ -192,14 +195,16 @@ inline void activate_in_place(activation a, double* data, index n) {
 
 // The activation applied to every element of a batch (see detail:: above for how); equal to
 // activate() element by element within a few ulp.
-inline matrix activate(activation a, const matrix& pre) {
+template <class = void>
+matrix activate(activation a, const matrix& pre) {
   matrix out = pre;
   activate_in_place(a, out.data(), out.size());
   return out;
 }
 
 // activation_derivative() of every element.
-inline matrix activation_derivative(activation a, const matrix& pre) {
+template <class = void>
+matrix activation_derivative(activation a, const matrix& pre) {
   switch (a) {
     case activation::identity: return matrix::Ones(pre.rows(), pre.cols());
     case activation::tanh: return detail::elementwise(pre, detail::tanh_first);
@@ -211,7 +216,8 @@ inline matrix activation_derivative(activation a, const matrix& pre) {
 }
 
 // activation_second_derivative() of every element.
-inline matrix activation_second_derivative(activation a, const matrix& pre) {
+template <class = void>
+matrix activation_second_derivative(activation a, const matrix& pre) {
   switch (a) {
     case activation::identity:
     case activation::relu: return matrix::Zero(pre.rows(), pre.cols());

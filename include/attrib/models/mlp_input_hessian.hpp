@@ -34,8 +34,10 @@ namespace detail {
 //   identity: delta = c,                  R{delta} = 0
 //   sigmoid:  delta = p(1-p) c,           R{delta} = p(1-p)(1-2p) R{s} c
 //   softmax:  delta = p (c - p.c),        R{delta} = R{p} (c - p.c) - p (R{p}.c), R{p} = p (R{s} - p.R{s})
-inline std::pair<matrix, matrix> head_vjp_and_directional(output_head head, const matrix& prediction,
-                                                          const matrix& cotangent, const matrix& r_logits) {
+// A template only so that it compiles where it is called (docs/performance.md).
+template <class = void>
+std::pair<matrix, matrix> head_vjp_and_directional(output_head head, const matrix& prediction, const matrix& cotangent,
+                                                   const matrix& r_logits) {
   const matrix delta = head_jacobian_product(head, prediction, cotangent);
   switch (head) {
     case output_head::identity: return {delta, matrix::Zero(delta.rows(), delta.cols())};

@@ -42,7 +42,8 @@ inline output_head parse_output_head(std::string_view name) {
 namespace detail {
 
 // Row-wise softmax, shifted by the row maximum so that exp cannot overflow.
-inline matrix softmax_rows(const matrix& logits) {
+template <class = void>
+matrix softmax_rows(const matrix& logits) {
   matrix p(logits.rows(), logits.cols());
   for (index i = 0; i < logits.rows(); ++i) {
     const double top = logits.row(i).maxCoeff();
@@ -52,7 +53,8 @@ inline matrix softmax_rows(const matrix& logits) {
   return p;
 }
 
-inline matrix apply_head(output_head head, const matrix& logits) {
+template <class = void>
+matrix apply_head(output_head head, const matrix& logits) {
   switch (head) {
     case output_head::identity: return logits;
     case output_head::softmax: return softmax_rows(logits);
@@ -64,8 +66,9 @@ inline matrix apply_head(output_head head, const matrix& logits) {
 // The head's Jacobian applied to `direction`, row by row. Every head's Jacobian is symmetric,
 // so this is also the vector-Jacobian product, and (see above) the loss Hessian-vector product
 // with respect to the logits.
-inline matrix head_jacobian_product(output_head head, const matrix& prediction,
-                                    const matrix& direction) {
+template <class = void>
+matrix head_jacobian_product(output_head head, const matrix& prediction,
+                             const matrix& direction) {
   switch (head) {
     case output_head::identity: return direction;
     case output_head::softmax: {
@@ -98,7 +101,8 @@ inline void require_head_targets(output_head head, index outputs, const matrix& 
 }
 
 // Per-example loss computed from the logits, in forms that stay finite for any logits.
-inline vector head_losses(output_head head, const matrix& logits, const vector& targets) {
+template <class = void>
+vector head_losses(output_head head, const matrix& logits, const vector& targets) {
   vector loss(logits.rows());
   for (index i = 0; i < logits.rows(); ++i) {
     switch (head) {
@@ -125,8 +129,9 @@ inline vector head_losses(output_head head, const matrix& logits, const vector& 
 }
 
 // d loss_i / d logits_i for every example: prediction - target (one-hot for softmax).
-inline matrix head_loss_gradient(output_head head, const matrix& prediction,
-                                 const vector& targets) {
+template <class = void>
+matrix head_loss_gradient(output_head head, const matrix& prediction,
+                           const vector& targets) {
   matrix residual = prediction;
   if (head == output_head::softmax) {
     for (index i = 0; i < residual.rows(); ++i) residual(i, static_cast<index>(targets[i])) -= 1.0;

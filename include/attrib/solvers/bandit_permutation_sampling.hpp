@@ -71,18 +71,21 @@ struct approximation_solver<shapley_kernel, squared_error, bandit_permutation_sa
     std::size_t spent = 2, permutations = 0;
     const index k = s.top_k;
     detail::progress_counter progress(settings, budget);
+    // Per slot of a wave: the order drawn for the scan, kept for the accumulation that follows it
+    // (each permutation is drawn once), and the scan's estimate. Reused from wave to wave.
+    std::vector<std::vector<index>> orders(static_cast<std::size_t>(s.wave));
+    std::vector<detail::permutation_estimate> results(static_cast<std::size_t>(s.wave));
     while (budget - spent >= per_permutation && std::find(active.begin(), active.end(), 1) != active.end()) {
       const std::size_t wave =
           std::min<std::size_t>((budget - spent) / per_permutation, static_cast<std::size_t>(s.wave));
-      std::vector<detail::permutation_estimate> results(wave);
       limits.wanted = &active;
       parallel_for(wave, settings.threads, [&](std::size_t w) {
-        results[w] = detail::scan_permutation(g, detail::random_order(n, settings.seed, permutations + w), limits, unit,
-                                              method);
+        detail::random_order(orders[w], n, settings.seed, permutations + w);
+        results[w] = detail::scan_permutation(g, orders[w], limits, unit, method);
         progress.add(results[w].evaluations);
       });
       for (std::size_t w = 0; w < wave; ++w) {
-        const auto order = detail::random_order(n, settings.seed, permutations + w);
+        const auto& order = orders[w];
         const auto& r = results[w];
         for (index j = 0; j < r.sampled; ++j) {
           const index p = order[static_cast<std::size_t>(j)];

@@ -42,6 +42,10 @@ struct linear_program_solution {
 
 namespace detail {
 
+// A class template (always simplex_tableau<matrix>) only so that its row operations compile where
+// solve_linear_program is called, not in every program that includes the umbrella header
+// (docs/performance.md).
+template <class Matrix = matrix>
 class simplex_tableau {
  public:
   // Rows: constraints then the objective; columns: variables, slacks, artificials, right side.
@@ -51,7 +55,7 @@ class simplex_tableau {
       if (s != constraint_sense::equal) ++slacks_;
     artificial_begin_ = variables_ + slacks_;
     columns_ = artificial_begin_ + rows_;
-    table_ = matrix::Zero(rows_ + 1, columns_ + 1);
+    table_ = Matrix::Zero(rows_ + 1, columns_ + 1);
     sign_.resize(rows_);
     basis_.resize(static_cast<std::size_t>(rows_));
     index slack = variables_;
@@ -169,7 +173,7 @@ class simplex_tableau {
 
   index rows_, variables_, slacks_ = 0, artificial_begin_ = 0, columns_ = 0;
   double tolerance_;
-  matrix table_;
+  Matrix table_;
   vector sign_;
   std::vector<index> basis_;
   std::size_t pivots_ = 0;
@@ -178,7 +182,9 @@ class simplex_tableau {
 
 }  // namespace detail
 
-inline linear_program_solution solve_linear_program(const linear_program& lp, const linear_program_options& options = {}) {
+// A template only so that it compiles where it is called (docs/performance.md); calls are unchanged.
+template <class = void>
+linear_program_solution solve_linear_program(const linear_program& lp, const linear_program_options& options = {}) {
   const index n = lp.objective.size(), m = lp.constraints.rows();
   detail::require(n >= 1, "solve_linear_program: objective is empty; expected at least one variable");
   detail::require_size(lp.constraints.cols(), n, "solve_linear_program: constraints (columns)");
@@ -192,7 +198,7 @@ inline linear_program_solution solve_linear_program(const linear_program& lp, co
   // Tolerances are relative to the largest constraint entry and right side.
   const double scale = std::max({1.0, m > 0 ? lp.constraints.cwiseAbs().maxCoeff() : 0.0,
                                  m > 0 ? lp.bounds.cwiseAbs().maxCoeff() : 0.0});
-  detail::simplex_tableau tableau(lp, options.tolerance);
+  detail::simplex_tableau<> tableau(lp, options.tolerance);
   const double infeasibility = tableau.phase_one(options.max_pivots);
   detail::require(!tableau.hit_pivot_limit(), "solve_linear_program: phase one stopped after max_pivots = " +
                                                   std::to_string(options.max_pivots) + " pivots");

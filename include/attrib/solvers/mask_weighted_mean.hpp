@@ -5,12 +5,12 @@
 // coefficient of the one-player surrogate g(z) = c_i z_i under Bernoulli(p) coalitions
 // (c_i = E[v z_i] / E[z_i^2] = E[v z_i] / p), which is why the triple's loss is squared_error.
 // Each value carries the standard error of its sample mean.
-#include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <string>
 
 #include "attrib/concepts/local_approximation.hpp"
+#include "attrib/core/detail/sample_mean.hpp"
 #include "attrib/losses/squared_error.hpp"
 #include "attrib/solvers/evaluate_points.hpp"
 
@@ -49,7 +49,6 @@ struct approximation_solver<N, squared_error, mask_weighted_mean> {
     // deviation over sqrt(m). The sums run in row order, so the result does not depend on the
     // thread count.
     const index m = sample.points.rows();
-    const double md = static_cast<double>(m);
     vector sum = vector::Zero(n), square = vector::Zero(n);
     for (index r = 0; r < m; ++r) {
       const double v = values(r) / p;
@@ -61,11 +60,12 @@ struct approximation_solver<N, squared_error, mask_weighted_mean> {
     }
     attribution a;
     a.method = "rise";
-    a.values = sum / md;
+    a.values.resize(n);
     a.standard_errors.resize(n);
     for (index i = 0; i < n; ++i) {
-      const double variance = std::max(0.0, (square(i) - md * a.values(i) * a.values(i)) / (md - 1.0));
-      a.standard_errors(i) = std::sqrt(variance / md);
+      const detail::mean_and_error e = detail::sample_mean_and_error(sum(i), square(i), static_cast<std::size_t>(m));
+      a.values(i) = e.mean;
+      a.standard_errors(i) = e.standard_error;
     }
     a.base_value = empty_value;
     a.prediction = full_value;

@@ -40,8 +40,11 @@ struct polyhedron_projection_result {
   std::size_t iterations = 0;
 };
 
-inline polyhedron_projection_result project_onto_polyhedron(const polyhedron_projection_problem& p,
-                                                            const polyhedron_projection_options& options = {}) {
+// A template only so that it (and its LDLT solves) compiles where it is called, not in every program
+// that includes the umbrella header (docs/performance.md); calls are unchanged.
+template <class = void>
+polyhedron_projection_result project_onto_polyhedron(const polyhedron_projection_problem& p,
+                                                     const polyhedron_projection_options& options = {}) {
   const index n = p.target.size(), me = p.equalities.rows(), mi = p.inequalities.rows();
   detail::require(n >= 1, "project_onto_polyhedron: target is empty; expected at least one variable");
   detail::require(me == 0 || p.equalities.cols() == n, "project_onto_polyhedron: equalities have " +

@@ -17,6 +17,7 @@
 // the truncation bias).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -64,11 +65,18 @@ struct permutation_estimate {
   index sampled = 0;
 };
 
-inline std::vector<index> random_order(index n, std::uint64_t seed, std::size_t k) {
+// Permutation k of n players, from rng::stream(seed, k), into `order` (its capacity is reused:
+// the bandit keeps one buffer per slot of a wave and reads each order again after the scan).
+inline void random_order(std::vector<index>& order, index n, std::uint64_t seed, std::size_t k) {
   rng random = rng::stream(seed, k);
-  std::vector<index> order(static_cast<std::size_t>(n));
+  order.resize(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), index{0});
   random.shuffle(order.begin(), order.end());
+}
+
+inline std::vector<index> random_order(index n, std::uint64_t seed, std::size_t k) {
+  std::vector<index> order;
+  random_order(order, n, seed, k);
   return order;
 }
 

@@ -25,7 +25,7 @@
 #include "attrib/core/run_settings.hpp"
 #include "attrib/core/validate.hpp"
 #include "attrib/solvers/evaluate_points.hpp"
-#include "attrib/solvers/exhaustive.hpp"
+#include "attrib/solvers/detail/coalition_value_table.hpp"
 #include "attrib/solvers/linear_program.hpp"
 #include "attrib/solvers/polyhedron_projection.hpp"
 
@@ -65,12 +65,7 @@ core_value_result core_value(const G& g, const core_value_options& options = {},
                   "core_value: tolerance must be in (0, 0.001), got " + std::to_string(options.tolerance));
 
   const std::uint64_t total = std::uint64_t{1} << n, full = total - 1;
-  std::vector<double> table(static_cast<std::size_t>(total));
-  detail::coalition_chunking chunking;
-  chunking.chunk = static_cast<std::uint64_t>(detail::chunk_points(g));
-  chunking.chunks = static_cast<std::size_t>((total + chunking.chunk - 1) / chunking.chunk);
-  detail::for_each_coalition_value(g, chunking, settings,
-                                   [&](std::size_t, std::uint64_t mask, double v) { table[mask] = v; });
+  std::vector<double> table = detail::coalition_value_table(g, settings, "core_value");
   // The core divides v(N) - v(empty) among the players, as every attribution of the game does
   // (a masked model's v(empty) is the model at the baseline): the game is taken from v(empty).
   const double empty_value = table[0];

@@ -27,11 +27,13 @@
 
 #include "attrib/concepts/game.hpp"
 #include "attrib/core/coalitions.hpp"
+#include "attrib/core/detail/sample_mean.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/interaction_attribution.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/core/run_settings.hpp"
 #include "attrib/neighborhoods/uniform_coalitions.hpp"
+#include "attrib/solvers/detail/coalition_value_table.hpp"
 #include "attrib/solvers/evaluate_points.hpp"
 #include "attrib/solvers/exhaustive.hpp"
 
@@ -137,6 +139,15 @@ index require_pairwise_players(const G& g, const std::string& method) {
   return n;
 }
 
+// Entries (i, j) and (j, i) of a sampled index: the mean of `draws` draws of the pair's term
+// and its standard error, from their sum and sum of squares.
+inline void set_symmetric_estimate(interaction_attribution& out, index i, index j, double sum, double square_sum,
+                                   index draws) {
+  const mean_and_error e = sample_mean_and_error(sum, square_sum, static_cast<std::size_t>(draws));
+  out.values(i, j) = out.values(j, i) = e.mean;
+  out.standard_errors(i, j) = out.standard_errors(j, i) = e.standard_error;
+}
+
 template <game G>
 void count_evaluations(interaction_attribution& out, const G& g, std::size_t evaluations) {
   out.game_evaluations = evaluations;
@@ -195,12 +206,7 @@ std::vector<interaction_term> shapley_taylor_terms(const G& g, index order, cons
   detail::require(order >= 1 && order <= n, "shapley_taylor_terms: order must be in [1, " + std::to_string(n) +
                                                 "] (the player count), got " + std::to_string(order));
   const std::uint64_t total = std::uint64_t{1} << n;
-  std::vector<double> table(static_cast<std::size_t>(total));
-  detail::coalition_chunking chunking;
-  chunking.chunk = static_cast<std::uint64_t>(detail::chunk_points(g));
-  chunking.chunks = static_cast<std::size_t>((total + chunking.chunk - 1) / chunking.chunk);
-  detail::for_each_coalition_value(g, chunking, settings,
-                                   [&](std::size_t, std::uint64_t mask, double v) { table[mask] = v; });
+  const std::vector<double> table = detail::coalition_value_table(g, settings, "shapley_taylor_terms");
   const auto delta = [&](std::uint64_t t, std::uint64_t s) {  // sum_{L subset T} (-1)^(|T|-|L|) v(S u L)
     const int k = std::popcount(t);
     double sum = 0.0;
@@ -254,7 +260,6 @@ interaction_attribution msr_banzhaf_interactions(const G& g, const msr_interacti
   const auto [empty_value, full_value] = detail::endpoint_values(g);
   const double centre = (empty_value + full_value) / 2.0;
   const index m = sample.points.rows();
-  const double md = static_cast<double>(m);
   matrix sum = matrix::Zero(n, n), square = matrix::Zero(n, n);
   vector s(n);
   for (index r = 0; r < m; ++r) {
@@ -277,12 +282,7 @@ interaction_attribution msr_banzhaf_interactions(const G& g, const msr_interacti
   out.values = matrix::Zero(n, n);
   out.standard_errors = matrix::Zero(n, n);
   for (index i = 0; i < n; ++i)
-    for (index j = i; j < n; ++j) {
-      const double mean = sum(i, j) / md;
-      const double variance = std::max(0.0, (square(i, j) - md * mean * mean) / (md - 1.0));
-      out.values(i, j) = out.values(j, i) = mean;
-      out.standard_errors(i, j) = out.standard_errors(j, i) = std::sqrt(variance / md);
-    }
+    for (index j = i; j < n; ++j) detail::set_symmetric_estimate(out, i, j, sum(i, j), square(i, j), m);
   out.base_value = empty_value;
   out.prediction = full_value;
   detail::count_evaluations(out, g, static_cast<std::size_t>(m) + 2);
@@ -363,14 +363,8 @@ interaction_attribution permutation_shapley_taylor_interactions(const G& g, cons
   out.diagonal = interaction_diagonal::singleton_effect;
   out.values = matrix::Zero(n, n);
   out.standard_errors = matrix::Zero(n, n);
-  const double md = static_cast<double>(m);
   for (index i = 0; i < n; ++i)
-    for (index j = i + 1; j < n; ++j) {
-      const double mean = sum(i, j) / md;
-      const double variance = std::max(0.0, (square(i, j) - md * mean * mean) / (md - 1.0));
-      out.values(i, j) = out.values(j, i) = mean;
-      out.standard_errors(i, j) = out.standard_errors(j, i) = std::sqrt(variance / md);
-    }
+    for (index j = i + 1; j < n; ++j) detail::set_symmetric_estimate(out, i, j, sum(i, j), square(i, j), m);
   const double empty_value = values(singles);
   for (index i = 0; i < n; ++i) out.values(i, i) = values(singles + 1 + i) - empty_value;
   out.base_value = empty_value;

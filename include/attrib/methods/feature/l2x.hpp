@@ -76,12 +76,16 @@ struct l2x_workspace {
 
 }  // namespace detail
 
-class l2x_explainer {
+// A class template (always basic_l2x_explainer<matrix>, spelled `l2x_explainer`) only so that its
+// forward and backward passes compile where an explainer is used, not in every program that includes
+// the umbrella header (docs/performance.md).
+template <class Matrix = matrix>
+class basic_l2x_explainer {
  public:
-  l2x_explainer() = default;
+  basic_l2x_explainer() = default;
   // A Glorot-initialised explainer for `features` inputs with the given hidden widths.
-  l2x_explainer(index features, index k, double temperature, const std::vector<index>& hidden, l2x_loss loss,
-                std::uint64_t seed)
+  basic_l2x_explainer(index features, index k, double temperature, const std::vector<index>& hidden, l2x_loss loss,
+                      std::uint64_t seed)
       : features_(features), k_(k), temperature_(temperature), loss_(loss) {
     check_settings(features, k, temperature, hidden, "l2x");
     rng random = rng::stream(seed, 0x12c);
@@ -318,6 +322,8 @@ class l2x_explainer {
   std::vector<matrix> weights_;
   std::vector<vector> biases_;
 };
+
+using l2x_explainer = basic_l2x_explainer<>;
 
 // The training recipe. L2X's synthetic experiments use two hidden layers of 100 units, tau = 0.1
 // and Adam at 1e-3.

@@ -23,7 +23,9 @@ using rise = local_approximation<bernoulli_coalitions, squared_error, mask_weigh
 using rise_soft_grid = local_approximation<rise_grid_masks, squared_error, mask_weighted_mean>;
 
 // One saliency per feature: every feature gets the value of the group (player) it belongs to.
-inline vector rise_saliency_map(const attribution& a, const feature_groups& groups) {
+// A template only so that it compiles where it is called (docs/performance.md).
+template <class = void>
+vector rise_saliency_map(const attribution& a, const feature_groups& groups) {
   detail::require(a.values.size() == groups.player_count(),
                   "rise_saliency_map: the attribution has " + std::to_string(a.values.size()) +
                       " values but the feature groups have " + std::to_string(groups.player_count()) + " players");

@@ -22,6 +22,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/models/gnn/gnn_classifier.hpp"
 #include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_layers.hpp"
 #include "attrib/models/gnn/gnn_parameters.hpp"
 
 namespace attrib {
@@ -254,6 +255,100 @@ class gcn : public gnn_classifier<gcn> {
 
   gcn_config config_;
   gnn_parameters theta_;
+};
+
+// gcn's layers one at a time over stacked copies of one graph, every node present
+// (models/gnn/gnn_layers.hpp): U_l = relu(Â H_{l-1} W_l + b_l) with Â as gcn's forward pass builds
+// it when every node is kept, then the mean, sum or max readout of the last layer. The model must
+// outlive the stepper.
+class gcn_layers {
+ public:
+  struct layer_cache {
+    matrix propagated;  // Â H_{l-1}, block by block
+    matrix pre;         // Z_l
+    matrix dpre;        // backward scratch: d/dZ_l
+    matrix dpropagated; // backward scratch: d/d(Â H_{l-1})
+  };
+  struct readout_cache {
+    std::vector<index> winner;  // max readout: per block and column, the node that wins
+  };
+
+  // Throws invalid_argument, naming `who`, for a graph the model cannot read.
+  gcn_layers(const gcn& model, const gcn_input& in, const std::string& who = "gcn_layers")
+      : model_(&model), n_(in.node_count()) {
+    detail::check_gnn_input(in, model.inputs(), in.node_count(), who);
+    norm_ = in.adjacency;
+    norm_.diagonal().array() += 1.0;
+    if (model.config().aggregation == gcn_aggregation::normalized) {
+      const vector scale = norm_.rowwise().sum().array().rsqrt().matrix();
+      norm_ = scale.asDiagonal() * norm_ * scale.asDiagonal();
+    }
+  }
+
+  index layers() const { return model_->config().layers; }
+  index hidden() const { return model_->config().hidden; }
+  index nodes() const { return n_; }
+
+  // h: B n x (inputs or hidden); out: B n x hidden.
+  void forward(index l, const matrix& h, layer_cache& c, matrix& out) const {
+    const auto ul = static_cast<std::size_t>(l);
+    detail::per_block(norm_, h, c.propagated);
+    c.pre.noalias() = c.propagated * model_->parameters().weights[ul];
+    c.pre.rowwise() += model_->parameters().biases[ul].transpose();
+    out = c.pre.cwiseMax(0.0);
+  }
+
+  // out = d/d H_{l-1} from du = d/d U_l (Â is symmetric); c is layer l's forward cache.
+  void backward(index l, const matrix& du, layer_cache& c, matrix& out) const {
+    c.dpre = du.cwiseProduct((c.pre.array() > 0.0).cast<double>().matrix());
+    c.dpropagated.noalias() = c.dpre * model_->parameters().weights[static_cast<std::size_t>(l)].transpose();
+    detail::per_block(norm_, c.dpropagated, out);
+  }
+
+  // pooled: B x hidden from the last layer's output.
+  void readout(const std::vector<matrix>& h, readout_cache& c, matrix& pooled) const {
+    const matrix& last = h.back();
+    const index blocks = last.rows() / n_, cols = last.cols();
+    pooled.resize(blocks, cols);
+    switch (model_->config().readout) {
+      case gcn_readout::mean:
+        detail::block_sums(last, n_, pooled);
+        pooled /= static_cast<double>(n_);
+        return;
+      case gcn_readout::sum: detail::block_sums(last, n_, pooled); return;
+      case gcn_readout::max: break;
+    }
+    c.winner.assign(static_cast<std::size_t>(blocks * cols), 0);
+    for (index b = 0; b < blocks; ++b)
+      for (index j = 0; j < cols; ++j) {
+        index i = 0;
+        pooled(b, j) = last.col(j).segment(b * n_, n_).maxCoeff(&i);  // the first maximum, as gcn's strict '>'
+        c.winner[static_cast<std::size_t>(b * cols + j)] = i;
+      }
+  }
+
+  // Adds d/d H_l of the readout (dpooled: B x hidden) to dh[l].
+  void readout_backward(const matrix& dpooled, const readout_cache& c, std::vector<matrix>& dh) const {
+    matrix& d = dh.back();
+    for (index b = 0; b < dpooled.rows(); ++b) switch (model_->config().readout) {
+        case gcn_readout::mean: d.middleRows(b * n_, n_).rowwise() += dpooled.row(b) / static_cast<double>(n_); break;
+        case gcn_readout::sum: d.middleRows(b * n_, n_).rowwise() += dpooled.row(b); break;
+        case gcn_readout::max:
+          for (index j = 0; j < dpooled.cols(); ++j)
+            d(b * n_ + c.winner[static_cast<std::size_t>(b * dpooled.cols() + j)], j) += dpooled(b, j);
+          break;
+      }
+  }
+
+ private:
+  const gcn* model_;
+  index n_;
+  matrix norm_;  // Â (or A + I)
+};
+
+template <>
+struct gnn_layers_of<gcn> {
+  using type = gcn_layers;
 };
 
 }  // namespace attrib

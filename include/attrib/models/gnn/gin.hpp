@@ -24,6 +24,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/models/gnn/gnn_classifier.hpp"
 #include "attrib/models/gnn/gnn_input.hpp"
+#include "attrib/models/gnn/gnn_layers.hpp"
 #include "attrib/models/gnn/gnn_parameters.hpp"
 
 namespace attrib {
@@ -236,6 +237,96 @@ class gin : public gnn_classifier<gin> {
 
   gin_config config_;
   gnn_parameters theta_;
+};
+
+// gin's layers one at a time over stacked copies of one graph, every node present
+// (models/gnn/gnn_layers.hpp): U_l = relu(relu(((1 + eps_l) H_{l-1} + A H_{l-1}) W1_l + b1_l) W2_l
+// + b2_l), then the sum or mean readout of the last layer, or of every layer concatenated
+// (jumping knowledge). The model must outlive the stepper.
+class gin_layers {
+ public:
+  struct layer_cache {
+    matrix aggregated;  // (1 + eps_l) H_{l-1} + A H_{l-1}
+    matrix inner;       // the layer MLP's hidden pre-activation
+    matrix hidden;      // its ReLU
+    matrix outer;       // the MLP's output pre-activation
+    matrix douter, dinner, dagg;  // backward scratch
+  };
+  struct readout_cache {};
+
+  // Throws invalid_argument, naming `who`, for a graph the model cannot read.
+  gin_layers(const gin& model, const gcn_input& in, const std::string& who = "gin_layers")
+      : model_(&model), n_(in.node_count()) {
+    detail::check_gnn_input(in, model.inputs(), in.node_count(), who);
+    adjacency_ = in.adjacency;
+  }
+
+  index layers() const { return model_->config().layers; }
+  index hidden() const { return model_->config().hidden; }
+  index nodes() const { return n_; }
+
+  // h: B n x (inputs or hidden); out: B n x hidden.
+  void forward(index l, const matrix& h, layer_cache& c, matrix& out) const {
+    const auto ul = static_cast<std::size_t>(l);
+    const gnn_parameters& theta = model_->parameters();
+    detail::per_block(adjacency_, h, c.aggregated);
+    c.aggregated += (1.0 + theta.epsilons(l)) * h;
+    c.inner.noalias() = c.aggregated * theta.weights[2 * ul];
+    c.inner.rowwise() += theta.biases[2 * ul].transpose();
+    c.hidden = c.inner.cwiseMax(0.0);
+    c.outer.noalias() = c.hidden * theta.weights[2 * ul + 1];
+    c.outer.rowwise() += theta.biases[2 * ul + 1].transpose();
+    out = c.outer.cwiseMax(0.0);
+  }
+
+  // out = d/d H_{l-1} from du = d/d U_l (A is symmetric); c is layer l's forward cache.
+  void backward(index l, const matrix& du, layer_cache& c, matrix& out) const {
+    const auto ul = static_cast<std::size_t>(l);
+    const gnn_parameters& theta = model_->parameters();
+    c.douter = du.cwiseProduct((c.outer.array() > 0.0).cast<double>().matrix());
+    c.dinner.noalias() = c.douter * theta.weights[2 * ul + 1].transpose();
+    c.dinner.array() *= (c.inner.array() > 0.0).cast<double>();
+    c.dagg.noalias() = c.dinner * theta.weights[2 * ul].transpose();
+    detail::per_block(adjacency_, c.dagg, out);
+    out += (1.0 + theta.epsilons(l)) * c.dagg;
+  }
+
+  // pooled: B x hidden (B x hidden layers with jumping knowledge).
+  void readout(const std::vector<matrix>& h, readout_cache&, matrix& pooled) const {
+    const index blocks = h.back().rows() / n_, width = hidden();
+    if (!model_->config().jumping_knowledge) {
+      pooled.resize(blocks, width);
+      detail::block_sums(h.back(), n_, pooled);
+    } else {
+      pooled.resize(blocks, width * layers());
+      for (std::size_t l = 0; l < h.size(); ++l)
+        detail::block_sums(h[l], n_, pooled.middleCols(static_cast<index>(l) * width, width));
+    }
+    pooled *= per_node();
+  }
+
+  // Adds d/d H_l of the readout (dpooled: B x pooled width) to dh[l]: the last layer's, or every
+  // layer's with jumping knowledge.
+  void readout_backward(const matrix& dpooled, const readout_cache&, std::vector<matrix>& dh) const {
+    const index width = hidden();
+    const bool every = model_->config().jumping_knowledge;
+    for (std::size_t l = every ? 0 : dh.size() - 1; l < dh.size(); ++l) {
+      const auto part = dpooled.middleCols(every ? static_cast<index>(l) * width : 0, width);
+      for (index b = 0; b < dpooled.rows(); ++b) dh[l].middleRows(b * n_, n_).rowwise() += per_node() * part.row(b);
+    }
+  }
+
+ private:
+  double per_node() const { return model_->config().readout == gin_readout::mean ? 1.0 / static_cast<double>(n_) : 1.0; }
+
+  const gin* model_;
+  index n_;
+  matrix adjacency_;
+};
+
+template <>
+struct gnn_layers_of<gin> {
+  using type = gin_layers;
 };
 
 }  // namespace attrib

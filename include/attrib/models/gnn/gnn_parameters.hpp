@@ -111,9 +111,16 @@ void require_gnn_shape(const Config& c, const char* name) {
               std::to_string(c.layers) + ", " + std::to_string(c.classes) + ")");
 }
 
+// Into `out` (its buffer reused when the size matches): for callers that take one row at a time.
+inline void softmax_probabilities(const vector& logits, vector& out) {
+  out = (logits.array() - logits.maxCoeff()).exp();
+  out /= out.sum();
+}
+
 inline vector softmax_probabilities(const vector& logits) {
-  const vector e = (logits.array() - logits.maxCoeff()).exp();
-  return e / e.sum();
+  vector out;
+  softmax_probabilities(logits, out);
+  return out;
 }
 
 inline void write_block(std::ostream& out, const matrix& m) {
