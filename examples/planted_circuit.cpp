@@ -36,8 +36,11 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <Eigen/Core>
 
 #include "attrib/core/random.hpp"
 #include "attrib/games/component_game.hpp"
@@ -129,6 +132,60 @@ std::set<circuit_edge> top_edges(const std::vector<circuit_edge>& edges, const a
   return out;
 }
 
+// Where attention 0 -> logits acts, at the last position of one prompt pair, as the drop in the
+// logit difference: the edge's path patch as the logits read it (the clean final stream r with
+// attention 0's output a swapped for the corrupted run's a'), recomputed here from the weights;
+// the same swap with the final LayerNorm's centring and scale frozen at r's (what is left is
+// the unembedding reading a' - a directly); and that frozen effect split over layer 0's heads.
+struct direct_edge_effect {
+  double through_norm = 0.0, frozen_norm = 0.0;
+  std::vector<double> per_head;  // frozen, head by head; they sum to frozen_norm
+  double heads_residual = 0.0;   // |sum of the heads' outputs - a' + a|, a check of the split
+};
+
+direct_edge_effect attention0_direct_effect(const attrib::transformer_parameters& parameters, const attrib::transformer_model& model,
+                                            const std::vector<token_id>& clean, const std::vector<token_id>& corrupted, token_id answer,
+                                            token_id contrast) {
+  const auto& c = parameters.config;
+  auto tensor = [&](const std::string& name) -> Eigen::MatrixXd {
+    for (std::size_t k = 0; k < parameters.names.size(); ++k)
+      if (parameters.names[k] == name) return parameters.tensors[k].cast<double>();
+    throw attrib::invalid_argument("planted_circuit: no tensor " + name);
+  };
+  const Eigen::MatrixXd wo = tensor("layers.0.wo"), unembed = tensor(parameters.tied_output ? "token_embedding" : "output");
+  const Eigen::VectorXd gain = tensor("final_norm").row(0).transpose();
+  attrib::activation_cache cache;
+  attrib::hook_set hooks;
+  hooks.cache(attrib::hook_point::attn_out(0), cache).cache(attrib::hook_point::attn_z(0), cache).cache(attrib::hook_point::resid_post(1), cache);
+  const std::vector<std::vector<token_id>> both = {clean, corrupted};
+  model.forward(std::span<const std::vector<token_id>>(both), {.hooks = &hooks});
+  const Index last = static_cast<Index>(clean.size()) - 1;
+  auto at = [&](attrib::hook_point p, Index row) -> Eigen::VectorXd { return cache.at(p, row, last).cast<double>(); };
+  const Eigen::VectorXd r = at(attrib::hook_point::resid_post(1), 0);
+  const Eigen::VectorXd delta = at(attrib::hook_point::attn_out(0), 1) - at(attrib::hook_point::attn_out(0), 0);
+  const Eigen::VectorXd read = unembed.row(answer).transpose() - unembed.row(contrast).transpose();
+  auto norm = [&](const Eigen::VectorXd& x) {
+    const Eigen::VectorXd centred = x.array() - x.mean();
+    return Eigen::VectorXd(gain.array() * centred.array() / std::sqrt(centred.squaredNorm() / static_cast<double>(x.size()) + c.norm_eps));
+  };
+  const double scale = 1.0 / std::sqrt((r.array() - r.mean()).square().mean() + c.norm_eps);
+  auto frozen = [&](const Eigen::VectorXd& d) { return read.dot(Eigen::VectorXd(gain.array() * (d.array() - d.mean()) * scale)); };
+  direct_edge_effect out;
+  // As path_patching reports it: the clean value minus the patched one (the norm's bias cancels).
+  out.through_norm = read.dot(norm(r)) - read.dot(norm(r + delta));
+  out.frozen_norm = -frozen(delta);
+  const Index head_dim = c.dim / c.n_heads;
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(c.dim);
+  const Eigen::VectorXd dz = at(attrib::hook_point::attn_z(0), 1) - at(attrib::hook_point::attn_z(0), 0);
+  for (Index h = 0; h < c.n_heads; ++h) {
+    const Eigen::VectorXd part = wo.middleCols(h * head_dim, head_dim) * dz.segment(h * head_dim, head_dim);
+    sum += part;
+    out.per_head.push_back(-frozen(part));
+  }
+  out.heads_residual = (sum - delta).norm();
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,6 +265,7 @@ int main(int argc, char** argv) {
 
     std::cout << "Planted edges: embed -> attention 0, attention 0 -> attention 1, attention 1 -> logits (3 of the " << edges.size()
               << " block edges); averages over " << pairs.size() << " prompt pairs, patch ablation from the corrupted prompt.\n";
+    std::ostringstream direct_rows;
     for (const bool logit_difference : {true, false}) {
       std::map<circuit_edge, std::array<int, 3>> chosen;  // per edge: prompts where ACDC, EAP, path patching chose it
       std::map<circuit_edge, double> mean_effect;          // per edge: |path patching effect| averaged
@@ -245,6 +303,14 @@ int main(int argc, char** argv) {
         for (const auto& e : path_edges) ++chosen[e][2];
         for (std::size_t j = 0; j < edges.size(); ++j)
           mean_effect[edges[j]] += std::abs(path(static_cast<Index>(j))) / static_cast<double>(pairs.size());
+        if (logit_difference) {
+          const auto d = attention0_direct_effect(parameters, model, pair.clean, pair.corrupted, pair.answer, pair.contrast);
+          const auto j = static_cast<Index>(std::find(edges.begin(), edges.end(), circuit_edge{attention0, logits}) - edges.begin());
+          direct_rows << "| " << (&pair - pairs.data()) + 1 << " | " << fixed(path(j), 3) << " | " << fixed(d.through_norm, 3) << " | "
+                      << fixed(d.frozen_norm, 3);
+          for (double h : d.per_head) direct_rows << " | " << fixed(h, 3);
+          direct_rows << " | " << fixed(d.heads_residual, 6) << " |\n";
+        }
 
         // Mask learning over the blocks, scored on blocks (an edge from a block to itself stands
         // for the block in the same precision/recall bookkeeping).
@@ -279,6 +345,10 @@ int main(int argc, char** argv) {
           std::cout << "| " << attrib::to_string(e) << " | " << (planted.contains(e) ? "yes" : "no") << " | " << it->second[0] << " | "
                     << it->second[1] << " | " << it->second[2] << " | " << fixed(mean_effect[e], 3) << " |\n";
     }
+    std::cout << "\n## Where attention 0 -> logits acts (logit difference, last position)\n\n"
+              << "| pair | path patch (edge game) | through the final LayerNorm (from the weights) | LayerNorm frozen | head 0, frozen | "
+                 "head 1, frozen | \\|heads' sum - a' + a\\| |\n|---|---|---|---|---|---|---|\n"
+              << direct_rows.str();
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "planted_circuit: " << e.what() << "\n";

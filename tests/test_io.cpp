@@ -468,6 +468,20 @@ TEST_CASE("atomic_file_writer: the target appears whole or not at all, and an ol
                        doctest::Contains("cannot open file for writing"), attrib::format_error);
 }
 
+TEST_CASE("atomic_file_writer: a device is written in place, never renamed over") {
+  // `--out /dev/null` once replaced the device with a regular file when run as root.
+  const fs::path null_device = "/dev/null";
+  if (!fs::is_character_file(null_device)) return;  // no such device here: nothing to check
+  attrib::write_file_atomically(null_device, "discarded\n");
+  CHECK(fs::is_character_file(null_device));
+  CHECK(attrib::detail::read_file_bytes(null_device).empty());
+  {
+    attrib::atomic_file_writer file(null_device);
+    file.stream() << "unfinished";
+  }  // dropped without commit: the device stays
+  CHECK(fs::is_character_file(null_device));
+}
+
 TEST_CASE("model files: weights must be a regular file inside the config's folder") {
   scratch_dir dir;
   const auto model = sample_mlp();

@@ -12,9 +12,9 @@
 
 #include "arguments.hpp"
 #include "coalition_methods.hpp"
+#include "explain_context.hpp"
 #include "files.hpp"
 #include "progress.hpp"
-#include "../svg_waterfall.hpp"
 #include "attrib/core/explain_instances.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/quadrature.hpp"
@@ -38,7 +38,8 @@ const char* help = R"(usage: attrib explain --model FILE --data FILE --method NA
 Writes one CSV row per explained instance: row, output, base_value (the model at the
 baseline; absent for input-space methods, which have none), prediction, one column per
 feature (or feature group), then se_<feature> standard errors when the method estimates by
-sampling, and the number of model evaluations.
+sampling, and the number of model evaluations (the interaction methods and l2x write
+the tables described below).
 
 input:
   --model FILE          model config in attrib's JSON format (docs/model-format.md)
@@ -65,10 +66,22 @@ method:
                         point of minimal norm; exact, at most 16 players)
                         gradient methods: vanilla-gradient, gradient-x-input, smoothgrad,
                         smoothgrad-squared, vargrad, integrated-gradients,
-                        expected-gradients (integrated-gradients over background rows)
+                        expected-gradients (integrated-gradients over background rows),
+                        guided-backprop (ReLU MLPs: the gradient with negative signals stopped
+                        at every ReLU; input space, like vanilla-gradient)
+                        interaction methods (a long table, below): shapley-taylor (exact
+                        Shapley-Taylor index of order 2, at most 24 players),
+                        permutation-shapley-taylor (the same, sampled over random orders),
+                        banzhaf-interactions (exact, at most 24 players), msr-banzhaf-interactions
+                        (sampled), integrated-hessians (MLPs: Integrated Gradients of Integrated
+                        Gradients, against the baseline)
+                        amortised: l2x (an explainer network trained on every row of --data
+                        selects the --k features that keep the model's prediction)
   --output K            model output to explain: an index, or 'predicted' for the arg-max
                         output of each instance (default 0)
-  --samples N           evaluation budget of sampling methods (default: the method's own)
+  --samples N           evaluation budget of sampling methods (default: the method's own;
+                        permutation-shapley-taylor spends it on whole random orders of
+                        1 + n + n(n-1)/2 game evaluations each, plus n + 1 for the diagonal)
   --seed S              random seed (default 0); same seed, same result
   --threads T           worker threads, 0 for all cores (default 1)
   --target-se E         kernel-shap, lime: stop early once every standard error is <= E
@@ -78,16 +91,42 @@ method:
   --keep-probability P  rise: the probability that a mask keeps a feature (default 0.5)
   --sigma S             clime, smoothgrad family: standard deviation of the Gaussian
                         offsets (default 0.1)
-  --steps N             integrated/expected gradients: quadrature steps (default 50)
-  --rule R              integrated/expected gradients: gauss_legendre (default),
-                        riemann_left, riemann_right, riemann_midpoint or trapezoid
+  --steps N             integrated/expected gradients: quadrature steps (default 50);
+                        integrated-hessians: steps on each of its two path integrals (default
+                        32; steps^2 path points, each with a Hessian-vector product per player)
+  --rule R              integrated/expected gradients, integrated-hessians: gauss_legendre
+                        (default), riemann_left, riemann_right, riemann_midpoint or trapezoid
   --groups LIST         one group label per feature, e.g. 0,0,1,2,2: players are groups
+  --order K             shapley-taylor: the order of the index (default 2: the pairwise matrix;
+                        another K writes every term of at most K players, n <= 16)
+  --k K                 l2x: features selected per instance (default 1)
+  --epochs N            l2x: passes over the rows of --data (default 20)
+  --hidden LIST         l2x: the explainer's ReLU hidden widths (default 100,100)
+  --temperature T       l2x: the concrete relaxation's temperature (default 0.1)
+  --learning-rate R     l2x: Adam's step size (default 0.001)
+  --batch-size N        l2x: rows per Adam step (default 64)
+  --loss L              l2x: cross-entropy (default when the model's outputs are
+                        probabilities) or squared-error (the default otherwise)
+
+interaction output: one row per instance and pair of players, row, output, feature_i,
+  feature_j (player indices from 0, in the order of the features or --groups), value, and
+  se_value when sampled: the full n x n matrix, both (i, j) and (j, i). The diagonal holds
+  v({i}) - v(empty) for Shapley-Taylor, the Banzhaf value for the Banzhaf index, and player i's
+  self-interaction for Integrated Hessians (whose rows sum to integrated gradients). With
+  --order K other than 2: row, output, size, feature_1 .. feature_K (-1 past the term's
+  size), value. f(baseline), f(x) and the efficiency or completeness gap of each row go to
+  standard error.
+l2x output: row, output, base_value (f at the baseline), prediction, selected_prediction (f
+  with only the selected features kept, the others at the baseline), one column per feature
+  holding the explainer's selector score, then selected_<feature>: 1 for the K chosen. l2x
+  replaces absent features by one reference row: --baseline-mode mean (its default) or row.
 
 output:
   --format F            csv (default) or json (one object per row, keyed by the column names)
   --out FILE            write the table there (default or -: standard output)
   --svg FILE            also draw the attributions: a waterfall from the base value to the
-                        prediction per instance (bars from zero for gradient methods)
+                        prediction per instance (bars from zero for gradient methods; for the
+                        pairwise interaction methods a heatmap of the matrix per instance)
   --quiet               no messages on standard error (progress: a bar with rate and time
                         left on a terminal, a line every 10 s in a log)
   --help                this text
@@ -144,7 +183,8 @@ int explain(const std::vector<std::string>& args) {
                     {"model", "data", "data-format", "rows", "baseline", "baseline-format", "baseline-mode",
                      "baseline-row", "max-background", "method", "output", "samples", "seed", "threads",
                      "target-se", "alpha", "width", "distance", "sigma", "steps", "rule", "groups", "header", "format", "out", "svg",
-                     "keep-probability"},
+                     "keep-probability", "order", "k", "epochs", "hidden", "temperature", "learning-rate", "batch-size",
+                     "loss"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
@@ -173,7 +213,9 @@ int explain(const std::vector<std::string>& args) {
   if (baseline_rows.cols() != d)
     throw usage_error("--baseline has " + std::to_string(baseline_rows.cols()) + " columns, expected " + std::to_string(d));
   if (baseline_rows.rows() == 0) throw usage_error("--baseline has no rows");
-  const std::string mode = a.text("baseline-mode", own_baseline || method == "expected-gradients" ? "background" : "mean");
+  // L2X masks with one reference row, so its default stays the column means.
+  const std::string mode =
+      a.text("baseline-mode", (own_baseline && method != "l2x") || method == "expected-gradients" ? "background" : "mean");
   if (method == "expected-gradients" && mode != "background")
     throw usage_error("expected-gradients averages over background rows; use --baseline-mode background");
   attrib::matrix baseline;
@@ -227,12 +269,31 @@ int explain(const std::vector<std::string>& args) {
   const attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
 
   const bool input_space = method == "clime" || method == "vanilla-gradient" || method.rfind("smoothgrad", 0) == 0 ||
-                           method == "vargrad";
+                           method == "vargrad" || method == "guided-backprop" || method == "l2x";
   if (input_space && a.has("groups")) throw usage_error("--groups does not apply to " + method);
   std::vector<Eigen::Index> outputs(rows.size(), fixed_output);
   if (predicted)
     for (std::size_t i = 0; i < rows.size(); ++i)
       model.predict(attrib::matrix(data.row(rows[i]))).row(0).maxCoeff(&outputs[i]);
+  for (const char* option : {"order", "k", "epochs", "hidden", "temperature", "learning-rate", "batch-size", "loss"}) {
+    const bool applies = std::string(option) == "order" ? method == "shapley-taylor" : method == "l2x";
+    if (a.has(option) && !applies)
+      throw usage_error("--" + std::string(option) + " applies to --method " +
+                        (std::string(option) == "order" ? "shapley-taylor" : "l2x") + " only");
+  }
+
+  // The methods with their own translation units (their templates are the costly ones).
+  if (is_interaction_method(method) || is_guided_or_l2x_method(method)) {
+    if (fixed_output >= model.output_dim())
+      throw usage_error("--output " + std::to_string(fixed_output) + " is out of range; the model has " +
+                        std::to_string(model.output_dim()) + " outputs");
+    const explain_context context{a, method, model, data, rows, baseline, groups, names, outputs, settings};
+    if (is_interaction_method(method))
+      explain_interactions(context);
+    else
+      explain_guided_l2x(context);
+    return 0;
+  }
 
   // The rows are explained through attrib::explain_instances: spread over --threads workers, with
   // the results of a row-by-row loop.
@@ -263,48 +324,8 @@ int explain(const std::vector<std::string>& args) {
   const auto results = attrib::explain_instances(named_method{method, a}, static_cast<Eigen::Index>(rows.size()),
                                                  games_of, batch);
 
-  std::vector<std::vector<double>> table;
-  bool with_errors = false, with_base = true;
-  std::vector<examples::waterfall_panel> panels;  // for --svg
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const attrib::attribution& r = results[i];
-    const Eigen::Index output = outputs[i];
-    // Input-space methods have no baseline: their rows carry no base_value.
-    with_base = std::isfinite(r.base_value);
-    std::vector<double> line{static_cast<double>(rows[i]), static_cast<double>(output)};
-    if (with_base) line.push_back(r.base_value);
-    line.push_back(r.prediction);
-    line.insert(line.end(), r.values.data(), r.values.data() + r.values.size());
-    if (r.has_standard_errors()) {
-      with_errors = true;
-      line.insert(line.end(), r.standard_errors.data(), r.standard_errors.data() + r.standard_errors.size());
-    }
-    line.push_back(static_cast<double>(r.model_evaluations));
-    table.push_back(std::move(line));
-    if (a.has("svg"))
-      panels.push_back({"row " + std::to_string(rows[i]) + ", output " + std::to_string(output),
-                        std::vector<double>(r.values.data(), r.values.data() + r.values.size()), r.base_value,
-                        r.prediction});
-  }
-
-  std::vector<std::string> columns{"row", "output"};
-  if (with_base) columns.push_back("base_value");
-  columns.push_back("prediction");
-  columns.insert(columns.end(), names.begin(), names.end());
-  if (with_errors)
-    for (const auto& n : names) columns.push_back("se_" + n);
-  columns.push_back("model_evaluations");
-  attrib::matrix values(static_cast<Eigen::Index>(table.size()), static_cast<Eigen::Index>(columns.size()));
-  for (std::size_t r = 0; r < table.size(); ++r) {
-    if (table[r].size() != columns.size())
-      throw std::runtime_error("some instances have standard errors and others not");
-    for (std::size_t c = 0; c < columns.size(); ++c) values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = table[r][c];
-  }
-  write_table(a, columns, values);
-  if (a.has("svg"))
-    write_output(a, "svg", [&](std::ostream& out) {
-      examples::write_waterfall_svg(out, method + " attributions", names, panels);
-    });
+  write_attribution_table(explain_context{a, method, model, data, rows, baseline, groups, names, outputs, settings},
+                          results);
   return 0;
 }
 

@@ -277,6 +277,202 @@ run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --ro
 check_svg("${WORK}/shap.svg" ">row 0, output 0: E\\[f\\] = [0-9.]+, f\\(x\\) = [0-9.e-]+<" ">row 70, output 0: " ">x12<" ">x0<"
           "text-anchor=\"middle\">0.[0-9]+<")
 
+# The newer feature methods (issue #13): guided backpropagation, the interaction indices,
+# Integrated Hessians and L2X. Closed forms first, on a hand-written ReLU MLP of two inputs,
+#   f(a, b) = relu(a + b - 1) - relu(a),  explained at x = (1, 1) against the baseline (0, 0):
+# v(empty) = 0, v({a}) = -1, v({b}) = 0, v({a, b}) = 0, so the pair's interaction
+# delta = v(ab) - v(a) - v(b) + v(empty) = 1 for every coalition of the (no) other players.
+file(WRITE "${WORK}/hand_relu.json" [=[{"format": "attrib-model", "version": 1, "type": "mlp", "inputs": 2, "outputs": 1,
+ "layers": [{"in": 2, "out": 2, "activation": "relu"}, {"in": 2, "out": 1, "activation": "identity"}],
+ "output": "identity",
+ "weights": {"layers.0.weight": [[1, 1], [1, 0]], "layers.0.bias": [-1, 0],
+             "layers.1.weight": [[1, -1]], "layers.1.bias": [0]}}]=])
+file(WRITE "${WORK}/hand_points.csv" "a,b\n1,1\n0,0\n1,0\n")
+set(hand --model "${WORK}/hand_relu.json" --data "${WORK}/hand_points.csv" --rows 0 --baseline-mode row
+    --baseline-row 1 --quiet)
+set(zero "-?0")
+# Shapley-Taylor of order 2: diagonal v({i}) - v(empty) = -1, 0; the pair 1 (the diagonal and the
+# pair sum to v(N) - v(empty) = 0).
+run_ok("${ATTRIB}" explain ${hand} --method shapley-taylor)
+if(NOT last_out MATCHES "^row,output,feature_i,feature_j,value\n0,0,0,0,-1\n0,0,0,1,1\n0,0,1,0,1\n0,0,1,1,${zero}\n$")
+  message(FATAL_ERROR "shapley-taylor on f = relu(a + b - 1) - relu(a):\n${last_out}")
+endif()
+# Order 1 is the Shapley value: phi_a = (-1 + 0) / 2, phi_b = (0 + 1) / 2.
+run_ok("${ATTRIB}" explain ${hand} --method shapley-taylor --order 1)
+if(NOT last_out MATCHES "^row,output,size,feature_1,value\n0,0,1,0,-0.5\n0,0,1,1,0.5\n$")
+  message(FATAL_ERROR "shapley-taylor --order 1 (the Shapley value) on the hand MLP:\n${last_out}")
+endif()
+# Banzhaf interactions: the pair 1, the diagonal the Banzhaf values -0.5 and 0.5.
+run_ok("${ATTRIB}" explain ${hand} --method banzhaf-interactions)
+if(NOT last_out MATCHES "^row,output,feature_i,feature_j,value\n0,0,0,0,-0.5\n0,0,0,1,1\n0,0,1,0,1\n0,0,1,1,0.5\n$")
+  message(FATAL_ERROR "banzhaf-interactions on the hand MLP:\n${last_out}")
+endif()
+# Sampled over random orders: every order sees delta = 1, so the estimate is 1 with error 0.
+run_ok("${ATTRIB}" explain ${hand} --method permutation-shapley-taylor --samples 43 --seed 5)
+if(NOT last_out MATCHES "^row,output,feature_i,feature_j,value,se_value\n0,0,0,0,-1,0\n0,0,0,1,1,0\n0,0,1,0,1,0\n0,0,1,1,${zero},0\n$")
+  message(FATAL_ERROR "permutation-shapley-taylor on the hand MLP:\n${last_out}")
+endif()
+# Guided backpropagation: at x both ReLUs are active; the backward signals at them are 1 and -1,
+# and the guided rule stops the negative one, so guided = (1, 1) where the gradient is (0, 1).
+run_ok("${ATTRIB}" explain ${hand} --method guided-backprop)
+if(NOT last_out MATCHES "^row,output,prediction,a,b,model_evaluations\n0,0,0,1,1,[0-9]+\n$")
+  message(FATAL_ERROR "guided-backprop on the hand MLP: expected (1, 1):\n${last_out}")
+endif()
+run_ok("${ATTRIB}" explain ${hand} --method vanilla-gradient)
+if(NOT last_out MATCHES "^row,output,prediction,a,b,model_evaluations\n0,0,0,${zero},1,[0-9]+\n$")
+  message(FATAL_ERROR "vanilla-gradient on the hand MLP: expected (0, 1):\n${last_out}")
+endif()
+# Integrated Hessians of a ReLU network with an identity head: its input Hessian is 0 wherever
+# it exists, so the pair's entries are exactly 0 (and the tool says why).
+execute_process(COMMAND "${ATTRIB}" explain --model "${WORK}/hand_relu.json" --data "${WORK}/hand_points.csv" --rows 0
+                        --baseline-mode row --baseline-row 1 --method integrated-hessians --steps 8
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "\n0,0,0,1,${zero}\n0,0,1,0,${zero}\n" OR NOT err MATCHES "input Hessian is 0 almost everywhere")
+  message(FATAL_ERROR "integrated-hessians on the hand ReLU MLP (status ${rc}):\n${out}\n${err}")
+endif()
+
+# On the wine MLP (13 features): the long table has 13 x 13 lines per row, and the exact indices
+# are symmetric entry by entry.
+function(check_pairs csv_text rows with_se)
+  string(REGEX MATCHALL "\n[^\n]+" lines "${csv_text}")
+  list(LENGTH lines count)
+  math(EXPR expected "${rows} * 169")
+  set(header "^row,output,feature_i,feature_j,value\n")
+  if(with_se)
+    set(header "^row,output,feature_i,feature_j,value,se_value\n")
+  endif()
+  if(NOT count EQUAL expected OR NOT csv_text MATCHES "${header}" OR csv_text MATCHES "nan|inf")
+    message(FATAL_ERROR "expected ${expected} finite pair lines under '${header}', got ${count}:\n${csv_text}")
+  endif()
+  foreach(line IN LISTS lines)
+    string(REGEX MATCH "^\n([0-9]+),[0-9]+,([0-9]+),([0-9]+),([^,]+)" _ "${line}")
+    set("cell_${CMAKE_MATCH_1}_${CMAKE_MATCH_2}_${CMAKE_MATCH_3}" "${CMAKE_MATCH_4}")
+  endforeach()
+  set(asymmetric "")
+  foreach(line IN LISTS lines)
+    string(REGEX MATCH "^\n([0-9]+),[0-9]+,([0-9]+),([0-9]+),([^,]+)" _ "${line}")
+    if(NOT "${cell_${CMAKE_MATCH_1}_${CMAKE_MATCH_3}_${CMAKE_MATCH_2}}" STREQUAL "${CMAKE_MATCH_4}")
+      string(APPEND asymmetric " (${CMAKE_MATCH_1}: ${CMAKE_MATCH_2}, ${CMAKE_MATCH_3})")
+    endif()
+  endforeach()
+  set(last_asymmetric "${asymmetric}" PARENT_SCOPE)
+endfunction()
+set(wine_rows --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn --quiet)
+run_ok("${ATTRIB}" explain ${wine_rows} --rows 5,70 --method shapley-taylor --threads 2 --out "${WORK}/stii.csv"
+       --svg "${WORK}/stii.svg")
+file(READ "${WORK}/stii.csv" stii)
+check_pairs("${stii}" 2 FALSE)
+if(NOT last_asymmetric STREQUAL "")
+  message(FATAL_ERROR "shapley-taylor on the wine MLP is not symmetric at${last_asymmetric}")
+endif()
+check_svg("${WORK}/stii.svg" ">row 70, output 0<" ">x12<")
+run_ok("${ATTRIB}" explain ${wine_rows} --rows 5 --method banzhaf-interactions --format json --out "${WORK}/bii.json")
+file(READ "${WORK}/bii.json" bii)
+string(JSON bii_count LENGTH "${bii}")
+string(JSON bii_i GET "${bii}" 14 feature_i)
+string(JSON bii_j GET "${bii}" 14 feature_j)
+if(NOT bii_count EQUAL 169 OR NOT bii_i EQUAL 1 OR NOT bii_j EQUAL 1)
+  message(FATAL_ERROR "banzhaf-interactions --format json: expected 169 objects, entry 14 = (1, 1):\n${bii}")
+endif()
+string(JSON bii_01 GET "${bii}" 1 value)
+string(JSON bii_10 GET "${bii}" 13 value)
+if(NOT bii_01 STREQUAL bii_10)
+  message(FATAL_ERROR "banzhaf-interactions: (0, 1) = ${bii_01} but (1, 0) = ${bii_10}")
+endif()
+# Sampled: with standard errors, and the same file on 1 and 2 threads.
+run_ok("${ATTRIB}" explain ${wine_rows} --rows 5,6 --method msr-banzhaf-interactions --samples 2000 --seed 4
+       --out "${WORK}/msr_pairs.csv")
+run_ok("${ATTRIB}" explain ${wine_rows} --rows 5,6 --method msr-banzhaf-interactions --samples 2000 --seed 4
+       --threads 2 --out "${WORK}/msr_pairs2.csv")
+file(READ "${WORK}/msr_pairs.csv" one)
+file(READ "${WORK}/msr_pairs2.csv" two)
+check_pairs("${one}" 2 TRUE)
+if(NOT one STREQUAL two OR NOT last_asymmetric STREQUAL "")
+  message(FATAL_ERROR "msr-banzhaf-interactions differs between 1 and 2 threads or is not symmetric${last_asymmetric}")
+endif()
+run_ok("${ATTRIB}" explain ${wine_rows} --rows 5 --method permutation-shapley-taylor --samples 3000 --seed 4)
+check_pairs("${last_out}" 1 TRUE)
+# Integrated Hessians of the tanh MLP: finite, 169 entries, and the entries sum to f(x) - f(baseline)
+# (the completeness delta on standard error; about 6e-7 with 16 x 16 Gauss-Legendre points, 7e-4 with 8 x 8).
+execute_process(COMMAND "${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn
+                        --rows 5 --method integrated-hessians --steps 16
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+check_pairs("${out}" 1 FALSE)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "row 5, output 0: f\\(baseline\\) [-0-9.e]+, f\\(x\\) [-0-9.e]+, completeness delta -?[0-9.]+e-(0[5-9]|[1-9][0-9])")
+  message(FATAL_ERROR "integrated-hessians on the wine MLP (status ${rc}): no small completeness delta:\n${err}")
+endif()
+# Guided backpropagation on a ReLU wine MLP: the gradient methods' input-space columns.
+run_ok("${ATTRIB}" train --data "${wine}" --model-type mlp --hidden 8 --activation relu --epochs 30 --seed 1
+       --out "${WORK}/wine_relu.json" --quiet)
+run_ok("${ATTRIB}" explain --model "${WORK}/wine_relu.json" --data "${wine}" --rows 5-6 --method guided-backprop --quiet)
+if(NOT last_out MATCHES "^row,output,prediction,x0,[^\n]*,x12,model_evaluations\n5,0,[^\n]+\n6,0,[^\n]+\n$"
+   OR last_out MATCHES "nan|inf")
+  message(FATAL_ERROR "guided-backprop on the ReLU wine MLP:\n${last_out}")
+endif()
+# L2X: an explainer trained on the 178 wine rows picks exactly --k features per row, those of the
+# largest selector scores.
+run_ok("${ATTRIB}" explain ${wine_rows} --rows 0-3 --method l2x --k 3 --epochs 30 --hidden 16 --seed 2
+       --out "${WORK}/l2x.csv")
+file(STRINGS "${WORK}/l2x.csv" l2x_lines)
+list(LENGTH l2x_lines l2x_count)
+list(GET l2x_lines 0 l2x_header)
+if(NOT l2x_count EQUAL 5 OR NOT l2x_header MATCHES
+   "^row,output,base_value,prediction,selected_prediction,x0,.*,x12,selected_x0,.*,selected_x12$")
+  message(FATAL_ERROR "l2x: expected a header and 4 rows, got ${l2x_count} lines, '${l2x_header}'")
+endif()
+list(SUBLIST l2x_lines 1 4 l2x_rows)
+foreach(line IN LISTS l2x_rows)
+  string(REPLACE "," ";" cells "${line}")
+  list(SUBLIST cells 5 13 scores)
+  list(SUBLIST cells 18 13 chosen)
+  set(picked 0)
+  set(lowest_picked "")
+  set(highest_other "")
+  foreach(f RANGE 12)
+    list(GET scores ${f} score)
+    list(GET chosen ${f} mark)
+    if(mark STREQUAL "1")
+      math(EXPR picked "${picked} + 1")
+      if(lowest_picked STREQUAL "" OR score LESS lowest_picked)
+        set(lowest_picked "${score}")
+      endif()
+    elseif(mark STREQUAL "0")
+      if(highest_other STREQUAL "" OR score GREATER highest_other)
+        set(highest_other "${score}")
+      endif()
+    else()
+      message(FATAL_ERROR "l2x: selected_ cell '${mark}' is neither 0 nor 1 in ${line}")
+    endif()
+  endforeach()
+  if(NOT picked EQUAL 3 OR lowest_picked LESS highest_other)
+    message(FATAL_ERROR "l2x: ${picked} features selected (expected 3), lowest selected score ${lowest_picked} vs "
+                        "highest other ${highest_other}:\n${line}")
+  endif()
+endforeach()
+
+# Each refusal names what is wrong and what was expected.
+run_fails("--method guided-backprop is defined for ReLU networks: every hidden layer must be relu and the last relu or identity, but layer 0 of the model has activation 'tanh'"
+          "${ATTRIB}" explain ${wine_rows} --rows 5 --method guided-backprop)
+run_fails("--method guided-backprop needs an MLP \\(model type mlp\\) whose hidden layers are relu; the model is a logistic_regression"
+          "${ATTRIB}" explain --model "${WORK}/sniffed.json" --data "${wine}" --rows 5 --method guided-backprop)
+run_fails("--method integrated-hessians needs the input Hessian of an MLP \\(model type mlp\\); the model is a logistic_regression"
+          "${ATTRIB}" explain --model "${WORK}/sniffed.json" --data "${wine}" --rows 5 --method integrated-hessians)
+set(cancer "${DATA}/breast_cancer/breast_cancer.csv")
+run_ok("${ATTRIB}" train --data "${cancer}" --model-type logistic_regression --out "${WORK}/bc_lr.json" --quiet)
+run_fails("--method shapley-taylor enumerates all 2\\^n coalitions and takes at most 24 players; the model has 30 features"
+          "${ATTRIB}" explain --model "${WORK}/bc_lr.json" --data "${cancer}" --rows 0 --method shapley-taylor)
+run_fails("--method banzhaf-interactions enumerates all 2\\^n coalitions and takes at most 24 players; the model has 30 features"
+          "${ATTRIB}" explain --model "${WORK}/bc_lr.json" --data "${cancer}" --rows 0 --method banzhaf-interactions)
+run_fails("--samples 100 is too small for permutation-shapley-taylor: with 13 players each random order costs 92 evaluations"
+          "${ATTRIB}" explain ${wine_rows} --rows 5 --method permutation-shapley-taylor --samples 100)
+run_fails("--order applies to --method shapley-taylor only" "${ATTRIB}" explain ${wine_rows} --rows 5
+          --method banzhaf-interactions --order 3)
+run_fails("l2x replaces absent features by one reference row, but --baseline-mode background gives 10 rows"
+          "${ATTRIB}" explain ${wine_rows} --rows 5 --method l2x --baseline "${wine}" --baseline-format sklearn
+          --baseline-mode background --max-background 10)
+run_fails("--loss cross-entropy needs the model's outputs to be probabilities" "${ATTRIB}" explain ${hand}
+          --method l2x --loss cross-entropy)
+
 # attrib data split: the shipped breast-cancer table into 400 + 169 rows in its own format, the
 # same files for the same seed and from standard input, and the split files usable by attrib data.
 set(cancer "${DATA}/breast_cancer/breast_cancer.csv")

@@ -158,27 +158,47 @@ class basic_mlp_component_game {
     detail::require_finite(points, "mlp_component_game: points");
   }
 
+  // Per layer, reused from batch to batch: estimators call values() from parallel_for, so each
+  // worker thread keeps its own.
+  struct workspace {
+    std::vector<Matrix> pre, unmixed, inputs;
+    Matrix d_mixed;
+  };
+
+  static workspace& thread_workspace() {
+    thread_local workspace w;
+    return w;
+  }
+
   // The batch's values with source s; with `gradient`, adds dv/dz to it instead of only computing
   // the values (the backward pass needs the forward's unmixed activations and pre-activations).
   vector run(const matrix& points, index s, matrix* gradient) const {
     const auto& layers = model_->layers();
     const auto hidden = static_cast<index>(layers.size()) - 1;
     const index rows = points.rows();
-    std::vector<Matrix> pre(layers.size()), unmixed(static_cast<std::size_t>(hidden)), inputs(layers.size());
+    auto& w = thread_workspace();
+    w.pre.resize(layers.size());
+    w.unmixed.resize(static_cast<std::size_t>(hidden));
+    w.inputs.resize(layers.size());
+    auto& pre = w.pre;
+    auto& unmixed = w.unmixed;
+    auto& inputs = w.inputs;
     inputs[0] = x_.replicate(rows, 1);
     for (index l = 0; l <= hidden; ++l) {
       const auto& layer = layers[static_cast<std::size_t>(l)];
       const auto k = static_cast<std::size_t>(l);
-      pre[k] = (inputs[k] * layer.weight.transpose()).rowwise() + layer.bias.transpose();
+      pre[k].noalias() = inputs[k] * layer.weight.transpose();
+      pre[k].rowwise() += layer.bias.transpose();
       if (l == hidden) break;
-      unmixed[k] = activate(layer.act, pre[k]);
-      Matrix mixed = unmixed[k];
+      unmixed[k] = pre[k];
+      activate_in_place(layer.act, unmixed[k].data(), unmixed[k].size());
+      Matrix& mixed = inputs[k + 1];
+      mixed = unmixed[k];
       const auto source = sources_[k].row(sources_[k].rows() == 1 ? 0 : s);
       for (index u = 0; u < width(l); ++u) {
         const index j = mask_[k][static_cast<std::size_t>(u)];
         if (j >= 0) mixed.col(u) = (source(u) + points.col(j).array() * (unmixed[k].col(u).array() - source(u))).matrix();
       }
-      inputs[k + 1] = std::move(mixed);
     }
     const auto last = static_cast<std::size_t>(hidden);
     const Matrix logits = activate(layers[last].act, pre[last]);
@@ -189,9 +209,10 @@ class basic_mlp_component_game {
     cotangent.col(options_.output).setOnes();
     Matrix delta = detail::head_jacobian_product(model_->head(), prediction, cotangent);  // d v / d logits
     delta = delta.cwiseProduct(activation_derivative(layers[last].act, pre[last]));
+    Matrix& d_mixed = w.d_mixed;  // dv / d(mixed activation of layer l)
     for (index l = hidden; l-- > 0;) {
       const auto k = static_cast<std::size_t>(l);
-      Matrix d_mixed = delta * layers[k + 1].weight;  // dv / d(mixed activation of layer l)
+      d_mixed.noalias() = delta * layers[k + 1].weight;
       const auto source = sources_[k].row(sources_[k].rows() == 1 ? 0 : s);
       for (index u = 0; u < width(l); ++u) {
         const index j = mask_[k][static_cast<std::size_t>(u)];

@@ -2,7 +2,9 @@
 // Output files that appear under their final name only when complete. Everything is written to a
 // temporary file in the target's folder (the same file system, so the final rename is atomic) and
 // renamed over the target on commit(); a write error, an exception or an interrupted run leaves
-// no file under the final name and an existing one intact.
+// no file under the final name and an existing one intact. A target that exists and is not a
+// regular file (/dev/null, /dev/stdout, a FIFO) is written directly: renaming over it would
+// replace the device with a file.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -22,7 +24,10 @@ class atomic_file_writer {
     if (target_.empty()) throw invalid_argument("atomic_file_writer: empty output path");
     if (std::filesystem::is_directory(target_))
       throw format_error(target_.string() + ": is a directory, expected a file name to write");
-    temporary_ = temporary_name(target_);
+    std::error_code ignored;
+    const auto status = std::filesystem::status(target_, ignored);
+    direct_ = std::filesystem::exists(status) && !std::filesystem::is_regular_file(status);
+    temporary_ = direct_ ? target_ : temporary_name(target_);
     stream_.open(temporary_, std::ios::binary | std::ios::trunc);
     if (!stream_) throw format_error(target_.string() + ": cannot open file for writing (in " + folder_text() + ")");
   }
@@ -43,6 +48,10 @@ class atomic_file_writer {
     if (!written || stream_.fail()) {
       discard();
       throw format_error(target_.string() + ": write failed (disk full or file system error)");
+    }
+    if (direct_) {
+      committed_ = true;
+      return;
     }
     std::error_code error;
     std::filesystem::rename(temporary_, target_, error);
@@ -70,6 +79,7 @@ class atomic_file_writer {
   void discard() noexcept {
     if (committed_) return;
     if (stream_.is_open()) stream_.close();
+    if (direct_) return;  // never remove a device or FIFO
     std::error_code ignored;
     std::filesystem::remove(temporary_, ignored);
   }
@@ -77,6 +87,7 @@ class atomic_file_writer {
   std::filesystem::path target_, temporary_;
   std::ofstream stream_;
   bool committed_ = false;
+  bool direct_ = false;  // the target is not a regular file: written in place, never renamed over
 };
 
 // Writes `bytes` to `path` through a temporary file and a rename.
