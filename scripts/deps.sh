@@ -9,6 +9,7 @@ packages=(
   xtensor-dev xtl-dev # optional for users (attrib/core/interop.hpp only); the tests cover it
   libpcre2-dev # the tokenizers' regex engine (linked through attrib::attrib)
   librsvg2-bin # rsvg-convert: the CLI test renders the SVG charts the tool writes
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-matplotlib # the Python module and its tests
   "$@"
 )
 

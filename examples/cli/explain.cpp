@@ -1,33 +1,21 @@
 // attrib explain: feature attributions of a saved model for rows of a CSV file.
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <iostream>
 #include <limits>
-#include <map>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "arguments.hpp"
-#include "coalition_methods.hpp"
 #include "explain_context.hpp"
+#include "feature_methods.hpp"
 #include "files.hpp"
 #include "progress.hpp"
-#include "attrib/core/explain_instances.hpp"
 #include "attrib/core/feature_groups.hpp"
-#include "attrib/core/quadrature.hpp"
 #include "attrib/core/run_settings.hpp"
-#include "attrib/games/perturbed_model.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
-#include "attrib/methods/feature/clime.hpp"
-#include "attrib/methods/feature/gradients.hpp"
-#include "attrib/neighborhoods/straight_path.hpp"
-#include "attrib/perturbations/masking.hpp"
-#include "attrib/solvers/gradient_average.hpp"
-#include "attrib/solvers/sampled_regression.hpp"
 #include "commands.hpp"
 
 namespace cli {
@@ -132,41 +120,6 @@ output:
   --help                this text
 )";
 
-using model_ref = std::reference_wrapper<const attrib::any_model>;
-
-// Runs the named method. Coalition and path methods explain the masked game (x against the
-// baseline), input-space methods the noisy game (offsets added to x), and gradient x input the
-// masked game against a zero baseline.
-template <class Game, class NoisyGame, class ZeroGame>
-attrib::attribution run_method(const std::string& name, const arguments& a, const Game& game,
-                               const NoisyGame& noisy, const ZeroGame& zero_baseline,
-                               const attrib::run_settings& settings) {
-  using namespace attrib;
-  if (auto r = run_coalition_method(name, a, game, settings)) return *r;
-  const std::size_t samples = static_cast<std::size_t>(a.integer("samples", 0, 0, 1'000'000'000'000));
-  const sampled_regression regression{.budget = samples, .target_standard_error = a.number("target-se", 0.0)};
-  if (name == "clime")
-    return clime{.neighborhood = {.sigma = a.number("sigma", 0.1)}, .solver = regression}.explain(noisy, settings);
-
-  if (name == "vanilla-gradient") return vanilla_gradient{}.explain(noisy, settings);
-  if (name == "gradient-x-input") return gradient_x_input.explain(zero_baseline, settings);
-  const gradient_average average{.budget = samples};
-  auto smooth = [&](gradient_statistic statistic) {
-    gradient_average solver = average;
-    solver.statistic = statistic;
-    return smoothgrad{.neighborhood = {.sigma = a.number("sigma", 0.1)}, .solver = solver}.explain(noisy, settings);
-  };
-  if (name == "smoothgrad") return smooth(gradient_statistic::mean);
-  if (name == "smoothgrad-squared") return smooth(gradient_statistic::mean_square);
-  if (name == "vargrad") return smooth(gradient_statistic::variance);
-  if (name == "integrated-gradients" || name == "expected-gradients") {
-    const auto steps = a.integer("steps", 50, 1, 1'000'000);
-    const straight_path path{.rule = parse_quadrature_rule(a.text("rule", "gauss_legendre")), .steps = static_cast<int>(steps)};
-    return integrated_gradients{.neighborhood = path, .solver = average}.explain(game, settings);
-  }
-  throw usage_error("unknown --method '" + name + "' (see --help)");
-}
-
 attrib::matrix read_rows(const arguments& a, const std::string& path, const std::string& format,
                          std::vector<std::string>* header) {
   if (format == "sklearn") return read_sklearn_table(path).features;
@@ -268,9 +221,7 @@ int explain(const std::vector<std::string>& args) {
   const Eigen::Index fixed_output = predicted ? 0 : a.integer("output", 0, 0, std::numeric_limits<std::int64_t>::max());
   const attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
 
-  const bool input_space = method == "clime" || method == "vanilla-gradient" || method.rfind("smoothgrad", 0) == 0 ||
-                           method == "vargrad" || method == "guided-backprop" || method == "l2x";
-  if (input_space && a.has("groups")) throw usage_error("--groups does not apply to " + method);
+  if (is_input_space_method(method) && a.has("groups")) throw usage_error("--groups does not apply to " + method);
   std::vector<Eigen::Index> outputs(rows.size(), fixed_output);
   if (predicted)
     for (std::size_t i = 0; i < rows.size(); ++i)
@@ -295,34 +246,11 @@ int explain(const std::vector<std::string>& args) {
     return 0;
   }
 
-  // The rows are explained through attrib::explain_instances: spread over --threads workers, with
-  // the results of a row-by-row loop.
-  struct instance_games {
-    attrib::perturbed_model<model_ref, attrib::masking> game, zero_baseline;
-    decltype(attrib::noisy_model(std::declval<model_ref>(), attrib::vector(), Eigen::Index{0})) noisy;
-  };
-  struct named_method {
-    const std::string& name;
-    const arguments& a;
-    attrib::attribution explain(const instance_games& g, const attrib::run_settings& s) const {
-      return run_method(name, a, g.game, g.noisy, g.zero_baseline, s);
-    }
-  };
-  auto games_of = [&](Eigen::Index i) {
-    const auto row = static_cast<std::size_t>(i);
-    const attrib::vector x = data.row(rows[row]).transpose();
-    return instance_games{
-        attrib::perturbed_model<model_ref, attrib::masking>(std::cref(model), x, attrib::masking(baseline, groups),
-                                                            outputs[row]),
-        attrib::perturbed_model<model_ref, attrib::masking>(
-            std::cref(model), x, attrib::masking(attrib::matrix::Zero(1, d), groups), outputs[row]),
-        attrib::noisy_model(std::cref(model), x, outputs[row])};
-  };
+  // The rows are spread over --threads workers, with the results of a row-by-row loop.
   progress bar(a, "attrib explain", "instances", rows.size());
   attrib::run_settings batch = settings;
   batch.progress = [&](std::size_t done, std::size_t) { bar.update(done); };
-  const auto results = attrib::explain_instances(named_method{method, a}, static_cast<Eigen::Index>(rows.size()),
-                                                 games_of, batch);
+  const auto results = explain_rows(method, a, model, data, rows, baseline, groups, outputs, batch);
 
   write_attribution_table(explain_context{a, method, model, data, rows, baseline, groups, names, outputs, settings},
                           results);

@@ -26,10 +26,12 @@
 
 namespace cli {
 
-struct explain_context {
+// Model: attrib::any_model on the command line; the Python module also explains callables.
+template <class Model = attrib::any_model>
+struct basic_explain_context {
   const arguments& a;
   std::string method;
-  const attrib::any_model& model;
+  const Model& model;
   attrib::matrix data;                  // every row of --data
   std::vector<Eigen::Index> rows;       // the rows to explain
   attrib::matrix baseline;              // one reference row, or the background rows
@@ -38,8 +40,9 @@ struct explain_context {
   std::vector<Eigen::Index> outputs;    // the output explained for each of `rows`
   attrib::run_settings settings;
 };
+using explain_context = basic_explain_context<>;
 
-// The methods of explain_interactions.cpp: one n x n matrix (or a list of terms) per row.
+// The interaction methods (run by interaction_methods.hpp, written by explain_interactions.cpp).
 inline constexpr const char* interaction_method_names =
     "shapley-taylor, permutation-shapley-taylor, banzhaf-interactions, msr-banzhaf-interactions, "
     "integrated-hessians";
@@ -58,8 +61,8 @@ void explain_guided_l2x(const explain_context& c);
 // spread over --threads workers (one thread inside each), or one after another with the threads
 // inside each instance. The methods' results do not depend on their thread count, so neither do
 // these.
-template <class Result, class Explain>
-std::vector<Result> explain_each_row(const explain_context& c, Explain&& explain_one) {
+template <class Result, class Model, class Explain>
+std::vector<Result> explain_each_row(const basic_explain_context<Model>& c, Explain&& explain_one) {
   std::vector<Result> results(c.rows.size());
   progress bar(c.a, "attrib explain", "instances", c.rows.size());
   const std::size_t threads = attrib::resolve_threads(c.settings.threads);

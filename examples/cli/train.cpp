@@ -1,4 +1,6 @@
 // attrib train: fit one of the documented models on a CSV and save it in attrib's format.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -6,17 +8,10 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
-#include "mlp_options.hpp"
-#include "progress.hpp"
+#include "fit_model.hpp"
 #include "labels.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
-#include "attrib/models/activation.hpp"
-#include "attrib/models/linear_regression.hpp"
-#include "attrib/models/logistic_regression.hpp"
-#include "attrib/models/mlp.hpp"
-#include "attrib/models/output_head.hpp"
-#include "attrib/models/standardizer.hpp"
 #include "commands.hpp"
 
 namespace cli {
@@ -96,51 +91,13 @@ int train(const std::vector<std::string>& args) {
   } else {
     throw usage_error("--data-format must be sklearn or csv, got '" + format + "'");
   }
-  const Eigen::Index d = features.cols();
-  const double l2 = a.number("l2", 1e-3);
-  const attrib::standardizer scale = attrib::standardizer::fit(features);
-
-  auto classes = [&] {
+  auto classes = [&]() -> Eigen::Index {
     if (info.class_names.empty()) return class_count(targets, "--data");
     const auto k = std::max<Eigen::Index>(2, static_cast<Eigen::Index>(info.class_names.size()));
     info.class_names.resize(static_cast<std::size_t>(k));
     return k;
   };
-  attrib::any_model::variant_type fitted = attrib::linear_regression(d);
-  if (type == "mlp") {
-    const attrib::output_head head = attrib::parse_output_head(a.text("output", "softmax"));
-    const Eigen::Index outputs = head == attrib::output_head::softmax ? classes() : 1;
-    attrib::mlp model(mlp_layer_shapes(a, d, outputs), head, a.seed());
-    model.set_standardizer(scale);
-    progress bar(a, "attrib train", "epochs", 0);
-    const auto history = model.train(features, targets,
-                                     {.learning_rate = a.number("learning-rate", 0.01),
-                                      .epochs = a.integer("epochs", 200, 0, 1'000'000'000),
-                                      .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
-                                      .l2 = l2,
-                                      .seed = a.seed(),
-                                      .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }});
-    messages(a) << "attrib train: mlp, " << history.size() << " epochs, final loss "
-              << (history.empty() ? model.loss(features, targets) : history.back()) << "\n";
-    fitted = std::move(model);
-  } else if (type == "logistic_regression") {
-    const Eigen::Index k = classes();
-    attrib::logistic_regression model(d, k == 2 ? 1 : k, attrib::parse_logistic_output(a.text("output", "probability")));
-    model.set_standardizer(scale);
-    const attrib::newton_report report = model.train(features, targets, {.l2 = l2});
-    messages(a) << "attrib train: logistic regression, " << report.iterations << " Newton iterations, loss "
-              << report.loss << ", gradient norm " << report.gradient_norm << (report.converged ? "" : " (not converged)")
-              << "\n";
-    fitted = std::move(model);
-  } else if (type == "linear_regression") {
-    attrib::linear_regression model(d);
-    model.set_standardizer(scale);
-    model.train(features, targets, l2);
-    messages(a) << "attrib train: linear regression, loss " << model.loss(features, targets) << "\n";
-    fitted = std::move(model);
-  } else {
-    throw usage_error("--model-type must be mlp, logistic_regression or linear_regression, got '" + type + "'");
-  }
+  attrib::any_model::variant_type fitted = fit_model(a, type, features, targets, classes, "attrib train");
   const attrib::any_model model(std::move(fitted), info);
 
   // Training fit: accuracy for classifiers, RMSE for regression.

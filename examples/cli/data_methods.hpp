@@ -1,0 +1,304 @@
+#pragma once
+// The data-attribution methods of `attrib data` by name, on the models the tool fits: every
+// training point scored for every test row. The command line and the Python module (python/src)
+// both score through run_data_method, so the two front ends run the same code and read the same
+// options. Diagnostics go to standard error unless --quiet.
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "arguments.hpp"
+#include "progress.hpp"
+#include "attrib/games/data_game.hpp"
+#include "attrib/io/model_file.hpp"
+#include "attrib/methods/data/evaluation.hpp"
+#include "attrib/methods/data/fast_influence.hpp"
+#include "attrib/methods/data/grad_similarity.hpp"
+#include "attrib/methods/data/influence.hpp"
+#include "attrib/methods/data/knn_shapley.hpp"
+#include "attrib/methods/data/relatif.hpp"
+#include "attrib/methods/data/semivalues.hpp"
+#include "attrib/methods/data/sgd_influence.hpp"
+#include "attrib/methods/data/sgd_trajectory.hpp"
+#include "attrib/methods/data/source.hpp"
+#include "attrib/methods/data/tracin.hpp"
+#include "attrib/methods/data/training.hpp"
+#include "attrib/methods/data/trak.hpp"
+#include "attrib/models/linear_regression.hpp"
+#include "attrib/models/logistic_regression.hpp"
+#include "attrib/models/mlp.hpp"
+#include "attrib/models/standardizer.hpp"
+#include "attrib/solvers/arnoldi.hpp"
+#include "attrib/solvers/conjugate_gradient.hpp"
+#include "attrib/solvers/ekfac.hpp"
+#include "attrib/solvers/lissa.hpp"
+#include "attrib/solvers/maximum_sample_reuse.hpp"
+#include "attrib/solvers/model_hessian.hpp"
+
+namespace cli {
+
+// A labelled table: features, targets, and class names when the file gives them.
+struct dataset {
+  attrib::matrix x;
+  attrib::vector y;
+  std::vector<std::string> class_names;
+};
+
+// Class labels must be integers in [0, classes).
+// `rows` maps positions in y back to file rows (empty: the identity).
+inline void check_labels(const attrib::vector& y, Eigen::Index classes, const std::string& who,
+                  const std::vector<Eigen::Index>& rows = {}) {
+  for (Eigen::Index i = 0; i < y.size(); ++i)
+    if (y[i] != std::floor(y[i]) || y[i] < 0 || y[i] >= static_cast<double>(classes))
+      throw attrib::invalid_argument(who + ": row " + std::to_string(rows.empty() ? i : rows[static_cast<std::size_t>(i)]) +
+                                     " has label " + std::to_string(y[i]) +
+                                     ", expected an integer class in [0, " + std::to_string(classes) + ")");
+}
+
+// Checks the labels of a classifier against its classes (train_name and test_name name the data
+// in messages; `rows` maps test positions to file rows) and returns the max-norm of the
+// training-loss gradient: every method here assumes the model sits at an optimum of the training
+// loss, so a large value means its scores assume something false.
+inline double check_fitted_model(const attrib::any_model::variant_type& fitted, const dataset& train,
+                                 const attrib::vector& ty, const std::vector<Eigen::Index>& rows,
+                                 const std::string& train_name, const std::string& test_name) {
+  return std::visit(
+      [&](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (!std::is_same_v<M, attrib::linear_regression>) {
+          const Eigen::Index classes = std::max<Eigen::Index>(2, m.output_dim());
+          check_labels(train.y, classes, train_name);
+          check_labels(ty, classes, test_name, rows);
+        }
+        return m.loss_gradient(train.x, train.y).template lpNorm<Eigen::Infinity>();
+      },
+      fitted);
+}
+
+// The change of every test loss when the model's parameters move by each row of `steps`.
+template <class M>
+attrib::matrix loss_change_after_steps(const M& model, const attrib::matrix& steps, const attrib::matrix& tx,
+                                       const attrib::vector& ty) {
+  const attrib::vector base = attrib::example_losses(model, tx, ty);
+  attrib::matrix out(steps.rows(), tx.rows());
+  for (Eigen::Index i = 0; i < steps.rows(); ++i) {
+    M moved = model;
+    moved.set_parameters(model.parameters() + steps.row(i).transpose());
+    out.row(i) = (attrib::example_losses(moved, tx, ty) - base).transpose();
+  }
+  return out;
+}
+
+inline void report(const arguments& a, const attrib::data_attribution& r, const std::vector<Eigen::Index>& rows) {
+  double worst = 0;
+  std::string message;
+  for (std::size_t j = 0; j < r.diagnostics.size(); ++j) {
+    const auto& d = r.diagnostics[j];
+    worst = std::max(worst, d.relative_residual);
+    if (!d.message.empty() && d.message != message) {
+      message = d.message;
+      std::cerr << "attrib data: test row " << rows[j] << ": " << d.message << "\n";
+    }
+  }
+  if (!r.diagnostics.empty()) {
+    const auto& d = r.diagnostics.front();
+    messages(a) << "attrib data: " << r.method << ": largest relative residual ||(H + damping I) x - g_test|| / "
+              << "||g_test|| = " << worst << ", damping " << d.damping;
+    if (std::isfinite(d.spectrum_coverage)) messages(a) << ", spectrum coverage " << d.spectrum_coverage;
+    if (d.iterations > 0) messages(a) << ", iterations (first test row) " << d.iterations;
+    messages(a) << "\n";
+  }
+}
+
+template <class M>
+attrib::data_attribution run_influence(const arguments& a, const M& model, const attrib::matrix& x,
+                                       const attrib::vector& y, const attrib::matrix& g, const attrib::matrix& gt) {
+  const std::string solver = a.text("solver", "explicit");
+  const double damping = a.number("damping", 0.0);
+  const attrib::model_hessian<M> h(model, x, y);
+  const Eigen::Index p = model.parameter_count();
+  if (solver == "explicit") {
+    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = damping});
+    return attrib::influence(ih, g, gt);
+  }
+  if (solver == "cg")
+    return attrib::influence(
+        attrib::conjugate_gradient_inverse_hessian(
+            h, {.damping = damping, .max_iterations = a.integer("max-iterations", 0, 0, 1'000'000'000)}),
+        g, gt);
+  if (solver == "lissa") {
+    double scale = a.number("scale", 0.0);
+    if (!a.has("scale")) {  // power iteration for the largest eigenvalue
+      attrib::vector v = attrib::vector::Ones(p).normalized();
+      double lambda = 0;
+      for (int it = 0; it < 50; ++it) {
+        const attrib::vector hv = h.apply(v);
+        lambda = v.dot(hv);
+        if (hv.norm() == 0) break;
+        v = hv.normalized();
+      }
+      scale = 1.1 * std::max(lambda, 1e-12);
+      messages(a) << "attrib data: lissa scale " << scale << " (1.1 times the largest Hessian eigenvalue estimate)\n";
+    }
+    return attrib::influence(
+        attrib::lissa_inverse_hessian(h, {.depth = a.integer("depth", 1000, 1, 1'000'000'000),
+                                          .scale = scale,
+                                          .damping = damping,
+                                          .seed = a.seed()}),
+        g, gt);
+  }
+  if (solver == "arnoldi") {
+    const auto iterations = a.integer("iterations", std::min<Eigen::Index>(100, p), 1, 1'000'000'000);
+    const auto top_k = a.integer("top-k", std::max<Eigen::Index>(1, iterations / 2), 1, 1'000'000'000);
+    const attrib::arnoldi_inverse_hessian ar(
+        h, {.iterations = iterations, .top_k = top_k, .damping = damping, .seed = a.seed()});
+    return attrib::influence(ar, g, gt);
+  }
+  if (solver == "ekfac") {
+    if constexpr (std::is_same_v<M, attrib::mlp>)
+      return attrib::influence(attrib::ekfac_inverse_hessian(model, x, y, {.damping = damping}), g, gt);
+    else
+      throw usage_error("--solver ekfac needs --model-type mlp");
+  }
+  throw usage_error("--solver must be explicit, cg, lissa, arnoldi or ekfac, got '" + solver + "'");
+}
+
+// Scores of every training point (rows) for every test row (columns), and the column names.
+template <class M>
+attrib::matrix run_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
+                          const attrib::matrix& tx, const attrib::vector& ty, const std::vector<Eigen::Index>& rows,
+                          std::vector<std::string>& columns) {
+  constexpr bool is_logistic = std::is_same_v<M, attrib::logistic_regression>;
+  constexpr bool is_linear = is_logistic || std::is_same_v<M, attrib::linear_regression>;
+  const std::size_t threads = a.threads();
+  const std::string type = std::is_same_v<M, attrib::mlp> ? "mlp" : is_logistic ? "logistic_regression" : "linear_regression";
+  auto needs = [&](bool ok, const std::string& models) {
+    if (!ok) throw usage_error("--method " + method + " needs " + models + ", not " + type);
+  };
+  const attrib::matrix& x = train.x;
+  const attrib::vector& y = train.y;
+
+  if (method == "influence") {
+    const attrib::data_attribution r =
+        run_influence(a, model, x, y, model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty));
+    report(a, r, rows);
+    return r.scores;
+  }
+  if (method == "relatif") {
+    const std::string kind = a.text("relative", "theta");
+    if (kind != "theta" && kind != "loss") throw usage_error("--relative must be theta or loss, got '" + kind + "'");
+    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
+    const auto r = attrib::relatif(ih, model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty),
+                                   {.threads = threads});
+    return kind == "theta" ? r.theta_relative.scores : r.loss_relative.scores;
+  }
+  if (method == "fastif") {
+    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
+    const auto k = a.integer("k", std::min<Eigen::Index>(100, x.rows()), 1, x.rows());
+    const auto r = attrib::fast_influence(ih, model, x, y, tx, ty, attrib::last_layer_inputs(model, x),
+                                          attrib::last_layer_inputs(model, tx), {.k = k, .threads = threads});
+    messages(a) << "attrib data: fastif: " << r.scored_pairs << " of " << r.full_scored_pairs << " pairs scored, "
+                << r.gradient_evaluations << " of " << r.full_gradient_evaluations << " gradients computed\n";
+    return r.dense();
+  }
+  if (method == "sgd-influence" || method == "source") {
+    needs(is_linear, "logistic_regression or linear_regression (an SGD run from zero parameters)");
+    if constexpr (is_linear) {
+      M sgd = model;
+      sgd.set_parameters(attrib::vector::Zero(model.parameter_count()));
+      const auto trajectory = attrib::train_sgd(sgd, x, y,
+                                                {.learning_rate = a.number("learning-rate", 0.1),
+                                                 .batch_size = a.integer("sgd-batch-size", 8, 1, 1'000'000'000),
+                                                 .epochs = a.integer("sgd-epochs", 5, 1, 1'000'000),
+                                                 .seed = a.seed()});
+      messages(a) << "attrib data: " << method << ": attributes an SGD run of " << trajectory.steps()
+                  << " steps from zero parameters, not the Newton-fitted model\n";
+      if (method == "sgd-influence") return attrib::sgd_influence(sgd, trajectory, x, y, tx, ty, threads).scores;
+      return attrib::source(sgd, trajectory, x, y, tx, ty,
+                            {.segments = a.integer("segments", 3, 1, trajectory.steps()), .threads = threads})
+          .scores;
+    }
+  }
+  if (method == "newton-loo")
+    return loss_change_after_steps(model, attrib::newton_step_loo(model, x, y, threads), tx, ty);
+  if (method == "grad-dot")
+    return attrib::grad_dot(model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty)).scores;
+  if (method == "grad-cos")
+    return attrib::grad_cos(model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty)).scores;
+
+  if (method == "loo") {
+    needs(is_linear, "logistic_regression or linear_regression (Newton retraining)");
+    if constexpr (is_linear) return attrib::exact_loo(model, x, y, tx, ty, threads);
+  }
+  if (method == "tracin") {
+    needs(is_linear, "logistic_regression or linear_regression (gradient-descent checkpoints)");
+    if constexpr (is_linear) {
+      M start = model;
+      start.set_parameters(attrib::vector::Zero(model.parameter_count()));
+      const double lr = a.number("learning-rate", 0.5);
+      const auto count = a.integer("checkpoints", 5, 1, 1'000'000);
+      const auto every = a.integer("checkpoint-every", 40, 1, 1'000'000'000);
+      const auto checkpoints = attrib::gradient_descent_checkpoints(start, x, y, lr, count, every);
+      return attrib::tracin(checkpoints, std::vector<double>(static_cast<std::size_t>(count), lr * static_cast<double>(every)),
+                            x, y, tx, ty)
+          .scores;
+    }
+  }
+  if (method == "trak") {
+    needs(is_logistic, "logistic_regression (margin gradients)");
+    if constexpr (is_logistic)
+      return attrib::trak({attrib::trak_member_for(model, x, y, tx, ty)},
+                          {.projection_dim = a.integer("projection-dim", 512, 1, 100'000),
+                           .seed = a.seed(),
+                           .threads = threads})
+          .scores;
+  }
+  if (method == "knn-shapley") {
+    needs(is_logistic, "class labels (logistic_regression)");
+    const attrib::standardizer s = attrib::standardizer::fit(x);
+    const auto k = a.integer("k", 5, 1, 1'000'000'000);
+    return attrib::knn_shapley_per_test(s.transform(x), y, s.transform(tx), ty, k, {.threads = threads}).transpose();
+  }
+  if (method == "tmc-shapley" || method == "data-banzhaf") {
+    needs(is_logistic, "logistic_regression (Newton retraining of each coalition)");
+    if constexpr (is_logistic) {
+      const attrib::logistic_trainer trainer{.inputs = x.cols(),
+                                             .classes = model.classes(),
+                                             .options = {.l2 = model.l2()},
+                                             .scaling = model.input_standardizer()};
+      progress bar(a, "attrib data", "coalition values", 0);
+      const attrib::run_settings settings{
+          .seed = a.seed(), .threads = threads, .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
+      const std::size_t budget = static_cast<std::size_t>(a.integer("budget", 0, 0, 1'000'000'000'000));
+      auto value = [&](const auto& utility) {
+        const attrib::data_game game(x, y, tx, ty, trainer, utility);
+        return method == "tmc-shapley" ? attrib::tmc_shapley{.solver = {.budget = budget}}.explain(game, settings)
+                                       : attrib::msr_banzhaf{.solver = {.budget = budget}}.explain(game, settings);
+      };
+      const std::string utility = a.text("utility", "log-likelihood");
+      attrib::attribution r;
+      if (utility == "log-likelihood")
+        r = value(attrib::log_likelihood{.classes = model.classes()});
+      else if (utility == "accuracy")
+        r = value(attrib::accuracy{.classes = model.classes()});
+      else
+        throw usage_error("--utility must be log-likelihood or accuracy, got '" + utility + "'");
+      // model_evaluations counts rows touched: n_train + n_test per coalition value.
+      messages(a) << "attrib data: " << method << ": v(all) " << r.prediction << ", v(empty) " << r.base_value << ", "
+                << r.model_evaluations / static_cast<std::size_t>(x.rows() + tx.rows()) << " coalition values\n";
+      columns = {method == "tmc-shapley" ? "shapley" : "banzhaf", "se"};
+      attrib::matrix out(x.rows(), 2);
+      out.col(0) = r.values;
+      out.col(1) = r.has_standard_errors() ? r.standard_errors : attrib::vector::Zero(x.rows());
+      return out;
+    }
+  }
+  throw usage_error("unknown --method '" + method + "' (see --help)");
+}
+
+}  // namespace cli

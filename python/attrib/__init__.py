@@ -1,0 +1,15 @@
+"""attrib: explain a model's outputs in terms of its input features and its training data.
+
+The C++ library's methods, called on numpy arrays. Feature attribution works on any Python
+callable from a batch of rows to outputs (the perturbation methods) and on attrib's own models
+(every method, gradients included); data attribution scores every training point for every test
+row. See docs/python.md for a ten-minute tour.
+"""
+from ._attrib import FormatError, Model
+from .data import DataAttribution, data_attribution
+from .explanation import Explanation, explain
+from .interactions import Interactions, explain_interactions
+from . import plots
+
+__all__ = ["DataAttribution", "Explanation", "FormatError", "Interactions", "Model", "data_attribution", "explain",
+           "explain_interactions", "plots"]
