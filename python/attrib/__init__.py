@@ -9,7 +9,8 @@ from ._attrib import FormatError, Model
 from .data import DataAttribution, data_attribution
 from .explanation import Explanation, explain
 from .interactions import Interactions, explain_interactions
+from .l2x import Selection, explain_l2x
 from . import plots
 
-__all__ = ["DataAttribution", "Explanation", "FormatError", "Interactions", "Model", "data_attribution", "explain",
-           "explain_interactions", "plots"]
+__all__ = ["DataAttribution", "Explanation", "FormatError", "Interactions", "Model", "Selection", "data_attribution",
+           "explain", "explain_interactions", "explain_l2x", "plots"]

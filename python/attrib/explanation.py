@@ -4,7 +4,7 @@ import numpy as np
 from . import _attrib
 
 # The methods whose players are input coordinates around x rather than features against a baseline.
-_INPUT_SPACE = {"clime", "vanilla-gradient", "smoothgrad", "smoothgrad-squared", "vargrad"}
+_INPUT_SPACE = {"clime", "vanilla-gradient", "smoothgrad", "smoothgrad-squared", "vargrad", "guided-backprop"}
 
 
 class _Rows:
@@ -115,11 +115,12 @@ def explain(model, X, baseline=None, *, method="kernel-shap", output=0, groups=N
     X: the rows to explain, (rows, features), or one row (features,).
     baseline: what an absent feature is replaced by - one reference row, or background rows
         whose outputs are averaged (shap's background data). Input-space methods (clime,
-        vanilla-gradient, smoothgrad, smoothgrad-squared, vargrad) take none.
+        vanilla-gradient, smoothgrad, smoothgrad-squared, vargrad, guided-backprop) take none.
     method: exact-shapley, kernel-shap, permutation-shapley, exact-banzhaf, msr-banzhaf, lime,
         lime-lasso, occlusion, rise, core-value, clime, and for attrib.Model also
         vanilla-gradient, gradient-x-input, smoothgrad, smoothgrad-squared, vargrad,
-        integrated-gradients, expected-gradients.
+        integrated-gradients, expected-gradients, guided-backprop (ReLU MLPs). Pair
+        interactions: attrib.explain_interactions; L2X: attrib.explain_l2x.
     output: the model output to explain, or "predicted" for each row's arg-max.
     groups: one integer label per feature; features with the same label are one player.
     seed, threads: same seed, same result, on any number of threads.

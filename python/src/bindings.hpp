@@ -32,6 +32,7 @@ attrib::vector vector_from(const py::handle& array, const std::string& what);
 void bind_models(py::module_& m);
 void bind_features(py::module_& m);
 void bind_interactions(py::module_& m);
+void bind_guided_l2x(py::module_& m);
 void bind_data(py::module_& m);
 
 }  // namespace attrib_python

@@ -3,13 +3,18 @@
 // is taken only around each call of the callable, which receives batches of about 4096 rows).
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bindings.hpp"
+#include "explain_context.hpp"
 #include "explain_inputs.hpp"
 #include "feature_methods.hpp"
 
 namespace attrib_python {
+
+// guided_l2x.cpp (a translation unit of its own, as on the command line).
+std::vector<attrib::attribution> guided_backprop_rows(const cli::explain_context& c);
 
 namespace {
 
@@ -26,7 +31,16 @@ py::dict explain_with(const Model& model, const std::string& method, const attri
   const cli::arguments a = options_from(options, explain_options);
   const attrib::run_settings settings{.seed = seed, .threads = threads};
   std::vector<attrib::attribution> results;
-  {
+  if (method == "guided-backprop") {
+    if constexpr (std::is_same_v<Model, attrib::any_model>) {
+      const std::vector<std::string> names(static_cast<std::size_t>(in.groups.player_count()));
+      const cli::explain_context c{a, method, model, x, in.rows, in.baseline, in.groups, names, in.outputs, settings};
+      py::gil_scoped_release release;
+      results = guided_backprop_rows(c);
+    } else {
+      throw attrib::invalid_argument("method guided-backprop needs an attrib.Model: an MLP whose hidden layers are relu");
+    }
+  } else {
     py::gil_scoped_release release;
     results = cli::explain_rows(method, a, model, x, in.rows, in.baseline, in.groups, in.outputs, settings);
   }

@@ -116,5 +116,6 @@ PYBIND11_MODULE(_attrib, m) {
   attrib_python::bind_models(m);
   attrib_python::bind_features(m);
   attrib_python::bind_interactions(m);
+  attrib_python::bind_guided_l2x(m);
   attrib_python::bind_data(m);
 }
