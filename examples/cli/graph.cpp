@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -15,19 +14,12 @@
 
 #include "arguments.hpp"
 #include "files.hpp"
+#include "graph_methods.hpp"
 #include "progress.hpp"
 #include "labels.hpp"
-#include "attrib/models/gnn/gcn.hpp"
-#include "attrib/models/gnn/gin.hpp"
 #include "attrib/games/node_removal_game.hpp"
 #include "attrib/graph/tu_dataset.hpp"
-#include "attrib/methods/feature/occlusion.hpp"
-#include "attrib/methods/feature/shapley.hpp"
 #include "attrib/methods/graph/fidelity.hpp"
-#include "attrib/methods/graph/gnn_explainer.hpp"
-#include "attrib/methods/graph/grad_cam.hpp"
-#include "attrib/methods/graph/hn_value.hpp"
-#include "attrib/methods/graph/myerson.hpp"
 #include "../svg_graph.hpp"
 #include "commands.hpp"
 
@@ -85,20 +77,6 @@ The game is GStarX's: v(S) = p_c(G_S) - the dataset-average p_c, nodes outside S
 their edges. HN and Myerson accept disconnected graphs (values are computed per component).
 )";
 
-using any_graph_model = std::variant<attrib::gcn, attrib::gin>;
-
-std::vector<attrib::gcn_input> inputs_of(const attrib::graph_dataset& data) {
-  std::vector<attrib::gcn_input> inputs;
-  for (const auto& lg : data.graphs) inputs.push_back(attrib::make_gcn_input(lg.structure));
-  return inputs;
-}
-
-std::vector<int> labels_of(const attrib::graph_dataset& data) {
-  std::vector<int> labels;
-  for (const auto& lg : data.graphs) labels.push_back(lg.label);
-  return labels;
-}
-
 // The dataset's own files are DIR/NAME_*.txt; an output written over one would destroy it.
 void refuse_overwriting_dataset(const arguments& a, std::initializer_list<const char*> outputs) {
   for (const char* option : outputs) {
@@ -116,66 +94,29 @@ int train(const arguments& a) {
   refuse_overwriting_dataset(a, {"out"});
   const attrib::graph_dataset data = attrib::read_tu_dataset(a.required("dataset"), a.required("name"));
   const std::string kind = a.required("model"), out = a.required("out");
-  const std::vector<attrib::gcn_input> inputs = inputs_of(data);
-  const std::vector<int> labels = labels_of(data);
-  const auto hidden = a.integer("hidden", 32, 1, 1'000'000);
-  const auto layers = a.integer("layers", 3, 1, 1000);
-  progress bar(a, "attrib graph train", "epochs", 0);
-  const attrib::gnn_training options{.epochs = a.integer("epochs", 100, 0, 1'000'000'000),
-                                     .batch_size = a.integer("batch-size", 32, 1, 1'000'000'000),
-                                     .learning_rate = a.number("learning-rate", 0.005),
-                                     .seed = a.seed(),
-                                     .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
+  const std::vector<attrib::gcn_input> inputs = inputs_of(data.graphs);
+  const std::vector<int> labels = labels_of(data.graphs);
   const attrib::index features = inputs.front().features.cols(), classes = class_count(labels, "--dataset " + a.text("name") + " graph labels");
-  const auto fit_and_save = [&](auto model) {
-    const double loss = model.train(inputs, labels, options);
-    double hits = 0;
-    for (std::size_t k = 0; k < inputs.size(); ++k) hits += model.predict(inputs[k]) == labels[k] ? 1.0 : 0.0;
-    messages(a) << "attrib graph train: " << kind << ", " << inputs.size() << " graphs, final loss " << loss
-              << ", training accuracy " << hits / static_cast<double>(inputs.size()) << "\n";
-    if (write_output(a, "out", [&](std::ostream& s) { model.save(s); }))
-      messages(a) << "attrib graph train: saved " << out << "\n";
-  };
-  if (kind == "gcn") {
-    const std::string r = a.text("readout", "mean");
-    if (r != "mean" && r != "sum" && r != "max") throw usage_error("--readout for gcn must be mean, sum or max, got '" + r + "'");
-    fit_and_save(attrib::gcn({.readout = r == "mean" ? attrib::gcn_readout::mean
-                                         : r == "sum" ? attrib::gcn_readout::sum
-                                                      : attrib::gcn_readout::max,
-                              .inputs = features,
-                              .hidden = hidden,
-                              .layers = layers,
-                              .classes = classes},
-                             options.seed));
-  } else if (kind == "gin") {
-    const std::string r = a.text("readout", "sum");
-    if (r != "mean" && r != "sum") throw usage_error("--readout for gin must be sum or mean, got '" + r + "'");
-    fit_and_save(attrib::gin({.readout = r == "sum" ? attrib::gin_readout::sum : attrib::gin_readout::mean,
-                              .inputs = features,
-                              .hidden = hidden,
-                              .layers = layers,
-                              .classes = classes},
-                             options.seed));
-  } else {
-    throw usage_error("--model must be gcn or gin, got '" + kind + "'");
-  }
+  any_graph_model model = new_graph_model(a, kind, features, classes);
+  progress bar(a, "attrib graph train", "epochs", 0);
+  const attrib::gnn_training options = graph_training(a, [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+  std::visit(
+      [&](auto& m) {
+        const double loss = m.train(inputs, labels, options);
+        double hits = 0;
+        for (std::size_t k = 0; k < inputs.size(); ++k) hits += m.predict(inputs[k]) == labels[k] ? 1.0 : 0.0;
+        messages(a) << "attrib graph train: " << kind << ", " << inputs.size() << " graphs, final loss " << loss
+                    << ", training accuracy " << hits / static_cast<double>(inputs.size()) << "\n";
+        if (write_output(a, "out", [&](std::ostream& s) { m.save(s); }))
+          messages(a) << "attrib graph train: saved " << out << "\n";
+      },
+      model);
   return 0;
-}
-
-any_graph_model load_model(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw attrib::format_error("cannot open model file " + path);
-  std::string magic;
-  file >> magic;
-  file.seekg(0);
-  if (magic == "attrib-gcn") return attrib::gcn::load(file);
-  if (magic == "attrib-gin") return attrib::gin::load(file);
-  throw attrib::format_error(path + " is not a graph model (expected 'attrib-gcn' or 'attrib-gin' first)");
 }
 
 template <class Model>
 int explain_with(const Model& model, const arguments& a, const attrib::graph_dataset& data) {
-  const std::vector<attrib::gcn_input> inputs = inputs_of(data);
+  const std::vector<attrib::gcn_input> inputs = inputs_of(data.graphs);
   const std::string graph_text = a.required("graph");
   const auto k = static_cast<std::uint64_t>(a.integer("graph", 0, 0, std::numeric_limits<std::int64_t>::max()));
   if (k >= data.graphs.size())
@@ -199,32 +140,7 @@ int explain_with(const Model& model, const arguments& a, const attrib::graph_dat
   const attrib::run_settings settings{
       .seed = a.seed(), .threads = a.threads(), .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
   const std::string method = a.required("method");
-  const std::size_t budget = a.has("samples") ? static_cast<std::size_t>(a.integer("samples", 0, 1, 1'000'000'000'000)) : 2 + 100 * static_cast<std::size_t>(2 * (n - 1));
-  constexpr attrib::index exact_limit = 16;
-  attrib::vector scores;
-  if (method == "hn") {
-    scores = attrib::hn_value{.tau = a.number("tau", 0.01)}.explain(game, neighbors, settings).values;
-  } else if (method == "myerson") {
-    if (n <= exact_limit) {
-      scores = attrib::myerson_value{}.explain(game, neighbors, settings).values;
-    } else {
-      const attrib::graph_restricted_game<const decltype(game)&> restricted(game, neighbors);
-      scores = attrib::permutation_shapley{.solver = {.budget = budget}}.explain(restricted, settings).values;
-    }
-  } else if (method == "shapley") {
-    scores = n <= exact_limit ? attrib::exact_shapley{}.explain(game, settings).values
-                              : attrib::permutation_shapley{.solver = {.budget = budget}}.explain(game, settings).values;
-  } else if (method == "occlusion") {
-    scores = attrib::occlusion{}.explain(game).values;
-  } else if (method == "grad-cam") {
-    scores = attrib::grad_cam{.layer = a.integer("layer", -1, -1, 1'000'000)}.explain(model, in, c).scores;
-  } else if (method == "gnnexplainer") {
-    scores = attrib::gnn_explainer{.epochs = a.integer("epochs", 1000, 0, 1'000'000'000)}
-                 .explain(model, in, c, settings.seed)
-                 .scores;
-  } else {
-    throw usage_error("unknown --method '" + method + "' (hn, myerson, shapley, occlusion, gnnexplainer or grad-cam)");
-  }
+  const attrib::vector scores = model_node_scores(method, a, model, in, c, game, neighbors, settings);
   attrib::matrix table(n, 3);
   for (attrib::index i = 0; i < n; ++i)
     table.row(i) << static_cast<double>(i), structure[static_cast<attrib::graph_node>(i)].label, scores(i);
@@ -266,7 +182,7 @@ int explain(const arguments& a) {
   a.required("graph");
   a.required("method");
   const attrib::graph_dataset data = attrib::read_tu_dataset(a.required("dataset"), a.required("name"));
-  const any_graph_model model = load_model(path);
+  const any_graph_model model = load_graph_model(path);
   return std::visit([&](const auto& m) { return explain_with(m, a, data); }, model);
 }
 

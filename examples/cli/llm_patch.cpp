@@ -12,11 +12,10 @@
 
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
-#include "attrib/transformer/hooks/patching.hpp"
-#include "attrib/transformer/training/backward.hpp"
 #include "commands.hpp"
 #include "files.hpp"
 #include "llm_model.hpp"
+#include "patching_methods.hpp"
 #include "progress.hpp"
 
 namespace cli {
@@ -57,12 +56,6 @@ Writes CSV: layer,position,token,piece, then one column per method (exact, attri
   --help                this text
 )";
 
-attrib::token_id most_likely(const attrib::float_matrix& logits) {
-  attrib::index best = 0;
-  logits.row(0).maxCoeff(&best);  // the first maximum: the lower id on ties, as greedy decoding
-  return static_cast<attrib::token_id>(best);
-}
-
 }  // namespace
 
 int llm_patch(const std::vector<std::string>& args) {
@@ -92,42 +85,34 @@ int llm_patch(const std::vector<std::string>& args) {
   const auto& config = m.model->config();
   const auto clean = prompt_tokens(a, m, "clean", "clean-tokens");
   const auto corrupted = prompt_tokens(a, m, "corrupted", "corrupted-tokens");
-  if (clean.size() != corrupted.size())
-    throw usage_error("the clean prompt has " + std::to_string(clean.size()) + " tokens and the corrupted one " +
-                      std::to_string(corrupted.size()) + "; patching pairs their positions, so they must match");
-  if (static_cast<attrib::index>(clean.size()) > config.context_length)
-    throw usage_error("the prompts have " + std::to_string(clean.size()) + " tokens, more than the model's context of " +
-                      std::to_string(config.context_length));
-  std::vector<attrib::index> layers;
+  patching_request request;
+  request.point = point;
   if (a.has("layers"))
     for (auto l : parse_row_list(a.text("layers"), config.n_layers, "the model", "layers", "layers"))
-      layers.push_back(static_cast<attrib::index>(l));
-  else
-    for (attrib::index l = 0; l < config.n_layers; ++l) layers.push_back(l);
-
-  // The unpatched runs choose the default target and contrast.
-  attrib::forward_options run;
-  run.last_position_only = true;
-  run.threads = a.threads();
-  const attrib::float_matrix clean_logits = m.model->forward(std::vector<std::vector<attrib::token_id>>{clean}, run)[0];
-  const attrib::float_matrix corrupted_logits =
-      m.model->forward(std::vector<std::vector<attrib::token_id>>{corrupted}, run)[0];
-  const attrib::token_id target = a.has("target") ? token_option(a, m, "target") : most_likely(clean_logits);
-  std::optional<attrib::token_id> contrast;
-  if (a.text("contrast") == "none") {
-  } else if (a.has("contrast")) {
-    contrast = token_option(a, m, "contrast");
-  } else if (most_likely(corrupted_logits) != target) {
-    contrast = most_likely(corrupted_logits);
-  }
-  if (contrast == target) throw usage_error("--contrast is the target token; F would be zero everywhere");
-  const auto metric = [&](const attrib::float_matrix& logits, attrib::index row, attrib::index target_column,
-                          attrib::index contrast_column) {
-    return static_cast<double>(logits(row, target_column)) -
-           (contrast ? static_cast<double>(logits(row, contrast_column)) : 0.0);
-  };
-  const double clean_value = metric(clean_logits, 0, target, contrast.value_or(0));
-  const double corrupted_value = metric(corrupted_logits, 0, target, contrast.value_or(0));
+      request.layers.push_back(static_cast<attrib::index>(l));
+  if (a.has("target")) request.target = token_option(a, m, "target");
+  if (a.text("contrast") == "none")
+    request.contrast.kind = contrast_choice::rule::none;
+  else if (a.has("contrast"))
+    request.contrast = {contrast_choice::rule::given, token_option(a, m, "contrast")};
+  request.exact = method != "attribution";
+  request.attribution = method != "exact";
+  request.threads = a.threads();
+  const std::size_t layer_count = a.has("layers") ? request.layers.size() : static_cast<std::size_t>(config.n_layers);
+  progress bar(a, "attrib llm patch", "cells", layer_count * clean.size());
+  request.progress = [&](std::size_t done, std::size_t) { bar.update(done); };
+  const patching_grid grid = [&] {
+    try {
+      return patch_layers_by_positions(*m.model, clean, corrupted, request);
+    } catch (const attrib::invalid_argument& e) {
+      // Mismatched or over-long prompts are the user's options, said as such.
+      throw usage_error(e.what());
+    }
+  }();
+  const auto& layers = grid.layers;
+  const auto target = grid.target;
+  const auto contrast = grid.contrast;
+  const double clean_value = grid.clean_value, corrupted_value = grid.corrupted_value;
   messages(a) << "attrib llm patch: F = logit('" << token_label(m, target) << "' " << target << ")"
               << (contrast ? " - logit('" + token_label(m, *contrast) + "' " + std::to_string(*contrast) + ")"
                            : std::string())
@@ -137,41 +122,13 @@ int llm_patch(const std::vector<std::string>& args) {
   const std::size_t positions = clean.size();
   std::vector<std::string> methods;
   std::vector<std::vector<double>> cells;  // per method: layers.size() x positions, row-major
-  if (method != "attribution") {
-    attrib::patching_sweep_options options;
-    options.point = point;
-    options.layers = layers;
-    options.logit_tokens = {target};
-    if (contrast) options.logit_tokens.push_back(*contrast);
-    options.threads = a.threads();
-    progress bar(a, "attrib llm patch", "cells", layers.size() * positions);
-    options.progress = [&](std::size_t done, std::size_t) { bar.update(done); };
-    const auto sweep = attrib::activation_patching_sweep(*m.model, clean, corrupted, options);
-    const double base = metric(sweep.corrupted_logits, 0, 0, 1);
+  if (request.exact) {
     methods.push_back("exact");
-    cells.emplace_back();
-    for (attrib::index r = 0; r < sweep.logits.rows(); ++r) cells.back().push_back(metric(sweep.logits, r, 0, 1) - base);
+    cells.push_back(grid.exact);
   }
-  if (method != "exact") {
-    attrib::backward_options options;
-    for (auto l : layers) options.points.push_back({point, l});
-    options.threads = a.threads();
-    // F on the corrupted run (sequence 0); the clean run (sequence 1) only lends its activations.
-    const attrib::logit_objective objective = [&](const std::vector<attrib::float_matrix>& logits,
-                                                  std::vector<attrib::float_matrix>& gradient) {
-      const attrib::index last = logits[0].rows() - 1;
-      gradient[0](last, target) += 1.0f;
-      if (contrast) gradient[0](last, *contrast) -= 1.0f;
-      return metric(logits[0], last, target, contrast.value_or(0));
-    };
-    const std::vector<std::vector<attrib::token_id>> runs = {corrupted, clean};
-    const auto g = attrib::transformer_backward(*m.model, runs, objective, options);
+  if (request.attribution) {
     methods.push_back("attribution");
-    cells.emplace_back();
-    for (const auto& p : options.points) {
-      const attrib::vector estimate = attrib::patching_estimate(g, p, 0, g.activation(p, 1));
-      for (attrib::index t = 0; t < estimate.size(); ++t) cells.back().push_back(estimate(t));
-    }
+    cells.push_back(grid.attribution);
   }
 
   std::vector<std::string> pieces;

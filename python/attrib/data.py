@@ -30,6 +30,29 @@ class DataAttribution:
         column = self.scores if self.scores.ndim == 1 else self.scores[:, 0 if test_row is None else test_row]
         return np.argsort(-column, kind="stable")[:k]
 
+    # Methods whose score is the change of the test loss per unit up-weighting: negative helps.
+    _LOSS_PER_UPWEIGHT = ("influence", "relatif", "fastif")
+
+    def lds(self, X_train, y_train, X_test, y_test, subsets=64, alpha=0.5, seed=0, threads=1):
+        """The linear datamodeling score (Park et al. 2023) of these scores.
+
+        The model is retrained (warm-started Newton) on `subsets` random alpha-fractions of the
+        training set, drawn from `seed`; for each test row, the Spearman correlation across subsets
+        between the summed helpfulness of the kept points and the retrained model's log-likelihood
+        of that row. Scores are oriented first so that positive means "helps the test row" (the
+        influence-style methods are negated). Returns a dict: mean, per_test, and the masks
+        (subsets x train) and outputs (subsets x test) the correlation was computed from.
+        Logistic and linear regression models only.
+        """
+        if self.scores.ndim != 2:
+            raise ValueError(f"{self.method} gives one value per training point for the whole test set; "
+                             "the linear datamodeling score needs a score per (training point, test row)")
+        helpful = -self.scores if self.method in self._LOSS_PER_UPWEIGHT else self.scores
+        return _attrib.linear_datamodeling_score(self.model, helpful, np.asarray(X_train, dtype=np.float64),
+                                                 np.asarray(y_train, dtype=np.float64),
+                                                 np.asarray(X_test, dtype=np.float64),
+                                                 np.asarray(y_test, dtype=np.float64), subsets, alpha, seed, threads)
+
     def __repr__(self):
         shape = "x".join(str(s) for s in self.scores.shape)
         return f"attrib.DataAttribution({self.method}, scores {shape})"

@@ -1,5 +1,6 @@
-"""The pictures users expect of an explanation, drawn with matplotlib: bar, waterfall, beeswarm, and
-a heatmap of pair interactions.
+"""The pictures users expect of an explanation, drawn with matplotlib: bar, waterfall, beeswarm, a
+heatmap of pair interactions, activation patching as a heatmap of layers x tokens, and graph
+explanations drawn on the graph (nodes coloured by value).
 
 Each function draws on `ax` (a new figure when None) and returns the Axes, so that callers can
 save, restyle or combine them. matplotlib is imported on first use only.
@@ -104,4 +105,99 @@ def heatmap(interactions, ax=None):
     ax.set_xticks(np.arange(n), interactions.feature_names, rotation=90)
     ax.set_yticks(np.arange(n), interactions.feature_names)
     ax.figure.colorbar(image, ax=ax, label=f"{interactions.method} (diagonal: {interactions.diagonal})")
+    return ax
+
+
+def patching(sweep, method="exact", ax=None):
+    """A PatchingSweep as layers x tokens, diverging colours centred on zero.
+
+    Each cell is F(patched) - F(corrupted); tokens where the prompts differ read "clean / corrupted".
+    """
+    values = getattr(sweep, method, None)
+    if values is None:
+        raise ValueError(f"this sweep has no {method} cells; run it with method='{method}' or 'both'")
+    labels = sweep.token_labels
+    ax = _axes(ax, 0.35 * len(sweep.layers) + 2)
+    ax.figure.set_figwidth(max(6.0, 0.45 * len(labels) + 2))
+    limit = float(np.abs(values).max()) or 1.0
+    image = ax.imshow(values, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=90)
+    ax.set_yticks(np.arange(len(sweep.layers)), [f"{sweep.point}.{layer}" for layer in sweep.layers])
+    title = "activation patching (exact)" if method == "exact" else "attribution patching (first-order estimate)"
+    ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, label="F(patched) - F(corrupted)")
+    return ax
+
+
+def _layout(n, edges, seed, iterations=200):
+    """A deterministic force-directed layout (Fruchterman-Reingold) from a seeded start, in numpy,
+    scaled into [-1, 1]^2: the same picture for the same graph and seed, without networkx."""
+    if n == 1:
+        return np.zeros((1, 2))
+    pos = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(n, 2))
+    k = 1.0 / np.sqrt(n)
+    step = 0.1
+    for _ in range(iterations):
+        delta = pos[:, None, :] - pos[None, :, :]
+        distance = np.maximum(np.linalg.norm(delta, axis=-1), 1e-3)
+        displacement = (delta * (k * k / distance ** 2)[..., None]).sum(axis=1)  # repulsion k^2 / d
+        if len(edges):
+            d = pos[edges[:, 0]] - pos[edges[:, 1]]
+            pull = d * (np.linalg.norm(d, axis=1) / k)[:, None]  # attraction d^2 / k along the edge
+            np.add.at(displacement, edges[:, 0], -pull)
+            np.add.at(displacement, edges[:, 1], pull)
+        length = np.maximum(np.linalg.norm(displacement, axis=1), 1e-12)
+        pos += displacement / length[:, None] * np.minimum(length, step)[:, None]
+        step = max(step * 0.98, 1e-3)  # cooling
+    pos -= pos.mean(axis=0)
+    return pos / max(float(np.abs(pos).max()), 1e-12)
+
+
+def graph(explanation, values=None, pos=None, node_names=None, ring=None, seed=0, ax=None):
+    """A graph explanation drawn on the graph: nodes coloured by value (diverging, centred on 0),
+    the explanation's selected nodes (the top positive ones its H-fidelity keeps) ringed.
+
+    explanation: an attrib.GraphExplanation, or an attrib.Graph with `values` (one per node).
+    pos: node positions, an (n, 2) array or a dict node -> (x, y); default: graph.positions when
+    the graph has them (attrib.graphs.from_networkx keeps a "pos" attribute), else a seeded
+    force-directed layout. node_names: one label per node (default: the node labels). ring: the
+    nodes to ring (default: the explanation's selected nodes).
+    """
+    from matplotlib.collections import LineCollection
+
+    g = getattr(explanation, "graph", explanation)
+    shown = np.asarray(explanation.values if values is None else values, dtype=np.float64)
+    n = g.node_count
+    if shown.shape != (n,):
+        raise ValueError(f"values has shape {shown.shape}; expected one value per node ({n},)")
+    edges = g.edges
+    if pos is None:
+        pos = getattr(g, "positions", None)
+    if pos is None:
+        xy = _layout(n, edges, seed)
+    elif isinstance(pos, dict):
+        xy = np.array([pos[i] for i in range(n)], dtype=np.float64)
+    else:
+        xy = np.asarray(pos, dtype=np.float64)
+    if xy.shape != (n, 2):
+        raise ValueError(f"pos has shape {xy.shape}; expected (n, 2) = ({n}, 2)")
+    if ring is None:
+        ring = getattr(explanation, "selected", [])
+    ring = np.asarray(ring, dtype=np.int64)
+    ax = _axes(ax, 6)
+    ax.add_collection(LineCollection(xy[edges] if len(edges) else np.zeros((0, 2, 2)), colors="#999999",
+                                     linewidths=1.5, zorder=1))
+    limit = float(np.abs(shown).max()) or 1.0
+    nodes = ax.scatter(xy[:, 0], xy[:, 1], c=shown, cmap="coolwarm", vmin=-limit, vmax=limit, s=320,
+                       edgecolors="black", linewidths=0.8, zorder=2)
+    if len(ring):
+        ax.scatter(xy[ring, 0], xy[ring, 1], s=620, facecolors="none", edgecolors="#2ca02c", linewidths=2.5, zorder=3)
+    names = node_names if node_names is not None else [str(label) for label in g.node_labels]
+    for i in range(n):
+        ax.annotate(str(names[i]), xy[i], ha="center", va="center", fontsize=8, zorder=4)
+    ax.figure.colorbar(nodes, ax=ax, label=getattr(explanation, "method", "value"))
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.margins(0.1)
+    ax.set_axis_off()
     return ax

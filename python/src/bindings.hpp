@@ -34,5 +34,7 @@ void bind_features(py::module_& m);
 void bind_interactions(py::module_& m);
 void bind_guided_l2x(py::module_& m);
 void bind_data(py::module_& m);
+void bind_graphs(py::module_& m);
+void bind_transformer(py::module_& m);
 
 }  // namespace attrib_python

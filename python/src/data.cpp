@@ -1,7 +1,9 @@
 // attrib._attrib.data_attribution: every training point scored for every test row, with the
 // methods and options of `attrib data`, on a model fitted here or an attrib.Model already fitted
 // to the training data.
+#include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +14,7 @@
 #include "fit_model.hpp"
 #include "labels.hpp"
 #include "attrib/io/model_file.hpp"
+#include "attrib/methods/data/evaluation.hpp"
 
 namespace attrib_python {
 
@@ -92,6 +95,64 @@ void bind_data(py::module_& m) {
       },
       py::arg("X_train"), py::arg("y_train"), py::arg("X_test"), py::arg("y_test"), py::arg("method"),
       py::arg("model"), py::arg("model_type"), py::arg("seed"), py::arg("threads"), py::arg("options"));
+
+  // The linear datamodeling score (Park et al. 2023) of scores oriented so that positive means
+  // "helps the test point": the model retrained (warm-started Newton) on random alpha-fractions
+  // of the training set, each test point's log-likelihood recorded, and for each test point the
+  // Spearman correlation across subsets between the summed scores of the kept points and it.
+  m.def(
+      "linear_datamodeling_score",
+      [](const attrib::any_model& model, const py::handle& helpfulness, const py::handle& x_train,
+         const py::handle& y_train, const py::handle& x_test, const py::handle& y_test, Eigen::Index subsets,
+         double alpha, std::uint64_t seed, std::size_t threads) {
+        const attrib::matrix x = matrix_from(x_train, "X_train"), tx = matrix_from(x_test, "X_test");
+        const attrib::vector y = vector_from(y_train, "y_train"), ty = vector_from(y_test, "y_test");
+        const attrib::matrix scores = matrix_from(helpfulness, "scores", false);
+        if (y.size() != x.rows() || ty.size() != tx.rows() || tx.cols() != x.cols() || x.cols() != model.input_dim())
+          throw attrib::invalid_argument("X_train, y_train, X_test, y_test and the model do not fit together: " +
+                                         std::to_string(x.rows()) + "x" + std::to_string(x.cols()) + ", " +
+                                         std::to_string(y.size()) + ", " + std::to_string(tx.rows()) + "x" +
+                                         std::to_string(tx.cols()) + ", " + std::to_string(ty.size()) +
+                                         ", a model of " + std::to_string(model.input_dim()) + " inputs");
+        if (scores.rows() != x.rows() || scores.cols() != tx.rows())
+          throw attrib::invalid_argument("scores are " + std::to_string(scores.rows()) + "x" +
+                                         std::to_string(scores.cols()) + "; expected training points x test points, " +
+                                         std::to_string(x.rows()) + "x" + std::to_string(tx.rows()));
+        if (subsets < 3) throw attrib::invalid_argument("subsets must be at least 3 for a rank correlation");
+        if (!(alpha > 0.0 && alpha < 1.0) || std::floor(alpha * static_cast<double>(x.rows())) < 1)
+          throw attrib::invalid_argument("alpha must lie in (0, 1) and keep at least one training point");
+        return std::visit(
+            [&](const auto& fitted) -> py::dict {
+              using M = std::decay_t<decltype(fitted)>;
+              if constexpr (!std::is_same_v<M, attrib::logistic_regression> &&
+                            !std::is_same_v<M, attrib::linear_regression>) {
+                throw attrib::invalid_argument(
+                    "the linear datamodeling score retrains the model by Newton's method on each subset: it needs a "
+                    "logistic_regression or linear_regression model");
+              } else {
+                attrib::matrix masks, outputs;
+                attrib::lds_result lds;
+                {
+                  py::gil_scoped_release release;
+                  masks = attrib::random_subset_masks(x.rows(), subsets, alpha, seed);
+                  const auto log_likelihood = [](const M& retrained, const attrib::matrix& qx, const attrib::vector& qy) {
+                    return attrib::vector(-attrib::example_losses(retrained, qx, qy));
+                  };
+                  outputs = attrib::subset_outputs(fitted, x, y, masks, tx, ty, log_likelihood, threads);
+                  lds = attrib::linear_datamodeling_score(scores, masks, outputs);
+                }
+                py::dict out;
+                out["mean"] = lds.mean;
+                out["per_test"] = std::move(lds.per_test);
+                out["masks"] = std::move(masks);
+                out["outputs"] = std::move(outputs);
+                return out;
+              }
+            },
+            model.underlying());
+      },
+      py::arg("model"), py::arg("scores"), py::arg("X_train"), py::arg("y_train"), py::arg("X_test"), py::arg("y_test"),
+      py::arg("subsets"), py::arg("alpha"), py::arg("seed"), py::arg("threads"));
 }
 
 }  // namespace attrib_python

@@ -118,4 +118,6 @@ PYBIND11_MODULE(_attrib, m) {
   attrib_python::bind_interactions(m);
   attrib_python::bind_guided_l2x(m);
   attrib_python::bind_data(m);
+  attrib_python::bind_graphs(m);
+  attrib_python::bind_transformer(m);
 }

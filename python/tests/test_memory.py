@@ -30,3 +30,26 @@ def test_ten_thousand_calls_do_not_grow_memory():
     calls(10000)
     growth = resident_kib() - before
     assert growth < 2048, f"resident set grew by {growth} KiB over 10,000 calls"
+
+
+def test_ten_thousand_hooked_runs_do_not_grow_memory():
+    model = attrib.Transformer.random(n_layers=2, dim=16, n_heads=2, vocab_size=32, seed=0)
+    _, cache = model.run_with_cache([1, 2, 3], names=["resid_pre.1"])
+
+    def scale(values, tokens):
+        values *= 0.5
+
+    def calls(count):
+        for k in range(count):
+            hooks = attrib.Hooks().call("mlp_out.0", scale).replace("resid_pre.1", cache["resid_pre.1"], positions=[1])
+            model.run_with_cache([1, 2, 3], names=["resid_post.1"], hooks=hooks)
+            try:
+                model.forward([1, 2, 99], hooks=hooks)
+            except ValueError:
+                pass
+
+    calls(1000)
+    before = resident_kib()
+    calls(10000)
+    growth = resident_kib() - before
+    assert growth < 2048, f"resident set grew by {growth} KiB over 10,000 hooked runs"
