@@ -13,24 +13,21 @@
 # header. Each step writes a depfile, so a header is checked again when it or anything it includes
 # changes.
 #
-# attrib_header_check(<headers> [EXTRA_INCLUDE_TARGETS <target>...]) needs the list of headers and
-# the imported targets whose include directories they use.
+# attrib_header_check(HEADERS <header>... INCLUDE_TARGETS <target>... [MPI_HEADERS <header>...
+# MPI_INCLUDE_TARGETS <target>...]) needs the list of headers and the imported targets whose include
+# directories they use; the MPI layer's headers are checked with MPI's include directories too
+# (only theirs, so that finding MPI does not invalidate every other header's check).
 
 find_program(ATTRIB_HEADER_CHECK_CXX NAMES clang++ clang++-14 DOC "Compiler that parses each public header alone")
 if(NOT ATTRIB_HEADER_CHECK_CXX)
   set(ATTRIB_HEADER_CHECK_CXX "${CMAKE_CXX_COMPILER}")
 endif()
 
-function(attrib_header_check)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "" "HEADERS;INCLUDE_TARGETS")
-  set(flags -std=c++20 -fsyntax-only "-I${PROJECT_SOURCE_DIR}/include")
-  if(ATTRIB_WERROR)
-    list(APPEND flags -Wall -Wextra -Wpedantic -Werror)
-  endif()
-  # The dependencies' include directories, but not the compiler's own (/usr/include): naming
-  # those with -isystem breaks the standard library's #include_next.
+# -isystem flags for the include directories of `targets`, but not the compiler's own (/usr/include):
+# naming those with -isystem breaks the standard library's #include_next.
+function(attrib_system_include_flags out)
   set(system_dirs "")
-  foreach(target IN LISTS arg_INCLUDE_TARGETS)
+  foreach(target IN LISTS ARGN)
     get_target_property(dirs ${target} INTERFACE_INCLUDE_DIRECTORIES)
     foreach(dir IN LISTS dirs)
       if(dir AND NOT dir IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
@@ -39,17 +36,34 @@ function(attrib_header_check)
     endforeach()
   endforeach()
   list(REMOVE_DUPLICATES system_dirs)
+  set(flags "")
   foreach(dir IN LISTS system_dirs)
     list(APPEND flags -isystem "${dir}")
   endforeach()
+  set(${out} "${flags}" PARENT_SCOPE)
+endfunction()
+
+function(attrib_header_check)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "" "HEADERS;INCLUDE_TARGETS;MPI_HEADERS;MPI_INCLUDE_TARGETS")
+  set(flags -std=c++20 -fsyntax-only "-I${PROJECT_SOURCE_DIR}/include")
+  if(ATTRIB_WERROR)
+    list(APPEND flags -Wall -Wextra -Wpedantic -Werror)
+  endif()
+  attrib_system_include_flags(dependency_flags ${arg_INCLUDE_TARGETS})
+  list(APPEND flags ${dependency_flags})
+  attrib_system_include_flags(mpi_flags ${arg_MPI_INCLUDE_TARGETS})
 
   set(stamps "")
-  foreach(header IN LISTS arg_HEADERS)
+  foreach(header IN LISTS arg_HEADERS arg_MPI_HEADERS)
+    set(header_flags ${flags})
+    if(header IN_LIST arg_MPI_HEADERS)
+      list(APPEND header_flags ${mpi_flags})
+    endif()
     file(RELATIVE_PATH name "${PROJECT_SOURCE_DIR}/include" "${header}")
     set(stamp "${PROJECT_BINARY_DIR}/header_check/${name}.ok")
     add_custom_command(
       OUTPUT "${stamp}"
-      COMMAND "${ATTRIB_HEADER_CHECK_CXX}" ${flags} -x c++ /dev/null -include "${header}"
+      COMMAND "${ATTRIB_HEADER_CHECK_CXX}" ${header_flags} -x c++ /dev/null -include "${header}"
               -MD -MF "${stamp}.d" -MT "${stamp}"
       COMMAND "${CMAKE_COMMAND}" -E touch "${stamp}"
       DEPENDS "${header}"

@@ -1,29 +1,41 @@
-// A circuit planted by training, and whether the component methods find it (issue #13, item 3).
+// A circuit planted by training, and whether the component methods recover it exactly
+// (issue #13, item 3).
 //
-// A two-layer attention-only GPT-2 is trained here on induction: random tokens whose second half
-// repeats the first, the segment 3 to 8 tokens long (so that no fixed offset finds the earlier
-// copy), with the loss on the repeat. Induction is done by a previous-token head in layer 0
-// feeding an induction head in layer 1 (Olsson et al. 2022). Between blocks, the edges that
-// mechanism needs whatever the weights are: embed -> attention 0 (the previous token),
-// attention 0 -> attention 1 (K-composition: where the earlier copy of the current token sits)
-// and attention 1 -> logits (the copied token). The token to copy (V) may reach the induction
-// head from the embedding or through a layer-0 head that also reads the current token, so
-// embed -> attention 1 is not counted as planted. The MLPs start at zero and, with zero gradients
-// there, never write: every edge into or out of them is a dummy.
+// A two-layer attention-only GPT-2 (two heads a layer) is trained here on induction: random
+// tokens whose second half repeats the first, the segment 3 to 8 tokens long after a random
+// lead-in (so that neither a position nor a fixed offset finds the earlier copy), with the loss on
+// the repeat. Layer 0 is held, at every step of training, to one previous-token head (head 0.0)
+// and a head that writes nothing (head 0.1), and the stream is split into three subspaces: the
+// tokens, the positions (fixed one-hot codes) and the previous token (what head 0.0 writes). The
+// unembedding is tied to the token embedding, which lives in the token subspace only, so it cannot
+// read what layer 0 writes: the shortcut an earlier, unconstrained version of this experiment
+// learned (the unembedding reading a layer-0 head directly) is ruled out by construction, and the
+// only way to predict the repeat is induction - layer 1 matching the current token (from the
+// embedding) against the previous-token subspace (K-composition with head 0.0) and copying the
+// matched position's token (from the embedding). Which layer-1 heads do that is measured from
+// their attention patterns (the induction score of Olsson et al. 2022: above 0.5), not from any
+// attribution method; with seed 1 both do, so the circuit has two induction heads.
+//
+// The graph is drawn over heads (circuit_granularity::heads), and the planted edges are
+//   embed -> head 0.0 (the token it moves), and for each induction head: embed -> it (its query
+//   and the token it copies), head 0.0 -> it (its key), it -> logits.
+// The MLPs are held at zero: every edge into or out of them is a dummy.
 //
 // The methods run on pairs of prompts - distinct tokens and the start of their repeat, and the same
 // tokens shuffled before the same start - with patch ablation from the shuffled prompt, under two
 // metrics: the logit difference between the clean and the corrupted answer, and the KL divergence
-// to the clean run (ACDC's). The shuffle keeps which tokens were seen and where: only the order
-// that induction reads changes.
+// to the clean run (ACDC's).
 //   ACDC                    keeps the edges whose removal moves the metric by more than 0.05;
 //   edge attribution patching, path patching (each edge alone)
 //                           score every edge; the circuit is the edges scoring at least 10% of the
 //                           largest;
-//   mask learning           over the blocks (attention and MLP of each layer): the blocks kept.
-// Each is compared with the planted edges (blocks for mask learning) by precision and recall,
-// averaged over prompts, with its run time; a second table counts how often each edge is chosen
-// and how much cutting it alone moves the metric.
+//   mask learning           over the heads and MLP blocks of the component game: the nodes kept.
+// Each runs twice: on every prompt pair alone (precision and recall averaged over the pairs), and
+// once on the dataset - the mean_game of the pairs' games, whose value is the metric averaged over
+// them, as ACDC and EAP define it - giving one circuit. Both are compared with the planted edges
+// (nodes for mask learning) by precision and recall, with their run times; a second table counts
+// how often each edge is chosen per prompt, how much cutting it alone moves the metric, what the
+// metric is then, and the score each method gave it on the dataset.
 //
 //   planted_circuit [seed] [threads]
 #include <algorithm>
@@ -36,7 +48,7 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <sstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +57,7 @@
 #include "attrib/core/random.hpp"
 #include "attrib/games/component_game.hpp"
 #include "attrib/games/edge_game.hpp"
+#include "attrib/games/mean_game.hpp"
 #include "attrib/methods/component/acdc.hpp"
 #include "attrib/methods/component/edge_attribution_patching.hpp"
 #include "attrib/methods/component/mask_learning.hpp"
@@ -60,21 +73,28 @@ using attrib::circuit_node_kind;
 using Index = attrib::index;
 using attrib::token_id;
 using attrib_examples::fixed;
+using attrib_examples::seconds_since;
 
 constexpr token_id bos = 0;       // position 0; the random tokens are 1 .. vocab - 1
 constexpr Index vocab = 24;
-constexpr Index segment = 8;     // the longest segment repeated
-constexpr Index filler = 7;      // the most random tokens before it
+constexpr Index segment = 8;      // the longest segment repeated
+constexpr Index filler = 7;       // the most random tokens before it
+constexpr Index context = filler + 2 * segment + 1;
+// The stream's subspaces: tokens [0, vocab), positions [vocab, vocab + context), the previous
+// token [vocab + context, 2 vocab + context).
+constexpr Index position_base = vocab, previous_base = vocab + context, width = 2 * vocab + context;
+// The position codes' length and the previous-token head's query gain: with them the head's score
+// for the previous position exceeds every other by about 10 / sqrt(head_dim) * 9 / (LayerNorm's
+// variance), which keeps its weight there above 0.999 (the example prints it).
+constexpr float position_scale = 3.0f, query_gain = 10.0f;
 
 // Shuffles s[1 ..] (Fisher-Yates), keeping BOS first.
 void shuffle_tail(std::vector<token_id>& s, attrib::rng& gen) {
   for (std::size_t t = s.size() - 1; t > 1; --t) std::swap(s[t], s[1 + gen.below(t)]);
 }
 
-// [BOS, r_1 .. r_k, r_1 .. r_k] with k from 3 to 8: the repeat's predictions after its first
-// token carry the loss. The length varies so that no fixed offset finds the earlier copy: only
-// content (which token came before) does.
-
+// [BOS, f random tokens, r_1 .. r_k, r_1 .. r_k] with k from 3 to 8 and f from 0 to 7: the repeat's
+// predictions after its first token carry the loss.
 attrib::language_model_batch induction_data(std::size_t count, attrib::rng& gen) {
   attrib::language_model_batch data;
   for (std::size_t i = 0; i < count; ++i) {
@@ -89,6 +109,39 @@ attrib::language_model_batch induction_data(std::size_t count, attrib::rng& gen)
     data.weights.push_back(std::move(w));
   }
   return data;
+}
+
+attrib::float_matrix& tensor(attrib::transformer_parameters& p, const std::string& name) {
+  const Index k = p.find(name);
+  if (k < 0) throw attrib::invalid_argument("planted_circuit: no tensor " + name);
+  return p.tensors[static_cast<std::size_t>(k)];
+}
+
+// The training-time intervention, applied before training and after every step: the position
+// codes, the token embedding kept to the token subspace, layer 0 set to a previous-token head 0.0
+// (query: the position after the key's; value: the token subspace; output: the previous-token
+// subspace) and a head 0.1 that writes nothing, the MLPs at zero.
+void hold_layer0(attrib::transformer_parameters& p) {
+  auto& positions = tensor(p, "position_embedding");
+  positions.setZero();
+  for (Index t = 0; t < context; ++t) positions(t, position_base + t) = position_scale;
+  tensor(p, "token_embedding").rightCols(width - vocab).setZero();
+  tensor(p, "layers.0.attn_norm").setOnes();
+  for (const char* name : {"attn_norm_bias", "wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo"})
+    tensor(p, std::string("layers.0.") + name).setZero();
+  auto& wq = tensor(p, "layers.0.wq");
+  auto& wk = tensor(p, "layers.0.wk");
+  auto& wv = tensor(p, "layers.0.wv");
+  auto& wo = tensor(p, "layers.0.wo");
+  for (Index t = 0; t + 1 < context; ++t) wq(t, position_base + t + 1) = query_gain;  // rows: head 0's dimensions
+  for (Index t = 0; t < context; ++t) wk(t, position_base + t) = 1.0f;
+  for (Index v = 0; v < vocab; ++v) {
+    wv(v, v) = 1.0f;
+    wo(previous_base + v, v) = 1.0f;
+  }
+  for (std::size_t k = 0; k < p.names.size(); ++k)
+    for (const char* part : {"w_up", "w_gate", "w_down", "b_up", "b_down"})
+      if (p.names[k].find(part) != std::string::npos) p.tensors[k].setZero();
 }
 
 // The share of the repeat's next tokens the model predicts by greedy argmax.
@@ -106,6 +159,59 @@ double induction_accuracy(const attrib::transformer_model& model, const attrib::
   return static_cast<double>(right) / static_cast<double>(all);
 }
 
+// Head (layer, head)'s attention pattern on `tokens` (query x key), recomputed from the weights
+// and the stream the layer reads: GPT-2's LayerNorm, the head's query and key, causal softmax.
+Eigen::MatrixXd attention_pattern(attrib::transformer_parameters& p, const attrib::transformer_model& model,
+                                  const std::vector<token_id>& tokens, Index layer, Index head) {
+  const auto& c = p.config;
+  attrib::activation_cache cache;
+  attrib::hook_set hooks;
+  hooks.cache(attrib::hook_point::attn_in(layer), cache);
+  const std::vector<std::vector<token_id>> one{tokens};
+  model.forward(std::span<const std::vector<token_id>>(one), {.hooks = &hooks});
+  const Index n = static_cast<Index>(tokens.size()), hd = c.head_dim();
+  const Eigen::MatrixXd x = cache.at(attrib::hook_point::attn_in(layer), 0).topRows(n).cast<double>();
+  const std::string l = "layers." + std::to_string(layer) + ".";
+  const Eigen::RowVectorXd gain = tensor(p, l + "attn_norm").row(0).cast<double>(), bias = tensor(p, l + "attn_norm_bias").row(0).cast<double>();
+  Eigen::MatrixXd xn(n, c.dim);
+  for (Index t = 0; t < n; ++t) {
+    const Eigen::RowVectorXd centred = x.row(t).array() - x.row(t).mean();
+    xn.row(t) = gain.array() * centred.array() / std::sqrt(centred.squaredNorm() / static_cast<double>(c.dim) + c.norm_eps) + bias.array();
+  }
+  auto project = [&](const char* w, const char* b) {
+    const Eigen::MatrixXd weight = tensor(p, l + w).middleRows(head * hd, hd).cast<double>();
+    const Eigen::RowVectorXd offset = tensor(p, l + b).row(0).segment(head * hd, hd).cast<double>();
+    return Eigen::MatrixXd((xn * weight.transpose()).rowwise() + offset);
+  };
+  const Eigen::MatrixXd scores = project("wq", "bq") * project("wk", "bk").transpose() / std::sqrt(static_cast<double>(hd));
+  Eigen::MatrixXd pattern = Eigen::MatrixXd::Zero(n, n);
+  for (Index q = 0; q < n; ++q) {
+    const Eigen::RowVectorXd e = (scores.row(q).head(q + 1).array() - scores.row(q).head(q + 1).maxCoeff()).exp();
+    pattern.row(q).head(q + 1) = e / e.sum();
+  }
+  return pattern;
+}
+
+// Over the repeats of `data`: the mean attention of (layer, head) to the previous position, and to
+// the position after the earlier copy of the current token (the induction score).
+std::pair<double, double> attention_scores(attrib::transformer_parameters& p, const attrib::transformer_model& model,
+                                           const attrib::language_model_batch& data, Index layer, Index head) {
+  double previous = 0.0, induction = 0.0;
+  std::size_t count = 0;
+  for (std::size_t b = 0; b < data.sequences.size(); ++b) {
+    const auto& w = data.weights[b];
+    const auto first = static_cast<Index>(std::find(w.begin(), w.end(), 1.0f) - w.begin());  // f + k + 1
+    const auto k = static_cast<Index>(std::count(w.begin(), w.end(), 1.0f)) + 1;
+    const auto pattern = attention_pattern(p, model, data.sequences[b], layer, head);
+    for (Index t = first; t < first + k - 1; ++t) {
+      previous += pattern(t, t - 1);
+      induction += pattern(t, t - k + 1);
+      ++count;
+    }
+  }
+  return {previous / static_cast<double>(count), induction / static_cast<double>(count)};
+}
+
 struct score {
   double precision = 0.0, recall = 0.0, seconds = 0.0;
   std::size_t prompts = 0;
@@ -119,70 +225,12 @@ struct score {
   }
 };
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // The edges scoring at least `share` of the largest |score|.
 std::set<circuit_edge> top_edges(const std::vector<circuit_edge>& edges, const attrib::vector& values, double share) {
   const double largest = values.cwiseAbs().maxCoeff();
   std::set<circuit_edge> out;
   for (std::size_t j = 0; j < edges.size(); ++j)
     if (std::abs(values(static_cast<Index>(j))) >= share * largest && largest > 0.0) out.insert(edges[j]);
-  return out;
-}
-
-// Where attention 0 -> logits acts, at the last position of one prompt pair, as the drop in the
-// logit difference: the edge's path patch as the logits read it (the clean final stream r with
-// attention 0's output a swapped for the corrupted run's a'), recomputed here from the weights;
-// the same swap with the final LayerNorm's centring and scale frozen at r's (what is left is
-// the unembedding reading a' - a directly); and that frozen effect split over layer 0's heads.
-struct direct_edge_effect {
-  double through_norm = 0.0, frozen_norm = 0.0;
-  std::vector<double> per_head;  // frozen, head by head; they sum to frozen_norm
-  double heads_residual = 0.0;   // |sum of the heads' outputs - a' + a|, a check of the split
-};
-
-direct_edge_effect attention0_direct_effect(const attrib::transformer_parameters& parameters, const attrib::transformer_model& model,
-                                            const std::vector<token_id>& clean, const std::vector<token_id>& corrupted, token_id answer,
-                                            token_id contrast) {
-  const auto& c = parameters.config;
-  auto tensor = [&](const std::string& name) -> Eigen::MatrixXd {
-    for (std::size_t k = 0; k < parameters.names.size(); ++k)
-      if (parameters.names[k] == name) return parameters.tensors[k].cast<double>();
-    throw attrib::invalid_argument("planted_circuit: no tensor " + name);
-  };
-  const Eigen::MatrixXd wo = tensor("layers.0.wo"), unembed = tensor(parameters.tied_output ? "token_embedding" : "output");
-  const Eigen::VectorXd gain = tensor("final_norm").row(0).transpose();
-  attrib::activation_cache cache;
-  attrib::hook_set hooks;
-  hooks.cache(attrib::hook_point::attn_out(0), cache).cache(attrib::hook_point::attn_z(0), cache).cache(attrib::hook_point::resid_post(1), cache);
-  const std::vector<std::vector<token_id>> both = {clean, corrupted};
-  model.forward(std::span<const std::vector<token_id>>(both), {.hooks = &hooks});
-  const Index last = static_cast<Index>(clean.size()) - 1;
-  auto at = [&](attrib::hook_point p, Index row) -> Eigen::VectorXd { return cache.at(p, row, last).cast<double>(); };
-  const Eigen::VectorXd r = at(attrib::hook_point::resid_post(1), 0);
-  const Eigen::VectorXd delta = at(attrib::hook_point::attn_out(0), 1) - at(attrib::hook_point::attn_out(0), 0);
-  const Eigen::VectorXd read = unembed.row(answer).transpose() - unembed.row(contrast).transpose();
-  auto norm = [&](const Eigen::VectorXd& x) {
-    const Eigen::VectorXd centred = x.array() - x.mean();
-    return Eigen::VectorXd(gain.array() * centred.array() / std::sqrt(centred.squaredNorm() / static_cast<double>(x.size()) + c.norm_eps));
-  };
-  const double scale = 1.0 / std::sqrt((r.array() - r.mean()).square().mean() + c.norm_eps);
-  auto frozen = [&](const Eigen::VectorXd& d) { return read.dot(Eigen::VectorXd(gain.array() * (d.array() - d.mean()) * scale)); };
-  direct_edge_effect out;
-  // As path_patching reports it: the clean value minus the patched one (the norm's bias cancels).
-  out.through_norm = read.dot(norm(r)) - read.dot(norm(r + delta));
-  out.frozen_norm = -frozen(delta);
-  const Index head_dim = c.dim / c.n_heads;
-  Eigen::VectorXd sum = Eigen::VectorXd::Zero(c.dim);
-  const Eigen::VectorXd dz = at(attrib::hook_point::attn_z(0), 1) - at(attrib::hook_point::attn_z(0), 0);
-  for (Index h = 0; h < c.n_heads; ++h) {
-    const Eigen::VectorXd part = wo.middleCols(h * head_dim, head_dim) * dz.segment(h * head_dim, head_dim);
-    sum += part;
-    out.per_head.push_back(-frozen(part));
-  }
-  out.heads_residual = (sum - delta).norm();
   return out;
 }
 
@@ -193,49 +241,63 @@ int main(int argc, char** argv) {
     const std::uint64_t seed = argc > 1 ? std::stoull(argv[1]) : 1;
     const std::size_t threads = argc > 2 ? std::stoull(argv[2]) : 2;
     const attrib::transformer_config config{.architecture = attrib::transformer_architecture::gpt2,
-                                            .dim = 32,
+                                            .dim = width,
                                             .hidden_dim = 8,
                                             .n_layers = 2,
                                             .n_heads = 2,
                                             .n_kv_heads = 2,
                                             .vocab_size = vocab,
-                                            .context_length = filler + 2 * segment + 1};
+                                            .context_length = context};
     auto parameters = attrib::transformer_parameters::initialize(config, seed);
-    // Attention-only: the MLPs' weights and biases start at zero, where every gradient of theirs
-    // is zero (gelu(0) = 0 and W_down = 0 cut both ways), so they stay zero.
-    for (std::size_t k = 0; k < parameters.names.size(); ++k)
-      for (const char* part : {"w_up", "w_gate", "w_down", "b_up", "b_down"})
-        if (parameters.names[k].find(part) != std::string::npos) parameters.tensors[k].setZero();
+    hold_layer0(parameters);
     attrib::rng gen(seed);
     const auto train = induction_data(4000, gen);
     const auto eval = induction_data(200, gen);
     const auto start = std::chrono::steady_clock::now();
-    const auto trained = attrib::train_language_model(parameters, train, eval,
-                                                      {.steps = 8000,
+    const auto trained = attrib::train_language_model(parameters, train, {},
+                                                      {.steps = 4000,
                                                        .batch_size = 32,
                                                        .learning_rate = 3e-3,
                                                        .final_learning_rate = 3e-4,
                                                        .warmup_steps = 100,
                                                        .seed = seed,
-                                                       .threads = threads});
+                                                       .threads = threads},
+                                                      [&](const attrib::training_step&) { hold_layer0(parameters); });
     const auto model = parameters.model();
     const double accuracy = induction_accuracy(model, eval);
     std::cout << "# A planted induction circuit\n\n"
-              << "Two-layer attention-only GPT-2 (width 32, two heads a layer) trained " << trained.history.size() << " steps on induction in " << fixed(seconds_since(start), 1)
-              << " s: held-out loss " << fixed(*trained.final_eval_loss, 3) << ", the repeat's next tokens predicted "
-              << fixed(100.0 * accuracy, 1) << "% right (chance " << fixed(100.0 / (vocab - 1), 1) << "%).\n\n";
+              << "Two-layer attention-only GPT-2 (width " << width << ", two heads a layer, layer 0 held to a previous-token head 0.0 "
+              << "and a silent head 0.1) trained " << trained.history.size() << " steps on induction in " << fixed(seconds_since(start), 1)
+              << " s: the repeat's next tokens predicted " << fixed(100.0 * accuracy, 1) << "% right (chance "
+              << fixed(100.0 / (vocab - 1), 1) << "%).\n\n"
+              << "Attention on the repeat (held-out sequences): | head | to the previous position | to the token after the earlier copy |\n"
+              << "|---|---|---|\n";
+    std::vector<Index> induction_heads;
+    for (Index l = 0; l < 2; ++l)
+      for (Index h = 0; h < 2; ++h) {
+        const auto [previous, induction] = attention_scores(parameters, model, eval, l, h);
+        std::cout << "| " << l << "." << h << " | " << fixed(previous, 4) << " | " << fixed(induction, 4) << " |\n";
+        if (l == 1 && induction > 0.5) induction_heads.push_back(h);
+      }
 
     const circuit_node embed{circuit_node_kind::embed, 0}, logits{circuit_node_kind::logits, 0};
-    const circuit_node attention0{circuit_node_kind::attention, 0}, attention1{circuit_node_kind::attention, 1};
-    const std::set<circuit_edge> planted = {{embed, attention0}, {attention0, attention1}, {attention1, logits}};
-    const std::set<circuit_edge> planted_blocks = {{attention0, attention0}, {attention1, attention1}};
-    const auto edges = attrib::every_edge(config);
+    const circuit_node previous_token{circuit_node_kind::head, 0, 0};
+    std::set<circuit_edge> planted = {{embed, previous_token}}, planted_nodes = {{previous_token, previous_token}};
+    std::string induction_names;
+    for (const Index h : induction_heads) {
+      const circuit_node induction{circuit_node_kind::head, 1, h};
+      planted.insert({{embed, induction}, {previous_token, induction}, {induction, logits}});
+      planted_nodes.insert({induction, induction});
+      induction_names += " 1." + std::to_string(h);
+    }
+    const auto edges = attrib::every_edge(config, attrib::circuit_granularity::heads);
+    std::vector<attrib::transformer_component> nodes = attrib::every_head(config);
+    for (Index l = 0; l < 2; ++l) nodes.push_back({attrib::component_kind::mlp, l, 0});
 
     // Clean: 5 to 8 distinct tokens, then the first four again; corrupted: the same tokens in
     // another order, then the same four, with another token after the fourth. What the tokens are
     // and where they sit is kept, only which follows which changes - and that is what induction
-    // reads: a head that raises the logits of every token seen, or reads a fixed offset, moves
-    // the prediction equally on both prompts.
+    // reads.
     struct prompt_pair {
       std::vector<token_id> clean, corrupted;
       token_id answer = 0, contrast = 0;
@@ -263,13 +325,26 @@ int main(int argc, char** argv) {
       pair.contrast = after(other, tokens[f + 4]);
     }
 
-    std::cout << "Planted edges: embed -> attention 0, attention 0 -> attention 1, attention 1 -> logits (3 of the " << edges.size()
-              << " block edges); averages over " << pairs.size() << " prompt pairs, patch ablation from the corrupted prompt.\n";
-    std::ostringstream direct_rows;
+    std::cout << "\nInduction heads (induction score above 0.5):" << induction_names << ". Planted edges: ";
+    for (const auto& e : planted) std::cout << attrib::to_string(e) << (e == *planted.rbegin() ? "" : ", ");
+    std::cout << " (" << planted.size() << " of the " << edges.size() << " head-level edges); averages over " << pairs.size()
+              << " prompt pairs, patch ablation from the corrupted prompt.\n";
+    // Mask learning is scored on nodes: an edge from a node to itself stands for the node in the
+    // same precision/recall bookkeeping.
+    auto node_set = [](const attrib::transformer_component_game& components, const attrib::mask_learning_result& mask) {
+      std::set<circuit_edge> out;
+      for (Index j : mask.circuit) {
+        const auto& b = components.players()[static_cast<std::size_t>(j)];
+        const circuit_node node = b.kind == attrib::component_kind::head ? circuit_node{circuit_node_kind::head, b.layer, b.unit}
+                                                                        : circuit_node{circuit_node_kind::mlp, b.layer};
+        out.insert({node, node});
+      }
+      return out;
+    };
     for (const bool logit_difference : {true, false}) {
-      std::map<circuit_edge, std::array<int, 3>> chosen;  // per edge: prompts where ACDC, EAP, path patching chose it
-      std::map<circuit_edge, double> mean_effect;          // per edge: |path patching effect| averaged
-      score acdc_score, eap_score, path_score, mask_score;
+      // One edge game and one component game per prompt pair; the dataset is their mean game.
+      std::vector<attrib::transformer_edge_game> games;
+      std::vector<attrib::transformer_component_game> component_games;
       for (const auto& pair : pairs) {
         const attrib::component_game_options options{
             .ablation = attrib::ablation_kind::patch,
@@ -279,76 +354,120 @@ int main(int argc, char** argv) {
                                                                   .contrast = pair.contrast}
                                        : attrib::component_metric{.kind = attrib::component_metric_kind::kl_to_clean},
             .threads = 1};
-        const attrib::transformer_edge_game game(model, pair.clean, edges, options);
-        auto t0 = std::chrono::steady_clock::now();
-        const auto found = attrib::acdc(game, {.threshold = 0.05});
-        std::set<circuit_edge> kept;
-        for (std::size_t j = 0; j < edges.size(); ++j)
-          if (found.kept(static_cast<Index>(j)) == 1.0) kept.insert(edges[j]);
-        acdc_score.add(kept, planted, seconds_since(t0));
-        for (const auto& e : kept) ++chosen[e][0];
-
-        t0 = std::chrono::steady_clock::now();
-        const auto eap = attrib::edge_attribution_patching(game);
-        const auto eap_edges = top_edges(edges, eap.values, 0.1);
-        eap_score.add(eap_edges, planted, seconds_since(t0));
-        for (const auto& e : eap_edges) ++chosen[e][1];
-
-        t0 = std::chrono::steady_clock::now();
-        attrib::vector path(static_cast<Index>(edges.size()));
-        for (std::size_t j = 0; j < edges.size(); ++j)
-          path(static_cast<Index>(j)) = attrib::path_patching(game, edges[j].sender, {edges[j].receiver});
-        const auto path_edges = top_edges(edges, path, 0.1);
-        path_score.add(path_edges, planted, seconds_since(t0));
-        for (const auto& e : path_edges) ++chosen[e][2];
-        for (std::size_t j = 0; j < edges.size(); ++j)
-          mean_effect[edges[j]] += std::abs(path(static_cast<Index>(j))) / static_cast<double>(pairs.size());
-        if (logit_difference) {
-          const auto d = attention0_direct_effect(parameters, model, pair.clean, pair.corrupted, pair.answer, pair.contrast);
-          const auto j = static_cast<Index>(std::find(edges.begin(), edges.end(), circuit_edge{attention0, logits}) - edges.begin());
-          direct_rows << "| " << (&pair - pairs.data()) + 1 << " | " << fixed(path(j), 3) << " | " << fixed(d.through_norm, 3) << " | "
-                      << fixed(d.frozen_norm, 3);
-          for (double h : d.per_head) direct_rows << " | " << fixed(h, 3);
-          direct_rows << " | " << fixed(d.heads_residual, 6) << " |\n";
-        }
-
-        // Mask learning over the blocks, scored on blocks (an edge from a block to itself stands
-        // for the block in the same precision/recall bookkeeping).
-        const attrib::transformer_component_game blocks(model, pair.clean, attrib::every_block(config), options);
-        t0 = std::chrono::steady_clock::now();
-        const auto mask = attrib::learn_mask(blocks, {.sparsity = 0.05, .steps = 150});
-        std::set<circuit_edge> kept_blocks;
-        for (Index j : mask.circuit) {
-          const auto& b = blocks.players()[static_cast<std::size_t>(j)];
-          const circuit_node node{b.kind == attrib::component_kind::attention ? circuit_node_kind::attention : circuit_node_kind::mlp,
-                                  b.layer};
-          kept_blocks.insert({node, node});
-        }
-        mask_score.add(kept_blocks, planted_blocks, seconds_since(t0));
+        games.emplace_back(model, pair.clean, edges, options);
+        component_games.emplace_back(model, pair.clean, nodes, options);
       }
-      std::cout << "\n## Metric: " << (logit_difference ? "logit difference, the clean answer minus the corrupted one" : "KL divergence to the clean run")
-                << "\n\n| method | what is scored | precision | recall | time per prompt |\n|---|---|---|---|---|\n";
-      auto row = [&](const std::string& name, const std::string& what, const score& s) {
-        const double n = static_cast<double>(s.prompts);
-        std::cout << "| " << name << " | " << what << " | " << fixed(s.precision / n, 2) << " | " << fixed(s.recall / n, 2) << " | "
-                  << fixed(1000.0 * s.seconds / n, 1) << " ms |\n";
+      const attrib::mean_game<attrib::transformer_edge_game> dataset{std::span<const attrib::transformer_edge_game>(games)};
+      const attrib::mean_game<attrib::transformer_component_game> component_dataset{
+          std::span<const attrib::transformer_component_game>(component_games)};
+
+      // The four methods on one edge game (or one component game); what each chose, and its scores.
+      struct run {
+        std::set<circuit_edge> acdc, eap, path, mask;
+        attrib::acdc_result acdc_found;
+        attrib::vector eap_values, path_values;
+        std::array<double, 4> seconds{};
       };
-      row("ACDC (threshold 0.05)", "edges kept", acdc_score);
-      row("edge attribution patching", "edges with \\|score\\| >= 10% of the largest", eap_score);
-      row("path patching (each edge alone)", "edges with \\|effect\\| >= 10% of the largest", path_score);
-      row("mask learning (sparsity 0.05)", "blocks kept (attention 0, attention 1 planted)", mask_score);
-      std::cout << "\nEdges chosen at least once, the prompts (of " << pairs.size()
-                << ") in which each method chose them, and the mean |effect| of cutting the edge alone:\n\n"
-                << "| edge | planted | ACDC | edge attribution patching | path patching | mean \\|effect\\| |\n|---|---|---|---|---|---|\n";
-      for (const auto& e : edges)
-        if (const auto it = chosen.find(e); it != chosen.end())
-          std::cout << "| " << attrib::to_string(e) << " | " << (planted.contains(e) ? "yes" : "no") << " | " << it->second[0] << " | "
-                    << it->second[1] << " | " << it->second[2] << " | " << fixed(mean_effect[e], 3) << " |\n";
+      auto run_methods = [&](const auto& game, const auto& components) {
+        run r;
+        auto t0 = std::chrono::steady_clock::now();
+        r.acdc_found = attrib::acdc(game, {.threshold = 0.05});
+        for (std::size_t j = 0; j < edges.size(); ++j)
+          if (r.acdc_found.kept(static_cast<Index>(j)) == 1.0) r.acdc.insert(edges[j]);
+        r.seconds[0] = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        r.eap_values = attrib::edge_attribution_patching(game).values;
+        r.eap = top_edges(edges, r.eap_values, 0.1);
+        r.seconds[1] = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        r.path_values = attrib::vector(static_cast<Index>(edges.size()));
+        for (std::size_t j = 0; j < edges.size(); ++j)
+          r.path_values(static_cast<Index>(j)) = attrib::path_patching(game, edges[j].sender, {edges[j].receiver});
+        r.path = top_edges(edges, r.path_values, 0.1);
+        r.seconds[2] = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        const auto mask = attrib::learn_mask(components, {.sparsity = 0.05, .steps = 150});
+        r.mask = node_set(component_games.front(), mask);
+        r.seconds[3] = seconds_since(t0);
+        return r;
+      };
+
+      std::map<circuit_edge, std::array<int, 3>> chosen;  // per edge: prompts where ACDC, EAP, path patching chose it
+      std::map<circuit_edge, double> mean_effect, mean_cut;  // per edge: |path patching effect|, v(all but it), averaged
+      double mean_full = 0.0;
+      std::array<score, 4> per_prompt, whole;
+      const double n = static_cast<double>(pairs.size());
+      for (std::size_t i = 0; i < pairs.size(); ++i) {
+        const auto r = run_methods(games[i], component_games[i]);
+        per_prompt[0].add(r.acdc, planted, r.seconds[0]);
+        per_prompt[1].add(r.eap, planted, r.seconds[1]);
+        per_prompt[2].add(r.path, planted, r.seconds[2]);
+        per_prompt[3].add(r.mask, planted_nodes, r.seconds[3]);
+        for (const auto& e : r.acdc) ++chosen[e][0];
+        for (const auto& e : r.eap) ++chosen[e][1];
+        for (const auto& e : r.path) ++chosen[e][2];
+        mean_full += r.acdc_found.full_value / n;
+        for (std::size_t j = 0; j < edges.size(); ++j) {
+          mean_effect[edges[j]] += std::abs(r.path_values(static_cast<Index>(j))) / n;
+          mean_cut[edges[j]] += (r.acdc_found.full_value - r.path_values(static_cast<Index>(j))) / n;
+        }
+      }
+      const auto d = run_methods(dataset, component_dataset);
+      whole[0].add(d.acdc, planted, d.seconds[0]);
+      whole[1].add(d.eap, planted, d.seconds[1]);
+      whole[2].add(d.path, planted, d.seconds[2]);
+      whole[3].add(d.mask, planted_nodes, d.seconds[3]);
+
+      std::cout << "\n## Metric: " << (logit_difference ? "logit difference, the clean answer minus the corrupted one" : "KL divergence to the clean run")
+                << "\n\nPer prompt: each method on one prompt pair, scores averaged over the " << pairs.size()
+                << " pairs. Dataset: each method once on the mean game of the " << pairs.size()
+                << " pairs (the metric averaged over them), one circuit.\n\n"
+                   "| method | what is scored | per prompt: precision | recall | time per prompt | dataset: precision | recall | time |\n"
+                   "|---|---|---|---|---|---|---|---|\n";
+      const std::array<std::string, 4> names = {"ACDC (threshold 0.05)", "edge attribution patching", "path patching (each edge alone)",
+                                                "mask learning (sparsity 0.05)"};
+      const std::array<std::string, 4> what = {"edges kept", "edges with \\|score\\| >= 10% of the largest",
+                                               "edges with \\|effect\\| >= 10% of the largest",
+                                               "nodes kept (heads 0.0" + induction_names + " planted)"};
+      for (std::size_t m = 0; m < 4; ++m) {
+        const auto& s = per_prompt[m];
+        const double prompts = static_cast<double>(s.prompts);
+        std::cout << "| " << names[m] << " | " << what[m] << " | " << fixed(s.precision / prompts, 2) << " | " << fixed(s.recall / prompts, 2)
+                  << " | " << fixed(1000.0 * s.seconds / prompts, 1) << " ms | " << fixed(whole[m].precision, 2) << " | "
+                  << fixed(whole[m].recall, 2) << " | " << fixed(1000.0 * whole[m].seconds, 1) << " ms |\n";
+      }
+      // The planted edges, every edge some method chose, and the non-planted edge that moves the
+      // metric most: that one bounds what the unplanted rest of the graph does. The dataset
+      // columns are the scores each method compared with its cut-off on the mean game: ACDC's
+      // increase of the distance when it tried the edge (kept when >= 0.05), EAP's score and the
+      // path patching effect (kept when |.| >= 10% of the largest).
+      const auto strongest_other = std::max_element(edges.begin(), edges.end(), [&](const auto& a, const auto& b) {
+        return (planted.contains(a) ? -1.0 : mean_effect[a]) < (planted.contains(b) ? -1.0 : mean_effect[b]);
+      });
+      std::cout << "\nThe planted edges, edges chosen at least once (prompts of " << pairs.size()
+                << " in which each method chose them), and the non-planted edge that moves the metric most; mean |effect| of cutting "
+                   "the edge alone, and the mean metric then (all edges: "
+                << fixed(mean_full, 3) << "); on the dataset, each method's score of the edge (* chosen; largest EAP score "
+                << fixed(d.eap_values.cwiseAbs().maxCoeff(), 3) << ", largest path effect " << fixed(d.path_values.cwiseAbs().maxCoeff(), 3)
+                << "):\n\n"
+                << "| edge | planted | ACDC | edge attribution patching | path patching | mean \\|effect\\| | metric with the edge cut "
+                   "| dataset: ACDC increase | EAP score | path effect |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|\n";
+      for (std::size_t j = 0; j < edges.size(); ++j) {
+        const auto& e = edges[j];
+        const auto it = chosen.find(e);
+        if (it == chosen.end() && !planted.contains(e) && e != *strongest_other && !d.acdc.contains(e) && !d.eap.contains(e) &&
+            !d.path.contains(e))
+          continue;
+        const std::array<int, 3> counts = it == chosen.end() ? std::array<int, 3>{0, 0, 0} : it->second;
+        const auto k = static_cast<Index>(j);
+        auto mark = [&](const std::set<circuit_edge>& kept) { return kept.contains(e) ? "*" : ""; };
+        std::cout << "| " << attrib::to_string(e) << " | " << (planted.contains(e) ? "yes" : "no") << " | " << counts[0] << " | " << counts[1]
+                  << " | " << counts[2] << " | " << fixed(mean_effect[e], 3) << " | " << fixed(mean_cut[e], 3) << " | "
+                  << fixed(d.acdc_found.increase(k), 3) << mark(d.acdc) << " | " << fixed(d.eap_values(k), 3) << mark(d.eap) << " | "
+                  << fixed(d.path_values(k), 3) << mark(d.path) << " |\n";
+      }
     }
-    std::cout << "\n## Where attention 0 -> logits acts (logit difference, last position)\n\n"
-              << "| pair | path patch (edge game) | through the final LayerNorm (from the weights) | LayerNorm frozen | head 0, frozen | "
-                 "head 1, frozen | \\|heads' sum - a' + a\\| |\n|---|---|---|---|---|---|---|\n"
-              << direct_rows.str();
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "planted_circuit: " << e.what() << "\n";

@@ -10,6 +10,7 @@ packages=(
   libpcre2-dev # the tokenizers' regex engine (linked through attrib::attrib)
   librsvg2-bin # rsvg-convert: the CLI test renders the SVG charts the tool writes
   pybind11-dev python3-dev python3-numpy python3-pytest python3-matplotlib # the Python module and its tests
+  libopenmpi-dev openmpi-bin # ATTRIB_WITH_MPI (attrib::mpi, attrib under mpirun; on in the werror preset)
   "$@"
 )
 

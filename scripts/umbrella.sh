@@ -10,7 +10,8 @@
 #                           and the methods on them (methods/component), over the transformer room
 #   attrib/studies.hpp      the LLM studies of post-training (studies/), over the transformer room
 #   attrib/all.hpp          all seven
-# Every public header except detail/ and CUDA (.cuh) is in exactly one room; the rooms' costs are in
+# Every public header except detail/, CUDA (.cuh) and the MPI layer (attrib/mpi/, target attrib::mpi,
+# included by name) is in exactly one room; the rooms' costs are in
 # docs/performance.md (a room a program does not use costs it nothing).
 # Usage: bash scripts/umbrella.sh [OUTPUT_DIR]   (default: include; scripts/test.sh writes to a
 # scratch folder and compares, so a header added without rerunning this script fails the tests)
@@ -31,6 +32,7 @@ room_of() {
     attrib/transformer/* | attrib/games/prompt_token_game.hpp | attrib/tokenizers/*) echo transformer ;;
     attrib/io/*) echo io ;;
     attrib/core/interop.hpp) echo xtensor ;; # needs the optional xtensor: all.hpp includes it if present
+    attrib/mpi/*) echo mpi ;; # needs MPI: the optional attrib::mpi target's, in no umbrella
     *) echo attrib ;;
   esac
 }

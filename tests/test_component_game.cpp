@@ -5,6 +5,7 @@
 // the test on full forward passes (mean, resample and fractional coalitions).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <span>
@@ -16,6 +17,7 @@
 #include "attrib/games/component_game.hpp"
 #include "attrib/methods/feature/banzhaf.hpp"
 #include "attrib/games/edge_game.hpp"
+#include "attrib/games/mean_game.hpp"
 #include "attrib/methods/component/acdc.hpp"
 #include "attrib/methods/component/attribution_patching.hpp"
 #include "attrib/methods/component/edge_attribution_patching.hpp"
@@ -598,6 +600,92 @@ TEST_CASE("edge game: one patched edge changes what its receiver alone reads, as
   CHECK(last.values(z)(0) == doctest::Approx(logit_difference(last_logits(model, clean, &at_last))).epsilon(1e-5));
 }
 
+namespace {
+
+circuit_node head(Index l, Index h) { return {circuit_node_kind::head, l, h}; }
+
+// A cache that a replace hook at `point` reads `values` (positions x width) from, in row 0.
+attrib::activation_cache holding(hook_point point, const attrib::float_matrix& values) {
+  attrib::activation_cache cache;
+  for (Index t = 0; t < values.rows(); ++t) {
+    const attrib::float_vector row = values.row(t).transpose();
+    cache.store(point, {0, t}, row.data(), row.size());
+  }
+  return cache;
+}
+
+}  // namespace
+
+TEST_CASE("edge game over heads: a head reads its own input and sends its share of W_O, as hooks written out do") {
+  for (const auto arch : {transformer_architecture::llama, transformer_architecture::gpt2}) {
+    CAPTURE(attrib::to_string(arch));
+    const auto model = random_model(arch, 7);
+    const auto& c = model.config();
+    const Index hd = c.head_dim();
+    const auto edges = attrib::every_edge(c, attrib::circuit_granularity::heads);
+    // Senders embed, 4 heads and mlp 0 of layer 0, 4 heads and mlp 1 of layer 1; receivers the
+    // heads of layer 0 (1 edge each), mlp 0 (5), the heads of layer 1 (6 each), mlp 1 (10), logits (11).
+    REQUIRE(edges.size() == 4 + 5 + 24 + 10 + 11);
+    const attrib::component_game_options patch{.ablation = attrib::ablation_kind::patch,
+                                               .reference = {other},
+                                               .metric = {.target = target, .contrast = contrast}};
+    const attrib::transformer_edge_game game(model, clean, edges, patch);
+    // Head 0.1's output, z_1 W_O[:, head 1], and what patching it from `other` changes.
+    const auto parameters = attrib::transformer_parameters::from_model(model);
+    const attrib::float_matrix wo0 = parameters.tensors[static_cast<std::size_t>(parameters.find("layers.0.wo"))];
+    const attrib::float_matrix swap = (recorded(model, other, hook_point::attn_z(0)) - recorded(model, clean, hook_point::attn_z(0))).middleCols(hd, hd) *
+                                      wo0.middleCols(hd, hd).transpose();
+    // Head 0.1 -> head 1.2: run the clean prompt with layer 1's whole attention reading the swapped
+    // input and keep head 2's columns of attn_z from that run, every other column from the clean one.
+    attrib::hook_set swapped;
+    const auto swap_in = holding(hook_point::attn_in(1), recorded(model, clean, hook_point::attn_in(1)) + swap);
+    swapped.replace(hook_point::attn_in(1), swap_in);
+    attrib::activation_cache read;
+    swapped.cache(hook_point::attn_z(1), read);
+    last_logits(model, clean, &swapped);
+    attrib::float_matrix z1 = recorded(model, clean, hook_point::attn_z(1));
+    z1.middleCols(2 * hd, hd) = read.at(hook_point::attn_z(1), 0).topRows(z1.rows()).middleCols(2 * hd, hd);
+    attrib::hook_set one_head;
+    const auto z1_cache = holding(hook_point::attn_z(1), z1);
+    one_head.replace(hook_point::attn_z(1), z1_cache);
+    const auto cut = without(edges, [](const circuit_edge& e) { return e.sender == head(0, 1) && e.receiver == head(1, 2); });
+    CHECK(game.values(cut)(0) == doctest::Approx(logit_difference(last_logits(model, clean, &one_head))).epsilon(1e-5));
+    // Head 0.1 -> logits: the final stream with the swap added.
+    attrib::hook_set direct;
+    const auto final_cache = holding(hook_point::resid_post(1), recorded(model, clean, hook_point::resid_post(1)) + swap);
+    direct.replace(hook_point::resid_post(1), final_cache);
+    CHECK(game.values(without(edges, [](const circuit_edge& e) { return e.sender == head(0, 1) && e.receiver == logits; }))(0) ==
+          doctest::Approx(logit_difference(last_logits(model, clean, &direct))).epsilon(1e-5));
+
+    // The heads together are their block: every head of layer 0 cut from mlp 1, or embed cut from
+    // every head of layer 1, is the block game's edge (the output bias is the same in both runs).
+    const auto blocks = attrib::every_edge(c);
+    const attrib::transformer_edge_game block_game(model, clean, blocks, patch);
+    const double heads_out = game.values(without(edges, [](const circuit_edge& e) {
+                                   return e.sender.kind == circuit_node_kind::head && e.sender.layer == 0 && e.receiver == mlp(1);
+                                 }))(0);
+    CHECK(heads_out == doctest::Approx(block_game.values(without(blocks, [](const circuit_edge& e) {
+                                         return e.sender == attention(0) && e.receiver == mlp(1);
+                                       }))(0)).epsilon(1e-4));
+    const double heads_in = game.values(without(edges, [](const circuit_edge& e) {
+                                  return e.sender == embed && e.receiver.kind == circuit_node_kind::head && e.receiver.layer == 1;
+                                }))(0);
+    CHECK(heads_in == doctest::Approx(block_game.values(without(blocks, [](const circuit_edge& e) {
+                                        return e.sender == embed && e.receiver == attention(1);
+                                      }))(0)).epsilon(1e-4));
+    // Reusing the prefix, batching and the head rows change nothing.
+    attrib::matrix points = attrib::matrix::Ones(3, static_cast<Index>(edges.size()));
+    points.row(1) = cut.row(0);
+    points.row(2).head(20).setZero();
+    attrib::component_game_options plain = patch;
+    plain.reuse_prefix = false;
+    plain.batch_rows = 1;
+    const auto v = game.values(points);
+    const auto w = attrib::transformer_edge_game(model, clean, edges, plain).values(points);
+    for (Index r = 0; r < 3; ++r) CHECK(v(r) == doctest::Approx(w(r)).epsilon(1e-6));
+  }
+}
+
 TEST_CASE("ACDC keeps the edges that matter and drops those of a block that writes nothing") {
   // Attention 1 writes nothing (W_O and its bias zero): every edge into or out of it is a dummy.
   const auto base = random_model(transformer_architecture::llama, 7);
@@ -646,16 +734,22 @@ TEST_CASE("edge game: bad edges are named") {
   CHECK_THROWS_WITH_AS(make({{attention(0), attention(0)}}), doctest::Contains("does not come before"), attrib::invalid_argument);
   CHECK_THROWS_WITH_AS(make({{logits, mlp(1)}}), doctest::Contains("runs backwards"), attrib::invalid_argument);
   CHECK_THROWS_WITH_AS(make({{embed, logits}, {embed, logits}}), doctest::Contains("listed twice"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{head(0, 4), logits}}), doctest::Contains("head 0.4 -> logits names a head outside the model's 4 heads"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{head(0, 0), head(0, 1)}}), doctest::Contains("does not come before"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(make({{{circuit_node_kind::mlp, 0, 1}, logits}}), doctest::Contains("names a head outside"), attrib::invalid_argument);
   const auto game = make({{embed, logits}, {attention(0), mlp(0)}});
   CHECK_THROWS_WITH_AS(game.values(attrib::matrix::Ones(1, 3)), doctest::Contains("expected 2"), attrib::invalid_argument);
 }
 
 TEST_CASE("edge attribution patching: the edge game's own central differences at the full graph") {
   const auto model = random_model(transformer_architecture::gpt2, 7);
-  const auto edges = attrib::every_edge(model.config());
+  for (const auto granularity : {attrib::circuit_granularity::blocks, attrib::circuit_granularity::heads}) {
+  const auto edges = attrib::every_edge(model.config(), granularity);
   const Index n = static_cast<Index>(edges.size());
   for (const auto kind : {attrib::component_metric_kind::logit_difference, attrib::component_metric_kind::kl_to_clean}) {
     for (const auto& positions : {std::vector<Index>{}, std::vector<Index>{2, 6}}) {
+      CAPTURE(granularity == attrib::circuit_granularity::heads);
       CAPTURE(static_cast<int>(kind));
       CAPTURE(positions.size());
       const attrib::component_metric metric{.kind = kind,
@@ -682,6 +776,7 @@ TEST_CASE("edge attribution patching: the edge game's own central differences at
         CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(eap.values(j)).epsilon(1e-2).scale(scale));
       }
     }
+  }
   }
 }
 
@@ -724,6 +819,97 @@ TEST_CASE("path patching on the edge game equals Wang et al.'s freeze-patch-reco
   }
   CHECK_THROWS_WITH_AS(attrib::path_patching(game, mlp(1), {attention(0)}), doctest::Contains("mlp 1 -> attention 0 is not a player"),
                        attrib::invalid_argument);
+}
+
+TEST_CASE("mean game: a dataset of prompts is the mean of its games, and the circuit methods run on it unchanged") {
+  const auto model = random_model(transformer_architecture::gpt2, 7);
+  const auto edges = attrib::every_edge(model.config(), attrib::circuit_granularity::heads);
+  const Index n = static_cast<Index>(edges.size());
+  // Three prompt pairs, each patched from another prompt.
+  const std::vector<std::pair<prompt, prompt>> pairs = {{clean, other}, {other, third}, {third, clean}};
+  std::vector<attrib::transformer_edge_game> games;
+  for (const auto& [p, reference] : pairs)
+    games.emplace_back(model, p, edges,
+                       attrib::component_game_options{.ablation = attrib::ablation_kind::patch,
+                                                      .reference = {reference},
+                                                      .metric = {.target = target, .contrast = contrast}});
+  const attrib::mean_game<attrib::transformer_edge_game> dataset{std::span<const attrib::transformer_edge_game>(games)};
+  CHECK(dataset.player_count() == n);
+  CHECK(dataset.model_evaluations_per_value() == 3);
+  // Whole, empty, 0/1 and fractional coalitions against the single games' values taken one by one.
+  attrib::matrix points(4, n);
+  for (Index r = 0; r < 4; ++r)
+    for (Index j = 0; j < n; ++j) points(r, j) = r == 0 ? 1.0 : r == 1 ? 0.0 : static_cast<double>((r * 7 + j * 3) % 5) / 4.0;
+  for (Index r = 0; r < 4; ++r) {
+    double sum = 0.0;
+    for (const auto& g : games) sum += g.values(points.row(r))(0);
+    CHECK(dataset.values(points)(r) == doctest::Approx(sum / 3.0).epsilon(1e-12));
+  }
+
+  // ACDC: v(all) and v(circuit) are the means of the single games' values of those coalitions.
+  const auto found = attrib::acdc(dataset, {.threshold = 0.05});
+  CHECK(found.evaluations == edges.size() + 2);
+  double full = 0.0, circuit = 0.0;
+  for (const auto& g : games) {
+    full += g.values(attrib::matrix::Ones(1, n))(0) / 3.0;
+    circuit += g.values(found.kept.transpose())(0) / 3.0;
+  }
+  CHECK(found.full_value == doctest::Approx(full).epsilon(1e-12));
+  CHECK(found.circuit_value == doctest::Approx(circuit).epsilon(1e-12));
+  CHECK(std::abs(found.circuit_value - found.full_value) < 0.05 * static_cast<double>(n));
+
+  // Path patching: the mean of the single prompts' effects.
+  const circuit_node sender = head(0, 1);
+  const std::vector<circuit_node> receivers = {head(1, 2), logits};
+  double effect = 0.0;
+  for (const auto& g : games) effect += attrib::path_patching(g, sender, receivers) / 3.0;
+  CHECK(attrib::path_patching(dataset, sender, receivers) == doctest::Approx(effect).epsilon(1e-9));
+
+  // EAP: the mean game's own central differences at the full graph.
+  const auto eap = attrib::edge_attribution_patching(dataset);
+  CHECK(eap.value == doctest::Approx(full).epsilon(1e-5));
+  const double h = 1e-2;
+  attrib::matrix steps = attrib::matrix::Ones(2 * n, n);
+  for (Index j = 0; j < n; ++j) {
+    steps(2 * j, j) = 1.0 + h;
+    steps(2 * j + 1, j) = 1.0 - h;
+  }
+  const auto v = dataset.values(steps);
+  const double scale = std::max(eap.values.cwiseAbs().maxCoeff(), 1e-2);
+  for (Index j = 0; j < n; ++j) {
+    CAPTURE(attrib::to_string(edges[static_cast<std::size_t>(j)]));
+    CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(eap.values(j)).epsilon(1e-2).scale(scale));
+  }
+
+  // Over components the mean game is differentiable: its gradient is the mean of the parts', and
+  // mask learning runs on it.
+  std::vector<attrib::transformer_component_game> heads;
+  for (const auto& [p, reference] : pairs)
+    heads.emplace_back(model, p, attrib::every_head(model.config()),
+                       attrib::component_game_options{.ablation = attrib::ablation_kind::patch,
+                                                      .reference = {reference},
+                                                      .metric = {.target = target, .contrast = contrast}});
+  const attrib::mean_game<attrib::transformer_component_game> head_dataset{std::span<const attrib::transformer_component_game>(heads)};
+  const attrib::matrix at = attrib::matrix::Constant(1, head_dataset.player_count(), 0.7);
+  attrib::matrix gradient = attrib::matrix::Zero(1, head_dataset.player_count());
+  for (const auto& g : heads) gradient += g.gradients(at) / 3.0;
+  CHECK((head_dataset.gradients(at) - gradient).cwiseAbs().maxCoeff() < 1e-9);
+  const auto mask = attrib::learn_mask(head_dataset, {.steps = 5});
+  CHECK(mask.full_value == doctest::Approx(head_dataset.values(attrib::matrix::Ones(1, head_dataset.player_count()))(0)));
+
+  // Games over other players, or other edges, are not one dataset.
+  const std::vector<attrib::transformer_edge_game> mixed = {
+      games[0], attrib::transformer_edge_game(model, clean, attrib::every_edge(model.config()), games[0].options())};
+  CHECK_THROWS_WITH_AS(attrib::mean_game<attrib::transformer_edge_game>(std::span<const attrib::transformer_edge_game>(mixed)),
+                       doctest::Contains("game 1 has 15 players, game 0 has 54"), attrib::invalid_argument);
+  auto reversed = edges;
+  std::reverse(reversed.begin(), reversed.end());
+  const std::vector<attrib::transformer_edge_game> shuffled = {games[0],
+                                                               attrib::transformer_edge_game(model, clean, reversed, games[0].options())};
+  CHECK_THROWS_WITH_AS(attrib::mean_game<attrib::transformer_edge_game>(std::span<const attrib::transformer_edge_game>(shuffled)),
+                       doctest::Contains("edges differ"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::mean_game<attrib::transformer_edge_game>(std::span<const attrib::transformer_edge_game>()),
+                       doctest::Contains("no games"), attrib::invalid_argument);
 }
 
 TEST_CASE("Neuron Shapley: truncated permutation sampling over neurons approaches the exact Shapley values") {

@@ -1,4 +1,4 @@
-// Graph explanations: graphs, generators and the TU reader; the graph-restricted game and the
+// Graph explanations: graphs, generators, the TU reader and the SMILES reader; the graph-restricted game and the
 // Myerson value; the HN value (GStarX) against Shapley on complete graphs and against its dense
 // matrix-power definition; the GCN, its game and the H-fidelity metrics.
 #include <doctest/doctest.h>
@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "attrib/games/coalition_game.hpp"
@@ -22,6 +23,8 @@
 #include "attrib/graph/k_shortest_paths.hpp"
 #include "attrib/games/node_removal_game.hpp"
 #include "attrib/graph/search_space.hpp"
+#include "attrib/graph/smiles.hpp"
+#include "attrib/graph/smiles_dataset.hpp"
 #include "attrib/graph/tu_dataset.hpp"
 #include "attrib/methods/feature/occlusion.hpp"
 #include "attrib/methods/graph/fidelity.hpp"
@@ -370,6 +373,249 @@ TEST_CASE("read_tu_dataset: malformed files are format errors") {
                        doctest::Contains("20000 nodes with 20000 distinct node labels need"), attrib::format_error);
   CHECK_THROWS_WITH_AS(attrib::parse_tu_dataset({"1 2 3\n", "1\n1\n1\n", "0\n", "0\n0\n0\n", ""}, "B"),
                        doctest::Contains("B_A.txt line 1: expected 2 integer(s), got '1 2 3'"), attrib::format_error);
+}
+
+// Molecules hand-counted from their structure formulas, not from the reader.
+TEST_CASE("parse_smiles: benzene, caffeine, charged and bracket atoms, %nn ring closures") {
+  const attrib::molecule benzene = attrib::parse_smiles("c1ccccc1");
+  REQUIRE(benzene.atoms.size() == 6);
+  REQUIRE(benzene.bonds.size() == 6);
+  for (const auto& a : benzene.atoms) CHECK((a.element == 6 && a.aromatic && !a.bracket));
+  for (const auto& b : benzene.bonds) CHECK(b.type == attrib::bond_type::aromatic);
+
+  // Caffeine, C8H10N4O2: 14 heavy atoms; two fused rings, so 14 - 1 + 2 = 15 bonds. Kekulé and
+  // aromatic spellings give the same graph: 9 aromatic ring atoms, 10 aromatic ring bonds, the two
+  // C=O double (the Kekulé rings by Hückel: imidazole 6 pi electrons, the pyrimidinedione ring 6,
+  // with 0 from each exocyclic C=O and 2 from each N without a double bond).
+  for (const char* caffeine : {"CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "Cn1cnc2c1c(=O)n(c(=O)n2C)C"}) {
+    const attrib::molecule m = attrib::parse_smiles(caffeine);
+    CHECK(m.atoms.size() == 14);
+    CHECK(m.bonds.size() == 15);
+    int carbon = 0, nitrogen = 0, oxygen = 0, aromatic = 0, doubles = 0, aromatic_bonds = 0;
+    for (const auto& a : m.atoms) {
+      carbon += a.element == 6;
+      nitrogen += a.element == 7;
+      oxygen += a.element == 8;
+      aromatic += a.aromatic;
+    }
+    for (const auto& b : m.bonds) {
+      doubles += b.type == attrib::bond_type::double_bond;
+      aromatic_bonds += b.type == attrib::bond_type::aromatic;
+    }
+    CHECK(carbon == 8);
+    CHECK(nitrogen == 4);
+    CHECK(oxygen == 2);
+    CHECK(aromatic == 9);
+    CHECK(aromatic_bonds == 10);
+    CHECK(doubles == 2);
+  }
+  const attrib::molecule kekule = attrib::parse_smiles("CN1C=NC2=C1C(=O)N(C(=O)N2C)C", {.perceive_aromaticity = false});
+  int written_doubles = 0;
+  for (const auto& b : kekule.bonds) written_doubles += b.type == attrib::bond_type::double_bond;
+  CHECK(written_doubles == 4);  // as written: C=N, C=C and two C=O
+
+  const attrib::molecule ammonium = attrib::parse_smiles("C[NH2+]C");
+  REQUIRE(ammonium.atoms.size() == 3);
+  const attrib::atom& n = ammonium.atoms[1];
+  CHECK((n.element == 7 && n.charge == 1 && n.hydrogens == 2 && n.bracket && n.position == 1));
+  const attrib::atom exotic = attrib::parse_smiles("[13CH3-:7]").atoms.at(0);
+  CHECK((exotic.element == 6 && exotic.isotope == 13 && exotic.hydrogens == 3 && exotic.charge == -1));
+  CHECK(attrib::parse_smiles("[Ca++]").atoms.at(0).charge == 2);
+  CHECK(attrib::parse_smiles("[Fe-3]").atoms.at(0).charge == -3);
+  CHECK(attrib::parse_smiles("[Sc]").atoms.at(0).element == 21);  // two letters win inside brackets
+  CHECK(attrib::parse_smiles("[se]1cccc1").atoms.at(0).element == 34);
+  const attrib::molecule chiral = attrib::parse_smiles("N[C@@H](C)C(=O)O");  // L-alanine
+  CHECK(chiral.atoms.size() == 6);
+  CHECK(chiral.atoms[1].chirality == "@@");
+  CHECK(chiral.atoms[1].hydrogens == 1);
+
+  // Cyclodecane through ring number %10; ring bond symbols at either end.
+  const attrib::molecule decane = attrib::parse_smiles("C%10CCCCCCCCC%10");
+  CHECK(decane.atoms.size() == 10);
+  CHECK(decane.bonds.size() == 10);
+  const attrib::molecule hexene = attrib::parse_smiles("C=1CCCCC1");
+  REQUIRE(hexene.bonds.size() == 6);
+  CHECK((hexene.bonds.back().a == 0 && hexene.bonds.back().b == 5 &&
+         hexene.bonds.back().type == attrib::bond_type::double_bond));
+  const attrib::molecule butene = attrib::parse_smiles("F/C=C/F");
+  REQUIRE(butene.bonds.size() == 3);
+  CHECK((butene.bonds[0].direction == '/' && butene.bonds[1].type == attrib::bond_type::double_bond));
+  CHECK(attrib::parse_smiles("CC#N").bonds[1].type == attrib::bond_type::triple);
+  CHECK(attrib::parse_smiles("c1ccccc1-c1ccccc1").bonds[6].type == attrib::bond_type::single);  // biphenyl link
+
+  // Branches: isobutane's centre has three neighbours.
+  const attrib::molecule isobutane = attrib::parse_smiles("CC(C)C");
+  CHECK(isobutane.bonds.size() == 3);
+  for (const auto& b : isobutane.bonds) CHECK((b.a == 1 || b.b == 1));
+}
+
+TEST_CASE("parse_smiles: Kekulé rings are perceived aromatic by Hückel's rule, and only those") {
+  // (SMILES, aromatic atoms, aromatic bonds), counted from the structures.
+  const std::vector<std::tuple<const char*, int, int>> cases = {
+      {"C1=CC=CC=C1", 6, 6},            // benzene
+      {"C1=CC=C2C=CC=CC2=C1", 10, 11},  // naphthalene, fusion bond single in this Kekulé form
+      {"C1=CC2=CC=CC=C2C=C1", 10, 11},  // naphthalene, fusion bond double
+      {"C1=CC=C2C(=C1)C=CN2", 9, 10},   // indole
+      {"C1=CNC=C1", 5, 5},              // pyrrole: N lone pair
+      {"C1=CSC=C1", 5, 5},              // thiophene
+      {"O=C1NC=CC=C1", 6, 6},           // 2-pyridone: exocyclic C=O gives 0 electrons
+      {"C1=CCCCC1", 0, 0},              // cyclohexene: sp3 carbons
+      {"C1=CCC=C1", 0, 0},              // cyclopentadiene: 4 electrons and a CH2
+      {"O=C1C=CC(=O)C=C1", 0, 0},       // 1,4-benzoquinone: 4 electrons
+      {"C1=CC=CC=CC=C1", 0, 0},         // cyclooctatetraene: 8-rings are not perceived
+  };
+  for (const auto& [smiles, atoms, bonds] : cases) {
+    CAPTURE(smiles);
+    const attrib::molecule m = attrib::parse_smiles(smiles);
+    int aromatic_atoms = 0, aromatic_bonds = 0;
+    for (const auto& a : m.atoms) aromatic_atoms += a.aromatic;
+    for (const auto& b : m.bonds) aromatic_bonds += b.type == attrib::bond_type::aromatic;
+    CHECK(aromatic_atoms == atoms);
+    CHECK(aromatic_bonds == bonds);
+  }
+}
+
+TEST_CASE("parse_smiles: explicit hydrogens fold into their atom; fragments keep the largest or are refused") {
+  // BBBP line 40: 4-iodo-aniline ring on a hydroxy-benzothiazole, with N([H])[H] and O[H].
+  const attrib::molecule m = attrib::parse_smiles("IC1=C(N([H])[H])C=CC(C2=NC3=CC=C(O[H])C=C3S2)=C1");
+  CHECK(m.atoms.size() == 18);  // I, 13 C, 2 N, O, S
+  for (const auto& a : m.atoms) CHECK(a.element != 1);
+  CHECK(m.atoms[3].hydrogens == 2);  // the amine N
+  CHECK(attrib::parse_smiles("[H][H]").atoms.size() == 2);  // H2 has no heavy atom to fold into
+
+  const attrib::molecule salt = attrib::parse_smiles("[Na+].CC(=O)[O-]");
+  CHECK(salt.fragments == 2);
+  CHECK(salt.dropped_atoms == 1);
+  REQUIRE(salt.atoms.size() == 4);
+  CHECK(salt.atoms[3].charge == -1);
+  CHECK(attrib::parse_smiles("C1.C1").fragments == 1);  // a ring bond joins the parts
+  CHECK_THROWS_WITH_AS(attrib::parse_smiles("[Na+].[Cl-]", {.fragments = attrib::smiles_fragments::refuse}),
+                       doctest::Contains("has 2 fragments"), attrib::format_error);
+}
+
+TEST_CASE("parse_smiles: malformed strings are format errors naming the position and the expectation") {
+  const auto error = [](std::string_view smiles) {
+    try {
+      attrib::parse_smiles(smiles);
+    } catch (const attrib::format_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error("C1CC") == "smiles: character 2 of 'C1CC': ring 1 is opened but never closed; expected a second '1'");
+  CHECK(error("C%12CC") == "smiles: character 2 of 'C%12CC': ring 12 is opened but never closed; expected a second '%12'");
+  CHECK(error("CC(C") == "smiles: character 3 of 'CC(C': '(' is never closed; expected ')'");
+  CHECK(error("CC)C") == "smiles: character 3 of 'CC)C': ')' without an open '('");
+  CHECK(error("C[Xy]") == "smiles: character 3 of 'C[Xy]': unknown element 'Xy'; expected an element symbol "
+                          "(aromatic: b c n o p s se as te)");
+  CHECK(error("") == "smiles: empty string; expected at least one atom");
+  CHECK(error("CC!") == "smiles: character 3 of 'CC!': unexpected character '!'; expected an atom, bond, branch, "
+                        "ring number or '.'");
+  CHECK(error("CC C").find("character 3") != std::string::npos);  // no title after a blank
+  CHECK(error("C=").find("ends after a bond symbol") != std::string::npos);
+  CHECK(error("=C").find("needs an atom before it") != std::string::npos);
+  CHECK(error("C==C").find("two bond symbols in a row") != std::string::npos);
+  CHECK(error("C()C").find("empty branch") != std::string::npos);
+  CHECK(error("C(=)C").find("character 4") != std::string::npos);
+  CHECK(error("C..C").find("two '.' in a row") != std::string::npos);
+  CHECK(error("C.").find("ends after '.'") != std::string::npos);
+  CHECK(error(".C").find("character 1") != std::string::npos);
+  CHECK(error("1CC1").find("ring number needs an atom") != std::string::npos);
+  CHECK(error("C11").find("closes on the atom that opened it") != std::string::npos);
+  CHECK(error("C12CCCC12").find("second bond between the same two atoms") != std::string::npos);
+  CHECK(error("C=1CCCCC#1").find("opened with bond '=' and closed with '#'") != std::string::npos);
+  CHECK(error("C%1C").find("'%' must be followed by two digits") != std::string::npos);
+  CHECK(error("[C").find("ends inside [...]") != std::string::npos);
+  CHECK(error("[CH4+x]").find("character 6") != std::string::npos);
+  CHECK(error("[*]").find("wildcard") != std::string::npos);
+  CHECK(error("[1234C]").find("isotope has more than 3 digits") != std::string::npos);
+  CHECK(error("[C+16]").find("outside -15..+15") != std::string::npos);
+  CHECK(error("X").find("not an organic-subset atom") != std::string::npos);
+  CHECK(error("Ca").find("character 2") != std::string::npos);  // calcium needs brackets; 'a' is no atom
+  // Long strings: the message shows the neighbourhood of the failure, and absurd lengths are refused.
+  const std::string long_chain = std::string(300, 'C') + "(";
+  CHECK(error(long_chain).find("character 301 of '...CCCC") != std::string::npos);
+  CHECK_THROWS_WITH_AS(attrib::parse_smiles(std::string(10'001, 'C')), doctest::Contains("more than max_length = 10000"),
+                       attrib::format_error);
+  // Deep nesting is a loop, not recursion: 3,000 nested branches cost no stack.
+  std::string deep = "C";
+  for (int i = 0; i < 3000; ++i) deep += "(C";
+  deep += std::string(3000, ')');
+  CHECK(attrib::parse_smiles(deep).atoms.size() == 3001);
+}
+
+TEST_CASE("molecule_graph: one-hot element, charge and aromatic flags, bond types as edge types") {
+  const attrib::graph g = attrib::molecule_graph(attrib::parse_smiles("c1cc[nH+]cc1[O-]"), {6, 7, 8});
+  REQUIRE(attrib::node_count(g) == 7);
+  CHECK(boost::num_edges(g) == 7);
+  const attrib::matrix x = attrib::feature_matrix(g);
+  REQUIRE(x.cols() == 6);  // C N O, then +, -, aromatic
+  attrib::vector n(6), o(6);
+  n << 0, 1, 0, 1, 0, 1;
+  o << 0, 0, 1, 0, 1, 0;
+  CHECK(x.row(3).transpose() == n);
+  CHECK(x.row(6).transpose() == o);
+  CHECK(g[3].label == 1);
+  CHECK(g[boost::edge(5, 6, g).first].type == static_cast<int>(attrib::bond_type::single));
+  CHECK(g[boost::edge(0, 1, g).first].type == static_cast<int>(attrib::bond_type::aromatic));
+  CHECK_THROWS_WITH_AS(attrib::molecule_graph(attrib::parse_smiles("CS"), {6, 7, 8}),
+                       doctest::Contains("atom 1 is S, which is not in the element vocabulary"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("read_smiles_csv: BBBP and BACE parse in full; bad rows are named or skipped") {
+  // Row and label counts from the datasets' SOURCE.md (MoleculeNet / chemprop), not from the reader.
+  const auto bbbp = attrib::read_smiles_csv(std::string(ATTRIB_DATA_DIR) + "/graphs/bbbp/bbbp.csv",
+                                            {.smiles_column = "smiles", .label_column = "p_np"});
+  CHECK(bbbp.data.graphs.size() == 2039);
+  CHECK(bbbp.refused.empty());
+  CHECK(bbbp.reduced_to_largest_fragment == 105);  // the 105 multi-fragment rows SOURCE.md counts
+  CHECK(bbbp.data.class_values == std::vector<long>{0, 1});
+  const auto bace = attrib::read_smiles_csv(std::string(ATTRIB_DATA_DIR) + "/graphs/bace/bace.csv",
+                                            {.smiles_column = "mol", .label_column = "Class"});
+  CHECK(bace.data.graphs.size() == 1513);
+  CHECK(bace.refused.empty());
+  CHECK(bace.reduced_to_largest_fragment == 0);
+  int bbbp_positive = 0, bace_positive = 0;
+  for (const auto& g : bbbp.data.graphs) bbbp_positive += g.label;
+  for (const auto& g : bace.data.graphs) bace_positive += g.label;
+  CHECK(bbbp_positive == 1560);
+  CHECK(bace_positive == 691);
+  // BBBP's first row, "[Cl].CC(C)NCC(O)COc1cccc2ccccc12" (propranolol hydrochloride): 19 heavy atoms
+  // and 20 bonds once the chloride is dropped; 10 elements, so 13 features per node.
+  const auto& first = bbbp.data.graphs[0].structure;
+  CHECK(attrib::node_count(first) == 19);
+  CHECK(boost::num_edges(first) == 20);
+  CHECK(bbbp.elements() == std::vector<int>{5, 6, 7, 8, 9, 15, 16, 17, 35, 53});
+  CHECK(attrib::feature_matrix(first).cols() == 13);
+
+  const std::string text = "id,smiles,y\n1,CCO,1\n2,C1CC,0\n3,c1ccccc1,0\n";
+  CHECK_THROWS_WITH_AS(attrib::parse_smiles_csv(text, {.label_column = "y"}, "t.csv"),
+                       doctest::Contains("t.csv: line 3, column 2: smiles: character 2 of 'C1CC': ring 1"),
+                       attrib::format_error);
+  const auto skipped = attrib::parse_smiles_csv(text, {.label_column = "y", .skip_invalid = true}, "t.csv");
+  CHECK(skipped.data.graphs.size() == 2);
+  REQUIRE(skipped.refused.size() == 1);
+  CHECK(skipped.refused[0].line == 3);
+  CHECK(skipped.lines == std::vector<std::size_t>{2, 4});
+  CHECK(skipped.elements() == std::vector<int>{6, 8});
+  CHECK_THROWS_WITH_AS(attrib::parse_smiles_csv(text, {.label_column = "p_np"}, "t.csv"),
+                       doctest::Contains("no column named 'p_np' in the header; expected one of: id, smiles, y"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::parse_smiles_csv("smiles,y\nCC,0.5\n", {.label_column = "y"}, "t.csv"),
+                       doctest::Contains("line 2, column 2: expected an integer class label, got '0.5'"),
+                       attrib::format_error);
+  CHECK_THROWS_WITH_AS(attrib::parse_smiles_csv("smiles,y\nCC\n", {.label_column = "y"}, "t.csv"),
+                       doctest::Contains("expected 2 cells as in the header, found 1"), attrib::format_error);
+  CHECK_THROWS_AS(attrib::parse_smiles_csv("", {.label_column = "y"}), attrib::format_error);
+  CHECK_THROWS_AS(attrib::parse_smiles_csv("smiles,y\n", {.label_column = "y"}), attrib::format_error);
+  CHECK_THROWS_AS(attrib::parse_smiles_csv(text, {}), attrib::invalid_argument);
+  // A given vocabulary refuses other elements, so a model's input width stays fixed.
+  const auto fixed = attrib::parse_smiles_csv("smiles,y\nCCO,1\nCCS,0\n",
+                                              {.label_column = "y", .skip_invalid = true, .elements = {6, 8}});
+  CHECK(fixed.data.graphs.size() == 1);
+  REQUIRE(fixed.refused.size() == 1);
+  CHECK(fixed.refused[0].reason.find("element S is not in the given vocabulary") != std::string::npos);
 }
 
 TEST_CASE("metrics: H-fidelity, top positive nodes, ROC-AUC") {

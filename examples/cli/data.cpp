@@ -13,6 +13,7 @@
 #include "files.hpp"
 #include "fit_model.hpp"
 #include "labels.hpp"
+#include "processes.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/models/linear_regression.hpp"
@@ -122,6 +123,9 @@ method (--method NAME; models: L = logistic_regression, R = linear_regression, M
 output:
   --threads T           worker threads for loo, trak, knn-shapley and the games (default 1;
                         0: all cores); results do not depend on it
+  Under mpirun (a build with ATTRIB_WITH_MPI), influence, grad-dot, grad-cos and tracin score
+  the training points in shards spread over the ranks; the other methods run on rank 0. The
+  scores are those of one process, bit for bit; rank 0 alone writes (docs/distributed.md).
   --format F            csv (default) or json (one object per row, keyed by the column names)
   --out FILE            write the table there (default or -: standard output)
   --quiet               no messages on standard error
@@ -144,7 +148,10 @@ dataset read_data(const arguments& a, const std::string& path, const std::string
 }  // namespace
 
 int data(const std::vector<std::string>& args) {
-  if (!args.empty() && args[0] == "split") return data_split(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "split") {
+    if (processes().size() > 1) throw usage_error("'data split' runs on one process; start it without mpirun");
+    return data_split(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   const arguments a(args,
                     {"train", "test", "data-format", "rows", "model", "model-type", "l2", "hidden", "activation",
                      "epochs", "learning-rate", "batch-size", "method", "solver", "damping", "max-iterations", "depth",
@@ -205,10 +212,15 @@ int data(const std::vector<std::string>& args) {
               << "; the model is not at an optimum of this data (was it trained on exactly --train, with "
                  "this l2?), so the scores assume something false\n";
 
+  // Every process has its inputs and model: under MPI, one that could not stops all of them here.
+  const process_policy procs = processes();
+  procs.agree();
+
   std::vector<std::string> columns;
   for (Eigen::Index r : rows) columns.push_back("test_" + std::to_string(r));
   const attrib::matrix scores =
-      std::visit([&](auto& m) { return run_data_method(method, a, m, train, tx, ty, rows, columns); }, fitted);
+      std::visit([&](auto& m) { return run_data_method(method, a, m, train, tx, ty, rows, columns, procs); }, fitted);
+  if (!procs.is_root()) return 0;  // the scores are on the root, which writes them once
   columns.insert(columns.begin(), "train_row");
   attrib::matrix table(scores.rows(), scores.cols() + 1);
   for (Eigen::Index i = 0; i < scores.rows(); ++i) table(i, 0) = static_cast<double>(i);

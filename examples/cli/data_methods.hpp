@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "arguments.hpp"
+#include "in_process.hpp"
 #include "progress.hpp"
+#include "attrib/core/shards.hpp"
 #include "attrib/games/data_game.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/methods/data/evaluation.hpp"
@@ -115,22 +117,22 @@ inline void report(const arguments& a, const attrib::data_attribution& r, const 
   }
 }
 
-template <class M>
-attrib::data_attribution run_influence(const arguments& a, const M& model, const attrib::matrix& x,
-                                       const attrib::vector& y, const attrib::matrix& g, const attrib::matrix& gt) {
+// Builds the inverse-Hessian solver --solver names (once per run: the Hessian, its factorisation
+// or its eigenpairs) and returns score(solver).
+template <class M, class Score>
+attrib::matrix with_influence_solver(const arguments& a, const M& model, const attrib::matrix& x,
+                                     const attrib::vector& y, Score&& score) {
   const std::string solver = a.text("solver", "explicit");
   const double damping = a.number("damping", 0.0);
   const attrib::model_hessian<M> h(model, x, y);
   const Eigen::Index p = model.parameter_count();
   if (solver == "explicit") {
     const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = damping});
-    return attrib::influence(ih, g, gt);
+    return score(ih);
   }
   if (solver == "cg")
-    return attrib::influence(
-        attrib::conjugate_gradient_inverse_hessian(
-            h, {.damping = damping, .max_iterations = a.integer("max-iterations", 0, 0, 1'000'000'000)}),
-        g, gt);
+    return score(attrib::conjugate_gradient_inverse_hessian(
+        h, {.damping = damping, .max_iterations = a.integer("max-iterations", 0, 0, 1'000'000'000)}));
   if (solver == "lissa") {
     double scale = a.number("scale", 0.0);
     if (!a.has("scale")) {  // power iteration for the largest eigenvalue
@@ -145,34 +147,33 @@ attrib::data_attribution run_influence(const arguments& a, const M& model, const
       scale = 1.1 * std::max(lambda, 1e-12);
       messages(a) << "attrib data: lissa scale " << scale << " (1.1 times the largest Hessian eigenvalue estimate)\n";
     }
-    return attrib::influence(
-        attrib::lissa_inverse_hessian(h, {.depth = a.integer("depth", 1000, 1, 1'000'000'000),
-                                          .scale = scale,
-                                          .damping = damping,
-                                          .seed = a.seed()}),
-        g, gt);
+    return score(attrib::lissa_inverse_hessian(h, {.depth = a.integer("depth", 1000, 1, 1'000'000'000),
+                                                   .scale = scale,
+                                                   .damping = damping,
+                                                   .seed = a.seed()}));
   }
   if (solver == "arnoldi") {
     const auto iterations = a.integer("iterations", std::min<Eigen::Index>(100, p), 1, 1'000'000'000);
     const auto top_k = a.integer("top-k", std::max<Eigen::Index>(1, iterations / 2), 1, 1'000'000'000);
     const attrib::arnoldi_inverse_hessian ar(
         h, {.iterations = iterations, .top_k = top_k, .damping = damping, .seed = a.seed()});
-    return attrib::influence(ar, g, gt);
+    return score(ar);
   }
   if (solver == "ekfac") {
     if constexpr (std::is_same_v<M, attrib::mlp>)
-      return attrib::influence(attrib::ekfac_inverse_hessian(model, x, y, {.damping = damping}), g, gt);
+      return score(attrib::ekfac_inverse_hessian(model, x, y, {.damping = damping}));
     else
       throw usage_error("--solver ekfac needs --model-type mlp");
   }
   throw usage_error("--solver must be explicit, cg, lissa, arnoldi or ekfac, got '" + solver + "'");
 }
 
-// Scores of every training point (rows) for every test row (columns), and the column names.
+// The methods that are not sharded (retrainings, kNN, TRAK, RelatIF, FastIF, SGD replays, the
+// data games): computed whole, by one process.
 template <class M>
-attrib::matrix run_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
-                          const attrib::matrix& tx, const attrib::vector& ty, const std::vector<Eigen::Index>& rows,
-                          std::vector<std::string>& columns) {
+attrib::matrix run_unsharded_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
+                                         const attrib::matrix& tx, const attrib::vector& ty,
+                                         std::vector<std::string>& columns) {
   constexpr bool is_logistic = std::is_same_v<M, attrib::logistic_regression>;
   constexpr bool is_linear = is_logistic || std::is_same_v<M, attrib::linear_regression>;
   const std::size_t threads = a.threads();
@@ -183,12 +184,6 @@ attrib::matrix run_data_method(const std::string& method, const arguments& a, M&
   const attrib::matrix& x = train.x;
   const attrib::vector& y = train.y;
 
-  if (method == "influence") {
-    const attrib::data_attribution r =
-        run_influence(a, model, x, y, model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty));
-    report(a, r, rows);
-    return r.scores;
-  }
   if (method == "relatif") {
     const std::string kind = a.text("relative", "theta");
     if (kind != "theta" && kind != "loss") throw usage_error("--relative must be theta or loss, got '" + kind + "'");
@@ -226,28 +221,10 @@ attrib::matrix run_data_method(const std::string& method, const arguments& a, M&
   }
   if (method == "newton-loo")
     return loss_change_after_steps(model, attrib::newton_step_loo(model, x, y, threads), tx, ty);
-  if (method == "grad-dot")
-    return attrib::grad_dot(model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty)).scores;
-  if (method == "grad-cos")
-    return attrib::grad_cos(model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty)).scores;
 
   if (method == "loo") {
     needs(is_linear, "logistic_regression or linear_regression (Newton retraining)");
     if constexpr (is_linear) return attrib::exact_loo(model, x, y, tx, ty, threads);
-  }
-  if (method == "tracin") {
-    needs(is_linear, "logistic_regression or linear_regression (gradient-descent checkpoints)");
-    if constexpr (is_linear) {
-      M start = model;
-      start.set_parameters(attrib::vector::Zero(model.parameter_count()));
-      const double lr = a.number("learning-rate", 0.5);
-      const auto count = a.integer("checkpoints", 5, 1, 1'000'000);
-      const auto every = a.integer("checkpoint-every", 40, 1, 1'000'000'000);
-      const auto checkpoints = attrib::gradient_descent_checkpoints(start, x, y, lr, count, every);
-      return attrib::tracin(checkpoints, std::vector<double>(static_cast<std::size_t>(count), lr * static_cast<double>(every)),
-                            x, y, tx, ty)
-          .scores;
-    }
   }
   if (method == "trak") {
     needs(is_logistic, "logistic_regression (margin gradients)");
@@ -299,6 +276,83 @@ attrib::matrix run_data_method(const std::string& method, const arguments& a, M&
     }
   }
   throw usage_error("unknown --method '" + method + "' (see --help)");
+}
+
+// The methods whose score row i depends on training point i alone, given what every process
+// computes once (the model, the test side, an inverse-Hessian solver, checkpoints): the training
+// points are scored shard by shard (core/shards.hpp), the shards spread over `processes`.
+inline bool is_sharded_data_method(const std::string& method) {
+  return method == "influence" || method == "grad-dot" || method == "grad-cos" || method == "tracin";
+}
+
+// Training points per shard: a shard is one matrix product, so shards hold up to 16 points
+// rather than one; they depend on the training-set size alone (never on the process count),
+// which keeps the scores bit-identical on any number of processes.
+inline attrib::shard_plan training_shards(Eigen::Index points) { return attrib::shard_plan::of(points, 16); }
+
+template <class M, class Processes>
+attrib::matrix run_sharded_data_method(const std::string& method, const arguments& a, const M& model,
+                                       const dataset& train, const attrib::matrix& tx, const attrib::vector& ty,
+                                       const std::vector<Eigen::Index>& rows, const Processes& processes) {
+  const attrib::matrix& x = train.x;
+  const attrib::vector& y = train.y;
+  const attrib::shard_plan shards = training_shards(x.rows());
+  const Eigen::Index m = tx.rows();
+  auto gradients = [&](const M& at, Eigen::Index b, Eigen::Index e) {
+    return at.per_example_loss_gradients(x.middleRows(b, e - b), y.segment(b, e - b));
+  };
+
+  if (method == "influence") {
+    const attrib::matrix gt = model.per_example_loss_gradients(tx, ty);
+    return with_influence_solver(a, model, x, y, [&](const auto& solver) {
+      const attrib::inverse_hessian_transform transform(solver);
+      const attrib::transformed_features test = attrib::transformed_test_features("influence", gt, transform);
+      report(a,
+             {test.diagnostics.empty() ? "influence" : "influence/" + test.diagnostics.front().method, {},
+              test.diagnostics},
+             rows);
+      return processes.shard_rows(shards, m, [&](Eigen::Index b, Eigen::Index e) {
+        return attrib::inner_product_scores("influence", gradients(model, b, e), test, transform, -1.0);
+      });
+    });
+  }
+  if (method == "grad-dot" || method == "grad-cos") {
+    const attrib::matrix gt = model.per_example_loss_gradients(tx, ty);
+    return processes.shard_rows(shards, m, [&](Eigen::Index b, Eigen::Index e) {
+      return method == "grad-dot" ? attrib::grad_dot(gradients(model, b, e), gt).scores
+                                  : attrib::grad_cos(gradients(model, b, e), gt).scores;
+    });
+  }
+  if (method == "tracin") {
+    if constexpr (std::is_same_v<M, attrib::mlp>) {
+      throw usage_error("--method tracin needs logistic_regression or linear_regression (gradient-descent "
+                        "checkpoints), not mlp");
+    } else {
+      M start = model;
+      start.set_parameters(attrib::vector::Zero(model.parameter_count()));
+      const double lr = a.number("learning-rate", 0.5);
+      const auto count = a.integer("checkpoints", 5, 1, 1'000'000);
+      const auto every = a.integer("checkpoint-every", 40, 1, 1'000'000'000);
+      const auto checkpoints = attrib::gradient_descent_checkpoints(start, x, y, lr, count, every);
+      const std::vector<double> rates(static_cast<std::size_t>(count), lr * static_cast<double>(every));
+      return processes.shard_rows(shards, m, [&](Eigen::Index b, Eigen::Index e) {
+        return attrib::tracin(checkpoints, rates, x.middleRows(b, e - b), y.segment(b, e - b), tx, ty).scores;
+      });
+    }
+  }
+  throw usage_error("--method " + method + " is not scored by training shards");
+}
+
+// Scores of every training point (rows) for every test row (columns), and the column names.
+// `processes` spreads the work over processes (in_process.hpp; across_ranks.hpp: MPI ranks, the
+// scores then on rank 0 alone): the sharded methods over training shards, the others computed
+// by the root alone.
+template <class M, class Processes = in_process>
+attrib::matrix run_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
+                          const attrib::matrix& tx, const attrib::vector& ty, const std::vector<Eigen::Index>& rows,
+                          std::vector<std::string>& columns, const Processes& processes = {}) {
+  if (is_sharded_data_method(method)) return run_sharded_data_method(method, a, model, train, tx, ty, rows, processes);
+  return processes.on_root([&] { return run_unsharded_data_method(method, a, model, train, tx, ty, columns); });
 }
 
 }  // namespace cli

@@ -11,6 +11,7 @@
 #include "explain_context.hpp"
 #include "feature_methods.hpp"
 #include "files.hpp"
+#include "processes.hpp"
 #include "progress.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/run_settings.hpp"
@@ -117,6 +118,9 @@ output:
                         pairwise interaction methods a heatmap of the matrix per instance)
   --quiet               no messages on standard error (progress: a bar with rate and time
                         left on a terminal, a line every 10 s in a log)
+  Under mpirun (a build with ATTRIB_WITH_MPI) the rows are spread over the ranks (the
+  interaction methods and l2x run on rank 0); the results are those of one process, bit for
+  bit, and rank 0 alone writes them (docs/distributed.md).
   --help                this text
 )";
 
@@ -233,8 +237,15 @@ int explain(const std::vector<std::string>& args) {
                         (std::string(option) == "order" ? "shapley-taylor" : "l2x") + " only");
   }
 
-  // The methods with their own translation units (their templates are the costly ones).
+  // Every process has read its inputs: under MPI, one that could not stops all of them here,
+  // before any computes.
+  const process_policy procs = processes();
+  procs.agree();
+
+  // The methods with their own translation units (their templates are the costly ones) are not
+  // spread over processes: the root runs them, the others wait for it at the last agreement.
   if (is_interaction_method(method) || is_guided_or_l2x_method(method)) {
+    if (!procs.is_root()) return 0;
     if (fixed_output >= model.output_dim())
       throw usage_error("--output " + std::to_string(fixed_output) + " is out of range; the model has " +
                         std::to_string(model.output_dim()) + " outputs");
@@ -246,11 +257,13 @@ int explain(const std::vector<std::string>& args) {
     return 0;
   }
 
-  // The rows are spread over --threads workers, with the results of a row-by-row loop.
-  progress bar(a, "attrib explain", "instances", rows.size());
+  // The rows are spread over --threads workers (and under MPI over the ranks: the bar counts
+  // this rank's rows), with the results of a row-by-row loop.
+  progress bar(a, "attrib explain", "instances", static_cast<std::size_t>(procs.share(static_cast<Eigen::Index>(rows.size()))));
   attrib::run_settings batch = settings;
   batch.progress = [&](std::size_t done, std::size_t) { bar.update(done); };
-  const auto results = explain_rows(method, a, model, data, rows, baseline, groups, outputs, batch);
+  const auto results = explain_rows(method, a, model, data, rows, baseline, groups, outputs, batch, procs);
+  if (!procs.is_root()) return 0;  // the results are on the root, which writes them once
 
   write_attribution_table(explain_context{a, method, model, data, rows, baseline, groups, names, outputs, settings},
                           results);

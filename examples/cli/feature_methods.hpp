@@ -10,8 +10,8 @@
 
 #include "arguments.hpp"
 #include "coalition_methods.hpp"
+#include "in_process.hpp"
 #include "attrib/concepts/differentiable_model.hpp"
-#include "attrib/core/explain_instances.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/quadrature.hpp"
 #include "attrib/core/run_settings.hpp"
@@ -77,12 +77,14 @@ attrib::attribution run_feature_method(const std::string& name, const arguments&
 // features taken from `baseline` (one reference row or background rows), players the `groups`.
 // The rows are spread over settings.threads workers through attrib::explain_instances, with the
 // results of a row-by-row loop. The model is only read, so it may be shared by the workers.
-template <class Model>
+// `processes` spreads the rows over processes too (in_process.hpp; across_ranks.hpp: MPI ranks,
+// the results then on rank 0 alone), with the same results.
+template <class Model, class Processes = in_process>
 std::vector<attrib::attribution> explain_rows(const std::string& method, const arguments& a, const Model& model,
                                               const attrib::matrix& data, const std::vector<Eigen::Index>& rows,
                                               const attrib::matrix& baseline, const attrib::feature_groups& groups,
                                               const std::vector<Eigen::Index>& outputs,
-                                              const attrib::run_settings& settings) {
+                                              const attrib::run_settings& settings, const Processes& processes = {}) {
   using model_ref = std::reference_wrapper<const Model>;
   using masked = attrib::perturbed_model<model_ref, attrib::masking>;
   struct instance_games {
@@ -104,7 +106,7 @@ std::vector<attrib::attribution> explain_rows(const std::string& method, const a
                           masked(std::cref(model), x, attrib::masking(attrib::matrix::Zero(1, d), groups), outputs[row]),
                           attrib::noisy_model(std::cref(model), x, outputs[row])};
   };
-  return attrib::explain_instances(named_method{method, a}, static_cast<Eigen::Index>(rows.size()), games_of, settings);
+  return processes.explain_instances(named_method{method, a}, static_cast<Eigen::Index>(rows.size()), games_of, settings);
 }
 
 }  // namespace cli

@@ -15,6 +15,8 @@
 #include "attrib/graph/hetero_graph.hpp"
 #include "attrib/graph/k_shortest_paths.hpp"
 #include "attrib/graph/search_space.hpp"
+#include "attrib/graph/smiles.hpp"
+#include "attrib/graph/smiles_dataset.hpp"
 #include "attrib/graph/tu_dataset.hpp"
 #include "attrib/methods/graph/fidelity.hpp"
 #include "attrib/methods/graph/gnn_explainer.hpp"

@@ -29,6 +29,10 @@ case $name in
   tu_dataset)
     { repeat $'1,2\n2,1\n' 50000; printf '\0'; repeat $'1\n' 2; printf '\0'; printf '1\n\0'; repeat $'0\n' 2; } >"$dir/large_edges.txt"
     ;;
+  smiles)
+    { printf 'smiles,y\n'; repeat $'c1ccc(cc1)C(=O)[O-],1\n' 50000; } >"$dir/large_table.csv"
+    { repeat 'C(C' 150000; repeat ')' 150000; } >"$dir/large_branches.smi"
+    ;;
   gnn_model)
     { printf 'attrib-gcn 1\n0 0 1000 100 1 2\n1000 100'; repeat ' 0.015625' 100000; printf '\n100'; repeat ' 0' 100;
       printf '\n100 2'; repeat ' 1' 200; printf '\n2 0 0\n'; } >"$dir/large_gcn.txt"

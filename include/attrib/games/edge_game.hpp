@@ -11,8 +11,17 @@
 // resample or patch, as in transformer_ablation.hpp). The other readers of the stream, and the
 // residual path, still see s_own. Receivers read through the attn_in, mlp_in hook points (the
 // stream as one block alone reads it) and, for the logits, resid_post of the last layer.
+//
+// The graph may also be drawn over attention heads (circuit_granularity::heads): a head sends
+// its share of the attention output, z_h W_O_h^T (the output bias belongs to no head), and reads
+// its own copy of the layer's input - the split input of TransformerLens's circuit work. The
+// forward pass reads one attn_in per layer, so a head that receives edges computes in a row of
+// the batch of its own: that row's attn_in is the main row's plus the head's cut edges, and the
+// head's columns of attn_z are copied from it into the main row. The copy rows cost 1 + heads
+// times the rows of a block-level game.
 #include <algorithm>
 #include <compare>
+#include <concepts>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -22,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "attrib/concepts/game.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/hook_point.hpp"
 #include "attrib/core/types.hpp"
@@ -31,24 +41,27 @@
 
 namespace attrib {
 
-enum class circuit_node_kind { embed, attention, mlp, logits };
+// head: one attention head (layer, unit = head), in the graph over heads.
+enum class circuit_node_kind { embed, attention, mlp, logits, head };
 
-// A node of the block-level computation graph: the embedding, layer l's attention or MLP block,
-// or the logits (layer unused for embed and logits, 0).
+// A node of the computation graph: the embedding, layer l's attention or MLP block, head
+// (l, unit), or the logits (layer unused for embed and logits, 0; unit used by heads only, 0).
 struct circuit_node {
   circuit_node_kind kind = circuit_node_kind::embed;
   index layer = 0;
+  index unit = 0;
 
   friend auto operator<=>(const circuit_node&, const circuit_node&) = default;
 };
 
-// "embed", "attention 2", "mlp 2", "logits".
+// "embed", "attention 2", "mlp 2", "head 2.1", "logits".
 inline std::string to_string(const circuit_node& n) {
   switch (n.kind) {
     case circuit_node_kind::embed: return "embed";
     case circuit_node_kind::attention: return "attention " + std::to_string(n.layer);
     case circuit_node_kind::mlp: return "mlp " + std::to_string(n.layer);
     case circuit_node_kind::logits: return "logits";
+    case circuit_node_kind::head: return "head " + std::to_string(n.layer) + "." + std::to_string(n.unit);
   }
   return "unknown";
 }
@@ -64,11 +77,13 @@ struct circuit_edge {
 inline std::string to_string(const circuit_edge& e) { return to_string(e.sender) + " -> " + to_string(e.receiver); }
 
 namespace detail {
-// A node's place in forward order, with the logits after every block.
+// A node's place in forward order, with the logits after every block; a layer's heads share
+// their block's place, since they read the same stream.
 inline index forward_rank(const circuit_node& n, index layers) {
   switch (n.kind) {
     case circuit_node_kind::embed: return 0;
-    case circuit_node_kind::attention: return 1 + 2 * n.layer;
+    case circuit_node_kind::attention:
+    case circuit_node_kind::head: return 1 + 2 * n.layer;
     case circuit_node_kind::mlp: return 2 + 2 * n.layer;
     case circuit_node_kind::logits: return 1 + 2 * layers;
   }
@@ -76,29 +91,41 @@ inline index forward_rank(const circuit_node& n, index layers) {
 }
 }  // namespace detail
 
-// Where a sender's output is read (embed, attn_out.l, mlp_out.l) and where a receiver reads its
-// input (attn_in.l, mlp_in.l, resid_post of the last layer for the logits).
+// Where a sender's output is read (embed, attn_out.l, mlp_out.l; attn_z.l for a head, whose
+// output is its columns there times its columns of W_O) and where a receiver reads its input
+// (attn_in.l for a block and its heads, mlp_in.l, resid_post of the last layer for the logits).
 inline hook_point sender_hook(const circuit_node& n) {
   return n.kind == circuit_node_kind::attention ? hook_point::attn_out(n.layer)
+         : n.kind == circuit_node_kind::head    ? hook_point::attn_z(n.layer)
          : n.kind == circuit_node_kind::mlp     ? hook_point::mlp_out(n.layer)
                                                 : hook_point::embed();
 }
 inline hook_point receiver_hook(const circuit_node& n, index layers) {
-  return n.kind == circuit_node_kind::attention ? hook_point::attn_in(n.layer)
+  return n.kind == circuit_node_kind::attention || n.kind == circuit_node_kind::head ? hook_point::attn_in(n.layer)
          : n.kind == circuit_node_kind::mlp     ? hook_point::mlp_in(n.layer)
                                                 : hook_point::resid_post(layers - 1);
 }
 
-// Every edge of the model's block-level graph, by receiver in forward order and then by sender:
-// each sender (embed, attention l, mlp l) to each block that reads the stream after it and to the
+// What the attention nodes of a graph are: whole blocks, or each head.
+enum class circuit_granularity { blocks, heads };
+
+// Every edge of the model's graph, by receiver in forward order and then by sender: each sender
+// (embed, attention l or its heads, mlp l) to each node that reads the stream after it and to the
 // logits.
-inline std::vector<circuit_edge> every_edge(const transformer_config& c) {
+inline std::vector<circuit_edge> every_edge(const transformer_config& c,
+                                            circuit_granularity granularity = circuit_granularity::blocks) {
   std::vector<circuit_node> senders = {{circuit_node_kind::embed, 0}}, receivers;
-  for (index l = 0; l < c.n_layers; ++l)
-    for (auto kind : {circuit_node_kind::attention, circuit_node_kind::mlp}) {
-      senders.push_back({kind, l});
-      receivers.push_back({kind, l});
-    }
+  auto add = [&](const circuit_node& n) {
+    senders.push_back(n);
+    receivers.push_back(n);
+  };
+  for (index l = 0; l < c.n_layers; ++l) {
+    if (granularity == circuit_granularity::heads)
+      for (index h = 0; h < c.n_heads; ++h) add({circuit_node_kind::head, l, h});
+    else
+      add({circuit_node_kind::attention, l});
+    add({circuit_node_kind::mlp, l});
+  }
   receivers.push_back({circuit_node_kind::logits, 0});
   std::vector<circuit_edge> out;
   for (const auto& r : receivers)
@@ -115,12 +142,22 @@ class transformer_edge_game {
   transformer_edge_game(const transformer_model& model, std::vector<token_id> prompt, std::vector<circuit_edge> edges,
                         component_game_options options)
       : edges_(std::move(edges)),
-        runs_(model, std::move(prompt), std::move(options), checked_senders(edges_, model.config().n_layers),
+        runs_(model, std::move(prompt), std::move(options), checked_senders(edges_, model.config()),
               "transformer_edge_game") {
-    const index layers = model.config().n_layers;
+    const auto& c = model.config();
     for (index j = 0; j < player_count(); ++j) {
       const auto& e = edges_[static_cast<std::size_t>(j)];
-      incoming_[receiver_hook(e.receiver, layers)].push_back({j, sender_hook(e.sender)});
+      const bool head = e.receiver.kind == circuit_node_kind::head;
+      incoming_[receiver_hook(e.receiver, c.n_layers)].push_back({j, e.sender, head ? 1 + e.receiver.unit : 0});
+      if (head) {
+        copies_ = 1 + c.n_heads;
+        receiving_heads_[e.receiver.layer].insert(e.receiver.unit);
+      }
+      if (e.sender.kind == circuit_node_kind::head && !output_projection_.contains(e.sender.layer)) {
+        const auto& parameters = runs_.float_parameters();
+        output_projection_[e.sender.layer] =
+            parameters.tensors[static_cast<std::size_t>(parameters.find("layers." + std::to_string(e.sender.layer) + ".wo"))];
+      }
     }
     if (runs_.options().reuse_prefix) record_clean_senders();
   }
@@ -133,6 +170,16 @@ class transformer_edge_game {
   const component_game_options& options() const { return runs_.options(); }
   // The prompt, ablation values (at every sender's hook point) and metric.
   const transformer_ablation& ablation() const { return runs_; }
+
+  // What `sender` adds to the residual stream, from its hook point's activations `at_hook`
+  // (positions x width): a block's output as it is, a head's columns of attn_z times its columns
+  // of W_O.
+  float_matrix sender_output(const circuit_node& sender, const float_matrix& at_hook) const {
+    if (sender.kind != circuit_node_kind::head) return at_hook;
+    const index width = runs_.model().config().head_dim();
+    return at_hook.middleCols(sender.unit * width, width) *
+           output_projection_.at(sender.layer).middleCols(sender.unit * width, width).transpose();
+  }
 
   // One value per row of `points` (one entry per edge: 1 keeps it, 0 ablates it, a fraction
   // mixes).
@@ -150,44 +197,81 @@ class transformer_edge_game {
         }
       return first;
     };
+    const index copies = copies_, length = runs_.length();
     return runs_.values(points, [&](hook_set& hooks, std::span<const index> runs) {
-      // The senders' outputs in this run, per batch row (positions x dim), read by the receivers
-      // later in the same forward pass; senders the run skips keep the unablated outputs.
+      // Batch row b belongs to run runs[b / copies]; b % copies is 0 for the run itself and 1 + h
+      // for the row in which head h computes on its own input. Rows hold every position in order.
+      const auto token_row = [length](index row, index position) { return row * length + position; };
+      // A receiving head's output comes from its row (installed before the senders' records, so a
+      // head sender's output is the one its cut input edges give).
+      for (const auto& [layer, heads] : receiving_heads_)
+        hooks.call(hook_point::attn_z(layer), [&heads = heads, copies, token_row, this](hook_point, float_matrix& values,
+                                                                                      std::span<const token_location> tokens) {
+          const index width = runs_.model().config().head_dim();
+          for (const auto& t : tokens)
+            if (t.row % copies == 0)
+              for (const index h : heads)
+                values.row(token_row(t.row, t.position)).segment(h * width, width) =
+                    values.row(token_row(t.row + 1 + h, t.position)).segment(h * width, width);
+        });
+      // The senders' outputs in this run, per run of the batch (positions x width), read by the
+      // receivers later in the same forward pass; senders the run skips keep the unablated outputs.
       auto own = std::make_shared<std::map<hook_point, std::vector<float_matrix>>>();
       for (const auto& [point, clean] : clean_senders_)
         (*own)[point].assign(runs.size(), clean);
       for (const auto& point : sender_points(edges_))
-        hooks.call(point, [own, this](hook_point at, float_matrix& values, std::span<const token_location> tokens) {
+        hooks.call(point, [own, copies, this](hook_point at, float_matrix& values, std::span<const token_location> tokens) {
           auto& rows = (*own)[at];
           for (std::size_t i = 0; i < tokens.size(); ++i) {
             const auto t = tokens[i];
-            if (static_cast<index>(rows.size()) <= t.row) rows.resize(static_cast<std::size_t>(t.row + 1));
-            auto& m = rows[static_cast<std::size_t>(t.row)];
+            if (t.row % copies != 0) continue;
+            const auto run = static_cast<std::size_t>(t.row / copies);
+            if (rows.size() <= run) rows.resize(run + 1);
+            auto& m = rows[run];
             if (m.rows() == 0) m = float_matrix::Zero(runs_.length(), values.cols());
             m.row(t.position) = values.row(static_cast<index>(i));
           }
         });
       for (const auto& [point, in] : incoming_)
-        hooks.call(point, [own, runs, &points, &in = in, this](hook_point, float_matrix& values,
-                                                              std::span<const token_location> tokens) {
+        hooks.call(point, [own, runs, &points, &in = in, copies, token_row, this](hook_point, float_matrix& values,
+                                                                                std::span<const token_location> tokens) {
           const index sources = runs_.sources();
-          for (std::size_t i = 0; i < tokens.size(); ++i) {
-            const auto t = tokens[i];
-            if (!runs_.ablated_position(t.position)) continue;
-            const index run = runs[static_cast<std::size_t>(t.row)];
-            for (const auto& [edge, sender] : in) {
-              const double z = points(run / sources, edge);
-              if (z == 1.0) continue;
-              const auto& s_own = own->at(sender)[static_cast<std::size_t>(t.row)].row(t.position);
-              const auto& s_ref = runs_.source(run % sources, sender).row(t.position);
-              values.row(static_cast<index>(i)) += static_cast<float>(1.0 - z) * (s_ref - s_own);
+          // The run's own rows first: a head's row then starts from what the whole block reads.
+          for (const bool head_rows : {false, true})
+            for (const auto& t : tokens) {
+              const index copy = t.row % copies;
+              if ((copy != 0) != head_rows) continue;
+              const index i = token_row(t.row, t.position);
+              if (head_rows) values.row(i) = values.row(token_row(t.row - copy, t.position));
+              if (!runs_.ablated_position(t.position)) continue;
+              const index run = runs[static_cast<std::size_t>(t.row / copies)];
+              for (const auto& edge : in) {
+                if (edge.copy != copy) continue;
+                const double z = points(run / sources, edge.player);
+                if (z == 1.0) continue;
+                const hook_point at = sender_hook(edge.sender);
+                const auto s_own = own->at(at)[static_cast<std::size_t>(t.row / copies)].row(t.position);
+                const auto s_ref = runs_.source(run % sources, at).row(t.position);
+                const auto weight = static_cast<float>(1.0 - z);
+                if (edge.sender.kind == circuit_node_kind::head)  // a row of attn_z, mapped to what the head writes
+                  values.row(i) += weight * sender_output(edge.sender, float_matrix(s_ref - s_own));
+                else
+                  values.row(i) += weight * (s_ref - s_own);
+              }
             }
-          }
         });
-    }, start);
+    }, start, copies);
   }
 
  private:
+  // An edge into a receiver's hook point: its player, its sender, and the batch row it acts in
+  // (0: the run's own; 1 + h: head h's).
+  struct incoming_edge {
+    index player;
+    circuit_node sender;
+    index copy;
+  };
+
   // The unablated prompt's output at every sender's hook point (reuse_prefix only).
   void record_clean_senders() {
     activation_cache cache;
@@ -203,18 +287,22 @@ class transformer_edge_game {
     for (const auto& point : sender_points(edges_)) clean_senders_[point] = cache.at(point, 0).topRows(runs_.length());
   }
 
-  // The senders' hook points, after checking every edge against a model of `layers` layers.
-  static std::set<hook_point> checked_senders(const std::vector<circuit_edge>& edges, index layers) {
+  // The senders' hook points, after checking every edge against the model.
+  static std::set<hook_point> checked_senders(const std::vector<circuit_edge>& edges, const transformer_config& c) {
     detail::require(!edges.empty(), "transformer_edge_game: no edges given");
+    const index layers = c.n_layers;
     for (const auto& e : edges) {
       const std::string name = "transformer_edge_game: edge " + to_string(e);
       for (const auto& n : {e.sender, e.receiver}) {
-        const bool layered = n.kind == circuit_node_kind::attention || n.kind == circuit_node_kind::mlp;
+        const bool layered = n.kind == circuit_node_kind::attention || n.kind == circuit_node_kind::mlp ||
+                             n.kind == circuit_node_kind::head;
         detail::require(layered ? n.layer >= 0 && n.layer < layers : n.layer == 0,
                         name + " names a node outside the model's " + std::to_string(layers) + " layers");
+        detail::require(n.kind == circuit_node_kind::head ? n.unit >= 0 && n.unit < c.n_heads : n.unit == 0,
+                        name + " names a head outside the model's " + std::to_string(c.n_heads) + " heads a layer");
       }
       detail::require(e.sender.kind != circuit_node_kind::logits && e.receiver.kind != circuit_node_kind::embed,
-                      name + " runs backwards: senders are embed, attention and mlp; receivers attention, mlp and logits");
+                      name + " runs backwards: senders are embed, attention, heads and mlp; receivers attention, heads, mlp and logits");
       detail::require(detail::forward_rank(e.sender, layers) < detail::forward_rank(e.receiver, layers),
                       name + ": the sender does not come before the receiver");
     }
@@ -234,9 +322,22 @@ class transformer_edge_game {
 
   std::vector<circuit_edge> edges_;
   transformer_ablation runs_;
-  // For each receiver's hook point: (edge index, the sender's hook point) of its incoming edges.
-  std::map<hook_point, std::vector<std::pair<index, hook_point>>> incoming_;
+  // For each receiver's hook point, its incoming edges.
+  std::map<hook_point, std::vector<incoming_edge>> incoming_;
+  // Batch rows per run: 1, or 1 + heads when a head receives edges.
+  index copies_ = 1;
+  std::map<index, std::set<index>> receiving_heads_;  // layer -> the heads that receive edges
+  std::map<index, float_matrix> output_projection_;   // layer -> W_O (dim x dim), for head senders
   std::map<hook_point, float_matrix> clean_senders_;  // reuse_prefix: positions x width per sender
 };
+
+// A game whose players are the edges of one transformer's graph: transformer_edge_game on one
+// prompt, or a mean_game of them on a dataset of prompts. ACDC and path patching need no more.
+template <class G>
+concept edge_game = game<G> && requires(const G& g) {
+  { g.edges() } -> std::same_as<const std::vector<circuit_edge>&>;
+  { g.model() } -> std::same_as<const transformer_model&>;
+};
+static_assert(edge_game<transformer_edge_game>);
 
 }  // namespace attrib

@@ -142,9 +142,11 @@ class transformer_ablation {
   // runs[b] / sources(), source runs[b] % sources()), and the metric averaged over the sources.
   // `start(row)` is the earliest layer at which row's hooks act (n_layers: none act); with
   // reuse_prefix, runs are grouped by it and each batch resumes there from the unablated residual
-  // stream, so a value costs only the layers from its first ablation on.
+  // stream, so a value costs only the layers from its first ablation on. Each run takes `copies`
+  // rows of the batch (batch row b is then run runs[b / copies]) and its value is read from the
+  // first: a game that computes some components on inputs of their own uses the others.
   template <class Install, class Start>
-  vector values(const matrix& points, Install install, Start start) const {
+  vector values(const matrix& points, Install install, Start start, index copies = 1) const {
     const index runs = points.rows() * sources();
     const index layers = model_->config().n_layers;
     std::vector<index> first_layer(static_cast<std::size_t>(points.rows()), 0);
@@ -176,20 +178,20 @@ class transformer_ablation {
       count = 1;
       while (count < options_.batch_rows && first + count < runs && start_of(first + count) == start_of(first)) ++count;
       const std::vector<index> batch_runs(order.begin() + first, order.begin() + first + count);
-      batch.assign(static_cast<std::size_t>(count), prompt_);
+      batch.assign(static_cast<std::size_t>(count * copies), prompt_);
       hook_set hooks;
       install(hooks, std::span<const index>(batch_runs));
       run.hooks = &hooks;
       run.first_layer = first_layer[static_cast<std::size_t>(batch_runs.front() / sources())];
       run.resume = nullptr;
       if (run.first_layer > 0) {
-        resume = clean_stream_[static_cast<std::size_t>(run.first_layer)].replicate(count, 1);
+        resume = clean_stream_[static_cast<std::size_t>(run.first_layer)].replicate(count * copies, 1);
         run.resume = &resume;
       }
       const auto logits = model_->forward(std::span<const std::vector<token_id>>(batch), run);
       for (index r = 0; r < count; ++r)
         out(batch_runs[static_cast<std::size_t>(r)] / sources()) +=
-            metric_value(logits[static_cast<std::size_t>(r)].row(0), true, nullptr);
+            metric_value(logits[static_cast<std::size_t>(r * copies)].row(0), true, nullptr);
     }
     return out / static_cast<double>(sources());
   }

@@ -1,5 +1,5 @@
 #pragma once
-// ACDC, automatic circuit discovery (Conmy et al. 2023), on transformer_edge_game: starting from
+// ACDC, automatic circuit discovery (Conmy et al. 2023), on an edge_game: starting from
 // the whole graph, visit the receivers from the logits back to the first block and, for each, its
 // incoming edges from the latest sender back; remove an edge for good when removing it moves the
 // game's value away from the full model's by less than `threshold` more than the circuit already
@@ -42,7 +42,9 @@ struct acdc_result {
   circuit_graph circuit;      // the kept edges between the nodes they join
 };
 
-inline acdc_result acdc(const transformer_edge_game& game, const acdc_options& options = {}) {
+// `game` is one prompt's transformer_edge_game, or a mean_game of them: the circuit of a dataset.
+template <edge_game G>
+acdc_result acdc(const G& game, const acdc_options& options = {}) {
   detail::require(options.threshold >= 0.0 && std::isfinite(options.threshold),
                   "acdc: threshold must be finite and >= 0, got " + std::to_string(options.threshold));
   const auto& edges = game.edges();
@@ -81,7 +83,11 @@ inline acdc_result acdc(const transformer_edge_game& game, const acdc_options& o
   auto vertex_of = [&](const circuit_node& node) {
     const auto it = vertex.find(node);
     if (it != vertex.end()) return it->second;
-    return vertex[node] = boost::add_vertex(node, out.circuit);
+    // add_vertex(g) and then the bundle, not add_vertex(node, g): that overload's named-graph
+    // lookup trips a false -Wuninitialized inside Boost (GCC, -O2, the -Werror build).
+    const auto v = boost::add_vertex(out.circuit);
+    out.circuit[v] = node;
+    return vertex[node] = v;
   };
   for (index j = 0; j < n; ++j)
     if (out.kept(j) == 1.0) {

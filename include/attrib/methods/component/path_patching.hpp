@@ -19,9 +19,10 @@
 namespace attrib {
 
 // v(all) - v(all but the edges from `sender` to each of `receivers`); throws invalid_argument when
-// an edge is not among the game's players.
-inline double path_patching(const transformer_edge_game& game, const circuit_node& sender,
-                            const std::vector<circuit_node>& receivers) {
+// an edge is not among the game's players. On a mean_game of edge games it is the effect averaged
+// over their prompts.
+template <edge_game G>
+double path_patching(const G& game, const circuit_node& sender, const std::vector<circuit_node>& receivers) {
   const auto& edges = game.edges();
   matrix z = matrix::Ones(2, game.player_count());
   for (const auto& r : receivers) {

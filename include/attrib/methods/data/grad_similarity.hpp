@@ -84,6 +84,22 @@ inline void require_features(const matrix& train, const matrix& test, const std:
   require_finite(train, who + ": training features");
   require_finite(test, who + ": test features");
 }
+
+// A transform's output is checked like an input: an inverse-Hessian solve that diverged must not
+// turn into scores. `rows` is the row count before the transform, `columns` the other side's.
+inline void require_transformed(const std::string& method, const transformed_features& t, index rows, index columns,
+                                const char* side) {
+  require(t.features.rows() == rows && t.features.cols() == columns,
+          method + ": the transform turned " + std::to_string(rows) + " " + side + " rows into a " +
+              std::to_string(t.features.rows()) + " x " + std::to_string(t.features.cols()) +
+              " matrix; expected one row per example and as many columns on both sides");
+  for (index i = 0; i < t.features.rows(); ++i)
+    require(t.features.row(i).allFinite(),
+            method + ": the transformed " + side + " features of row " + std::to_string(i) + " are not finite" +
+                (i < static_cast<index>(t.diagnostics.size()) && !t.diagnostics[static_cast<std::size_t>(i)].message.empty()
+                     ? " (" + t.diagnostics[static_cast<std::size_t>(i)].message + ")"
+                     : std::string(" (did an inverse-Hessian solve diverge?)")));
+}
 }  // namespace detail
 
 // The inner product step on precomputed features.
@@ -93,25 +109,34 @@ data_attribution inner_product_attribution(std::string method, const matrix& tra
   detail::require_features(train_features, test_features, method);
   transformed_features tr = transform.train(train_features);
   transformed_features te = transform.test(test_features);
-  // A transform's output is checked like an input: an inverse-Hessian solve that diverged must
-  // not turn into scores.
-  const auto check = [&](const transformed_features& t, const matrix& before, const char* side) {
-    detail::require(t.features.rows() == before.rows() && tr.features.cols() == te.features.cols(),
-                    method + ": the transform turned " + std::to_string(before.rows()) + " " + side + " rows into a " +
-                        std::to_string(t.features.rows()) + " x " + std::to_string(t.features.cols()) +
-                        " matrix; expected one row per example and as many columns on both sides");
-    for (index i = 0; i < t.features.rows(); ++i)
-      detail::require(t.features.row(i).allFinite(),
-                      method + ": the transformed " + side + " features of row " + std::to_string(i) +
-                          " are not finite" +
-                          (i < static_cast<index>(t.diagnostics.size()) && !t.diagnostics[static_cast<std::size_t>(i)].message.empty()
-                               ? " (" + t.diagnostics[static_cast<std::size_t>(i)].message + ")"
-                               : std::string(" (did an inverse-Hessian solve diverge?)")));
-  };
-  check(tr, train_features, "training");
-  check(te, test_features, "test");
+  detail::require_transformed(method, tr, train_features.rows(), te.features.cols(), "training");
+  detail::require_transformed(method, te, test_features.rows(), tr.features.cols(), "test");
   data_attribution out{std::move(method), scale * (tr.features * te.features.transpose()), std::move(te.diagnostics)};
   return out;
+}
+
+// The same step in two halves, for callers that score the training set block by block (a
+// distributed run: attrib/mpi/shard_rows.hpp): the test side transformed once (the costly half
+// for influence functions, one inverse-Hessian solve per test point), then any block of
+// training rows scored against it. A training row's score does not depend on the block it is in.
+template <feature_transform T>
+transformed_features transformed_test_features(const std::string& method, const matrix& test_features,
+                                               const T& transform) {
+  detail::require(test_features.rows() > 0, method + ": there must be at least one test point");
+  detail::require_finite(test_features, method + ": test features");
+  transformed_features te = transform.test(test_features);
+  detail::require_transformed(method, te, test_features.rows(), te.features.cols(), "test");
+  return te;
+}
+
+template <feature_transform T>
+matrix inner_product_scores(const std::string& method, const matrix& train_features, const transformed_features& test,
+                            const T& transform, double scale = 1.0) {
+  detail::require(train_features.rows() > 0, method + ": the training block must not be empty");
+  detail::require_finite(train_features, method + ": training features");
+  const transformed_features tr = transform.train(train_features);
+  detail::require_transformed(method, tr, train_features.rows(), test.features.cols(), "training");
+  return scale * (tr.features * test.features.transpose());
 }
 
 // The whole pipeline from data.

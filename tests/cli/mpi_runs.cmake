@@ -1,0 +1,130 @@
+# The attrib tool under mpirun (a build with ATTRIB_WITH_MPI): explain and data on 2 ranks and on 3
+# oversubscribed ranks write the same bytes as one process of the same binary, with shard counts
+# that do not divide evenly; a rank that throws, a rank without its input file and ranks started
+# with different arguments stop every rank with a message naming the rank, in bounded time.
+# Run as: cmake -DATTRIB=<attrib> -DMPIEXEC=<mpiexec> -DDATA=<repo data dir> -DWORK=<scratch dir> -P mpi_runs.cmake
+# (OpenMPI as root needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; the ctest
+# entry sets them.)
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+# A run that hangs is a failure, not a stuck CI job.
+set(limit 120)
+
+function(run_ok)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${limit})
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(last_out "${out}" PARENT_SCOPE)
+  set(last_err "${err}" PARENT_SCOPE)
+endfunction()
+
+# Fails unless the command fails within the time limit and `expected` appears at least `times`
+# times on standard error (once per rank where every rank must report it).
+function(run_fails expected times)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${limit})
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "command should have failed: ${ARGN}")
+  endif()
+  if(rc MATCHES "timeout")
+    message(FATAL_ERROR "command hung (${limit} s): ${ARGN}\n${err}")
+  endif()
+  string(REGEX MATCHALL "${expected}" found "${err}")
+  list(LENGTH found count)
+  if(count LESS times)
+    message(FATAL_ERROR "expected '${expected}' ${times} times from ${ARGN}, found it ${count} times in:\n${err}")
+  endif()
+endfunction()
+
+function(same_bytes reference candidate)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${reference}" "${candidate}" RESULT_VARIABLE differ)
+  if(differ)
+    file(READ "${reference}" a)
+    file(READ "${candidate}" b)
+    message(FATAL_ERROR "${candidate} differs from the single-process ${reference}:\n--- one process\n${a}\n--- ranks\n${b}")
+  endif()
+endfunction()
+
+set(np2 "${MPIEXEC}" -np 2)
+set(np3 "${MPIEXEC}" -np 3 --oversubscribe)
+set(wine "${DATA}/wine/wine_data.csv")
+run_ok("${ATTRIB}" train --data "${wine}" --model-type mlp --hidden 8 --epochs 30 --seed 1 --out "${WORK}/mlp.json" --quiet)
+
+# explain: 41 rows are 20 + 21 on two ranks, 13 + 14 + 14 on three. A sampling method (seeded),
+# an exact one, and a gradient method; threads inside the ranks must not change a bit either.
+foreach(case "kernel-shap;--samples;96" "exact-shapley" "integrated-gradients;--steps;8")
+  list(GET case 0 method)
+  set(options ${case})
+  list(REMOVE_AT options 0)
+  set(common explain --model "${WORK}/mlp.json" --data "${wine}" --data-format sklearn --rows 0-40 --method ${method}
+             ${options} --seed 3 --quiet)
+  run_ok("${ATTRIB}" ${common} --out "${WORK}/${method}_1.csv" --svg "${WORK}/${method}_1.svg")
+  set(single_out "${last_out}")
+  run_ok(${np2} "${ATTRIB}" ${common} --threads 2 --out "${WORK}/${method}_2.csv" --svg "${WORK}/${method}_2.svg")
+  run_ok(${np3} "${ATTRIB}" ${common} --out "${WORK}/${method}_3.csv")
+  same_bytes("${WORK}/${method}_1.csv" "${WORK}/${method}_2.csv")
+  same_bytes("${WORK}/${method}_1.csv" "${WORK}/${method}_3.csv")
+  same_bytes("${WORK}/${method}_1.svg" "${WORK}/${method}_2.svg")
+endforeach()
+# Only rank 0 writes to standard output: the table once, as one process prints it.
+run_ok("${ATTRIB}" explain --model "${WORK}/mlp.json" --data "${wine}" --data-format sklearn --rows 5-20
+       --method occlusion --quiet)
+set(single_table "${last_out}")
+run_ok(${np3} "${ATTRIB}" explain --model "${WORK}/mlp.json" --data "${wine}" --data-format sklearn --rows 5-20
+       --method occlusion --quiet)
+if(NOT last_out STREQUAL single_table)
+  message(FATAL_ERROR "3 ranks printed another table than one process:\n${single_table}\n---\n${last_out}")
+endif()
+
+# data: 106 training points are 7 shards of 15-16 points, 3 + 4 on two ranks and 2 + 2 + 3 on
+# three. Influence, TracIn and Grad-Dot are sharded; KNN-Shapley runs on rank 0 alone.
+run_ok("${ATTRIB}" data split --data "${wine}" --train-out "${WORK}/train.csv" --test-out "${WORK}/test.csv"
+       --test-size 0.4 --seed 2)
+file(STRINGS "${WORK}/train.csv" train_lines)
+list(LENGTH train_lines train_line_count)
+if(NOT train_line_count EQUAL 107) # a header line (n,d,class names) and 106 points
+  message(FATAL_ERROR "the split gave ${train_line_count} lines in train.csv; the shard counts above assume 107")
+endif()
+foreach(case "influence" "influence;--solver;cg" "tracin" "grad-dot" "grad-cos" "knn-shapley")
+  list(GET case 0 method)
+  set(options ${case})
+  list(REMOVE_AT options 0)
+  string(REPLACE ";" "_" name "${case}")
+  set(common data --train "${WORK}/train.csv" --test "${WORK}/test.csv" --rows 0-6 --method ${method} ${options} --quiet)
+  run_ok("${ATTRIB}" ${common} --out "${WORK}/${name}_1.csv")
+  run_ok(${np2} "${ATTRIB}" ${common} --out "${WORK}/${name}_2.csv")
+  run_ok(${np3} "${ATTRIB}" ${common} --out "${WORK}/${name}_3.csv")
+  same_bytes("${WORK}/${name}_1.csv" "${WORK}/${name}_2.csv")
+  same_bytes("${WORK}/${name}_1.csv" "${WORK}/${name}_3.csv")
+endforeach()
+
+# A rank that throws: the last of 11 rows overflows the model, and that row is rank 1's. Both
+# ranks stop with rank 1's message.
+file(STRINGS "${wine}" wine_lines)
+set(rows "")
+foreach(i RANGE 1 10)
+  list(GET wine_lines ${i} line)
+  string(REGEX REPLACE ",[^,]*$" "" line "${line}") # drop the label
+  string(APPEND rows "${line}\n")
+endforeach()
+string(REPEAT "1e308," 12 huge)
+file(WRITE "${WORK}/overflow.csv" "${rows}${huge}1e308\n")
+run_fails("rank 1 of 2: instance 10: model output 0 is not finite" 2
+          ${np2} "${ATTRIB}" explain --model "${WORK}/mlp.json" --data "${WORK}/overflow.csv" --header no
+          --method kernel-shap --samples 64 --quiet)
+
+# A rank without its input file (rank 1 starts in a folder without it): a named error on every rank.
+file(MAKE_DIRECTORY "${WORK}/rank0" "${WORK}/rank1" "${WORK}/rank2")
+file(COPY "${WORK}/overflow.csv" DESTINATION "${WORK}/rank0")
+file(COPY "${WORK}/overflow.csv" DESTINATION "${WORK}/rank2")
+run_fails("rank 1 of 3: overflow.csv: cannot open" 3
+          ${np3} sh -c "cd '${WORK}'/rank$OMPI_COMM_WORLD_RANK && exec '${ATTRIB}' explain --model ../mlp.json --data overflow.csv --header no --rows 0-9 --method occlusion --quiet")
+
+# Ranks started with different arguments would compute different problems.
+run_fails("rank 1 of 2 started with other arguments" 2
+          ${np2} sh -c "exec '${ATTRIB}' explain --model '${WORK}/mlp.json' --data '${wine}' --data-format sklearn --rows 0-3 --method occlusion --seed $OMPI_COMM_WORLD_RANK --quiet")
+
+# Commands that are not distributed refuse to run once per rank; data split writes files.
+run_fails("runs on one process only" 2 ${np2} "${ATTRIB}" train --data "${wine}" --out "${WORK}/never.json")
+run_fails("'data split' runs on one process" 2
+          ${np2} "${ATTRIB}" data split --data "${wine}" --train-out "${WORK}/a.csv" --test-out "${WORK}/b.csv")
