@@ -26,8 +26,8 @@
 // metrics: the logit difference between the clean and the corrupted answer, and the KL divergence
 // to the clean run (ACDC's).
 //   ACDC                    keeps the edges whose removal moves the metric by more than 0.05;
-//   edge attribution patching, path patching (each edge alone)
-//                           score every edge; the circuit is the edges scoring at least 10% of the
+//   edge attribution patching, EAP-IG (its integrated-gradients form), path patching (each edge
+//   alone)                  score every edge; the circuit is the edges scoring at least 10% of the
 //                           largest;
 //   mask learning           over the heads and MLP blocks of the component game: the nodes kept.
 // Each runs twice: on every prompt pair alone (precision and recall averaged over the pairs), and
@@ -80,6 +80,7 @@ constexpr Index vocab = 24;
 constexpr Index segment = 8;      // the longest segment repeated
 constexpr Index filler = 7;       // the most random tokens before it
 constexpr Index context = filler + 2 * segment + 1;
+constexpr Index ig_steps = 20;    // points of EAP-IG's path
 // The stream's subspaces: tokens [0, vocab), positions [vocab, vocab + context), the previous
 // token [vocab + context, 2 vocab + context).
 constexpr Index position_base = vocab, previous_base = vocab + context, width = 2 * vocab + context;
@@ -361,12 +362,13 @@ int main(int argc, char** argv) {
       const attrib::mean_game<attrib::transformer_component_game> component_dataset{
           std::span<const attrib::transformer_component_game>(component_games)};
 
-      // The four methods on one edge game (or one component game); what each chose, and its scores.
+      // The methods on one edge game (or one component game); what each chose, and its scores.
       struct run {
-        std::set<circuit_edge> acdc, eap, path, mask;
+        std::set<circuit_edge> acdc, eap, eap_ig, path, mask;
         attrib::acdc_result acdc_found;
+        attrib::edge_attribution_patching_result eap_ig_found;
         attrib::vector eap_values, path_values;
-        std::array<double, 4> seconds{};
+        std::array<double, 5> seconds{};
       };
       auto run_methods = [&](const auto& game, const auto& components) {
         run r;
@@ -380,32 +382,38 @@ int main(int argc, char** argv) {
         r.eap = top_edges(edges, r.eap_values, 0.1);
         r.seconds[1] = seconds_since(t0);
         t0 = std::chrono::steady_clock::now();
+        r.eap_ig_found = attrib::edge_attribution_patching(game, {.steps = ig_steps});
+        r.eap_ig = top_edges(edges, r.eap_ig_found.values, 0.1);
+        r.seconds[2] = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
         r.path_values = attrib::vector(static_cast<Index>(edges.size()));
         for (std::size_t j = 0; j < edges.size(); ++j)
           r.path_values(static_cast<Index>(j)) = attrib::path_patching(game, edges[j].sender, {edges[j].receiver});
         r.path = top_edges(edges, r.path_values, 0.1);
-        r.seconds[2] = seconds_since(t0);
+        r.seconds[3] = seconds_since(t0);
         t0 = std::chrono::steady_clock::now();
         const auto mask = attrib::learn_mask(components, {.sparsity = 0.05, .steps = 150});
         r.mask = node_set(component_games.front(), mask);
-        r.seconds[3] = seconds_since(t0);
+        r.seconds[4] = seconds_since(t0);
         return r;
       };
 
-      std::map<circuit_edge, std::array<int, 3>> chosen;  // per edge: prompts where ACDC, EAP, path patching chose it
+      std::map<circuit_edge, std::array<int, 4>> chosen;  // per edge: prompts where ACDC, EAP, EAP-IG, path patching chose it
       std::map<circuit_edge, double> mean_effect, mean_cut;  // per edge: |path patching effect|, v(all but it), averaged
       double mean_full = 0.0;
-      std::array<score, 4> per_prompt, whole;
+      std::array<score, 5> per_prompt, whole;
       const double n = static_cast<double>(pairs.size());
       for (std::size_t i = 0; i < pairs.size(); ++i) {
         const auto r = run_methods(games[i], component_games[i]);
         per_prompt[0].add(r.acdc, planted, r.seconds[0]);
         per_prompt[1].add(r.eap, planted, r.seconds[1]);
-        per_prompt[2].add(r.path, planted, r.seconds[2]);
-        per_prompt[3].add(r.mask, planted_nodes, r.seconds[3]);
+        per_prompt[2].add(r.eap_ig, planted, r.seconds[2]);
+        per_prompt[3].add(r.path, planted, r.seconds[3]);
+        per_prompt[4].add(r.mask, planted_nodes, r.seconds[4]);
         for (const auto& e : r.acdc) ++chosen[e][0];
         for (const auto& e : r.eap) ++chosen[e][1];
-        for (const auto& e : r.path) ++chosen[e][2];
+        for (const auto& e : r.eap_ig) ++chosen[e][2];
+        for (const auto& e : r.path) ++chosen[e][3];
         mean_full += r.acdc_found.full_value / n;
         for (std::size_t j = 0; j < edges.size(); ++j) {
           mean_effect[edges[j]] += std::abs(r.path_values(static_cast<Index>(j))) / n;
@@ -415,8 +423,9 @@ int main(int argc, char** argv) {
       const auto d = run_methods(dataset, component_dataset);
       whole[0].add(d.acdc, planted, d.seconds[0]);
       whole[1].add(d.eap, planted, d.seconds[1]);
-      whole[2].add(d.path, planted, d.seconds[2]);
-      whole[3].add(d.mask, planted_nodes, d.seconds[3]);
+      whole[2].add(d.eap_ig, planted, d.seconds[2]);
+      whole[3].add(d.path, planted, d.seconds[3]);
+      whole[4].add(d.mask, planted_nodes, d.seconds[4]);
 
       std::cout << "\n## Metric: " << (logit_difference ? "logit difference, the clean answer minus the corrupted one" : "KL divergence to the clean run")
                 << "\n\nPer prompt: each method on one prompt pair, scores averaged over the " << pairs.size()
@@ -424,12 +433,14 @@ int main(int argc, char** argv) {
                 << " pairs (the metric averaged over them), one circuit.\n\n"
                    "| method | what is scored | per prompt: precision | recall | time per prompt | dataset: precision | recall | time |\n"
                    "|---|---|---|---|---|---|---|---|\n";
-      const std::array<std::string, 4> names = {"ACDC (threshold 0.05)", "edge attribution patching", "path patching (each edge alone)",
+      const std::array<std::string, 5> names = {"ACDC (threshold 0.05)", "edge attribution patching",
+                                                "EAP-IG (" + std::to_string(ig_steps) + " steps)", "path patching (each edge alone)",
                                                 "mask learning (sparsity 0.05)"};
-      const std::array<std::string, 4> what = {"edges kept", "edges with \\|score\\| >= 10% of the largest",
+      const std::array<std::string, 5> what = {"edges kept", "edges with \\|score\\| >= 10% of the largest",
+                                               "edges with \\|score\\| >= 10% of the largest",
                                                "edges with \\|effect\\| >= 10% of the largest",
                                                "nodes kept (heads 0.0" + induction_names + " planted)"};
-      for (std::size_t m = 0; m < 4; ++m) {
+      for (std::size_t m = 0; m < names.size(); ++m) {
         const auto& s = per_prompt[m];
         const double prompts = static_cast<double>(s.prompts);
         std::cout << "| " << names[m] << " | " << what[m] << " | " << fixed(s.precision / prompts, 2) << " | " << fixed(s.recall / prompts, 2)
@@ -448,24 +459,48 @@ int main(int argc, char** argv) {
                 << " in which each method chose them), and the non-planted edge that moves the metric most; mean |effect| of cutting "
                    "the edge alone, and the mean metric then (all edges: "
                 << fixed(mean_full, 3) << "); on the dataset, each method's score of the edge (* chosen; largest EAP score "
-                << fixed(d.eap_values.cwiseAbs().maxCoeff(), 3) << ", largest path effect " << fixed(d.path_values.cwiseAbs().maxCoeff(), 3)
-                << "):\n\n"
-                << "| edge | planted | ACDC | edge attribution patching | path patching | mean \\|effect\\| | metric with the edge cut "
-                   "| dataset: ACDC increase | EAP score | path effect |\n"
-                   "|---|---|---|---|---|---|---|---|---|---|\n";
+                << fixed(d.eap_values.cwiseAbs().maxCoeff(), 3) << ", largest EAP-IG score " << fixed(d.eap_ig_found.values.cwiseAbs().maxCoeff(), 3)
+                << ", largest path effect " << fixed(d.path_values.cwiseAbs().maxCoeff(), 3) << "):\n\n"
+                << "| edge | planted | ACDC | EAP | EAP-IG | path patching | mean \\|effect\\| | metric with the edge cut "
+                   "| dataset: ACDC increase | EAP score | EAP-IG score | path effect |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
       for (std::size_t j = 0; j < edges.size(); ++j) {
         const auto& e = edges[j];
         const auto it = chosen.find(e);
         if (it == chosen.end() && !planted.contains(e) && e != *strongest_other && !d.acdc.contains(e) && !d.eap.contains(e) &&
-            !d.path.contains(e))
+            !d.eap_ig.contains(e) && !d.path.contains(e))
           continue;
-        const std::array<int, 3> counts = it == chosen.end() ? std::array<int, 3>{0, 0, 0} : it->second;
+        const std::array<int, 4> counts = it == chosen.end() ? std::array<int, 4>{0, 0, 0, 0} : it->second;
         const auto k = static_cast<Index>(j);
         auto mark = [&](const std::set<circuit_edge>& kept) { return kept.contains(e) ? "*" : ""; };
         std::cout << "| " << attrib::to_string(e) << " | " << (planted.contains(e) ? "yes" : "no") << " | " << counts[0] << " | " << counts[1]
-                  << " | " << counts[2] << " | " << fixed(mean_effect[e], 3) << " | " << fixed(mean_cut[e], 3) << " | "
+                  << " | " << counts[2] << " | " << counts[3] << " | " << fixed(mean_effect[e], 3) << " | " << fixed(mean_cut[e], 3) << " | "
                   << fixed(d.acdc_found.increase(k), 3) << mark(d.acdc) << " | " << fixed(d.eap_values(k), 3) << mark(d.eap) << " | "
-                  << fixed(d.path_values(k), 3) << mark(d.path) << " |\n";
+                  << fixed(d.eap_ig_found.values(k), 3) << mark(d.eap_ig) << " | " << fixed(d.path_values(k), 3) << mark(d.path) << " |\n";
+      }
+      // Where along the path from the cut graph (z = 0) to the full one (z = 1) each planted
+      // edge's effect arises: EAP reads the derivative at z = 1 alone.
+      std::cout << "\nOn the dataset, the derivative of the metric in each planted edge's weight along the uniform mask z "
+                   "(EAP reads it at z = 1; EAP-IG averages it over the "
+                << ig_steps << " points):\n\n| edge |";
+      const std::array<Index, 5> shown = {0, ig_steps / 4 - 1, ig_steps / 2 - 1, 3 * ig_steps / 4 - 1, ig_steps - 1};
+      for (const Index k : shown) std::cout << " z = " << fixed(static_cast<double>(k + 1) / static_cast<double>(ig_steps), 2) << " |";
+      std::cout << "\n|---|";
+      for (std::size_t i = 0; i < shown.size(); ++i) std::cout << "---|";
+      std::cout << "\n";
+      // The metric itself along the path: flat near z = 1 where the circuit's response saturates.
+      attrib::matrix uniform(static_cast<Index>(shown.size()), static_cast<Index>(edges.size()));
+      for (std::size_t i = 0; i < shown.size(); ++i)
+        uniform.row(static_cast<Index>(i)).setConstant(static_cast<double>(shown[i] + 1) / static_cast<double>(ig_steps));
+      const attrib::vector along = dataset.values(uniform);
+      std::cout << "| the metric itself, v(z) |";
+      for (Index i = 0; i < along.size(); ++i) std::cout << " " << fixed(along(i), 3) << " |";
+      std::cout << "\n";
+      for (std::size_t j = 0; j < edges.size(); ++j) {
+        if (!planted.contains(edges[j])) continue;
+        std::cout << "| " << attrib::to_string(edges[j]) << " |";
+        for (const Index k : shown) std::cout << " " << fixed(d.eap_ig_found.path_derivatives(k, static_cast<Index>(j)), 3) << " |";
+        std::cout << "\n";
       }
     }
     return 0;

@@ -780,6 +780,73 @@ TEST_CASE("edge attribution patching: the edge game's own central differences at
   }
 }
 
+TEST_CASE("EAP-IG: the derivative along the uniform path is the edge game's own, and the scores add up to v(all) - v(none)") {
+  for (const auto architecture : {transformer_architecture::gpt2, transformer_architecture::llama}) {
+    const auto model = random_model(architecture, 11);
+    for (const auto granularity : {attrib::circuit_granularity::blocks, attrib::circuit_granularity::heads}) {
+      CAPTURE(architecture == transformer_architecture::gpt2);
+      CAPTURE(granularity == attrib::circuit_granularity::heads);
+      const auto edges = attrib::every_edge(model.config(), granularity);
+      const Index n = static_cast<Index>(edges.size());
+      // Resample from two prompts at two positions: the path's mixes differ by source, and the
+      // unablated positions must pass through.
+      const attrib::transformer_edge_game game(model, clean, edges,
+                                              {.ablation = attrib::ablation_kind::resample,
+                                               .reference = {other, third},
+                                               .metric = {.target = target, .contrast = contrast},
+                                               .positions = {2, 4, 6}});
+      // A two-step sum averages the derivative at z = 1/2 and z = 1, so twice it less the one-step
+      // sum (EAP, z = 1) is the derivative at z = 1/2: compare with the game's central differences.
+      const auto one = attrib::edge_attribution_patching(game, {.steps = 1});
+      const auto two = attrib::edge_attribution_patching(game, {.steps = 2});
+      CHECK(two.value == doctest::Approx(one.value).epsilon(1e-6));
+      const attrib::vector half = 2.0 * two.values - one.values;
+      const double h = 1e-2;
+      attrib::matrix points = attrib::matrix::Constant(2 * n, n, 0.5);
+      for (Index j = 0; j < n; ++j) {
+        points(2 * j, j) = 0.5 + h;
+        points(2 * j + 1, j) = 0.5 - h;
+      }
+      const auto v = game.values(points);
+      const double scale = half.cwiseAbs().maxCoeff();
+      CHECK(scale > 1e-2);
+      for (Index j = 0; j < n; ++j) {
+        CAPTURE(attrib::to_string(edges[static_cast<std::size_t>(j)]));
+        CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(half(j)).epsilon(1e-2).scale(scale));
+      }
+      // Completeness, as for integrated gradients: the sum tends to v(all) - v(none), with the
+      // right Riemann sum's error shrinking like 1 / steps.
+      attrib::matrix ends(2, n);
+      ends.row(0).setOnes();
+      ends.row(1).setZero();
+      const auto end_values = game.values(ends);
+      const double total = end_values(0) - end_values(1);
+      const double coarse = attrib::edge_attribution_patching(game, {.steps = 8}).values.sum() - total;
+      const double fine = attrib::edge_attribution_patching(game, {.steps = 64}).values.sum() - total;
+      CAPTURE(total);
+      CAPTURE(coarse);
+      CAPTURE(fine);
+      CHECK(std::abs(fine) < 0.03 * std::abs(total) + 1e-3);
+      CHECK(std::abs(fine) < 0.5 * std::abs(coarse));
+    }
+  }
+}
+
+TEST_CASE("EAP-IG: bad options and graphs the uniform path does not cover") {
+  const auto model = random_model(transformer_architecture::llama, 7);
+  auto edges = attrib::every_edge(model.config());
+  const attrib::transformer_edge_game full(model, clean, edges, {.ablation = attrib::ablation_kind::patch, .reference = {other},
+                                                                 .metric = {.target = target, .contrast = contrast}});
+  CHECK_THROWS_WITH_AS(attrib::edge_attribution_patching(full, {.steps = 0}), doctest::Contains("expected at least 1"),
+                       attrib::invalid_argument);
+  edges.pop_back();
+  const attrib::transformer_edge_game partial(model, clean, edges, {.ablation = attrib::ablation_kind::patch, .reference = {other},
+                                                                    .metric = {.target = target, .contrast = contrast}});
+  CHECK_NOTHROW(attrib::edge_attribution_patching(partial, {.steps = 1}));
+  CHECK_THROWS_WITH_AS(attrib::edge_attribution_patching(partial, {.steps = 4}), doctest::Contains("holds 14 of its 15 edges"),
+                       attrib::invalid_argument);
+}
+
 TEST_CASE("path patching on the edge game equals Wang et al.'s freeze-patch-record-replay procedure") {
   const auto model = random_model(transformer_architecture::llama, 7);
   const auto& c = model.config();
