@@ -25,7 +25,8 @@ room_of() {
     attrib/methods/data/* | attrib/games/data_game.hpp | attrib/solvers/ekfac.hpp | attrib/solvers/lissa.hpp | \
       attrib/solvers/arnoldi.hpp | attrib/solvers/conjugate_gradient.hpp | attrib/solvers/model_hessian.hpp) echo data ;;
     attrib/graph/* | attrib/methods/graph/* | attrib/models/gnn/* | attrib/games/graph_restricted_game.hpp | \
-      attrib/games/node_removal_game.hpp | attrib/games/gnn_component_game.hpp | attrib/concepts/graph_model.hpp) echo graph ;;
+      attrib/games/node_removal_game.hpp | attrib/games/gnn_component_game.hpp | attrib/games/particle_games.hpp | \
+      attrib/concepts/graph_model.hpp) echo graph ;;
     attrib/studies/*) echo studies ;;
     attrib/games/component_game.hpp | attrib/games/edge_game.hpp | attrib/games/transformer_ablation.hpp | \
       attrib/methods/component/*) echo components ;;

@@ -1,7 +1,7 @@
 #pragma once
-// The MPI policy of the attrib tool (in_process.hpp lists the members): instances and training
-// shards spread over the ranks of MPI_COMM_WORLD through attrib::mpi, results on rank 0. Only
-// translation units built with ATTRIB_WITH_MPI include it.
+// The MPI policy of the attrib tool (in_process.hpp lists the members): instances, training
+// shards and game evaluations spread over the ranks of MPI_COMM_WORLD through attrib::mpi,
+// results on rank 0. Only translation units built with ATTRIB_WITH_MPI include it.
 #include <utility>
 #include <vector>
 
@@ -11,8 +11,10 @@
 #include "attrib/core/types.hpp"
 #include "attrib/mpi/agreement.hpp"
 #include "attrib/mpi/communicator.hpp"
+#include "attrib/mpi/explain_game.hpp"
 #include "attrib/mpi/explain_instances.hpp"
 #include "attrib/mpi/shard_rows.hpp"
+#include "attrib/mpi/sum_shards.hpp"
 
 namespace cli {
 
@@ -43,6 +45,19 @@ struct across_ranks {
   template <class Block>
   attrib::matrix shard_rows(const attrib::shard_plan& plan, attrib::index columns, Block&& block) const {
     return attrib::mpi::gather_shard_rows(comm, plan, columns, block);
+  }
+
+  // Added on rank 0 in shard order, the sum then on every rank (mpi/sum_shards.hpp).
+  template <class Block>
+  attrib::matrix sum_shards(const attrib::shard_plan& plan, attrib::index rows, attrib::index cols,
+                            Block&& block) const {
+    return attrib::mpi::sum_shards(comm, plan, rows, cols, block);
+  }
+
+  // The result on every rank (each continues the same computation from the gathered values).
+  template <class Method, class Game>
+  attrib::attribution explain_game(const Method& method, const Game& game, const attrib::run_settings& settings) const {
+    return attrib::mpi::explain_game(comm, method, game, settings);
   }
 
   // The other ranks wait at the agreement, so a failure on the root stops them too.

@@ -117,17 +117,40 @@ inline void report(const arguments& a, const attrib::data_attribution& r, const 
   }
 }
 
+// The --model-type name of M, for messages.
+template <class M>
+std::string model_type_name() {
+  return std::is_same_v<M, attrib::mlp> ? "mlp"
+         : std::is_same_v<M, attrib::logistic_regression> ? "logistic_regression"
+                                                            : "linear_regression";
+}
+
+// Hessian shards: the explicit Hessian is the sum over them of (n_b / n) H_b, H_b the Hessian of
+// the mean regularised loss on shard b (the weights sum to 1, so the regulariser counts once).
+// At most 16 shards, since the root holds every shard's p x p term before adding them in shard
+// order; the shards depend on the training-set size alone, so the sum is the same bits on any
+// number of processes.
+inline attrib::shard_plan hessian_shards(Eigen::Index points) { return attrib::shard_plan::of(points, 16, 16); }
+
 // Builds the inverse-Hessian solver --solver names (once per run: the Hessian, its factorisation
-// or its eigenpairs) and returns score(solver).
-template <class M, class Score>
+// or its eigenpairs) and returns score(solver). The explicit Hessian is summed over training
+// shards spread over `processes` and shared with every process; the iterative solvers' Hessian-
+// vector products run whole on every process.
+template <class M, class Processes, class Score>
 attrib::matrix with_influence_solver(const arguments& a, const M& model, const attrib::matrix& x,
-                                     const attrib::vector& y, Score&& score) {
+                                     const attrib::vector& y, const Processes& processes, Score&& score) {
   const std::string solver = a.text("solver", "explicit");
   const double damping = a.number("damping", 0.0);
   const attrib::model_hessian<M> h(model, x, y);
   const Eigen::Index p = model.parameter_count();
   if (solver == "explicit") {
-    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = damping});
+    const double n = static_cast<double>(x.rows());
+    const attrib::matrix hessian =
+        processes.sum_shards(hessian_shards(x.rows()), p, p, [&](Eigen::Index b, Eigen::Index e) {
+          const attrib::matrix mean = model.hessian(x.middleRows(b, e - b), y.segment(b, e - b));
+          return attrib::matrix(static_cast<double>(e - b) / n * mean);
+        });
+    const attrib::explicit_inverse_hessian ih(hessian, {.damping = damping});
     return score(ih);
   }
   if (solver == "cg")
@@ -168,16 +191,15 @@ attrib::matrix with_influence_solver(const arguments& a, const M& model, const a
   throw usage_error("--solver must be explicit, cg, lissa, arnoldi or ekfac, got '" + solver + "'");
 }
 
-// The methods that are not sharded (retrainings, kNN, TRAK, RelatIF, FastIF, SGD replays, the
-// data games): computed whole, by one process.
+// The methods that are not sharded (LOO retrainings, kNN, RelatIF, FastIF, SGD replays):
+// computed whole, by one process.
 template <class M>
 attrib::matrix run_unsharded_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
-                                         const attrib::matrix& tx, const attrib::vector& ty,
-                                         std::vector<std::string>& columns) {
+                                         const attrib::matrix& tx, const attrib::vector& ty) {
   constexpr bool is_logistic = std::is_same_v<M, attrib::logistic_regression>;
   constexpr bool is_linear = is_logistic || std::is_same_v<M, attrib::linear_regression>;
   const std::size_t threads = a.threads();
-  const std::string type = std::is_same_v<M, attrib::mlp> ? "mlp" : is_logistic ? "logistic_regression" : "linear_regression";
+  const std::string type = model_type_name<M>();
   auto needs = [&](bool ok, const std::string& models) {
     if (!ok) throw usage_error("--method " + method + " needs " + models + ", not " + type);
   };
@@ -226,54 +248,11 @@ attrib::matrix run_unsharded_data_method(const std::string& method, const argume
     needs(is_linear, "logistic_regression or linear_regression (Newton retraining)");
     if constexpr (is_linear) return attrib::exact_loo(model, x, y, tx, ty, threads);
   }
-  if (method == "trak") {
-    needs(is_logistic, "logistic_regression (margin gradients)");
-    if constexpr (is_logistic)
-      return attrib::trak({attrib::trak_member_for(model, x, y, tx, ty)},
-                          {.projection_dim = a.integer("projection-dim", 512, 1, 100'000),
-                           .seed = a.seed(),
-                           .threads = threads})
-          .scores;
-  }
   if (method == "knn-shapley") {
     needs(is_logistic, "class labels (logistic_regression)");
     const attrib::standardizer s = attrib::standardizer::fit(x);
     const auto k = a.integer("k", 5, 1, 1'000'000'000);
     return attrib::knn_shapley_per_test(s.transform(x), y, s.transform(tx), ty, k, {.threads = threads}).transpose();
-  }
-  if (method == "tmc-shapley" || method == "data-banzhaf") {
-    needs(is_logistic, "logistic_regression (Newton retraining of each coalition)");
-    if constexpr (is_logistic) {
-      const attrib::logistic_trainer trainer{.inputs = x.cols(),
-                                             .classes = model.classes(),
-                                             .options = {.l2 = model.l2()},
-                                             .scaling = model.input_standardizer()};
-      progress bar(a, "attrib data", "coalition values", 0);
-      const attrib::run_settings settings{
-          .seed = a.seed(), .threads = threads, .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
-      const std::size_t budget = static_cast<std::size_t>(a.integer("budget", 0, 0, 1'000'000'000'000));
-      auto value = [&](const auto& utility) {
-        const attrib::data_game game(x, y, tx, ty, trainer, utility);
-        return method == "tmc-shapley" ? attrib::tmc_shapley{.solver = {.budget = budget}}.explain(game, settings)
-                                       : attrib::msr_banzhaf{.solver = {.budget = budget}}.explain(game, settings);
-      };
-      const std::string utility = a.text("utility", "log-likelihood");
-      attrib::attribution r;
-      if (utility == "log-likelihood")
-        r = value(attrib::log_likelihood{.classes = model.classes()});
-      else if (utility == "accuracy")
-        r = value(attrib::accuracy{.classes = model.classes()});
-      else
-        throw usage_error("--utility must be log-likelihood or accuracy, got '" + utility + "'");
-      // model_evaluations counts rows touched: n_train + n_test per coalition value.
-      messages(a) << "attrib data: " << method << ": v(all) " << r.prediction << ", v(empty) " << r.base_value << ", "
-                << r.model_evaluations / static_cast<std::size_t>(x.rows() + tx.rows()) << " coalition values\n";
-      columns = {method == "tmc-shapley" ? "shapley" : "banzhaf", "se"};
-      attrib::matrix out(x.rows(), 2);
-      out.col(0) = r.values;
-      out.col(1) = r.has_standard_errors() ? r.standard_errors : attrib::vector::Zero(x.rows());
-      return out;
-    }
   }
   throw usage_error("unknown --method '" + method + "' (see --help)");
 }
@@ -281,8 +260,10 @@ attrib::matrix run_unsharded_data_method(const std::string& method, const argume
 // The methods whose score row i depends on training point i alone, given what every process
 // computes once (the model, the test side, an inverse-Hessian solver, checkpoints): the training
 // points are scored shard by shard (core/shards.hpp), the shards spread over `processes`.
+// TRAK's projected features are sharded the same way, its kernel solved by the root.
 inline bool is_sharded_data_method(const std::string& method) {
-  return method == "influence" || method == "grad-dot" || method == "grad-cos" || method == "tracin";
+  return method == "influence" || method == "grad-dot" || method == "grad-cos" || method == "tracin" ||
+         method == "trak";
 }
 
 // Training points per shard: a shard is one matrix product, so shards hold up to 16 points
@@ -304,7 +285,7 @@ attrib::matrix run_sharded_data_method(const std::string& method, const argument
 
   if (method == "influence") {
     const attrib::matrix gt = model.per_example_loss_gradients(tx, ty);
-    return with_influence_solver(a, model, x, y, [&](const auto& solver) {
+    return with_influence_solver(a, model, x, y, processes, [&](const auto& solver) {
       const attrib::inverse_hessian_transform transform(solver);
       const attrib::transformed_features test = attrib::transformed_test_features("influence", gt, transform);
       report(a,
@@ -340,19 +321,101 @@ attrib::matrix run_sharded_data_method(const std::string& method, const argument
       });
     }
   }
+  if (method == "trak") {
+    if constexpr (!std::is_same_v<M, attrib::logistic_regression>) {
+      throw usage_error("--method trak needs logistic_regression (margin gradients), not " + model_type_name<M>());
+    } else {
+      const Eigen::Index k = a.integer("projection-dim", 512, 1, 100'000);
+      const std::size_t threads = a.threads();
+      const attrib::random_projection projection(model.parameter_count(), k, a.seed());
+      const attrib::matrix test_features = projection.project(attrib::margin_gradients(model, tx, ty), threads);
+      // Row i: training point i's projected margin gradient, then its weight 1 - p_i.
+      const attrib::matrix features = processes.shard_rows(shards, k + 1, [&](Eigen::Index b, Eigen::Index e) {
+        const attrib::matrix xb = x.middleRows(b, e - b);
+        const attrib::vector yb = y.segment(b, e - b);
+        attrib::matrix out(e - b, k + 1);
+        out.leftCols(k) = projection.project(attrib::margin_gradients(model, xb, yb), threads);
+        out.col(k) = (1.0 - attrib::correct_class_probability(model, xb, yb).array()).matrix();
+        return out;
+      });
+      // The k x k kernel Phi^T Phi sums over every training point: the root forms it from the
+      // gathered rows in one product, as a single process does.
+      return processes.on_root([&] {
+        return attrib::trak_from_features(features.leftCols(k), test_features, features.col(k)).scores;
+      });
+    }
+  }
   throw usage_error("--method " + method + " is not scored by training shards");
+}
+
+// Data Shapley (TMC) and Data Banzhaf (MSR) of the data game on all chosen test rows: one
+// retraining per game value, the retrainings spread over `processes` (the permutations of each
+// wave, the sampled coalitions: mpi/explain_game.hpp); every process finishes with the same
+// values, the root writes them.
+template <class M, class Processes>
+attrib::matrix run_data_game(const std::string& method, const arguments& a, const M& model, const dataset& train,
+                             const attrib::matrix& tx, const attrib::vector& ty, std::vector<std::string>& columns,
+                             const Processes& processes) {
+  if constexpr (!std::is_same_v<M, attrib::logistic_regression>) {
+    throw usage_error("--method " + method + " needs logistic_regression (Newton retraining of each coalition), not " +
+                      model_type_name<M>());
+  } else {
+    const attrib::matrix& x = train.x;
+    const attrib::vector& y = train.y;
+    const attrib::logistic_trainer trainer{.inputs = x.cols(),
+                                           .classes = model.classes(),
+                                           .options = {.l2 = model.l2()},
+                                           .scaling = model.input_standardizer()};
+    progress bar(a, "attrib data", "coalition values", 0);
+    const attrib::run_settings settings{
+        .seed = a.seed(),
+        .threads = a.threads(),
+        .progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); }};
+    const std::size_t budget = static_cast<std::size_t>(a.integer("budget", 0, 0, 1'000'000'000'000));
+    // One permutation gives values but no standard error (the library reports it infinite), and
+    // the se column cannot hold that: ask for the budget of two.
+    const auto per_permutation = static_cast<std::size_t>(std::max<attrib::index>(x.rows() - 1, 1));
+    if (method == "tmc-shapley" && budget != 0 && budget < 2 + 2 * per_permutation)
+      throw usage_error("--budget " + std::to_string(budget) + " covers fewer than two permutations of the " +
+                        std::to_string(x.rows()) + " training points, and the standard errors need two: give at least " +
+                        std::to_string(2 + 2 * per_permutation));
+    auto value = [&](const auto& utility) {
+      const attrib::data_game game(x, y, tx, ty, trainer, utility);
+      return method == "tmc-shapley"
+                 ? processes.explain_game(attrib::tmc_shapley{.solver = {.budget = budget}}, game, settings)
+                 : processes.explain_game(attrib::msr_banzhaf{.solver = {.budget = budget}}, game, settings);
+    };
+    const std::string utility = a.text("utility", "log-likelihood");
+    attrib::attribution r;
+    if (utility == "log-likelihood")
+      r = value(attrib::log_likelihood{.classes = model.classes()});
+    else if (utility == "accuracy")
+      r = value(attrib::accuracy{.classes = model.classes()});
+    else
+      throw usage_error("--utility must be log-likelihood or accuracy, got '" + utility + "'");
+    // model_evaluations counts rows touched: n_train + n_test per coalition value.
+    messages(a) << "attrib data: " << method << ": v(all) " << r.prediction << ", v(empty) " << r.base_value << ", "
+                << r.model_evaluations / static_cast<std::size_t>(x.rows() + tx.rows()) << " coalition values\n";
+    columns = {method == "tmc-shapley" ? "shapley" : "banzhaf", "se"};
+    attrib::matrix out(x.rows(), 2);
+    out.col(0) = r.values;
+    out.col(1) = r.has_standard_errors() ? r.standard_errors : attrib::vector::Zero(x.rows());
+    return out;
+  }
 }
 
 // Scores of every training point (rows) for every test row (columns), and the column names.
 // `processes` spreads the work over processes (in_process.hpp; across_ranks.hpp: MPI ranks, the
-// scores then on rank 0 alone): the sharded methods over training shards, the others computed
-// by the root alone.
+// scores then on rank 0 alone): the sharded methods over training shards, the data games over
+// their retrainings, the others computed by the root alone.
 template <class M, class Processes = in_process>
 attrib::matrix run_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
                           const attrib::matrix& tx, const attrib::vector& ty, const std::vector<Eigen::Index>& rows,
                           std::vector<std::string>& columns, const Processes& processes = {}) {
   if (is_sharded_data_method(method)) return run_sharded_data_method(method, a, model, train, tx, ty, rows, processes);
-  return processes.on_root([&] { return run_unsharded_data_method(method, a, model, train, tx, ty, columns); });
+  if (method == "tmc-shapley" || method == "data-banzhaf")
+    return run_data_game(method, a, model, train, tx, ty, columns, processes);
+  return processes.on_root([&] { return run_unsharded_data_method(method, a, model, train, tx, ty); });
 }
 
 }  // namespace cli

@@ -6,6 +6,8 @@
 //   share(count)                      how many of count instances this process explains
 //   explain_instances(m, n, g, s)     attrib::explain_instances; the results on the root
 //   shard_rows(plan, columns, block)  rows computed shard by shard (core/shards.hpp), on the root
+//   sum_shards(plan, rows, cols, b)   the sum of b(begin, end) over the shards, in shard order, everywhere
+//   explain_game(m, g, s)             m.explain(g, s), the game evaluations spread (mpi/explain_game.hpp)
 //   on_root(f)                        f() computed by the root alone, for methods not sharded
 //   agree()                           a checkpoint: stops every process if one has failed
 #include <vector>
@@ -33,6 +35,17 @@ struct in_process {
   template <class Block>
   attrib::matrix shard_rows(const attrib::shard_plan& plan, attrib::index columns, Block&& block) const {
     return attrib::stack_shards(plan, 0, plan.shards, columns, block);
+  }
+
+  template <class Block>
+  attrib::matrix sum_shards(const attrib::shard_plan& plan, attrib::index rows, attrib::index cols,
+                            Block&& block) const {
+    return attrib::sum_shards(plan, rows, cols, block);
+  }
+
+  template <class Method, class Game>
+  attrib::attribution explain_game(const Method& method, const Game& game, const attrib::run_settings& settings) const {
+    return method.explain(game, settings);
   }
 
   template <class F>

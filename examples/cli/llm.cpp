@@ -18,6 +18,7 @@
 #include "attrib/transformer/hooks/hooks.hpp"
 #include "commands.hpp"
 #include "llm_model.hpp"
+#include "rank_group.hpp"
 
 namespace cli {
 namespace {
@@ -308,11 +309,19 @@ int llm(const std::vector<std::string>& args) {
   }
   const std::string command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  const rank_group& ranks = command_ranks();
   if (command == "patch") return llm_patch(rest);
-  if (command == "attribute") return llm_attribute(rest);
-  if (command == "components") return llm_components(rest);
-  if (command == "noise-trace") return llm_noise_trace(rest);
   if (command == "study") return llm_study(rest);
+  // A coalition method's evaluations happen inside the library's method, not in a loop here: the
+  // whole command runs on rank 0, and the other ranks wait for it at main()'s last checkpoint.
+  if (command == "components") return ranks.is_root() ? llm_components(rest) : 0;
+  const bool known = command == "attribute" || command == "noise-trace" || command == "inspect" ||
+                     command == "generate" || command == "logits" || command == "trace";
+  if (ranks.distributed() && known)
+    throw usage_error("'llm " + command + "' runs on one process (llm patch, study and components run under mpirun); "
+                      "start it without mpirun");
+  if (command == "attribute") return llm_attribute(rest);
+  if (command == "noise-trace") return llm_noise_trace(rest);
   const arguments a(rest,
                     {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
                      "top-p", "seed", "hooks", "top-k", "format", "out"},

@@ -73,6 +73,9 @@ value the increase of the distance from the full model when the edge's removal w
   --threshold T         acdc: remove an edge when it moves the distance from the full model
                         (the KL divergence with --metric kl, else |v - v(all)|) by less than T
                         (default 0.01)
+  --steps N             edges, attribution-patching: average the derivative over N points of
+                        the uniform edge mask from every edge cut to none (EAP-IG, Hanna et al.
+                        2024; default 1: EAP, the derivative at the full graph)
 )" + std::string(coalition_run_options_help) + R"(  --svg FILE            also draw the values as a heatmap of layers x units (acdc: the circuit)
   --quiet               no messages on standard error
   --help                this text
@@ -120,13 +123,16 @@ int explain_edges(const arguments& a, const loaded_model& m, const std::vector<a
                 << ", circuit " << found->circuit_value << ", " << found->evaluations << " evaluations\n";
   } else if (method == "attribution-patching") {
     if (a.has("threshold")) throw usage_error("--threshold is read by --method acdc only");
-    const auto eap = attrib::edge_attribution_patching(game, a.threads());
+    const auto steps = static_cast<attrib::index>(a.integer("steps", 1, 1, 4096));
+    const auto eap = attrib::edge_attribution_patching(game, {.steps = steps, .threads = a.threads()});
     values = eap.values;
     full = eap.value;
-    messages(a) << "attrib llm components: edge attribution patching, " << edges.size() << " edges, " << ablation
-                << " ablation, metric " << metric << "; full model " << std::setprecision(9) << full << "\n";
+    messages(a) << "attrib llm components: edge attribution patching" << (steps > 1 ? " (EAP-IG, " + std::to_string(steps) + " steps)" : "")
+                << ", " << edges.size() << " edges, " << ablation << " ablation, metric " << metric << "; full model "
+                << std::setprecision(9) << full << "; sum of the values " << values.sum() << "\n";
   } else {
     if (a.has("threshold")) throw usage_error("--threshold is read by --method acdc only");
+    if (a.has("steps")) throw usage_error("--steps is read by --players edges --method attribution-patching only");
     attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
     const auto result = run_coalition_method(method, a, game, settings);
     if (!result) throw usage_error("unknown --method '" + method + "' for edges; expected acdc or one of " + coalition_method_names);
@@ -177,7 +183,8 @@ int llm_components(const std::vector<std::string>& args) {
   const arguments a(args,
                     {"model", "tokenizer", "threads", "clean", "corrupted", "clean-tokens", "corrupted-tokens",
                      "players", "ablation", "references", "metric", "target", "contrast", "positions", "method",
-                     "samples", "seed", "alpha", "width", "distance", "target-se", "format", "out", "svg", "threshold"},
+                     "samples", "seed", "alpha", "width", "distance", "target-se", "format", "out", "svg", "threshold",
+                     "steps"},
                     {"help", "quiet"});
   if (a.flag("help")) {
     std::cout << help;
@@ -254,6 +261,7 @@ int llm_components(const std::vector<std::string>& args) {
 
   if (a.text("players") == "edges") return explain_edges(a, m, clean, options, ablation, metric);
   if (a.has("threshold")) throw usage_error("--threshold is read by --players edges --method acdc only");
+  if (a.has("steps")) throw usage_error("--steps is read by --players edges --method attribution-patching only");
   const auto players = parse_players(a.text("players", "heads"), config, length);
   const attrib::transformer_component_game game(*m.model, clean, players, options);
   const std::string method = a.text("method", "attribution-patching");

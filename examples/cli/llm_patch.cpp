@@ -17,6 +17,7 @@
 #include "llm_model.hpp"
 #include "patching_methods.hpp"
 #include "progress.hpp"
+#include "rank_group.hpp"
 
 namespace cli {
 
@@ -31,6 +32,7 @@ is F(patched run) - F(corrupted run): how much of the clean behaviour that one a
 back. Exact patching computes every patched run (reusing the unchanged part of each); attribution
 patching (AtP) estimates all cells from one forward and one backward pass of the corrupted prompt,
 as dF/da . (a_clean - a_corrupted). Standard error gets F of the clean and the corrupted runs.
+Under mpirun the exact cells are spread over the ranks and rank 0 writes what one process writes.
 
 Writes CSV: layer,position,token,piece, then one column per method (exact, attribution).
 
@@ -98,17 +100,32 @@ int llm_patch(const std::vector<std::string>& args) {
   request.exact = method != "attribution";
   request.attribution = method != "exact";
   request.threads = a.threads();
-  const std::size_t layer_count = a.has("layers") ? request.layers.size() : static_cast<std::size_t>(config.n_layers);
-  progress bar(a, "attrib llm patch", "cells", layer_count * clean.size());
-  request.progress = [&](std::size_t done, std::size_t) { bar.update(done); };
+  // Under mpirun the exact cells are spread over the ranks (rank_group.hpp), each rank recording
+  // the two unpatched runs itself and computing its run of cells in batches as one process does;
+  // rank 0 adds attribution patching (one forward and one backward pass) and writes everything.
+  const rank_group& ranks = command_ranks();
+  progress bar(a, "attrib llm patch", "cells", 0);  // rank 0's own cells
+  request.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
   const patching_grid grid = [&] {
     try {
-      return patch_layers_by_positions(*m.model, clean, corrupted, request);
+      patching_runs runs = record_patching_runs(*m.model, clean, corrupted, request);
+      if (request.exact) {
+        const auto cells = static_cast<attrib::index>(runs.grid.layers.size() * runs.grid.positions);
+        const auto parts = gather_item_runs(ranks, cells, [&](attrib::index first, attrib::index last) {
+          return bytes_of(exact_patching_cells(*m.model, runs, request, static_cast<std::size_t>(first),
+                                               static_cast<std::size_t>(last)));
+        });
+        for (const auto& part : parts) append_doubles(part, runs.grid.exact);
+      }
+      if (request.attribution && ranks.is_root())
+        runs.grid.attribution = attribution_patching_cells(*m.model, runs.grid, clean, corrupted, request);
+      return std::move(runs.grid);
     } catch (const attrib::invalid_argument& e) {
       // Mismatched or over-long prompts are the user's options, said as such.
       throw usage_error(e.what());
     }
   }();
+  if (!ranks.is_root()) return 0;  // the cells are on rank 0, which writes them once
   const auto& layers = grid.layers;
   const auto target = grid.target;
   const auto contrast = grid.contrast;

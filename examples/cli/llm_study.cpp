@@ -11,6 +11,7 @@
 
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
+#include "attrib/mpi/detail/attribution_wire.hpp"
 #include "attrib/studies/edit_requests.hpp"
 #include "attrib/studies/entropy_neurons.hpp"
 #include "attrib/studies/instruction_corpus.hpp"
@@ -22,6 +23,7 @@
 #include "files.hpp"
 #include "llm_model.hpp"
 #include "progress.hpp"
+#include "rank_group.hpp"
 
 namespace cli {
 
@@ -145,6 +147,9 @@ output:
   --threads N           worker threads (default 1; 0: all cores); results do not depend on it
   --quiet               no progress or messages on standard error
   --help                this text
+
+Under mpirun, knowledge and transfer (and the tracing of all) spread their maps over the ranks;
+the other studies run on rank 0. Rank 0 writes what one process writes.
 )";
 
 struct study_model {
@@ -154,6 +159,8 @@ struct study_model {
 
 study_model load_study_model(const arguments& a, const std::string& option, bool need_tokenizer) {
   const std::string path = a.required(option);
+  // load_model names the option it reads, --model; the user gave this one.
+  if (!std::filesystem::exists(path)) throw usage_error("--" + option + " file '" + path + "' does not exist");
   std::vector<std::string> args = {"--model", path};
   const bool directory = std::filesystem::is_directory(path);
   if (a.has("tokenizer") && !directory) args.insert(args.end(), {"--tokenizer", a.text("tokenizer")});
@@ -251,6 +258,123 @@ struct kept_studies {
   std::optional<attrib::entropy_neuron_study> entropy;
 };
 
+// Distributed tracing. A study's maps are independent sweeps, one trace_knowledge each (a source
+// model's true prompts patched into a target model's false ones over every pair): under mpirun
+// the ranks share them out in fixed shards (rank_group.hpp), each rank holding every model once,
+// and rank 0 puts the study together from them as the library's knowledge_storage_study and
+// knowledge_transfer_study do. Each map is the single-process map bit for bit (the same call);
+// one process runs the library's study functions themselves, so the tests comparing the outputs
+// of one process and of several ranks check this assembly against the library's.
+struct traced_run {
+  std::size_t source = 0, target = 0;  // indices into the named models
+};
+
+void put_matrix(attrib::mpi::detail::wire_writer& w, const attrib::matrix& m) {
+  w.put(m.rows());
+  w.put(m.cols());
+  w.put(attrib::vector(Eigen::Map<const attrib::vector>(m.data(), m.size())));
+}
+
+attrib::matrix get_matrix(attrib::mpi::detail::wire_reader& r) {
+  attrib::index rows = 0, cols = 0;
+  attrib::vector values;
+  r.get(rows);
+  r.get(cols);
+  r.get(values);
+  attrib::detail::require(values.size() == rows * cols, "a gathered knowledge map has " + std::to_string(values.size()) +
+                                                            " values for " + std::to_string(rows) + " x " +
+                                                            std::to_string(cols) + "; do all ranks run the same build?");
+  return Eigen::Map<const attrib::matrix>(values.data(), rows, cols);
+}
+
+// The traces of `runs`, in order, on rank 0 (empty elsewhere); progress counts this rank's pairs.
+std::vector<attrib::knowledge_trace> traces_across_ranks(const arguments& a, const std::string& study,
+                                                         const std::vector<attrib::named_model>& named,
+                                                         const std::vector<traced_run>& runs,
+                                                         const attrib::knowledge_pairs& pairs, const rank_group& ranks) {
+  progress bar(a, "attrib llm study " + study, "pairs", 0);
+  const auto parts = gather_item_runs(ranks, static_cast<attrib::index>(runs.size()), [&](attrib::index first,
+                                                                                          attrib::index last) {
+    attrib::mpi::detail::wire_writer w;
+    for (attrib::index r = first; r < last; ++r) {
+      attrib::knowledge_tracing_options options;
+      options.threads = a.threads();
+      options.progress = [&, r](std::size_t done, std::size_t total) {
+        bar.update(static_cast<std::size_t>(r - first) * total + done, static_cast<std::size_t>(last - first) * total);
+      };
+      const auto& run = runs[static_cast<std::size_t>(r)];
+      const auto t = attrib::trace_knowledge(*named[run.source].model, named[run.source].name, *named[run.target].model,
+                                             named[run.target].name, pairs, options);
+      w.put(t.source);
+      w.put(t.target);
+      put_matrix(w, t.mean_effect);
+      put_matrix(w, t.score);
+      w.put(t.pairs);
+      w.put(t.true_effect);
+      w.put(t.false_effect);
+      w.put(t.target_accuracy);
+    }
+    return w.take();
+  });
+  std::vector<attrib::knowledge_trace> traces;
+  for (const auto& part : parts) {
+    attrib::mpi::detail::wire_reader r(part);
+    while (!r.done()) {
+      attrib::knowledge_trace t;
+      r.get(t.source);
+      r.get(t.target);
+      t.mean_effect = get_matrix(r);
+      t.score = get_matrix(r);
+      r.get(t.pairs);
+      r.get(t.true_effect);
+      r.get(t.false_effect);
+      r.get(t.target_accuracy);
+      traces.push_back(std::move(t));
+    }
+  }
+  return traces;
+}
+
+// knowledge_storage_study across the ranks: every model on itself, each later one compared with
+// the first. The study on rank 0, nullopt elsewhere.
+std::optional<attrib::knowledge_study> storage_across_ranks(const arguments& a,
+                                                            const std::vector<attrib::named_model>& named,
+                                                            const attrib::knowledge_pairs& pairs,
+                                                            const std::string& dataset, const rank_group& ranks) {
+  std::vector<traced_run> runs;
+  for (std::size_t m = 0; m < named.size(); ++m) runs.push_back({m, m});
+  auto traces = traces_across_ranks(a, "knowledge", named, runs, pairs, ranks);
+  if (!ranks.is_root()) return std::nullopt;
+  auto study = attrib::detail::study_frame(dataset, pairs);
+  study.traces = std::move(traces);
+  const auto knowledge = pairs.knowledge_columns();
+  for (std::size_t m = 1; m < named.size(); ++m)
+    attrib::detail::add_comparison(study, named.front().name + " vs " + named[m].name, 0, m, knowledge);
+  return study;
+}
+
+// knowledge_transfer_study of named[0] (the base) and named[post] across the ranks: both models
+// on themselves, then each one's activations patched into the other.
+std::optional<attrib::knowledge_study> transfer_across_ranks(const arguments& a,
+                                                             const std::vector<attrib::named_model>& named,
+                                                             std::size_t post, const attrib::knowledge_pairs& pairs,
+                                                             const std::string& dataset, const rank_group& ranks) {
+  const std::vector<traced_run> runs = {{0, 0}, {post, post}, {0, post}, {post, 0}};
+  auto traces = traces_across_ranks(a, "transfer", named, runs, pairs, ranks);
+  if (!ranks.is_root()) return std::nullopt;
+  auto study = attrib::detail::study_frame(dataset, pairs);
+  study.traces = std::move(traces);
+  const auto knowledge = pairs.knowledge_columns();
+  const std::string& base_name = named[0].name;
+  const std::string& post_name = named[post].name;
+  attrib::detail::add_comparison(
+      study, "forward transfer (" + base_name + " -> " + post_name + " vs " + post_name + ")", 2, 1, knowledge);
+  attrib::detail::add_comparison(
+      study, "backward transfer (" + post_name + " -> " + base_name + " vs " + base_name + ")", 3, 0, knowledge);
+  attrib::detail::add_comparison(study, base_name + " vs " + post_name, 0, 1, knowledge);
+  return study;
+}
+
 int knowledge_command(const arguments& a, const std::string& study, const std::vector<study_model>& models,
                       const std::vector<attrib::named_model>& named, kept_studies* keep = nullptr) {
   const auto seed = static_cast<std::uint64_t>(a.integer("seed", 1, 0, INT64_MAX));
@@ -283,19 +407,27 @@ int knowledge_command(const arguments& a, const std::string& study, const std::v
     attrib::knowledge_tracing_options options;
     options.threads = a.threads();
     options.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
-    return run(options);
+    return std::optional<attrib::knowledge_study>(run(options));
   };
+  const rank_group& ranks = command_ranks();
   if (study == "knowledge") {
-    const auto s = traced([&](const auto& o) { return attrib::knowledge_storage_study(named, pairs, data.name, o); });
-    report(a, s, folder, "knowledge", "knowledge storage: " + data.name);
-    if (keep != nullptr) keep->storage = s;
+    const auto s = ranks.distributed()
+                       ? storage_across_ranks(a, named, pairs, data.name, ranks)
+                       : traced([&](const auto& o) { return attrib::knowledge_storage_study(named, pairs, data.name, o); });
+    if (!s) return 0;  // the maps are on rank 0, which writes them once
+    report(a, *s, folder, "knowledge", "knowledge storage: " + data.name);
+    if (keep != nullptr) keep->storage = *s;
     return 0;
   }
   for (std::size_t m = 1; m < named.size(); ++m) {
-    const auto s = traced([&](const auto& o) { return attrib::knowledge_transfer_study(named[0], named[m], pairs, data.name, o); });
-    report(a, s, folder, m == 1 ? "transfer" : "transfer_sft",
+    const auto transfer = [&](const auto& o) {
+      return attrib::knowledge_transfer_study(named[0], named[m], pairs, data.name, o);
+    };
+    const auto s = ranks.distributed() ? transfer_across_ranks(a, named, m, pairs, data.name, ranks) : traced(transfer);
+    if (!s) continue;
+    report(a, *s, folder, m == 1 ? "transfer" : "transfer_sft",
            std::string(m == 1 ? "knowledge transfer: " : "knowledge transfer (SFT): ") + data.name);
-    if (keep != nullptr) keep->transfers.push_back(s);
+    if (keep != nullptr) keep->transfers.push_back(*s);
   }
   return 0;
 }
@@ -518,6 +650,9 @@ int all_command(const std::vector<std::string>& options, const std::set<std::str
   kept_studies kept;
   knowledge_command(a, "knowledge", models, named, &kept);
   knowledge_command(a, "transfer", models, named, &kept);
+  // The other studies are not spread over ranks: rank 0 runs them, and the other ranks wait for it
+  // at main()'s last checkpoint.
+  if (!command_ranks().is_root()) return 0;
   truth_command(a, "truth", models, named, &kept);
   truth_command(a, "intervene", models, named, &kept);
   refusal_command(a, models, named, &kept);
@@ -592,6 +727,9 @@ int llm_study(const std::vector<std::string>& args) {
       study != "edit")
     throw usage_error("unknown study '" + study + "'; expected knowledge, transfer, truth, intervene, refusal, edit, entropy or all");
   a.required("out");
+  // Under mpirun the tracing studies (and `all`'s tracing) spread their maps over the ranks; the
+  // others run on rank 0 alone, and the other ranks wait for it at main()'s last checkpoint.
+  if (!tracing && study != "all" && !command_ranks().is_root()) return 0;
   std::vector<study_model> models;
   // The entropy-neuron study reads weights alone; the others encode text.
   const bool text = study != "entropy";

@@ -16,6 +16,8 @@
 #include "across_ranks.hpp"
 #include "attrib/mpi/agreement.hpp"
 #include "attrib/mpi/environment.hpp"
+#include "rank_group.hpp"
+#include "ranks_over_mpi.hpp"
 #endif
 
 #ifndef ATTRIB_VERSION
@@ -53,8 +55,10 @@ int run(const std::string& command, const std::vector<std::string>& args) {
 }
 
 #ifdef ATTRIB_WITH_MPI
-// Under an MPI launcher every rank runs the command: explain and data spread their work over
-// the ranks; the others are not distributed yet, and refuse rather than run once per rank.
+// Under an MPI launcher every rank runs the command: explain, data and llm spread their work over
+// the ranks (llm patch and llm study's tracing; llm components and the other studies run on rank
+// 0 while the rest wait); train and graph are not distributed yet, and refuse rather than run
+// once per rank, as do the llm commands that llm.cpp names.
 // Only rank 0 prints and writes; an error on any rank stops every rank with that rank's message
 // (attrib/mpi/agreement.hpp), and each rank prints it.
 int run_on_ranks(const std::string& command, const std::vector<std::string>& args) {
@@ -77,8 +81,9 @@ int run_on_ranks(const std::string& command, const std::vector<std::string>& arg
       std::string fingerprint = std::string("attrib ") + ATTRIB_VERSION + " (" + __VERSION__ + ")";
       for (const std::string& arg : args) fingerprint += '\0' + arg;
       attrib::mpi::agree_on(comm, fingerprint, "arguments or another attrib build");
-      if (comm.distributed() && command != "explain" && command != "data")
-        throw cli::usage_error("runs on one process only (explain and data run distributed); start it without mpirun");
+      if (comm.distributed() && command != "explain" && command != "data" && command != "llm")
+        throw cli::usage_error(
+            "runs on one process only (explain, data and llm run distributed); start it without mpirun");
       status = run(command, args);
       attrib::mpi::agree(comm);  // meets a late failure of another rank
     } catch (const attrib::mpi::collective_error&) {
@@ -116,6 +121,9 @@ int main(int argc, char** argv) {
     mpi.emplace(argc, argv);
     cli::command_communicator() = attrib::mpi::communicator::world();
   }
+  // The llm commands reach the ranks through rank_group (they compile without MPI).
+  const cli::ranks_over_mpi ranks;
+  cli::install_rank_group(ranks);
 #endif
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::fputs(usage, argc < 2 ? stderr : stdout);

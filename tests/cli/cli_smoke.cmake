@@ -2,15 +2,7 @@
 # gradient method, and confirm that bad input ends with a message naming the problem.
 # Run as: cmake -DATTRIB=<attrib executable> -DDATA=<repo data dir> -DWORK=<scratch dir> -P cli_smoke.cmake
 file(MAKE_DIRECTORY "${WORK}")
-
-function(run_ok)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(last_out "${out}" PARENT_SCOPE)
-  set(last_err "${err}" PARENT_SCOPE)
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/common.cmake") # run_ok, same_bytes
 
 function(run_fails expected)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -78,11 +70,7 @@ endif()
 run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn
        --rows 0-2 --method kernel-shap --samples 200 --seed 3 --output predicted --threads 2
        --baseline "${wine}" --baseline-format sklearn --max-background 10 --quiet --out "${WORK}/shap2.csv")
-file(READ "${WORK}/shap.csv" one)
-file(READ "${WORK}/shap2.csv" two)
-if(NOT one STREQUAL two)
-  message(FATAL_ERROR "kernel-shap output differs between 1 and 2 threads")
-endif()
+same_bytes("${WORK}/shap.csv" "${WORK}/shap2.csv")
 
 run_ok("${ATTRIB}" explain --model "${WORK}/wine_mlp.json" --data "${wine}" --data-format sklearn
        --rows 5 --method integrated-gradients --steps 20)
@@ -629,6 +617,21 @@ if(NOT edge_count EQUAL 67 OR NOT edge_header STREQUAL "edge,sender,receiver,kep
   message(FATAL_ERROR "llm components --players edges: expected a header and 66 edges:\n${edge_header}")
 endif()
 check_svg("${WORK}/circuit.svg" ">ACDC circuit \\(kl, patch ablation, threshold 0.02\\)<" ">logits<")
+# Edge attribution patching in its integrated-gradients form (its values are checked against the
+# edge game's derivatives and for completeness in the unit tests): the option reaches the method.
+run_ok("${ATTRIB}" llm components --model "${stories}/stories260K.gguf" --clean "Lily saw a big dog in the park. The"
+       --corrupted "Lily saw a big cat in the park. The" --players edges --method attribution-patching --steps 16
+       --out "${WORK}/eap_ig.csv")
+if(NOT last_err MATCHES "edge attribution patching \\(EAP-IG, 16 steps\\), 66 edges, patch ablation, metric logit-difference")
+  message(FATAL_ERROR "llm components --steps 16: expected EAP-IG over 66 edges:\n${last_err}")
+endif()
+file(STRINGS "${WORK}/eap_ig.csv" eap_lines)
+list(LENGTH eap_lines eap_count)
+if(NOT eap_count EQUAL 67)
+  message(FATAL_ERROR "llm components --steps 16: expected a header and 66 edges, got ${eap_count} lines")
+endif()
+run_fails("--steps is read by --players edges --method attribution-patching only" "${ATTRIB}" llm components
+          --model "${stories}/stories260K.gguf" --clean "Lily saw a dog" --steps 4)
 run_fails("--players must be heads, blocks" "${ATTRIB}" llm components --model "${stories}/stories260K.gguf"
           --clean "Lily saw a dog" --players wires)
 run_fails("--threshold is read by --players edges --method acdc only" "${ATTRIB}" llm components

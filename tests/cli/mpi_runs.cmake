@@ -7,43 +7,9 @@
 # entry sets them.)
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
-# A run that hangs is a failure, not a stuck CI job.
+# A run that hangs is a failure, not a stuck CI job (common.cmake's run_ok reads `limit`).
 set(limit 120)
-
-function(run_ok)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${limit})
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(last_out "${out}" PARENT_SCOPE)
-  set(last_err "${err}" PARENT_SCOPE)
-endfunction()
-
-# Fails unless the command fails within the time limit and `expected` appears at least `times`
-# times on standard error (once per rank where every rank must report it).
-function(run_fails expected times)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${limit})
-  if(rc EQUAL 0)
-    message(FATAL_ERROR "command should have failed: ${ARGN}")
-  endif()
-  if(rc MATCHES "timeout")
-    message(FATAL_ERROR "command hung (${limit} s): ${ARGN}\n${err}")
-  endif()
-  string(REGEX MATCHALL "${expected}" found "${err}")
-  list(LENGTH found count)
-  if(count LESS times)
-    message(FATAL_ERROR "expected '${expected}' ${times} times from ${ARGN}, found it ${count} times in:\n${err}")
-  endif()
-endfunction()
-
-function(same_bytes reference candidate)
-  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${reference}" "${candidate}" RESULT_VARIABLE differ)
-  if(differ)
-    file(READ "${reference}" a)
-    file(READ "${candidate}" b)
-    message(FATAL_ERROR "${candidate} differs from the single-process ${reference}:\n--- one process\n${a}\n--- ranks\n${b}")
-  endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/common.cmake") # run_ok, same_bytes, run_fails_on_ranks
 
 set(np2 "${MPIEXEC}" -np 2)
 set(np3 "${MPIEXEC}" -np 3 --oversubscribe)
@@ -77,7 +43,13 @@ if(NOT last_out STREQUAL single_table)
 endif()
 
 # data: 106 training points are 7 shards of 15-16 points, 3 + 4 on two ranks and 2 + 2 + 3 on
-# three. Influence, TracIn and Grad-Dot are sharded; KNN-Shapley runs on rank 0 alone.
+# three. Influence, TracIn, Grad-Dot, Grad-Cos and TRAK (its projected features; 100 dimensions,
+# two projection blocks) are sharded, and so is the explicit Hessian of influence (the same 7
+# shards, added on rank 0); KNN-Shapley runs on rank 0 alone. The data games spread
+# their retrainings: TMC Shapley's budget of 577 retrainings runs waves of 5 or fewer truncated
+# permutations (1 + 2 + 2 on three ranks), each wave sized by what the last one spent on all
+# ranks; Data Banzhaf's 299 sampled coalitions are 149 + 150 and 99 + 100 + 100. Threads inside
+# the ranks must not change a bit either.
 run_ok("${ATTRIB}" data split --data "${wine}" --train-out "${WORK}/train.csv" --test-out "${WORK}/test.csv"
        --test-size 0.4 --seed 2)
 file(STRINGS "${WORK}/train.csv" train_lines)
@@ -85,18 +57,23 @@ list(LENGTH train_lines train_line_count)
 if(NOT train_line_count EQUAL 107) # a header line (n,d,class names) and 106 points
   message(FATAL_ERROR "the split gave ${train_line_count} lines in train.csv; the shard counts above assume 107")
 endif()
-foreach(case "influence" "influence;--solver;cg" "tracin" "grad-dot" "grad-cos" "knn-shapley")
+foreach(case "influence" "influence;--solver;cg" "tracin" "grad-dot" "grad-cos" "knn-shapley"
+             "trak;--projection-dim;100" "tmc-shapley;--budget;577" "data-banzhaf;--budget;301;--utility;accuracy")
   list(GET case 0 method)
   set(options ${case})
   list(REMOVE_AT options 0)
   string(REPLACE ";" "_" name "${case}")
   set(common data --train "${WORK}/train.csv" --test "${WORK}/test.csv" --rows 0-6 --method ${method} ${options} --quiet)
   run_ok("${ATTRIB}" ${common} --out "${WORK}/${name}_1.csv")
-  run_ok(${np2} "${ATTRIB}" ${common} --out "${WORK}/${name}_2.csv")
+  run_ok(${np2} "${ATTRIB}" ${common} --threads 2 --out "${WORK}/${name}_2.csv")
   run_ok(${np3} "${ATTRIB}" ${common} --out "${WORK}/${name}_3.csv")
   same_bytes("${WORK}/${name}_1.csv" "${WORK}/${name}_2.csv")
   same_bytes("${WORK}/${name}_1.csv" "${WORK}/${name}_3.csv")
 endforeach()
+
+# A TMC budget of one permutation has no standard errors to write: named, before any retraining.
+run_fails_on_ranks("covers fewer than two permutations of the 106 training points.*give at least 212" 1 "${ATTRIB}" data
+          --train "${WORK}/train.csv" --test "${WORK}/test.csv" --rows 0-6 --method tmc-shapley --budget 107)
 
 # A rank that throws: the last of 11 rows overflows the model, and that row is rank 1's. Both
 # ranks stop with rank 1's message.
@@ -109,7 +86,7 @@ foreach(i RANGE 1 10)
 endforeach()
 string(REPEAT "1e308," 12 huge)
 file(WRITE "${WORK}/overflow.csv" "${rows}${huge}1e308\n")
-run_fails("rank 1 of 2: instance 10: model output 0 is not finite" 2
+run_fails_on_ranks("rank 1 of 2: instance 10: model output 0 is not finite" 2
           ${np2} "${ATTRIB}" explain --model "${WORK}/mlp.json" --data "${WORK}/overflow.csv" --header no
           --method kernel-shap --samples 64 --quiet)
 
@@ -117,14 +94,14 @@ run_fails("rank 1 of 2: instance 10: model output 0 is not finite" 2
 file(MAKE_DIRECTORY "${WORK}/rank0" "${WORK}/rank1" "${WORK}/rank2")
 file(COPY "${WORK}/overflow.csv" DESTINATION "${WORK}/rank0")
 file(COPY "${WORK}/overflow.csv" DESTINATION "${WORK}/rank2")
-run_fails("rank 1 of 3: overflow.csv: cannot open" 3
+run_fails_on_ranks("rank 1 of 3: overflow.csv: cannot open" 3
           ${np3} sh -c "cd '${WORK}'/rank$OMPI_COMM_WORLD_RANK && exec '${ATTRIB}' explain --model ../mlp.json --data overflow.csv --header no --rows 0-9 --method occlusion --quiet")
 
 # Ranks started with different arguments would compute different problems.
-run_fails("rank 1 of 2 started with other arguments" 2
+run_fails_on_ranks("rank 1 of 2 started with other arguments" 2
           ${np2} sh -c "exec '${ATTRIB}' explain --model '${WORK}/mlp.json' --data '${wine}' --data-format sklearn --rows 0-3 --method occlusion --seed $OMPI_COMM_WORLD_RANK --quiet")
 
 # Commands that are not distributed refuse to run once per rank; data split writes files.
-run_fails("runs on one process only" 2 ${np2} "${ATTRIB}" train --data "${wine}" --out "${WORK}/never.json")
-run_fails("'data split' runs on one process" 2
+run_fails_on_ranks("runs on one process only" 2 ${np2} "${ATTRIB}" train --data "${wine}" --out "${WORK}/never.json")
+run_fails_on_ranks("'data split' runs on one process" 2
           ${np2} "${ATTRIB}" data split --data "${wine}" --train-out "${WORK}/a.csv" --test-out "${WORK}/b.csv")

@@ -73,4 +73,26 @@ matrix stack_shards(const shard_plan& plan, index first, index last, index colum
   return out;
 }
 
+// The sum over every shard of block(b, e), a rows x cols matrix each, added in shard order:
+// ((0 + block_0) + block_1) + ... The single-process form of a sum over items (a Hessian
+// as a sum over training shards): a distributed run computes the blocks on the ranks and adds
+// them on rank 0 in the same order (attrib/mpi/sum_shards.hpp), never in an order that depends
+// on the rank count, so the sum is the same bits on any number of ranks.
+template <class Block>
+matrix sum_shards(const shard_plan& plan, index rows, index cols, Block&& block) {
+  detail::require(plan.shards >= 1, "sum_shards: the plan has no shard; expected at least one item");
+  matrix total = matrix::Zero(rows, cols);
+  for (index s = 0; s < plan.shards; ++s) {
+    const index b = plan.begin(s), e = plan.end(s);
+    if (b == e) continue;
+    const matrix piece = block(b, e);
+    detail::require(piece.rows() == rows && piece.cols() == cols,
+                    "sum_shards: shard " + std::to_string(s) + " returned a " + std::to_string(piece.rows()) + " x " +
+                        std::to_string(piece.cols()) + " block; expected " + std::to_string(rows) + " x " +
+                        std::to_string(cols));
+    total += piece;
+  }
+  return total;
+}
+
 }  // namespace attrib

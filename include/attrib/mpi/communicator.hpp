@@ -1,9 +1,10 @@
 #pragma once
 // attrib::mpi::communicator: the handle a distributed call takes, as a local call takes a thread
-// count, and the few collectives attrib's distributed calls are built on (byte strings gathered
-// to rank 0 or to every rank, row blocks gathered to rank 0). A default-constructed communicator
-// is one process with no MPI at all: every collective is a local copy and MPI need not be
-// initialised, so one code path serves a single process and a cluster.
+// count, and the few collectives attrib's distributed calls are built on (byte strings and row
+// blocks gathered to rank 0 or to every rank, a matrix broadcast from rank 0). A
+// default-constructed communicator is one process with no MPI at all: every collective is a
+// local copy and MPI need not be initialised, so one code path serves a single process and a
+// cluster.
 //
 // MPI errors abort the job (MPI's default handler on MPI_COMM_WORLD): a broken transport is not
 // an input a program can recover from, and aborting never hangs. Input errors are agreed on
@@ -104,6 +105,40 @@ class communicator {
                                                                                 columns);
       MPI_Gatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0, comm_);
       return all;
+    });
+  }
+
+  // Every rank's rows stacked in rank order on every rank: what a computation that every rank
+  // continues from (the next wave of a sampler) needs. As gather_rows, bit for bit.
+  matrix allgather_rows(const row_major& rows, index columns) const {
+    if (!distributed()) return rows;
+    return inside_collective([&]() -> matrix {
+      detail::require(rows.cols() == columns || rows.rows() == 0,
+                      "allgather_rows: this rank's block has " + std::to_string(rows.cols()) + " columns; expected " +
+                          std::to_string(columns));
+      const int count = count_of(static_cast<std::size_t>(rows.size()), "allgather_rows");
+      std::vector<int> counts(static_cast<std::size_t>(size_));
+      MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_);
+      const std::vector<int> offsets = displacements(counts, "allgather_rows");
+      const index total = offsets.back() + counts.back();
+      row_major all(columns == 0 ? 0 : total / columns, columns);
+      MPI_Allgatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, comm_);
+      return all;
+    });
+  }
+
+  // Rank 0's rows x cols matrix on every rank (the others pass any matrix); bit for bit. Every
+  // rank must pass the same shape, and count_of(rows * cols) must hold (check it before agreeing).
+  matrix broadcast(const matrix& m, index rows, index cols) const {
+    if (!distributed()) return m;
+    return inside_collective([&]() -> matrix {
+      matrix out = is_root() ? m : matrix(rows, cols);
+      detail::require(out.rows() == rows && out.cols() == cols,
+                      "broadcast: rank 0's matrix is " + std::to_string(out.rows()) + " x " +
+                          std::to_string(out.cols()) + "; expected " + std::to_string(rows) + " x " +
+                          std::to_string(cols));
+      MPI_Bcast(out.data(), count_of(static_cast<std::size_t>(out.size()), "broadcast"), MPI_DOUBLE, 0, comm_);
+      return out;
     });
   }
 

@@ -18,18 +18,33 @@ struct maximum_sample_reuse {
   std::size_t budget = 0;  // game evaluations; 0 means 2n + 2048
 };
 
+namespace detail {
+// Evaluates a game on the sampled coalitions, one value per row: here over threads
+// (evaluate_points). attrib::mpi (explain_game.hpp) passes an evaluator that spreads the rows
+// over ranks; a row's value depends on that row alone, so who computes it changes nothing.
+struct local_evaluation {
+  template <game G>
+  vector operator()(const G& g, const matrix& points, const run_settings& settings) const {
+    return evaluate_points(g, points, settings);
+  }
+};
+}  // namespace detail
+
 template <>
 struct approximation_solver<uniform_coalitions, squared_error, maximum_sample_reuse> {
-  template <game G>
+  template <game G, class Evaluate = detail::local_evaluation>
   static attribution solve(const uniform_coalitions& nb, const squared_error&, const maximum_sample_reuse& solver,
-                           const G& g, const run_settings& settings) {
+                           const G& g, const run_settings& settings, const Evaluate& evaluate = {}) {
     const index n = detail::require_players(g, "msr_banzhaf");
     const std::size_t budget = solver.budget != 0 ? solver.budget : static_cast<std::size_t>(2 * n + 2048);
     detail::require(budget >= 6, "msr_banzhaf: budget " + std::to_string(budget) +
                                      " is too small; expected at least 6 evaluations");
     rng random(settings.seed);
     const neighborhood_sample sample = nb.sample(n, budget - 2, random);
-    const vector values = detail::evaluate_points(g, sample.points, settings);
+    const vector values = evaluate(g, sample.points, settings);
+    detail::require(values.size() == sample.points.rows(), "msr_banzhaf: " + std::to_string(values.size()) +
+                                                               " values for " + std::to_string(sample.points.rows()) +
+                                                               " sampled coalitions");
     const auto [empty_value, full_value] = detail::endpoint_values(g);
 
     attribution a;

@@ -130,10 +130,24 @@ permutation_estimate scan_permutation(const G& g, const std::vector<index>& orde
   return e;
 }
 
+// Runs the permutations [first, first + count) of a wave and returns their estimates in order:
+// here over threads. attrib::mpi (explain_game.hpp) passes a runner that spreads a wave over
+// ranks; each permutation is computed by run_one(k) alone, so who computes it changes nothing.
+struct local_permutations {
+  template <class RunOne>
+  std::vector<permutation_estimate> operator()(std::size_t first, std::size_t count, index /*players*/,
+                                               std::size_t threads, const RunOne& run_one) const {
+    std::vector<permutation_estimate> out(count);
+    parallel_for(count, threads, [&](std::size_t w) { out[w] = run_one(first + w); });
+    return out;
+  }
+};
+
 // position_weight[s]: the multiplier of a marginal contribution with s players before it.
-template <game G>
+template <game G, class Waves = local_permutations>
 attribution permutation_marginals(const G& g, const run_settings& settings, const permutation_plan& plan,
-                                  const std::vector<double>& position_weight, const std::string& method) {
+                                  const std::vector<double>& position_weight, const std::string& method,
+                                  const Waves& waves = {}) {
   const index n = require_players(g, method);
   require(std::isfinite(plan.tolerance) && plan.tolerance >= 0.0,
           method + ": tolerance must be finite and >= 0, got " + std::to_string(plan.tolerance));
@@ -149,24 +163,23 @@ attribution permutation_marginals(const G& g, const run_settings& settings, cons
   const double full_value = endpoints.second;
   const double threshold = plan.tolerance * std::abs(full_value - empty_value);
 
+  progress_counter progress(settings, budget);
   auto run_one = [&](std::size_t k) {
-    return scan_permutation(g, random_order(n, settings.seed, k), {empty_value, full_value, threshold, plan},
-                            position_weight, method);
+    permutation_estimate e = scan_permutation(g, random_order(n, settings.seed, k),
+                                              {empty_value, full_value, threshold, plan}, position_weight, method);
+    progress.add(e.evaluations);
+    return e;
   };
 
   // Whole permutations while the budget covers one without truncation; waves depend only on
   // the budget left, so the permutations run do not depend on the thread count.
   std::vector<permutation_estimate> done;
   std::size_t spent = 2;
-  progress_counter progress(settings, budget);
   while (budget - spent >= per_permutation) {
     const std::size_t wave = std::min<std::size_t>((budget - spent) / per_permutation, 64);
-    std::vector<permutation_estimate> results(wave);
-    const std::size_t first = done.size();
-    parallel_for(wave, settings.threads, [&](std::size_t w) {
-      results[w] = run_one(first + w);
-      progress.add(results[w].evaluations);
-    });
+    std::vector<permutation_estimate> results = waves(done.size(), wave, n, settings.threads, run_one);
+    require(results.size() == wave, method + ": a wave of " + std::to_string(wave) + " permutations returned " +
+                                        std::to_string(results.size()) + " estimates");
     for (auto& r : results) {
       spent += r.evaluations;
       done.push_back(std::move(r));
@@ -206,34 +219,35 @@ std::vector<double> position_weights(const semivalue_kernel<W>& nb, index n) {
 
 template <>
 struct approximation_solver<shapley_kernel, squared_error, truncated_permutation_sampling> {
-  template <game G>
+  // waves: who runs each wave of permutations (detail::local_permutations: this process).
+  template <game G, class Waves = detail::local_permutations>
   static attribution solve(const shapley_kernel&, const squared_error&, const truncated_permutation_sampling& s,
-                           const G& g, const run_settings& settings) {
+                           const G& g, const run_settings& settings, const Waves& waves = {}) {
     const index n = detail::require_players(g, "tmc_shapley");
     return detail::permutation_marginals(g, settings, {s.budget, s.tolerance, s.patience},
-                                         std::vector<double>(static_cast<std::size_t>(n), 1.0), "tmc_shapley");
+                                         std::vector<double>(static_cast<std::size_t>(n), 1.0), "tmc_shapley", waves);
   }
 };
 
 template <semivalue_weights W>
 struct approximation_solver<semivalue_kernel<W>, squared_error, truncated_permutation_sampling> {
-  template <game G>
+  template <game G, class Waves = detail::local_permutations>
   static attribution solve(const semivalue_kernel<W>& nb, const squared_error&, const truncated_permutation_sampling& s,
-                           const G& g, const run_settings& settings) {
+                           const G& g, const run_settings& settings, const Waves& waves = {}) {
     const index n = detail::require_players(g, std::string("truncated ") + W::name);
     return detail::permutation_marginals(g, settings, {s.budget, s.tolerance, s.patience},
-                                         detail::position_weights(nb, n), std::string("truncated_") + W::name);
+                                         detail::position_weights(nb, n), std::string("truncated_") + W::name, waves);
   }
 };
 
 template <semivalue_weights W>
 struct approximation_solver<semivalue_kernel<W>, squared_error, weighted_permutation_sampling> {
-  template <game G>
+  template <game G, class Waves = detail::local_permutations>
   static attribution solve(const semivalue_kernel<W>& nb, const squared_error&, const weighted_permutation_sampling& s,
-                           const G& g, const run_settings& settings) {
+                           const G& g, const run_settings& settings, const Waves& waves = {}) {
     const index n = detail::require_players(g, W::name);
     return detail::permutation_marginals(g, settings, {s.budget, 0.0, 1}, detail::position_weights(nb, n),
-                                         std::string("sampled_") + W::name);
+                                         std::string("sampled_") + W::name, waves);
   }
 };
 

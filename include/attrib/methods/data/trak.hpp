@@ -147,6 +147,19 @@ vector correct_class_probability(const M& model, const matrix& x, const vector& 
   return out;
 }
 
+namespace detail {
+// One member's Phi (Phi^T Phi + lambda' I)^-1 Phi_test^T, lambda' = lambda times the mean of
+// the kernel's diagonal (plus a 1e-10 relative jitter that keeps the LDLT solvable).
+template <class = void>  // compiled where it is called
+matrix trak_kernel_scores(const matrix& phi, const matrix& phi_test, double lambda) {
+  Eigen::MatrixXd kernel = phi.transpose() * phi;
+  const double scale = kernel.diagonal().mean();
+  kernel.diagonal().array() += lambda * scale + 1e-10 * std::max(scale, 1e-300);
+  const Eigen::MatrixXd solved = kernel.ldlt().solve(Eigen::MatrixXd(phi_test.transpose()));
+  return phi * solved;
+}
+}  // namespace detail
+
 struct trak_options {
   index projection_dim = 512;
   std::uint64_t seed = 0;
@@ -185,17 +198,27 @@ data_attribution trak(const std::vector<trak_member>& members, const trak_option
     }
     detail::require(mem.train_gradients.rows() == scores.rows() && mem.test_gradients.rows() == scores.cols(),
                     who + ": numbers of training or test points differ from member 0");
-    const matrix phi = proj.project(mem.train_gradients, options.threads);
-    const matrix phi_test = proj.project(mem.test_gradients, options.threads);
-    Eigen::MatrixXd kernel = phi.transpose() * phi;
-    const double scale = kernel.diagonal().mean();
-    kernel.diagonal().array() += options.lambda * scale + 1e-10 * std::max(scale, 1e-300);
-    const Eigen::MatrixXd solved = kernel.ldlt().solve(Eigen::MatrixXd(phi_test.transpose()));
-    scores += phi * solved;
+    scores += detail::trak_kernel_scores(proj.project(mem.train_gradients, options.threads),
+                                         proj.project(mem.test_gradients, options.threads), options.lambda);
     weights += mem.train_weights;
   }
   const double count = static_cast<double>(members.size());
   scores = ((scores / count).array().colwise() * (weights / count).array()).matrix();
+  return {"trak", std::move(scores), {}};
+}
+
+// TRAK of one model (one ensemble member) from its projected features: rows of phi are the
+// training points' projected margin gradients, rows of phi_test the test points', weights their
+// 1 - p_i. What trak() computes for a single member, for callers that project the training
+// points themselves: in shards, spread over processes (attrib data under mpirun).
+template <class = void>  // compiled where it is called
+data_attribution trak_from_features(const matrix& phi, const matrix& phi_test, const vector& train_weights,
+                                    double lambda = 0.0) {
+  detail::require_features(phi, phi_test, "trak_from_features");
+  detail::require_size(train_weights.size(), phi.rows(), "trak_from_features: train_weights");
+  detail::require(lambda >= 0 && std::isfinite(lambda), "trak_from_features: lambda must be non-negative");
+  matrix scores = detail::trak_kernel_scores(phi, phi_test, lambda);
+  scores = (scores.array().colwise() * train_weights.array()).matrix();
   return {"trak", std::move(scores), {}};
 }
 

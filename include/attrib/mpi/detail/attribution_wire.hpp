@@ -71,19 +71,24 @@ class wire_reader {
   std::size_t at_ = 0;
 };
 
+// Every field of an attribution, in wire order, handed to `f` (a writer's put or a reader's
+// get): the one list both directions follow, so they cannot disagree.
+template <class A, class F>
+void each_field(A& r, F&& f) {
+  f(r.method);
+  f(r.values);
+  f(r.base_value);
+  f(r.prediction);
+  f(r.standard_errors);
+  f(r.game_evaluations);
+  f(r.model_evaluations);
+  f(r.fit);  // trivially copyable: doubles, a size and two flags
+}
+
 inline std::string to_wire(const std::vector<attribution>& results) {
   wire_writer w;
   w.put(results.size());
-  for (const attribution& r : results) {
-    w.put(r.method);
-    w.put(r.values);
-    w.put(r.base_value);
-    w.put(r.prediction);
-    w.put(r.standard_errors);
-    w.put(r.game_evaluations);
-    w.put(r.model_evaluations);
-    w.put(r.fit);  // trivially copyable: doubles, a size and two flags
-  }
+  for (const attribution& r : results) each_field(r, [&](const auto& field) { w.put(field); });
   return w.take();
 }
 
@@ -93,14 +98,7 @@ inline void from_wire(const std::string& bytes, std::vector<attribution>& out) {
   in.get(n);
   for (std::size_t i = 0; i < n; ++i) {
     attribution r;
-    in.get(r.method);
-    in.get(r.values);
-    in.get(r.base_value);
-    in.get(r.prediction);
-    in.get(r.standard_errors);
-    in.get(r.game_evaluations);
-    in.get(r.model_evaluations);
-    in.get(r.fit);
+    each_field(r, [&](auto& field) { in.get(field); });
     out.push_back(std::move(r));
   }
   attrib::detail::require(in.done(), "attrib::mpi: a gathered attribution list has trailing bytes; do all ranks run "

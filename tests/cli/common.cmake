@@ -1,0 +1,46 @@
+# Functions shared by the command-line test scripts (cli_smoke.cmake, mpi_runs.cmake,
+# mpi_llm_runs.cmake), which include it. A script that sets `limit` (seconds) before calling them bounds each command by it,
+# so that a command that hangs fails the test instead of stalling CI.
+
+# Runs the command and fails unless it exits 0; leaves its standard output and error in
+# last_out and last_err.
+function(run_ok)
+  set(timeout)
+  if(DEFINED limit)
+    set(timeout TIMEOUT ${limit})
+  endif()
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err ${timeout})
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(last_out "${out}" PARENT_SCOPE)
+  set(last_err "${err}" PARENT_SCOPE)
+endfunction()
+
+# Fails unless the two files hold the same bytes, showing both when they differ.
+function(same_bytes reference candidate)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${reference}" "${candidate}" RESULT_VARIABLE differ)
+  if(differ)
+    file(READ "${reference}" a)
+    file(READ "${candidate}" b)
+    message(FATAL_ERROR "${candidate} differs from ${reference}:\n--- ${reference}\n${a}\n--- ${candidate}\n${b}")
+  endif()
+endfunction()
+
+# Fails unless the command fails within `limit` seconds and `expected` (a regular expression)
+# appears at least `times` times on standard error: once per rank where every rank must report
+# it. For the scripts under mpirun, where a hang is the failure to catch.
+function(run_fails_on_ranks expected times)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${limit})
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "command should have failed: ${ARGN}")
+  endif()
+  if(rc MATCHES "timeout")
+    message(FATAL_ERROR "command hung (${limit} s): ${ARGN}\n${err}")
+  endif()
+  string(REGEX MATCHALL "${expected}" found "${err}")
+  list(LENGTH found count)
+  if(count LESS times)
+    message(FATAL_ERROR "expected '${expected}' ${times} times from ${ARGN}, found it ${count} times in:\n${err}")
+  endif()
+endfunction()
