@@ -312,9 +312,9 @@ int llm(const std::vector<std::string>& args) {
   const rank_group& ranks = command_ranks();
   if (command == "patch") return llm_patch(rest);
   if (command == "study") return llm_study(rest);
-  // A coalition method's evaluations happen inside the library's method, not in a loop here: the
-  // whole command runs on rank 0, and the other ranks wait for it at main()'s last checkpoint.
-  if (command == "components") return ranks.is_root() ? llm_components(rest) : 0;
+  // Coalition methods spread their coalitions over the ranks; the others run on rank 0 (see
+  // llm_components.cpp).
+  if (command == "components") return llm_components(rest);
   const bool known = command == "attribute" || command == "noise-trace" || command == "inspect" ||
                      command == "generate" || command == "logits" || command == "trace";
   if (ranks.distributed() && known)

@@ -26,6 +26,11 @@
 #include "files.hpp"
 #include "llm_model.hpp"
 #include "progress.hpp"
+#include "rank_group.hpp"
+#ifdef ATTRIB_WITH_MPI
+#include "across_ranks.hpp"
+#include "attrib/mpi/distributed_game.hpp"
+#endif
 
 namespace cli {
 
@@ -103,6 +108,27 @@ std::vector<attrib::transformer_component> parse_players(const std::string& text
   throw usage_error("--players must be heads, blocks, neurons:L, positions:L or edges, got '" + text + "'");
 }
 
+// Whether `method` is one of the coalition methods, which under mpirun run on every rank.
+bool coalition_method(const std::string& method) { return method != "attribution-patching" && method != "acdc"; }
+
+// A coalition method on `game`. Under mpirun every rank runs it on mpi::distributed_game, which
+// spreads each batch of coalitions over the ranks (the estimator on one thread per rank; the
+// game's forward passes keep --threads) and gives every rank every value, so the result is one
+// process's, bit for bit.
+template <class Game>
+std::optional<attrib::attribution> coalition_method_on_ranks(const std::string& method, const arguments& a, const Game& game,
+                                                             attrib::run_settings settings) {
+#ifdef ATTRIB_WITH_MPI
+  const attrib::mpi::communicator& comm = command_communicator();
+  if (comm.distributed()) {
+    const attrib::mpi::distributed_game<Game> spread(comm, game);
+    settings.threads = 1;
+    return run_coalition_method(method, a, spread, settings);
+  }
+#endif
+  return run_coalition_method(method, a, game, settings);
+}
+
 // --players edges: ACDC, or a coalition method over the edges.
 int explain_edges(const arguments& a, const loaded_model& m, const std::vector<attrib::token_id>& clean,
                   const attrib::component_game_options& options, const std::string& ablation, const std::string& metric) {
@@ -134,13 +160,14 @@ int explain_edges(const arguments& a, const loaded_model& m, const std::vector<a
     if (a.has("threshold")) throw usage_error("--threshold is read by --method acdc only");
     if (a.has("steps")) throw usage_error("--steps is read by --players edges --method attribution-patching only");
     attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
-    const auto result = run_coalition_method(method, a, game, settings);
+    const auto result = coalition_method_on_ranks(method, a, game, settings);
     if (!result) throw usage_error("unknown --method '" + method + "' for edges; expected acdc or one of " + coalition_method_names);
     values = result->values;
     full = result->prediction;
     messages(a) << "attrib llm components: " << method << ", " << edges.size() << " edges, " << ablation
                 << " ablation, metric " << metric << "; full model " << std::setprecision(9) << full << "\n";
   }
+  if (!command_ranks().is_root()) return 0;  // rank 0 writes
   write_output(a, "out", [&](std::ostream& out) {
     if (a.text("format", "csv") == "csv") {
       out << "edge,sender,receiver" << (found ? ",kept" : "") << ",value\n" << std::setprecision(9);
@@ -190,6 +217,10 @@ int llm_components(const std::vector<std::string>& args) {
     std::cout << help;
     return 0;
   }
+  // Under mpirun the coalition methods run on every rank; the other methods on rank 0, and the
+  // other ranks, which never open the model, wait for it at the command's last checkpoint.
+  const std::string method = a.text("method", a.text("players") == "edges" ? "acdc" : "attribution-patching");
+  if (!command_ranks().is_root() && !coalition_method(method)) return 0;
   refuse_overwriting_inputs(a, {"out", "svg"}, {"model", "tokenizer", "references"});
   const std::string format = a.text("format", "csv");
   if (format != "csv" && format != "json") throw usage_error("--format must be csv or json, got '" + format + "'");
@@ -202,7 +233,9 @@ int llm_components(const std::vector<std::string>& args) {
   const auto length = static_cast<attrib::index>(clean.size());
 
   attrib::component_game_options options;
-  options.threads = 1;
+  // One process spreads the estimator's batches over --threads; ranks spread them over the
+  // ranks, and each rank's forward passes take the threads (values do not depend on either).
+  options.threads = command_ranks().distributed() ? a.threads() : 1;
   const std::string ablation = a.text("ablation", corrupted_given ? "patch" : "zero");
   std::optional<std::vector<attrib::token_id>> corrupted;
   if (corrupted_given) corrupted = prompt_tokens(a, m, "corrupted", "corrupted-tokens");
@@ -264,18 +297,18 @@ int llm_components(const std::vector<std::string>& args) {
   if (a.has("steps")) throw usage_error("--steps is read by --players edges --method attribution-patching only");
   const auto players = parse_players(a.text("players", "heads"), config, length);
   const attrib::transformer_component_game game(*m.model, clean, players, options);
-  const std::string method = a.text("method", "attribution-patching");
   attrib::run_settings settings{.seed = a.seed(), .threads = a.threads()};
   progress bar(a, "attrib llm components", "coalitions", 0);
   settings.progress = [&](std::size_t done, std::size_t total) { bar.update(done, total); };
   auto result = method == "attribution-patching" ? attrib::attribution_patching.explain(game, settings)
-                                                 : run_coalition_method(method, a, game, settings);
+                                                 : coalition_method_on_ranks(method, a, game, settings);
   if (!result)
     throw usage_error("unknown --method '" + method + "'; expected attribution-patching or one of " +
                       coalition_method_names);
   const attrib::attribution& r = *result;
   messages(a) << "attrib llm components: " << method << ", " << game.player_count() << " players, " << ablation
               << " ablation, metric " << metric << "; unablated " << std::setprecision(9) << r.prediction << "\n";
+  if (!command_ranks().is_root()) return 0;  // rank 0 writes
 
   write_output(a, "out", [&](std::ostream& out) {
     if (format == "csv") {

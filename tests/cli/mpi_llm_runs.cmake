@@ -1,7 +1,8 @@
 # attrib llm under mpirun (a build with ATTRIB_WITH_MPI): llm patch and the tracing studies
 # (knowledge, transfer) on 2 ranks and on 3 oversubscribed ranks write the same bytes as one
 # process of the same binary, with shard counts that do not divide evenly and fewer shards than
-# ranks; llm components and the other studies run on rank 0 alone; a missing model file stops every rank with a
+# ranks; llm components' coalition methods spread their coalitions over the ranks, its other methods and the
+# other studies run on rank 0 alone; a missing model file stops every rank with a
 # message naming the rank, in bounded time. The model is the stories260K checkpoint of data/models.
 # Run as: cmake -DATTRIB=<attrib> -DMPIEXEC=<mpiexec> -DDATA=<repo data dir> -DWORK=<scratch dir> -P mpi_llm_runs.cmake
 # (OpenMPI as root needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; the ctest
@@ -74,12 +75,22 @@ set(models --base "${gguf}" --post "${instruct}" --tokenizer "${stories}/tok512.
 same_on_ranks(knowledge "--out;@" llm study knowledge ${models} --sft "${instruct}")
 same_on_ranks(transfer "--out;@" llm study transfer ${models})
 
-# llm components runs on rank 0 alone: rank 1, started in a folder without the model, never
+# llm components: the coalition methods spread each batch of coalitions over the ranks
+# (mpi::distributed_game) and write the single process's bytes: exact Shapley over the 10 blocks
+# (1024 coalitions in one batch: 512 + 512, 341 + 341 + 342), KernelSHAP over the 40 heads and over
+# the 66 block edges.
+set(pair --clean "${clean}" --corrupted "${corrupted}")
+same_on_ranks(components_exact "--out;@/components.csv" llm components --model "${gguf}" ${pair} --players blocks
+              --method exact-shapley --quiet)
+same_on_ranks(components_kernel "--out;@/components.json" llm components --model "${gguf}" ${pair} --method kernel-shap
+              --samples 300 --seed 4 --format json --quiet)
+same_on_ranks(components_edges "--out;@/edges.csv" llm components --model "${gguf}" ${pair} --players edges
+              --method kernel-shap --samples 400 --seed 2 --quiet)
+# Attribution patching runs on rank 0 alone: rank 1, started in a folder without the model, never
 # opens it, and the table is the single process's (a run on every rank would fail on rank 1).
 file(MAKE_DIRECTORY "${WORK}/rank0" "${WORK}/rank1")
 file(COPY "${gguf}" DESTINATION "${WORK}/rank0")
-set(components llm components --model stories260K.gguf --clean "${clean}" --corrupted "${corrupted}" --players blocks
-               --method exact-shapley --quiet)
+set(components llm components --model stories260K.gguf ${pair} --players blocks --quiet)
 run_ok(sh -c "cd '${WORK}/rank0' && exec \"$0\" \"$@\" --out ../components_1.csv" "${ATTRIB}" ${components})
 run_ok(${np2} sh -c "cd '${WORK}'/rank$OMPI_COMM_WORLD_RANK && exec \"$0\" \"$@\" --out ../components_2.csv"
        "${ATTRIB}" ${components})
