@@ -44,3 +44,14 @@ function(run_fails_on_ranks expected times)
     message(FATAL_ERROR "expected '${expected}' ${times} times from ${ARGN}, found it ${count} times in:\n${err}")
   endif()
 endfunction()
+
+# The start of a script under mpirun: a fresh ${WORK}, a time limit for every command (a run that
+# hangs is a failure, not a stuck CI job), and the launch commands for 2 ranks and for 3 ranks on
+# this 2-core machine (np2, np3).
+macro(start_mpi_script)
+  file(REMOVE_RECURSE "${WORK}")
+  file(MAKE_DIRECTORY "${WORK}")
+  set(limit 120)
+  set(np2 "${MPIEXEC}" -np 2)
+  set(np3 "${MPIEXEC}" -np 3 --oversubscribe)
+endmacro()

@@ -5,14 +5,8 @@
 # Run as: cmake -DATTRIB=<attrib> -DMPIEXEC=<mpiexec> -DDATA=<repo data dir> -DWORK=<scratch dir> -P mpi_runs.cmake
 # (OpenMPI as root needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; the ctest
 # entry sets them.)
-file(REMOVE_RECURSE "${WORK}")
-file(MAKE_DIRECTORY "${WORK}")
-# A run that hangs is a failure, not a stuck CI job (common.cmake's run_ok reads `limit`).
-set(limit 120)
 include("${CMAKE_CURRENT_LIST_DIR}/common.cmake") # run_ok, same_bytes, run_fails_on_ranks
-
-set(np2 "${MPIEXEC}" -np 2)
-set(np3 "${MPIEXEC}" -np 3 --oversubscribe)
+start_mpi_script() # a fresh ${WORK}, limit, np2, np3
 set(wine "${DATA}/wine/wine_data.csv")
 run_ok("${ATTRIB}" train --data "${wine}" --model-type mlp --hidden 8 --epochs 30 --seed 1 --out "${WORK}/mlp.json" --quiet)
 
