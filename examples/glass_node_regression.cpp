@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     // Explanations of the first `explained` test particles.
     struct method {
       std::string name;
-      std::function<attrib::vector(const attrib::neighbour_game&, const std::vector<std::uint64_t>&)> explain;
+      std::function<attrib::vector(const attrib::neighbour_game<>&, const std::vector<std::uint64_t>&)> explain;
       double auc = 0.0, pearson = 0.0, seconds = 0.0;
     };
     std::vector<method> methods = {

@@ -60,6 +60,27 @@ transformer_model random_model(transformer_architecture a, std::uint64_t seed) {
 }
 
 const prompt clean = {1, 5, 9, 3, 17, 2, 11};
+
+// Checks `derivative` (one entry per edge) against the game's central differences at the uniform
+// mask `at`, each to 1% on the scale of max(|derivative|, floor).
+template <class G>
+void check_against_central_differences(const G& game, double at, const attrib::vector& derivative, double floor) {
+  const auto& edges = game.edges();
+  const Index n = static_cast<Index>(edges.size());
+  const double h = 1e-2;
+  attrib::matrix points = attrib::matrix::Constant(2 * n, n, at);
+  for (Index j = 0; j < n; ++j) {
+    points(2 * j, j) = at + h;
+    points(2 * j + 1, j) = at - h;
+  }
+  const auto v = game.values(points);
+  const double scale = std::max(derivative.cwiseAbs().maxCoeff(), floor);
+  for (Index j = 0; j < n; ++j) {
+    CAPTURE(attrib::to_string(edges[static_cast<std::size_t>(j)]));
+    CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(derivative(j)).epsilon(1e-2).scale(scale));
+  }
+}
+
 const prompt other = {1, 7, 4, 20, 6, 13, 8};
 const prompt third = {1, 12, 19, 5, 22, 10, 3};
 constexpr token_id target = 4;
@@ -762,19 +783,8 @@ TEST_CASE("edge attribution patching: the edge game's own central differences at
                                                .positions = positions});
       const auto eap = attrib::edge_attribution_patching(game);
       CHECK(eap.value == doctest::Approx(game.values(attrib::matrix::Ones(1, n))(0)).epsilon(1e-5));
-      const double h = 1e-2;
-      attrib::matrix points = attrib::matrix::Ones(2 * n, n);
-      for (Index j = 0; j < n; ++j) {
-        points(2 * j, j) = 1.0 + h;
-        points(2 * j + 1, j) = 1.0 - h;
-      }
-      const auto v = game.values(points);
       // The KL metric is flat at the full graph; there the differences are float32 noise.
-      const double scale = std::max(eap.values.cwiseAbs().maxCoeff(), 1e-2);
-      for (Index j = 0; j < n; ++j) {
-        CAPTURE(attrib::to_string(edges[static_cast<std::size_t>(j)]));
-        CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(eap.values(j)).epsilon(1e-2).scale(scale));
-      }
+      check_against_central_differences(game, 1.0, eap.values, 1e-2);
     }
   }
   }
@@ -801,19 +811,8 @@ TEST_CASE("EAP-IG: the derivative along the uniform path is the edge game's own,
       const auto two = attrib::edge_attribution_patching(game, {.steps = 2});
       CHECK(two.value == doctest::Approx(one.value).epsilon(1e-6));
       const attrib::vector half = 2.0 * two.values - one.values;
-      const double h = 1e-2;
-      attrib::matrix points = attrib::matrix::Constant(2 * n, n, 0.5);
-      for (Index j = 0; j < n; ++j) {
-        points(2 * j, j) = 0.5 + h;
-        points(2 * j + 1, j) = 0.5 - h;
-      }
-      const auto v = game.values(points);
-      const double scale = half.cwiseAbs().maxCoeff();
-      CHECK(scale > 1e-2);
-      for (Index j = 0; j < n; ++j) {
-        CAPTURE(attrib::to_string(edges[static_cast<std::size_t>(j)]));
-        CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(half(j)).epsilon(1e-2).scale(scale));
-      }
+      CHECK(half.cwiseAbs().maxCoeff() > 1e-2);
+      check_against_central_differences(game, 0.5, half, 0.0);
       // Completeness, as for integrated gradients: the sum tends to v(all) - v(none), with the
       // right Riemann sum's error shrinking like 1 / steps.
       attrib::matrix ends(2, n);
@@ -935,18 +934,7 @@ TEST_CASE("mean game: a dataset of prompts is the mean of its games, and the cir
   // EAP: the mean game's own central differences at the full graph.
   const auto eap = attrib::edge_attribution_patching(dataset);
   CHECK(eap.value == doctest::Approx(full).epsilon(1e-5));
-  const double h = 1e-2;
-  attrib::matrix steps = attrib::matrix::Ones(2 * n, n);
-  for (Index j = 0; j < n; ++j) {
-    steps(2 * j, j) = 1.0 + h;
-    steps(2 * j + 1, j) = 1.0 - h;
-  }
-  const auto v = dataset.values(steps);
-  const double scale = std::max(eap.values.cwiseAbs().maxCoeff(), 1e-2);
-  for (Index j = 0; j < n; ++j) {
-    CAPTURE(attrib::to_string(edges[static_cast<std::size_t>(j)]));
-    CHECK((v(2 * j) - v(2 * j + 1)) / (2 * h) == doctest::Approx(eap.values(j)).epsilon(1e-2).scale(scale));
-  }
+  check_against_central_differences(dataset, 1.0, eap.values, 1e-2);
 
   // Over components the mean game is differentiable: its gradient is the mean of the parts', and
   // mask learning runs on it.

@@ -21,10 +21,12 @@
 
 namespace attrib {
 
+// Templates on the model (an edge_message_regressor) so that their members compile where used.
+template <class Model = edge_message_regressor>
 class neighbour_game {
  public:
   // Holds a reference to `model`, which must outlive the game.
-  neighbour_game(const edge_message_regressor& model, const particle_system& s, const neighbour_lists& lists, index particle)
+  neighbour_game(const Model& model, const particle_system& s, const neighbour_lists& lists, index particle)
       : model_(&model), type_(s.types.at(static_cast<std::size_t>(checked(s, particle)))),
         messages_(model.messages(model.edge_features(s, lists, particle))),
         alone_(model.readout(Eigen::RowVectorXd::Zero(messages_.cols()), type_)) {}
@@ -46,18 +48,19 @@ class neighbour_game {
                                                               " is outside 0.." + std::to_string(s.size() - 1));
     return particle;
   }
-  const edge_message_regressor* model_;
+  const Model* model_;
   int type_;
   matrix messages_;  // k x message
   double alone_;     // the prediction with no neighbours
 };
 
+template <class Model = edge_message_regressor>
 class edge_feature_game {
  public:
-  using group = edge_message_regressor::feature_group;
+  using group = typename Model::feature_group;
   static constexpr index groups = 3;
 
-  edge_feature_game(const edge_message_regressor& model, const particle_system& s, const neighbour_lists& lists, index particle)
+  edge_feature_game(const Model& model, const particle_system& s, const neighbour_lists& lists, index particle)
       : model_(&model), type_(0), features_() {
     detail::require(particle >= 0 && particle < s.size(), "edge_feature_game: particle " + std::to_string(particle) +
                                                               " is outside 0.." + std::to_string(s.size() - 1));
@@ -92,7 +95,7 @@ class edge_feature_game {
   }
 
  private:
-  const edge_message_regressor* model_;
+  const Model* model_;
   int type_;
   matrix features_;  // k x features
 };

@@ -48,12 +48,15 @@ struct particle_graph {
   vector targets;  // one per particle (ignored by predict)
 };
 
-class edge_message_regressor {
+// A class template (always basic_edge_message_regressor<>, spelled edge_message_regressor) only so
+// that its members compile where they are used, not in every file that includes attrib/graph.hpp.
+template <class = void>
+class basic_edge_message_regressor {
  public:
   // The edge features' column groups, each a player of edge_feature_game.
   enum class feature_group { neighbour_type = 0, distance = 1, direction = 2 };
 
-  explicit edge_message_regressor(const edge_message_config& c = {}) : config_(c) {
+  explicit basic_edge_message_regressor(const edge_message_config& c = {}) : config_(c) {
     detail::require(c.basis >= 1 && c.edge_hidden >= 1 && c.message >= 1 && c.node_hidden >= 1,
                     "edge_message_regressor: every width must be at least 1");
     detail::require(std::isfinite(c.envelope) && c.envelope > 0.0, "edge_message_regressor: the envelope must be positive");
@@ -274,5 +277,7 @@ class edge_message_regressor {
   Eigen::RowVectorXd feature_mean_;
   double target_mean_ = 0.0, target_scale_ = 1.0;
 };
+
+using edge_message_regressor = basic_edge_message_regressor<>;
 
 }  // namespace attrib
