@@ -143,6 +143,34 @@ TEST_CASE("ROME noise tracing: restoring the only noised token at layer 0 or the
   CHECK((other.restored_probability - post.restored_probability).cwiseAbs().maxCoeff() > 0.0);
 }
 
+TEST_CASE("ROME noise tracing in steps: draws measured in any order and by separate tracers, added in order, give the same bits; misuse is named") {
+  const transformer_model m = small_model(transformer_architecture::llama, 4);
+  const prompt tokens = {3, 7, 1, 12, 5, 9};
+  attrib::noise_tracing_options o;
+  o.subject_positions = {1, 2};
+  o.answer = 4;
+  o.samples = 5;
+  o.seed = 8;
+  const auto whole = attrib::noise_causal_tracing(m, tokens, o);
+  // Two tracers stand for two processes: each measures some draws, in reverse order.
+  attrib::noise_tracer first(m, tokens, o), second(m, tokens, o);
+  std::vector<attrib::noise_tracing_sample> draws(5);
+  for (Index s = 4; s >= 0; --s) draws[static_cast<std::size_t>(s)] = (s < 2 ? first : second).sample(s);
+  CHECK_THROWS_WITH(first.result(), doctest::Contains("0 of 5 samples were added"));
+  for (const auto& d : draws) first.add(d);
+  const auto stepped = first.result();
+  CHECK(stepped.corrupted_probability == whole.corrupted_probability);
+  CHECK((stepped.restored_probability - whole.restored_probability).cwiseAbs().maxCoeff() == 0.0);
+  CHECK((stepped.standard_error - whole.standard_error).cwiseAbs().maxCoeff() == 0.0);
+  CHECK(stepped.clean_probability == whole.clean_probability);
+  // The draws differ from one another (else the order would not matter).
+  CHECK((draws[0].restored_probability - draws[1].restored_probability).cwiseAbs().maxCoeff() > 0.0);
+  CHECK_THROWS_WITH(first.add(draws[0]), doctest::Contains("more than the 5 samples"));
+  CHECK_THROWS_WITH((void)second.sample(5), doctest::Contains("sample 5 is outside [0, 5)"));
+  attrib::noise_tracing_sample wrong{0.5, attrib::matrix::Zero(2, 6)};
+  CHECK_THROWS_WITH(second.add(wrong), doctest::Contains("a sample has 2 x 6 cells; expected"));
+}
+
 TEST_CASE("ROME noise tracing: bad subjects, answers and options are named") {
   const transformer_model m = small_model(transformer_architecture::gpt2, 1);
   const prompt tokens = {2, 8, 14};

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "attrib/io/csv.hpp"
@@ -328,6 +329,19 @@ TEST_CASE("influence tracks exact leave-one-out retraining on breast cancer (l2 
   const auto cn = attrib::pooled_correlation(newton, loo);
   MESSAGE("Newton step vs LOO: Pearson " << cn.pearson);
   CHECK(cn.pearson >= 0.999);
+  // Row blocks (what processes compute for their shards) stack into the whole matrices, bit for
+  // bit; ranges outside the points are named.
+  const attrib::newton_loo_steps<std::decay_t<decltype(c.model)>> stepper(c.model, c.x, c.y);
+  const Idx n = c.x.rows(), cut = n / 3;
+  matrix stacked(n, steps.cols());
+  stacked << stepper.rows(0, cut, 1), stepper.rows(cut, n, 2);
+  CHECK((stacked - steps).cwiseAbs().maxCoeff() == 0.0);
+  const matrix middle = attrib::exact_loo_rows(c.model, c.x, c.y, tx, ty, cut, cut + 7, 1);
+  CHECK((middle - loo.middleRows(cut, 7)).cwiseAbs().maxCoeff() == 0.0);
+  CHECK(attrib::exact_loo_rows(c.model, c.x, c.y, tx, ty, 4, 4).rows() == 0);
+  CHECK_THROWS_WITH(attrib::exact_loo_rows(c.model, c.x, c.y, tx, ty, 5, n + 1),
+                    doctest::Contains("are not a range of the"));
+  CHECK_THROWS_WITH(stepper.rows(3, 2), doctest::Contains("rows [3, 2) are not a range"));
 }
 
 TEST_CASE("Grad-Dot, Grad-Cos, TracIn and group attribution compose from the same pieces") {

@@ -3,18 +3,21 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/random.hpp"
 #include "attrib/io/atomic_file.hpp"
 #include "attrib/io/csv.hpp"
 #include "attrib/io/detail/file_bytes.hpp"
+#include "attrib/io/detail/result_wire.hpp"
 #include "attrib/io/json.hpp"
 #include "attrib/io/model_file.hpp"
 #include "attrib/io/train_test_split.hpp"
@@ -78,6 +81,72 @@ void check_same_predictions(const attrib::any_model& a, const attrib::any_model&
 }
 
 }  // namespace
+
+TEST_CASE("result wire: attributions, interaction matrices and terms round-trip bit for bit; cut or padded bytes are named") {
+  attrib::attribution a;
+  a.method = "kernel_shap";
+  a.values = attrib::vector::LinSpaced(5, -1.0, 1.0 / 3.0);
+  a.standard_errors = attrib::vector::Constant(5, 1e-300);
+  a.base_value = -0.0;
+  a.prediction = std::nextafter(1.0, 2.0);
+  a.model_evaluations = 123;
+  a.fit.r_squared = 0.5;
+  attrib::interaction_attribution pairs;
+  pairs.method = "shapley_taylor";
+  pairs.values = attrib::matrix::Random(3, 3);
+  pairs.diagonal = attrib::interaction_diagonal::banzhaf_value;
+  pairs.row_totals = attrib::vector::Random(3);
+  pairs.prediction = 2.5;
+  pairs.game_evaluations = 8;
+  const std::vector<std::vector<attrib::interaction_term>> terms{
+      {{{0}, 0.25}, {{0, 2}, -1.5}}, {}, {{{1, 2, 3}, 1e-17}}};
+
+  std::vector<attrib::attribution> a_back;
+  attrib::detail::from_wire(attrib::detail::to_wire(std::vector{a, a}), a_back);
+  REQUIRE(a_back.size() == 2);
+  CHECK(a_back[1].method == "kernel_shap");
+  CHECK(a_back[1].values == a.values);
+  CHECK(a_back[1].standard_errors == a.standard_errors);
+  CHECK(std::signbit(a_back[1].base_value));
+  CHECK(a_back[1].prediction == a.prediction);
+  CHECK(a_back[1].model_evaluations == 123);
+  CHECK(a_back[1].fit.r_squared == 0.5);
+
+  std::vector<attrib::interaction_attribution> p_back;
+  attrib::detail::from_wire(attrib::detail::to_wire(std::vector{pairs}), p_back);
+  REQUIRE(p_back.size() == 1);
+  CHECK(p_back[0].values == pairs.values);
+  CHECK(p_back[0].standard_errors.size() == 0);
+  CHECK(p_back[0].diagonal == attrib::interaction_diagonal::banzhaf_value);
+  CHECK(p_back[0].row_totals == pairs.row_totals);
+  CHECK(p_back[0].prediction == 2.5);
+  CHECK(p_back[0].game_evaluations == 8);
+
+  const std::string bytes = attrib::detail::to_wire(terms);
+  std::vector<std::vector<attrib::interaction_term>> t_back;
+  attrib::detail::from_wire(bytes, t_back);
+  REQUIRE(t_back.size() == 3);
+  CHECK(t_back[1].empty());
+  CHECK(t_back[2][0].players == std::vector<attrib::index>{1, 2, 3});
+  CHECK(t_back[0][1].value == -1.5);
+
+  // Every cut of the message is named (never read past its end), and so are trailing bytes.
+  for (std::size_t keep = 0; keep < bytes.size(); ++keep) {
+    std::vector<std::vector<attrib::interaction_term>> cut;
+    CHECK_THROWS_AS(attrib::detail::from_wire(bytes.substr(0, keep), cut), attrib::invalid_argument);
+  }
+  std::vector<std::vector<attrib::interaction_term>> padded;
+  CHECK_THROWS_WITH(attrib::detail::from_wire(bytes + "x", padded), doctest::Contains("trailing bytes"));
+  // A length prefix larger than the message is refused before anything is allocated for it.
+  attrib::detail::wire_writer w;
+  w.put(std::size_t{1});
+  w.put(std::string("m"));
+  w.put(attrib::index{1 << 20});
+  w.put(attrib::index{1 << 20});
+  w.put(std::size_t{1} << 40);
+  std::vector<attrib::interaction_attribution> huge;
+  CHECK_THROWS_WITH(attrib::detail::from_wire(w.take(), huge), doctest::Contains("announces 1099511627776 elements"));
+}
 
 TEST_CASE("csv: tables with and without header") {
   const auto with_header = attrib::parse_csv("x,\"y\", z\r\n1,2,3\r\n\r\n4.5,-6e2,+7\r\n");

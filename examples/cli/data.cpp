@@ -123,10 +123,11 @@ method (--method NAME; models: L = logistic_regression, R = linear_regression, M
 output:
   --threads T           worker threads for loo, trak, knn-shapley and the games (default 1;
                         0: all cores); results do not depend on it
-  Under mpirun (a build with ATTRIB_WITH_MPI), influence, grad-dot, grad-cos, tracin and trak
-  score the training points in shards spread over the ranks, and tmc-shapley and data-banzhaf
-  spread their retrainings (permutations, sampled coalitions) over the ranks; the other methods
-  run on rank 0. The scores are those of one process, bit for bit; rank 0 alone writes
+  Under mpirun (a build with ATTRIB_WITH_MPI), influence, grad-dot, grad-cos, tracin, trak,
+  relatif, loo and newton-loo score the training points in shards spread over the ranks;
+  knn-shapley, fastif and sgd-influence score the test rows in shards; tmc-shapley and
+  data-banzhaf spread their retrainings (permutations, sampled coalitions); source (whose cost
+  is the segments' Hessian spectra every score shares) runs on rank 0. The scores are those of one process, bit for bit; rank 0 alone writes
   (docs/distributed.md).
   --format F            csv (default) or json (one object per row, keyed by the column names)
   --out FILE            write the table there (default or -: standard output)

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -191,79 +192,62 @@ attrib::matrix with_influence_solver(const arguments& a, const M& model, const a
   throw usage_error("--solver must be explicit, cg, lissa, arnoldi or ekfac, got '" + solver + "'");
 }
 
-// The methods that are not sharded (LOO retrainings, kNN, RelatIF, FastIF, SGD replays):
-// computed whole, by one process.
+// An SGD run from zero parameters for the methods that attribute one (SGD-influence, SOURCE):
+// the same run on every process (its batches come from --seed).
 template <class M>
-attrib::matrix run_unsharded_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
-                                         const attrib::matrix& tx, const attrib::vector& ty) {
-  constexpr bool is_logistic = std::is_same_v<M, attrib::logistic_regression>;
-  constexpr bool is_linear = is_logistic || std::is_same_v<M, attrib::linear_regression>;
-  const std::size_t threads = a.threads();
-  const std::string type = model_type_name<M>();
-  auto needs = [&](bool ok, const std::string& models) {
-    if (!ok) throw usage_error("--method " + method + " needs " + models + ", not " + type);
-  };
-  const attrib::matrix& x = train.x;
-  const attrib::vector& y = train.y;
+std::pair<M, attrib::sgd_trajectory> sgd_run(const std::string& method, const arguments& a, const M& model,
+                                             const dataset& train) {
+  M sgd = model;
+  sgd.set_parameters(attrib::vector::Zero(model.parameter_count()));
+  auto trajectory = attrib::train_sgd(sgd, train.x, train.y,
+                                      {.learning_rate = a.number("learning-rate", 0.1),
+                                       .batch_size = a.integer("sgd-batch-size", 8, 1, 1'000'000'000),
+                                       .epochs = a.integer("sgd-epochs", 5, 1, 1'000'000),
+                                       .seed = a.seed()});
+  messages(a) << "attrib data: " << method << ": attributes an SGD run of " << trajectory.steps()
+              << " steps from zero parameters, not the Newton-fitted model\n";
+  return {std::move(sgd), std::move(trajectory)};
+}
 
-  if (method == "relatif") {
-    const std::string kind = a.text("relative", "theta");
-    if (kind != "theta" && kind != "loss") throw usage_error("--relative must be theta or loss, got '" + kind + "'");
-    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
-    const auto r = attrib::relatif(ih, model.per_example_loss_gradients(x, y), model.per_example_loss_gradients(tx, ty),
-                                   {.threads = threads});
-    return kind == "theta" ? r.theta_relative.scores : r.loss_relative.scores;
-  }
-  if (method == "fastif") {
-    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
-    const auto k = a.integer("k", std::min<Eigen::Index>(100, x.rows()), 1, x.rows());
-    const auto r = attrib::fast_influence(ih, model, x, y, tx, ty, attrib::last_layer_inputs(model, x),
-                                          attrib::last_layer_inputs(model, tx), {.k = k, .threads = threads});
-    messages(a) << "attrib data: fastif: " << r.scored_pairs << " of " << r.full_scored_pairs << " pairs scored, "
-                << r.gradient_evaluations << " of " << r.full_gradient_evaluations << " gradients computed\n";
-    return r.dense();
-  }
-  if (method == "sgd-influence" || method == "source") {
-    needs(is_linear, "logistic_regression or linear_regression (an SGD run from zero parameters)");
-    if constexpr (is_linear) {
-      M sgd = model;
-      sgd.set_parameters(attrib::vector::Zero(model.parameter_count()));
-      const auto trajectory = attrib::train_sgd(sgd, x, y,
-                                                {.learning_rate = a.number("learning-rate", 0.1),
-                                                 .batch_size = a.integer("sgd-batch-size", 8, 1, 1'000'000'000),
-                                                 .epochs = a.integer("sgd-epochs", 5, 1, 1'000'000),
-                                                 .seed = a.seed()});
-      messages(a) << "attrib data: " << method << ": attributes an SGD run of " << trajectory.steps()
-                  << " steps from zero parameters, not the Newton-fitted model\n";
-      if (method == "sgd-influence") return attrib::sgd_influence(sgd, trajectory, x, y, tx, ty, threads).scores;
-      return attrib::source(sgd, trajectory, x, y, tx, ty,
-                            {.segments = a.integer("segments", 3, 1, trajectory.steps()), .threads = threads})
-          .scores;
-    }
-  }
-  if (method == "newton-loo")
-    return loss_change_after_steps(model, attrib::newton_step_loo(model, x, y, threads), tx, ty);
+template <class M>
+void require_model_for(const std::string& method, bool ok, const std::string& models) {
+  if (!ok) throw usage_error("--method " + method + " needs " + models + ", not " + model_type_name<M>());
+}
 
-  if (method == "loo") {
-    needs(is_linear, "logistic_regression or linear_regression (Newton retraining)");
-    if constexpr (is_linear) return attrib::exact_loo(model, x, y, tx, ty, threads);
+// SOURCE is not sharded: its cost is the spectra of the segments' mean Hessians (a Hessian over
+// every training point and an eigendecomposition per segment), which every score shares; the
+// root computes it whole.
+template <class M>
+attrib::matrix run_source(const arguments& a, M& model, const dataset& train, const attrib::matrix& tx,
+                          const attrib::vector& ty) {
+  constexpr bool is_linear =
+      std::is_same_v<M, attrib::logistic_regression> || std::is_same_v<M, attrib::linear_regression>;
+  require_model_for<M>("source", is_linear, "logistic_regression or linear_regression (an SGD run from zero parameters)");
+  if constexpr (is_linear) {
+    const auto [sgd, trajectory] = sgd_run("source", a, model, train);
+    return attrib::source(sgd, trajectory, train.x, train.y, tx, ty,
+                          {.segments = a.integer("segments", 3, 1, trajectory.steps()), .threads = a.threads()})
+        .scores;
   }
-  if (method == "knn-shapley") {
-    needs(is_logistic, "class labels (logistic_regression)");
-    const attrib::standardizer s = attrib::standardizer::fit(x);
-    const auto k = a.integer("k", 5, 1, 1'000'000'000);
-    return attrib::knn_shapley_per_test(s.transform(x), y, s.transform(tx), ty, k, {.threads = threads}).transpose();
-  }
-  throw usage_error("unknown --method '" + method + "' (see --help)");
+  return {};
 }
 
 // The methods whose score row i depends on training point i alone, given what every process
 // computes once (the model, the test side, an inverse-Hessian solver, checkpoints): the training
-// points are scored shard by shard (core/shards.hpp), the shards spread over `processes`.
-// TRAK's projected features are sharded the same way, its kernel solved by the root.
+// points are scored shard by shard (core/shards.hpp), the shards spread over `processes`. LOO's
+// retrainings and Newton-LOO's factorisations are one per training point, so they spread the
+// same way. TRAK's projected features are sharded the same way, its kernel solved by the root.
 inline bool is_sharded_data_method(const std::string& method) {
   return method == "influence" || method == "grad-dot" || method == "grad-cos" || method == "tracin" ||
-         method == "trak";
+         method == "trak" || method == "loo" || method == "newton-loo" || method == "relatif";
+}
+
+// The methods whose score column k depends on test point k alone: KNN-Shapley (a sort of the
+// training points by distance to it), FastIF (its nearest training points, then their influence)
+// and SGD-influence (one adjoint replay of the SGD run): the test points are scored in fixed
+// shards spread over `processes`.
+inline bool is_test_sharded_data_method(const std::string& method) {
+  return method == "knn-shapley" || method == "fastif" || method == "sgd-influence";
 }
 
 // Training points per shard: a shard is one matrix product, so shards hold up to 16 points
@@ -345,7 +329,84 @@ attrib::matrix run_sharded_data_method(const std::string& method, const argument
       });
     }
   }
+  if (method == "loo") {
+    constexpr bool is_linear = !std::is_same_v<M, attrib::mlp>;
+    require_model_for<M>(method, is_linear, "logistic_regression or linear_regression (Newton retraining)");
+    if constexpr (is_linear)
+      return processes.shard_rows(shards, m, [&](Eigen::Index b, Eigen::Index e) {
+        return attrib::exact_loo_rows(model, x, y, tx, ty, b, e, a.threads());
+      });
+  }
+  if (method == "newton-loo") {
+    const attrib::newton_loo_steps<M> steps(model, x, y);
+    return processes.shard_rows(shards, m, [&](Eigen::Index b, Eigen::Index e) {
+      return loss_change_after_steps(model, steps.rows(b, e, a.threads()), tx, ty);
+    });
+  }
+  if (method == "relatif") {
+    const std::string kind = a.text("relative", "theta");
+    if (kind != "theta" && kind != "loss") throw usage_error("--relative must be theta or loss, got '" + kind + "'");
+    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
+    const attrib::matrix gt = model.per_example_loss_gradients(tx, ty);
+    return processes.shard_rows(shards, m, [&](Eigen::Index b, Eigen::Index e) {
+      const auto r = attrib::relatif(ih, gradients(model, b, e), gt, {.threads = a.threads()});
+      return kind == "theta" ? r.theta_relative.scores : r.loss_relative.scores;
+    });
+  }
   throw usage_error("--method " + method + " is not scored by training shards");
+}
+
+// Test points per shard: as training_shards, fixed by the test-set size alone.
+inline attrib::shard_plan test_shards(Eigen::Index points) { return attrib::shard_plan::of(points, 16); }
+
+template <class M, class Processes>
+attrib::matrix run_test_sharded_data_method(const std::string& method, const arguments& a, const M& model,
+                                            const dataset& train, const attrib::matrix& tx, const attrib::vector& ty,
+                                            const Processes& processes) {
+  const attrib::matrix& x = train.x;
+  const attrib::vector& y = train.y;
+  const std::size_t threads = a.threads();
+  // Each block is test points b .. e-1 by training points; the root turns the stack into the
+  // training points x test points table.
+  auto by_test_points = [&](auto&& block) -> attrib::matrix {
+    return processes.shard_rows(test_shards(tx.rows()), x.rows(), block).transpose();
+  };
+  if (method == "knn-shapley") {
+    require_model_for<M>(method, std::is_same_v<M, attrib::logistic_regression>, "class labels (logistic_regression)");
+    const attrib::standardizer s = attrib::standardizer::fit(x);
+    const attrib::matrix sx = s.transform(x), stx = s.transform(tx);
+    const auto k = a.integer("k", 5, 1, 1'000'000'000);
+    return by_test_points([&](Eigen::Index b, Eigen::Index e) {
+      return attrib::knn_shapley_per_test(sx, y, stx.middleRows(b, e - b), ty.segment(b, e - b), k,
+                                          {.threads = threads});
+    });
+  }
+  if (method == "fastif") {
+    const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
+    const auto k = a.integer("k", std::min<Eigen::Index>(100, x.rows()), 1, x.rows());
+    const attrib::matrix rx = attrib::last_layer_inputs(model, x), rtx = attrib::last_layer_inputs(model, tx);
+    messages(a) << "attrib data: fastif: the " << k << " nearest of " << x.rows()
+                << " training points scored for each test row (the others 0)\n";
+    return by_test_points([&](Eigen::Index b, Eigen::Index e) {
+      return attrib::matrix(attrib::fast_influence(ih, model, x, y, tx.middleRows(b, e - b), ty.segment(b, e - b), rx,
+                                                   rtx.middleRows(b, e - b), {.k = k, .threads = threads})
+                                .dense()
+                                .transpose());
+    });
+  }
+  if (method == "sgd-influence") {
+    constexpr bool is_linear = !std::is_same_v<M, attrib::mlp>;
+    require_model_for<M>(method, is_linear, "logistic_regression or linear_regression (an SGD run from zero parameters)");
+    if constexpr (is_linear) {
+      const auto run = sgd_run(method, a, model, train);  // (the SGD-trained model, its trajectory)
+      return by_test_points([&](Eigen::Index b, Eigen::Index e) {
+        return attrib::matrix(
+            attrib::sgd_influence(run.first, run.second, x, y, tx.middleRows(b, e - b), ty.segment(b, e - b), threads)
+                .scores.transpose());
+      });
+    }
+  }
+  throw usage_error("--method " + method + " is not scored by test shards");
 }
 
 // Data Shapley (TMC) and Data Banzhaf (MSR) of the data game on all chosen test rows: one
@@ -406,8 +467,8 @@ attrib::matrix run_data_game(const std::string& method, const arguments& a, cons
 
 // Scores of every training point (rows) for every test row (columns), and the column names.
 // `processes` spreads the work over processes (in_process.hpp; across_ranks.hpp: MPI ranks, the
-// scores then on rank 0 alone): the sharded methods over training shards, the data games over
-// their retrainings, the others computed by the root alone.
+// scores then on rank 0 alone): the sharded methods over training or test shards, the data
+// games over their retrainings, SOURCE computed by the root alone.
 template <class M, class Processes = in_process>
 attrib::matrix run_data_method(const std::string& method, const arguments& a, M& model, const dataset& train,
                           const attrib::matrix& tx, const attrib::vector& ty, const std::vector<Eigen::Index>& rows,
@@ -415,7 +476,9 @@ attrib::matrix run_data_method(const std::string& method, const arguments& a, M&
   if (is_sharded_data_method(method)) return run_sharded_data_method(method, a, model, train, tx, ty, rows, processes);
   if (method == "tmc-shapley" || method == "data-banzhaf")
     return run_data_game(method, a, model, train, tx, ty, columns, processes);
-  return processes.on_root([&] { return run_unsharded_data_method(method, a, model, train, tx, ty); });
+  if (is_test_sharded_data_method(method)) return run_test_sharded_data_method(method, a, model, train, tx, ty, processes);
+  if (method == "source") return processes.on_root([&] { return run_source(a, model, train, tx, ty); });
+  throw usage_error("unknown --method '" + method + "' (see --help)");
 }
 
 }  // namespace cli

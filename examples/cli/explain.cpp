@@ -118,9 +118,9 @@ output:
                         pairwise interaction methods a heatmap of the matrix per instance)
   --quiet               no messages on standard error (progress: a bar with rate and time
                         left on a terminal, a line every 10 s in a log)
-  Under mpirun (a build with ATTRIB_WITH_MPI) the rows are spread over the ranks (the
-  interaction methods and l2x run on rank 0); the results are those of one process, bit for
-  bit, and rank 0 alone writes them (docs/distributed.md).
+  Under mpirun (a build with ATTRIB_WITH_MPI) the rows are spread over the ranks (l2x, whose
+  explainer trains by sequential steps, runs on rank 0); the results are those of one process,
+  bit for bit, and rank 0 alone writes them (docs/distributed.md).
   --help                this text
 )";
 
@@ -242,10 +242,12 @@ int explain(const std::vector<std::string>& args) {
   const process_policy procs = processes();
   procs.agree();
 
-  // The methods with their own translation units (their templates are the costly ones) are not
-  // spread over processes: the root runs them, the others wait for it at the last agreement.
+  // The methods with their own translation units (their templates are the costly ones) spread
+  // their rows over the processes through explain_each_row, and rank 0 writes; L2X trains one
+  // explainer by sequential minibatch steps, which more processes would not speed up without
+  // changing its bits, so the root runs it while the others wait at the last agreement.
   if (is_interaction_method(method) || is_guided_or_l2x_method(method)) {
-    if (!procs.is_root()) return 0;
+    if (method == "l2x" && !procs.is_root()) return 0;
     if (fixed_output >= model.output_dim())
       throw usage_error("--output " + std::to_string(fixed_output) + " is out of range; the model has " +
                         std::to_string(model.output_dim()) + " outputs");

@@ -16,12 +16,14 @@
 #include "arguments.hpp"
 #include "files.hpp"
 #include "progress.hpp"
+#include "rank_group.hpp"
 #include "../svg_waterfall.hpp"
 #include "attrib/core/attribution.hpp"
 #include "attrib/core/feature_groups.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/run_settings.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/io/detail/result_wire.hpp"
 #include "attrib/io/model_file.hpp"
 
 namespace cli {
@@ -60,31 +62,44 @@ void explain_guided_l2x(const explain_context& c);
 // Runs explain_one(i, settings) for i in 0 .. c.rows.size()-1 with a progress bar: instances
 // spread over --threads workers (one thread inside each), or one after another with the threads
 // inside each instance. The methods' results do not depend on their thread count, so neither do
-// these.
+// these. Under mpirun (rank_group.hpp) the rows are spread over the ranks too, in fixed runs, and
+// rank 0 receives every result in row order (the other ranks an empty list); each row is the same
+// call wherever it runs, so rank 0's list is one process's, bit for bit.
 template <class Result, class Model, class Explain>
-std::vector<Result> explain_each_row(const basic_explain_context<Model>& c, Explain&& explain_one) {
-  std::vector<Result> results(c.rows.size());
-  progress bar(c.a, "attrib explain", "instances", c.rows.size());
-  const std::size_t threads = attrib::resolve_threads(c.settings.threads);
-  const bool across = results.size() > 1 && threads > 1;
-  attrib::run_settings inner = c.settings;
-  if (across) inner.threads = 1;
-  std::mutex lock;
-  std::size_t done = 0;
-  const auto one = [&](std::size_t i) {
-    try {
-      results[i] = explain_one(i, inner);
-    } catch (const attrib::invalid_argument& e) {
-      throw attrib::invalid_argument("row " + std::to_string(c.rows[i]) + ": " + e.what());
-    }
-    std::lock_guard guard(lock);
-    bar.update(++done);
+std::vector<Result> explain_each_row(const basic_explain_context<Model>& c, Explain&& explain_one,
+                                     const rank_group& ranks = command_ranks()) {
+  const auto count = static_cast<attrib::index>(c.rows.size());
+  const auto local = [&](attrib::index first, attrib::index last) {
+    std::vector<Result> results(static_cast<std::size_t>(last - first));
+    progress bar(c.a, "attrib explain", "instances", results.size());
+    const std::size_t threads = attrib::resolve_threads(c.settings.threads);
+    const bool across = results.size() > 1 && threads > 1;
+    attrib::run_settings inner = c.settings;
+    if (across) inner.threads = 1;
+    std::mutex lock;
+    std::size_t done = 0;
+    const auto one = [&](std::size_t k) {
+      const std::size_t i = static_cast<std::size_t>(first) + k;
+      try {
+        results[k] = explain_one(i, inner);
+      } catch (const attrib::invalid_argument& e) {
+        throw attrib::invalid_argument("row " + std::to_string(c.rows[i]) + ": " + e.what());
+      }
+      std::lock_guard guard(lock);
+      bar.update(++done);
+    };
+    if (across)
+      attrib::parallel_for(results.size(), threads, one);
+    else
+      for (std::size_t k = 0; k < results.size(); ++k) one(k);
+    return results;
   };
-  if (across)
-    attrib::parallel_for(results.size(), threads, one);
-  else
-    for (std::size_t i = 0; i < results.size(); ++i) one(i);
-  return results;
+  if (!ranks.distributed()) return local(0, count);
+  const std::vector<std::string> parts = gather_item_runs(
+      ranks, count, [&](attrib::index first, attrib::index last) { return attrib::detail::to_wire(local(first, last)); });
+  std::vector<Result> all;
+  for (const std::string& part : parts) attrib::detail::from_wire(part, all);
+  return all;
 }
 
 // The per-feature table of explain: row, output, base_value (absent when the results have none:

@@ -40,10 +40,12 @@ void write_l2x(const explain_context& c) {
 }  // namespace
 
 void explain_guided_l2x(const explain_context& c) {
-  if (c.method == "guided-backprop")
-    write_attribution_table(c, explain_guided_rows(c));
-  else
+  if (c.method == "guided-backprop") {
+    const auto results = explain_guided_rows(c);
+    if (command_ranks().is_root()) write_attribution_table(c, results);  // the rows are on rank 0
+  } else {
     write_l2x(c);
+  }
 }
 
 }  // namespace cli

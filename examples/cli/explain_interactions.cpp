@@ -98,11 +98,19 @@ void write_terms(const explain_context& c, attrib::index order,
 
 void explain_interactions(const explain_context& c) {
   const attrib::index order = c.a.integer("order", 2, 1, attrib::max_shapley_taylor_terms_players);
-  if (order == 2) return write_pairs(c, explain_pair_interactions(c));
+  // The rows are spread over the ranks under mpirun (explain_each_row) and gathered on rank 0,
+  // which alone writes.
+  const bool writes = command_ranks().is_root();
+  if (order == 2) {
+    const auto results = explain_pair_interactions(c);
+    if (writes) write_pairs(c, results);
+    return;
+  }
   // Only shapley-taylor reads --order (explain.cpp refuses it elsewhere).
   if (c.a.has("svg"))
     throw usage_error("--svg draws the pairwise matrix; shapley-taylor with --order other than 2 writes terms only");
-  write_terms(c, order, explain_interaction_terms(c, order));
+  const auto terms = explain_interaction_terms(c, order);
+  if (writes) write_terms(c, order, terms);
 }
 
 }  // namespace cli

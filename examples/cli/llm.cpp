@@ -315,13 +315,13 @@ int llm(const std::vector<std::string>& args) {
   // Coalition methods spread their coalitions over the ranks; the others run on rank 0 (see
   // llm_components.cpp).
   if (command == "components") return llm_components(rest);
-  const bool known = command == "attribute" || command == "noise-trace" || command == "inspect" ||
+  if (command == "noise-trace") return llm_noise_trace(rest);  // its noise draws spread over the ranks
+  const bool known = command == "attribute" || command == "inspect" ||
                      command == "generate" || command == "logits" || command == "trace";
   if (ranks.distributed() && known)
-    throw usage_error("'llm " + command + "' runs on one process (llm patch, study and components run under mpirun); "
-                      "start it without mpirun");
+    throw usage_error("'llm " + command + "' runs on one process (llm patch, study, components and noise-trace run "
+                      "under mpirun); start it without mpirun");
   if (command == "attribute") return llm_attribute(rest);
-  if (command == "noise-trace") return llm_noise_trace(rest);
   const arguments a(rest,
                     {"model", "tokenizer", "threads", "prompt", "tokens", "max-tokens", "temperature",
                      "top-p", "seed", "hooks", "top-k", "format", "out"},

@@ -13,10 +13,12 @@
 
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
+#include "attrib/io/detail/wire.hpp"
 #include "attrib/methods/component/noise_causal_tracing.hpp"
 #include "commands.hpp"
 #include "files.hpp"
 #include "llm_model.hpp"
+#include "rank_group.hpp"
 
 namespace cli {
 
@@ -53,6 +55,9 @@ Writes CSV: layer,position,token,piece,restored,indirect_effect,standard_error.
   --svg FILE            also draw the indirect effects as a heatmap of layers x tokens
   --quiet               no messages on standard error
   --help                this text
+
+Under mpirun (a build with ATTRIB_WITH_MPI) the noise draws are spread over the ranks, each
+holding the model; the numbers are those of one process, bit for bit, and rank 0 alone writes.
 )";
 
 }  // namespace
@@ -104,7 +109,30 @@ int llm_noise_trace(const std::vector<std::string>& args) {
     m.model->forward(std::vector<std::vector<attrib::token_id>>{tokens}, run)[0].row(0).maxCoeff(&best);
     o.answer = static_cast<attrib::token_id>(best);
   }
-  const auto r = attrib::noise_causal_tracing(*m.model, tokens, o);
+  // The noise draws are independent: under mpirun the ranks share them out in fixed runs
+  // (rank_group.hpp), and rank 0 adds every draw in sample order, as one process's loop does.
+  const rank_group& ranks = command_ranks();
+  attrib::noise_tracer tracer(*m.model, tokens, o);
+  const auto parts = gather_item_runs(ranks, o.samples, [&](attrib::index first, attrib::index last) {
+    attrib::detail::wire_writer w;
+    for (attrib::index s = first; s < last; ++s) {
+      const attrib::noise_tracing_sample draw = tracer.sample(s);
+      w.put(draw.corrupted_probability);
+      w.put(draw.restored_probability);
+    }
+    return w.take();
+  });
+  if (!ranks.is_root()) return 0;  // rank 0 alone writes
+  for (const std::string& part : parts) {
+    attrib::detail::wire_reader in(part);
+    while (!in.done()) {
+      attrib::noise_tracing_sample draw;
+      in.get(draw.corrupted_probability);
+      in.get(draw.restored_probability);
+      tracer.add(draw);
+    }
+  }
+  const attrib::noise_tracing_result r = tracer.result();
   messages(a) << "attrib llm noise-trace: P('" << token_label(m, o.answer) << "' " << o.answer << ") clean "
               << std::setprecision(6) << r.clean_probability << ", noised " << r.corrupted_probability
               << " (noise sd " << r.noise_scale << ", " << o.samples << " samples)\n";

@@ -11,7 +11,7 @@
 
 #include "../svg_heatmap.hpp"
 #include "arguments.hpp"
-#include "attrib/mpi/detail/attribution_wire.hpp"
+#include "attrib/io/detail/wire.hpp"
 #include "attrib/studies/edit_requests.hpp"
 #include "attrib/studies/entropy_neurons.hpp"
 #include "attrib/studies/instruction_corpus.hpp"
@@ -269,24 +269,6 @@ struct traced_run {
   std::size_t source = 0, target = 0;  // indices into the named models
 };
 
-void put_matrix(attrib::mpi::detail::wire_writer& w, const attrib::matrix& m) {
-  w.put(m.rows());
-  w.put(m.cols());
-  w.put(attrib::vector(Eigen::Map<const attrib::vector>(m.data(), m.size())));
-}
-
-attrib::matrix get_matrix(attrib::mpi::detail::wire_reader& r) {
-  attrib::index rows = 0, cols = 0;
-  attrib::vector values;
-  r.get(rows);
-  r.get(cols);
-  r.get(values);
-  attrib::detail::require(values.size() == rows * cols, "a gathered knowledge map has " + std::to_string(values.size()) +
-                                                            " values for " + std::to_string(rows) + " x " +
-                                                            std::to_string(cols) + "; do all ranks run the same build?");
-  return Eigen::Map<const attrib::matrix>(values.data(), rows, cols);
-}
-
 // The traces of `runs`, in order, on rank 0 (empty elsewhere); progress counts this rank's pairs.
 std::vector<attrib::knowledge_trace> traces_across_ranks(const arguments& a, const std::string& study,
                                                          const std::vector<attrib::named_model>& named,
@@ -295,7 +277,7 @@ std::vector<attrib::knowledge_trace> traces_across_ranks(const arguments& a, con
   progress bar(a, "attrib llm study " + study, "pairs", 0);
   const auto parts = gather_item_runs(ranks, static_cast<attrib::index>(runs.size()), [&](attrib::index first,
                                                                                           attrib::index last) {
-    attrib::mpi::detail::wire_writer w;
+    attrib::detail::wire_writer w;
     for (attrib::index r = first; r < last; ++r) {
       attrib::knowledge_tracing_options options;
       options.threads = a.threads();
@@ -307,8 +289,8 @@ std::vector<attrib::knowledge_trace> traces_across_ranks(const arguments& a, con
                                              named[run.target].name, pairs, options);
       w.put(t.source);
       w.put(t.target);
-      put_matrix(w, t.mean_effect);
-      put_matrix(w, t.score);
+      w.put(t.mean_effect);
+      w.put(t.score);
       w.put(t.pairs);
       w.put(t.true_effect);
       w.put(t.false_effect);
@@ -318,13 +300,13 @@ std::vector<attrib::knowledge_trace> traces_across_ranks(const arguments& a, con
   });
   std::vector<attrib::knowledge_trace> traces;
   for (const auto& part : parts) {
-    attrib::mpi::detail::wire_reader r(part);
+    attrib::detail::wire_reader r(part);
     while (!r.done()) {
       attrib::knowledge_trace t;
       r.get(t.source);
       r.get(t.target);
-      t.mean_effect = get_matrix(r);
-      t.score = get_matrix(r);
+      r.get(t.mean_effect);
+      r.get(t.score);
       r.get(t.pairs);
       r.get(t.true_effect);
       r.get(t.false_effect);

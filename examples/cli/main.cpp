@@ -56,7 +56,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
 
 #ifdef ATTRIB_WITH_MPI
 // Under an MPI launcher every rank runs the command: explain, data and llm spread their work over
-// the ranks (llm patch, llm study's tracing and llm components' coalition methods; the other
+// the ranks (llm patch, llm noise-trace, llm study's tracing and llm components' coalition methods; the other
 // studies and component methods run on rank 0 while the rest wait); train and graph are not distributed yet, and refuse rather than run
 // once per rank, as do the llm commands that llm.cpp names.
 // Only rank 0 prints and writes; an error on any rank stops every rank with that rank's message

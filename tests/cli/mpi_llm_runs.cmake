@@ -1,7 +1,7 @@
 # attrib llm under mpirun (a build with ATTRIB_WITH_MPI): llm patch and the tracing studies
 # (knowledge, transfer) on 2 ranks and on 3 oversubscribed ranks write the same bytes as one
 # process of the same binary, with shard counts that do not divide evenly and fewer shards than
-# ranks; llm components' coalition methods spread their coalitions over the ranks, its other methods and the
+# ranks; llm noise-trace spreads its noise draws; llm components' coalition methods spread their coalitions over the ranks, its other methods and the
 # other studies run on rank 0 alone; a missing model file stops every rank with a
 # message naming the rank, in bounded time. The model is the stories260K checkpoint of data/models.
 # Run as: cmake -DATTRIB=<attrib> -DMPIEXEC=<mpiexec> -DDATA=<repo data dir> -DWORK=<scratch dir> -P mpi_llm_runs.cmake
@@ -12,32 +12,6 @@ start_mpi_script() # a fresh ${WORK}, limit, np2, np3
 set(stories "${DATA}/models/stories260K")
 set(gguf "${stories}/stories260K.gguf")
 set(instruct "${DATA}/models/stories260K-instruct")
-
-# Runs `attrib <args> <outputs>` on one process, 2 ranks (with --threads 2: threads inside the
-# ranks must not change a bit either) and 3 ranks, each writing under ${WORK}/<name>_<n>, and
-# compares every file the single process wrote with the ranks' ones.
-function(same_on_ranks name outputs)
-  set(args ${ARGN})
-  foreach(n 1 2 3)
-    file(MAKE_DIRECTORY "${WORK}/${name}_${n}")
-    string(REPLACE "@" "${WORK}/${name}_${n}" outs "${outputs}")
-    if(n EQUAL 1)
-      run_ok("${ATTRIB}" ${args} ${outs})
-    elseif(n EQUAL 2)
-      run_ok(${np2} "${ATTRIB}" ${args} --threads 2 ${outs})
-    else()
-      run_ok(${np3} "${ATTRIB}" ${args} ${outs})
-    endif()
-  endforeach()
-  file(GLOB_RECURSE written RELATIVE "${WORK}/${name}_1" "${WORK}/${name}_1/*")
-  if(NOT written)
-    message(FATAL_ERROR "${name}: the single process wrote nothing")
-  endif()
-  foreach(file IN LISTS written)
-    same_bytes("${WORK}/${name}_1/${file}" "${WORK}/${name}_2/${file}")
-    same_bytes("${WORK}/${name}_1/${file}" "${WORK}/${name}_3/${file}")
-  endforeach()
-endfunction()
 
 # llm patch: stories260K has 5 layers; the 14-token prompts make 70 cells (35 + 35 on two ranks,
 # 23 + 23 + 24 on three), --layers 1-3 42, and the 9-token llama2.c prompts 45. Both methods
@@ -52,6 +26,11 @@ same_on_ranks(patch_layers "--out;@/patch.json"
 same_on_ranks(patch_bin "--out;@/patch.csv;--svg;@/patch.svg"
               llm patch --model "${stories}/stories260K.bin" --tokenizer "${stories}/tok512.bin"
               --clean "Once upon a time there was a dog" --corrupted "Once upon a time there was a cat" --contrast none
+              --quiet)
+# llm noise-trace: 7 noise draws are 3 + 4 on two ranks and 2 + 2 + 3 on three; rank 0 adds
+# them in sample order. CSV (with standard errors) and the heatmap.
+same_on_ranks(noise_trace "--out;@/trace.csv;--svg;@/trace.svg"
+              llm noise-trace --model "${gguf}" --prompt "${clean}" --subject-positions 3-5 --samples 7 --seed 4
               --quiet)
 # Only rank 0 writes to standard output: the table once, as one process prints it.
 run_ok("${ATTRIB}" llm patch --model "${gguf}" --clean "${clean}" --corrupted "${corrupted}" --layers 4 --quiet)

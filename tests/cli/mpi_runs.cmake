@@ -16,16 +16,35 @@ foreach(case "kernel-shap;--samples;96" "exact-shapley" "integrated-gradients;--
   list(GET case 0 method)
   set(options ${case})
   list(REMOVE_AT options 0)
-  set(common explain --model "${WORK}/mlp.json" --data "${wine}" --data-format sklearn --rows 0-40 --method ${method}
-             ${options} --seed 3 --quiet)
-  run_ok("${ATTRIB}" ${common} --out "${WORK}/${method}_1.csv" --svg "${WORK}/${method}_1.svg")
-  set(single_out "${last_out}")
-  run_ok(${np2} "${ATTRIB}" ${common} --threads 2 --out "${WORK}/${method}_2.csv" --svg "${WORK}/${method}_2.svg")
-  run_ok(${np3} "${ATTRIB}" ${common} --out "${WORK}/${method}_3.csv")
-  same_bytes("${WORK}/${method}_1.csv" "${WORK}/${method}_2.csv")
-  same_bytes("${WORK}/${method}_1.csv" "${WORK}/${method}_3.csv")
-  same_bytes("${WORK}/${method}_1.svg" "${WORK}/${method}_2.svg")
+  same_on_ranks(${method} "--out;@/out.csv;--svg;@/out.svg"
+                explain --model "${WORK}/mlp.json" --data "${wine}" --data-format sklearn --rows 0-40 --method ${method}
+                ${options} --seed 3 --quiet)
 endforeach()
+# The interaction methods and guided backpropagation spread their rows the same way (their
+# results travel as bytes); l2x trains its explainer on rank 0. Exact pairs over 7 groups, sampled
+# pairs with standard errors, terms up to order 3, Integrated Hessians, and a ReLU model's guided
+# gradients.
+run_ok("${ATTRIB}" train --data "${wine}" --model-type mlp --hidden 8 --activation relu --epochs 30 --seed 1
+       --out "${WORK}/relu.json" --quiet)
+foreach(case "shapley-taylor;--groups;0,0,1,1,2,2,3,3,4,4,5,5,6" "msr-banzhaf-interactions;--samples;300"
+             "shapley-taylor;--order;3;--groups;0,0,1,1,2,2,3,3,4,4,5,5,6" "integrated-hessians;--steps;4"
+             "guided-backprop;--model-file;relu.json" "l2x;--epochs;2")
+  list(GET case 0 method)
+  set(options ${case})
+  list(REMOVE_AT options 0)
+  set(model "${WORK}/mlp.json")
+  list(FIND options "--model-file" at)
+  if(at GREATER -1)
+    set(model "${WORK}/relu.json")
+    list(REMOVE_ITEM options "--model-file" "relu.json")
+  endif()
+  string(REPLACE ";" "_" name "${case}")
+  string(REPLACE "," "" name "${name}")
+  same_on_ranks("${name}" "--out;@/out.csv"
+                explain --model "${model}" --data "${wine}" --data-format sklearn --rows 0-40 --method ${method}
+                ${options} --seed 3 --quiet)
+endforeach()
+
 # Only rank 0 writes to standard output: the table once, as one process prints it.
 run_ok("${ATTRIB}" explain --model "${WORK}/mlp.json" --data "${wine}" --data-format sklearn --rows 5-20
        --method occlusion --quiet)
@@ -38,8 +57,10 @@ endif()
 
 # data: 106 training points are 7 shards of 15-16 points, 3 + 4 on two ranks and 2 + 2 + 3 on
 # three. Influence, TracIn, Grad-Dot, Grad-Cos and TRAK (its projected features; 100 dimensions,
-# two projection blocks) are sharded, and so is the explicit Hessian of influence (the same 7
-# shards, added on rank 0); KNN-Shapley runs on rank 0 alone. The data games spread
+# two projection blocks), RelatIF, LOO's retrainings and Newton-LOO's steps are sharded, and so
+# is the explicit Hessian of influence (the same 7 shards, added on rank 0). KNN-Shapley, FastIF
+# and SGD-influence shard the test rows: 40 rows are 3 shards of 13-14, 1 + 2 on two ranks and
+# one each on three; SOURCE runs on rank 0 alone. The data games spread
 # their retrainings: TMC Shapley's budget of 577 retrainings runs waves of 5 or fewer truncated
 # permutations (1 + 2 + 2 on three ranks), each wave sized by what the last one spent on all
 # ranks; Data Banzhaf's 299 sampled coalitions are 149 + 150 and 99 + 100 + 100. Threads inside
@@ -51,18 +72,20 @@ list(LENGTH train_lines train_line_count)
 if(NOT train_line_count EQUAL 107) # a header line (n,d,class names) and 106 points
   message(FATAL_ERROR "the split gave ${train_line_count} lines in train.csv; the shard counts above assume 107")
 endif()
-foreach(case "influence" "influence;--solver;cg" "tracin" "grad-dot" "grad-cos" "knn-shapley"
+foreach(case "influence" "influence;--solver;cg" "tracin" "grad-dot" "grad-cos" "relatif;--relative;loss" "loo"
+             "newton-loo" "knn-shapley;--rows;0-39" "fastif;--k;20;--rows;0-39" "sgd-influence;--rows;0-39" "source"
              "trak;--projection-dim;100" "tmc-shapley;--budget;577" "data-banzhaf;--budget;301;--utility;accuracy")
   list(GET case 0 method)
   set(options ${case})
   list(REMOVE_AT options 0)
   string(REPLACE ";" "_" name "${case}")
-  set(common data --train "${WORK}/train.csv" --test "${WORK}/test.csv" --rows 0-6 --method ${method} ${options} --quiet)
-  run_ok("${ATTRIB}" ${common} --out "${WORK}/${name}_1.csv")
-  run_ok(${np2} "${ATTRIB}" ${common} --threads 2 --out "${WORK}/${name}_2.csv")
-  run_ok(${np3} "${ATTRIB}" ${common} --out "${WORK}/${name}_3.csv")
-  same_bytes("${WORK}/${name}_1.csv" "${WORK}/${name}_2.csv")
-  same_bytes("${WORK}/${name}_1.csv" "${WORK}/${name}_3.csv")
+  set(rows --rows 0-6)
+  list(FIND options "--rows" at)
+  if(at GREATER -1)
+    set(rows "")
+  endif()
+  same_on_ranks("${name}" "--out;@/out.csv"
+                data --train "${WORK}/train.csv" --test "${WORK}/test.csv" ${rows} --method ${method} ${options} --quiet)
 endforeach()
 
 # A TMC budget of one permutation has no standard errors to write: named, before any retraining.

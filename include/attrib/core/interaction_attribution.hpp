@@ -4,6 +4,7 @@
 // attribution carries. The methods differ in what the diagonal holds, so the result says which.
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "attrib/core/types.hpp"
 
@@ -41,6 +42,13 @@ struct interaction_attribution {
   double completeness_delta() const { return values.sum() - (prediction - base_value); }
   // Per row, its sum minus row_totals: the error of Integrated Hessians' outer integral alone.
   vector row_completeness_deltas() const { return values.rowwise().sum() - row_totals; }
+};
+
+// One term of an index over sets (Shapley-Taylor of order K): the players of T (ascending) and
+// I_T.
+struct interaction_term {
+  std::vector<index> players;
+  double value = 0.0;
 };
 
 }  // namespace attrib

@@ -19,7 +19,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/mpi/agreement.hpp"
 #include "attrib/mpi/communicator.hpp"
-#include "attrib/mpi/detail/attribution_wire.hpp"
+#include "attrib/io/detail/result_wire.hpp"
 
 namespace attrib::mpi {
 
@@ -37,7 +37,7 @@ std::vector<attribution> explain_instances(const communicator& c, const Method& 
   // Everything that can fail on one rank happens before the agreement: the explanations, their
   // serialisation, the message size.
   const std::string mine = agreed(c, [&] {
-    std::string bytes = detail::to_wire(attrib::explain_instances(method, first, last, make_game, settings));
+    std::string bytes = attrib::detail::to_wire(attrib::explain_instances(method, first, last, make_game, settings));
     communicator::count_of(bytes.size(), "explain_instances");
     return bytes;
   });
@@ -45,7 +45,7 @@ std::vector<attribution> explain_instances(const communicator& c, const Method& 
   std::vector<attribution> all;
   if (c.is_root()) {
     all.reserve(static_cast<std::size_t>(count));
-    for (const std::string& part : parts) detail::from_wire(part, all);
+    for (const std::string& part : parts) attrib::detail::from_wire(part, all);
   }
   return all;
 }

@@ -161,27 +161,39 @@ inline vector select_rows(const vector& y, const std::vector<index>& rows) {
 }
 }  // namespace detail
 
-// Exact leave-one-out: for every training point i, retrain (warm-started Newton, in parallel,
-// deterministic) without it and record the change of each test point's loss. n_train x n_test.
+// Exact leave-one-out of training points first .. last-1: for each, retrain (warm-started Newton,
+// in parallel, deterministic) without it and record the change of each test point's loss.
+// (last - first) x n_test; row i - first depends on point i alone, so a caller may split the
+// points (over processes) and stack the blocks into exact_loo's matrix, bit for bit.
 template <twice_differentiable_model M>
-matrix exact_loo(const M& model, const matrix& x, const vector& y, const matrix& test_x, const vector& test_y,
-                 std::size_t threads = 1, const retrain_options& options = {}) {
+matrix exact_loo_rows(const M& model, const matrix& x, const vector& y, const matrix& test_x, const vector& test_y,
+                      index first, index last, std::size_t threads = 1, const retrain_options& options = {}) {
   detail::require(x.rows() > 1, "exact_loo: need at least two training points");
   detail::require_size(y.size(), x.rows(), "exact_loo: targets");
+  detail::require(first >= 0 && first <= last && last <= x.rows(),
+                  "exact_loo: rows [" + std::to_string(first) + ", " + std::to_string(last) +
+                      ") are not a range of the " + std::to_string(x.rows()) + " training points");
   const vector base = example_losses(model, test_x, test_y);
   const index n = x.rows();
-  matrix out(n, test_x.rows());
-  parallel_for(static_cast<std::size_t>(n), threads, [&](std::size_t c) {
-    const auto i = static_cast<index>(c);
+  matrix out(last - first, test_x.rows());
+  parallel_for(static_cast<std::size_t>(last - first), threads, [&](std::size_t c) {
+    const index i = first + static_cast<index>(c);
     std::vector<index> keep;
     keep.reserve(static_cast<std::size_t>(n - 1));
     for (index k = 0; k < n; ++k)
       if (k != i) keep.push_back(k);
     M m = model;
     retrain_newton(m, detail::select_rows(x, keep), detail::select_rows(y, keep), options);
-    out.row(i) = (example_losses(m, test_x, test_y) - base).transpose();
+    out.row(i - first) = (example_losses(m, test_x, test_y) - base).transpose();
   });
   return out;
+}
+
+// Exact leave-one-out of every training point: n_train x n_test.
+template <twice_differentiable_model M>
+matrix exact_loo(const M& model, const matrix& x, const vector& y, const matrix& test_x, const vector& test_y,
+                 std::size_t threads = 1, const retrain_options& options = {}) {
+  return exact_loo_rows(model, x, y, test_x, test_y, 0, x.rows(), threads, options);
 }
 
 // Random alpha-fraction subsets: row s is a 0/1 mask of floor(alpha * n) points drawn from

@@ -178,28 +178,53 @@ matrix loo_loss_change(const S& solver, const matrix& train_gradients, const mat
 //   H_{-i} = n/(n-1) (H - R) + R - H_i/(n-1),   step = H_{-i}^-1 (g_i + r) / (n-1),
 // where R and r are the penalty's Hessian and gradient at theta, H_i example i's Hessian. Exact
 // to second order; costs one p x p factorisation per point, so it is a ground truth for small p.
+// The terms every point shares are computed once; rows(first, last) then gives any run of points,
+// each row the same bits however the points are split (over processes). x and y must outlive it.
+template <twice_differentiable_model M>
+class newton_loo_steps {
+ public:
+  newton_loo_steps(const M& model, const matrix& x, const vector& y)
+      : x_(checked(x, y)), y_(y), data_only_(model), h_(model.hessian(x, y)),
+        grads_(model.per_example_loss_gradients(x, y)) {
+    r_ = model.loss_gradient(x, y) - grads_.colwise().mean().transpose();
+    data_only_.set_l2(0.0);
+    penalty_hessian_ = h_ - data_only_.hessian(x, y);
+  }
+
+  // Rows first .. last-1 of the steps: (last - first) x p.
+  matrix rows(index first, index last, std::size_t threads = 1) const {
+    const index n = x_.rows();
+    detail::require(first >= 0 && first <= last && last <= n,
+                    "newton_step_loo: rows [" + std::to_string(first) + ", " + std::to_string(last) +
+                        ") are not a range of the " + std::to_string(n) + " training points");
+    const double nd = static_cast<double>(n);
+    matrix steps(last - first, h_.rows());
+    parallel_for(static_cast<std::size_t>(last - first), threads, [&](std::size_t c) {
+      const index i = first + static_cast<index>(c);
+      const matrix hi = data_only_.hessian(x_.row(i), y_.segment(i, 1));
+      Eigen::MatrixXd h_loo = nd / (nd - 1) * (h_ - penalty_hessian_) + penalty_hessian_ - hi / (nd - 1);
+      const vector rhs = (grads_.row(i).transpose() + r_) / (nd - 1);
+      steps.row(i - first) = Eigen::LDLT<Eigen::MatrixXd>(h_loo).solve(rhs).transpose();
+    });
+    return steps;
+  }
+
+ private:
+  static const matrix& checked(const matrix& x, const vector& y) {
+    detail::require(x.rows() > 1, "newton_step_loo: need at least two training points");
+    detail::require_size(y.size(), x.rows(), "newton_step_loo: targets");
+    return x;
+  }
+  const matrix& x_;
+  const vector& y_;
+  M data_only_;  // the model without its penalty: each point's own Hessian
+  matrix h_, grads_, penalty_hessian_;
+  vector r_;
+};
+
 template <twice_differentiable_model M>
 matrix newton_step_loo(const M& model, const matrix& x, const vector& y, std::size_t threads = 1) {
-  detail::require(x.rows() > 1, "newton_step_loo: need at least two training points");
-  detail::require_size(y.size(), x.rows(), "newton_step_loo: targets");
-  const index n = x.rows();
-  const double nd = static_cast<double>(n);
-  const matrix h = model.hessian(x, y);
-  const matrix grads = model.per_example_loss_gradients(x, y);
-  const vector r = model.loss_gradient(x, y) - grads.colwise().mean().transpose();
-  M data_only = model;
-  data_only.set_l2(0.0);
-  const matrix penalty_hessian = h - data_only.hessian(x, y);
-  const index p = h.rows();
-  matrix steps(n, p);
-  parallel_for(static_cast<std::size_t>(n), threads, [&](std::size_t c) {
-    const auto i = static_cast<index>(c);
-    const matrix hi = data_only.hessian(x.row(i), y.segment(i, 1));
-    Eigen::MatrixXd h_loo = nd / (nd - 1) * (h - penalty_hessian) + penalty_hessian - hi / (nd - 1);
-    const vector rhs = (grads.row(i).transpose() + r) / (nd - 1);
-    steps.row(i) = Eigen::LDLT<Eigen::MatrixXd>(h_loo).solve(rhs).transpose();
-  });
-  return steps;
+  return newton_loo_steps<M>(model, x, y).rows(0, x.rows(), threads);
 }
 
 }  // namespace attrib

@@ -39,12 +39,6 @@
 
 namespace attrib {
 
-// One term of an index over sets: the players of T (ascending) and I_T.
-struct interaction_term {
-  std::vector<index> players;
-  double value = 0.0;
-};
-
 inline constexpr index max_pairwise_interaction_players = 24;
 inline constexpr index max_shapley_taylor_terms_players = 16;
 
