@@ -412,6 +412,36 @@ TEST_CASE("knowledge study: the transfer study's maps, comparisons and files") {
   std::filesystem::remove_all(folder);
 }
 
+TEST_CASE("knowledge study in steps: pairs traced by separate tracers in any order, added in pair order, give the map bit for bit; misuse is named") {
+  const auto& tok = stories_tokenizer();
+  auto o = story_options();
+  o.max_pairs = 3;
+  const auto pairs = attrib::make_knowledge_pairs(story_facts(), tok, o);
+  REQUIRE(pairs.pairs.size() == 3);
+  for (const bool across : {false, true}) {
+    const auto& target = across ? instruct_model() : base_model();
+    const auto whole = attrib::trace_knowledge(base_model(), "base", target, "t", pairs);
+    // Two tracers stand for two processes, each tracing some pairs, last pair first.
+    attrib::knowledge_tracer first(base_model(), "base", target, "t", pairs), second(base_model(), "base", target, "t", pairs);
+    std::vector<attrib::knowledge_pair_trace> traced(3);
+    for (std::size_t i = 3; i-- > 0;) traced[i] = (i == 0 ? first : second).trace_pair(i);
+    CHECK_THROWS_WITH(first.result(), doctest::Contains("0 of 3 pairs were added"));
+    for (const auto& t : traced) first.add(t);
+    const auto stepped = first.result();
+    CHECK((stepped.mean_effect - whole.mean_effect).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((stepped.score - whole.score).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(stepped.true_effect == whole.true_effect);
+    CHECK(stepped.false_effect == whole.false_effect);
+    CHECK(stepped.target_accuracy == whole.target_accuracy);
+    CHECK((traced[0].effect - traced[1].effect).cwiseAbs().maxCoeff() > 0.0);  // the order could matter
+    CHECK_THROWS_WITH(first.add(traced[0]), doctest::Contains("more than the 3 pairs"));
+    CHECK_THROWS_WITH((void)second.trace_pair(3), doctest::Contains("pair 3 is outside the 3 pairs"));
+    attrib::knowledge_pair_trace wrong;
+    wrong.effect = attrib::matrix::Zero(1, 1);
+    CHECK_THROWS_WITH(second.add(wrong), doctest::Contains("a pair's map is 1 x 1; expected"));
+  }
+}
+
 TEST_CASE("knowledge study: a Q/A template around the statements keeps the window on the statement") {
   auto o = story_options();
   o.format.prefix = "Q: ";

@@ -16,6 +16,7 @@
 #include "attrib/studies/entropy_neurons.hpp"
 #include "attrib/studies/instruction_corpus.hpp"
 #include "attrib/studies/knowledge_report.hpp"
+#include "attrib/studies/knowledge_tracing.hpp"
 #include "attrib/studies/paper_conclusions.hpp"
 #include "attrib/studies/refusal_direction.hpp"
 #include "attrib/studies/truth_report.hpp"
@@ -148,8 +149,8 @@ output:
   --quiet               no progress or messages on standard error
   --help                this text
 
-Under mpirun, knowledge and transfer (and the tracing of all) spread their maps over the ranks;
-the other studies run on rank 0. Rank 0 writes what one process writes.
+Under mpirun, knowledge and transfer (and the tracing of all) spread the pairs of their maps over
+the ranks; the other studies run on rank 0. Rank 0 writes what one process writes.
 )";
 
 struct study_model {
@@ -258,13 +259,14 @@ struct kept_studies {
   std::optional<attrib::entropy_neuron_study> entropy;
 };
 
-// Distributed tracing. A study's maps are independent sweeps, one trace_knowledge each (a source
-// model's true prompts patched into a target model's false ones over every pair): under mpirun
-// the ranks share them out in fixed shards (rank_group.hpp), each rank holding every model once,
-// and rank 0 puts the study together from them as the library's knowledge_storage_study and
-// knowledge_transfer_study do. Each map is the single-process map bit for bit (the same call);
-// one process runs the library's study functions themselves, so the tests comparing the outputs
-// of one process and of several ranks check this assembly against the library's.
+// Distributed tracing. A study's maps are sweeps over the same pairs, one knowledge_tracer each (a
+// source model's true prompts patched into a target model's false ones): under mpirun the ranks
+// share out the (map, pair) items in fixed runs (rank_group.hpp), each rank holding every model
+// once, and rank 0 adds each map's pairs in pair order and puts the study together as the
+// library's knowledge_storage_study and knowledge_transfer_study do. Each map is the
+// single-process map bit for bit (the same pairs added in the same order); one process runs the
+// library's study functions themselves, so the tests comparing the outputs of one process and of
+// several ranks check this assembly against the library's.
 struct traced_run {
   std::size_t source = 0, target = 0;  // indices into the named models
 };
@@ -274,46 +276,47 @@ std::vector<attrib::knowledge_trace> traces_across_ranks(const arguments& a, con
                                                          const std::vector<attrib::named_model>& named,
                                                          const std::vector<traced_run>& runs,
                                                          const attrib::knowledge_pairs& pairs, const rank_group& ranks) {
+  attrib::knowledge_tracing_options options;
+  options.threads = a.threads();
+  std::vector<std::unique_ptr<attrib::knowledge_tracer>> tracers;  // one per map; not movable
+  for (const traced_run& run : runs)
+    tracers.push_back(std::make_unique<attrib::knowledge_tracer>(*named[run.source].model, named[run.source].name,
+                                                                 *named[run.target].model, named[run.target].name,
+                                                                 pairs, options));
+  const auto per_map = static_cast<attrib::index>(pairs.pairs.size());
   progress bar(a, "attrib llm study " + study, "pairs", 0);
-  const auto parts = gather_item_runs(ranks, static_cast<attrib::index>(runs.size()), [&](attrib::index first,
-                                                                                          attrib::index last) {
-    attrib::detail::wire_writer w;
-    for (attrib::index r = first; r < last; ++r) {
-      attrib::knowledge_tracing_options options;
-      options.threads = a.threads();
-      options.progress = [&, r](std::size_t done, std::size_t total) {
-        bar.update(static_cast<std::size_t>(r - first) * total + done, static_cast<std::size_t>(last - first) * total);
-      };
-      const auto& run = runs[static_cast<std::size_t>(r)];
-      const auto t = attrib::trace_knowledge(*named[run.source].model, named[run.source].name, *named[run.target].model,
-                                             named[run.target].name, pairs, options);
-      w.put(t.source);
-      w.put(t.target);
-      w.put(t.mean_effect);
-      w.put(t.score);
-      w.put(t.pairs);
-      w.put(t.true_effect);
-      w.put(t.false_effect);
-      w.put(t.target_accuracy);
-    }
-    return w.take();
-  });
+  const auto parts = gather_item_runs(ranks, static_cast<attrib::index>(runs.size()) * per_map,
+                                      [&](attrib::index first, attrib::index last) {
+                                        attrib::detail::wire_writer w;
+                                        for (attrib::index item = first; item < last; ++item) {
+                                          const auto t = tracers[static_cast<std::size_t>(item / per_map)]->trace_pair(
+                                              static_cast<std::size_t>(item % per_map));
+                                          w.put(t.effect);
+                                          w.put(t.true_effect);
+                                          w.put(t.false_effect);
+                                          w.put(t.right);
+                                          bar.update(static_cast<std::size_t>(item - first + 1),
+                                                     static_cast<std::size_t>(last - first));
+                                        }
+                                        return w.take();
+                                      });
   std::vector<attrib::knowledge_trace> traces;
+  if (!ranks.is_root()) return traces;
+  attrib::index item = 0;
   for (const auto& part : parts) {
     attrib::detail::wire_reader r(part);
-    while (!r.done()) {
-      attrib::knowledge_trace t;
-      r.get(t.source);
-      r.get(t.target);
-      r.get(t.mean_effect);
-      r.get(t.score);
-      r.get(t.pairs);
+    for (; !r.done(); ++item) {
+      attrib::knowledge_pair_trace t;
+      r.get(t.effect);
       r.get(t.true_effect);
       r.get(t.false_effect);
-      r.get(t.target_accuracy);
-      traces.push_back(std::move(t));
+      r.get(t.right);
+      attrib::detail::require(item < static_cast<attrib::index>(runs.size()) * per_map,
+                              "the ranks sent more traced pairs than the study has; do all ranks run the same build?");
+      tracers[static_cast<std::size_t>(item / per_map)]->add(t);
     }
   }
+  for (const auto& tracer : tracers) traces.push_back(tracer->result());
   return traces;
 }
 

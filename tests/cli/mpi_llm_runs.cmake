@@ -1,9 +1,9 @@
 # attrib llm under mpirun (a build with ATTRIB_WITH_MPI): llm patch and the tracing studies
 # (knowledge, transfer) on 2 ranks and on 3 oversubscribed ranks write the same bytes as one
-# process of the same binary, with shard counts that do not divide evenly and fewer shards than
-# ranks; llm noise-trace spreads its noise draws; llm components' coalition methods spread their coalitions over the ranks, its other methods and the
-# other studies run on rank 0 alone; a missing model file stops every rank with a
-# message naming the rank, in bounded time. The model is the stories260K checkpoint of data/models.
+# process of the same binary, with shard counts that do not divide evenly and a study map's pairs
+# split between ranks; llm noise-trace spreads its noise draws; llm components' coalition methods
+# spread their coalitions over the ranks, its other methods and the other studies run on rank 0
+# alone; a missing model file stops every rank with a message naming the rank, in bounded time. The model is the stories260K checkpoint of data/models.
 # Run as: cmake -DATTRIB=<attrib> -DMPIEXEC=<mpiexec> -DDATA=<repo data dir> -DWORK=<scratch dir> -P mpi_llm_runs.cmake
 # (OpenMPI as root needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; the ctest
 # entry sets them.)
@@ -40,11 +40,12 @@ if(NOT last_out STREQUAL single_table)
   message(FATAL_ERROR "3 ranks printed another table than one process:\n${single_table}\n---\n${last_out}")
 endif()
 
-# llm study knowledge: three models (the instruct model twice, as post and sft) are 3 maps, 1 + 2
-# on two ranks and one each on three; transfer is 4 maps per post-trained model, 2 + 2 and
-# 1 + 1 + 2. Every table and heatmap is compared.
+# llm study knowledge: three models (the instruct model twice, as post and sft) are 3 maps of 4
+# pairs, 12 (map, pair) items: 6 + 6 on two ranks (map 1's pairs split between them) and 4 + 4 + 4
+# on three; transfer is 4 maps per post-trained model, 16 items: 8 + 8 and 5 + 5 + 6 (maps 1 and 2
+# split). Every table and heatmap is compared.
 set(models --base "${gguf}" --post "${instruct}" --tokenizer "${stories}/tok512.bin" --post-name instruct
-           --dataset cities --max-pairs 2 --quiet)
+           --dataset cities --max-pairs 4 --quiet)
 same_on_ranks(knowledge "--out;@" llm study knowledge ${models} --sft "${instruct}")
 same_on_ranks(transfer "--out;@" llm study transfer ${models})
 

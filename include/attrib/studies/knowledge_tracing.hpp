@@ -77,6 +77,138 @@ inline void check_tracing_models(const transformer_model& source, const transfor
 }
 }  // namespace detail
 
+// What one pair contributes to a map.
+struct knowledge_pair_trace {
+  matrix effect;              // layers x window: d with the cell patched
+  double true_effect = 0.0;   // d of the source on the true prompt
+  double false_effect = 0.0;  // d of the target on the false prompt
+  std::size_t right = 0;      // the target's verdicts on the pair's two prompts with the right sign
+};
+
+// One map in steps, for callers that spread its pairs (over processes): trace_pair(i) measures
+// pair i (any process measures the same bits: a pair's runs depend on the pair alone, and the
+// shared few-shot contexts are recorded with the same bits as the whole prompt), add() takes the
+// pairs in pair order and result() averages them. trace_knowledge is this loop in one process; a
+// caller that adds the same pairs in the same order gets its map bit for bit. The models and the
+// pairs must outlive the tracer.
+class knowledge_tracer {
+ public:
+  knowledge_tracer(const transformer_model& source, std::string source_name, const transformer_model& target,
+                   std::string target_name, const knowledge_pairs& pairs, const knowledge_tracing_options& options = {})
+      : source_(source), target_(target), pairs_(pairs), options_(options) {
+    detail::check_tracing_models(source, target, pairs);
+    trace_ = {std::move(source_name), std::move(target_name), matrix::Zero(layers(), pairs.window), {},
+              pairs.pairs.size()};
+  }
+
+  std::size_t pair_count() const { return pairs_.pairs.size(); }
+
+  // Not const: it keeps the recorded few-shot contexts for later pairs.
+  knowledge_pair_trace trace_pair(std::size_t i) {
+    detail::require(i < pairs_.pairs.size(), "trace_knowledge: pair " + std::to_string(i) + " is outside the " +
+                                                 std::to_string(pairs_.pairs.size()) + " pairs");
+    const auto& pair = pairs_.pairs[i];
+    if (pair.true_prompt.size() != pair.false_prompt.size() ||
+        static_cast<index>(pair.false_prompt.size()) < pairs_.window)
+      throw invalid_argument("trace_knowledge: pair " + std::to_string(i) +
+                             " has prompts of unequal length or shorter than the window");
+    const bool same = &source_ == &target_;
+    const cached_run clean = recorded(source_, source_prefixes_, pair.true_prompt);
+    const cached_run base = recorded(target_, same ? source_prefixes_ : target_prefixes_, pair.false_prompt);
+    const index first = static_cast<index>(pair.false_prompt.size()) - pairs_.window;
+    std::vector<residual_patch> patches;
+    for (index l = 0; l < layers(); ++l)
+      for (index p = first; p < first + pairs_.window; ++p) {
+        // resid_post.l is the stream entering layer l + 1.
+        const auto& stream = clean.residual[static_cast<std::size_t>(l + 1)];
+        patches.push_back({l + 1, p, {stream.row(p).data(), static_cast<std::size_t>(stream.cols())}});
+      }
+    const float_matrix logits =
+        patched_logits(target_, base, patches, {answers(), options_.batch_cells, options_.threads, true, {}});
+    knowledge_pair_trace out;
+    out.effect.resize(layers(), pairs_.window);
+    for (index l = 0; l < layers(); ++l)
+      for (index c = 0; c < pairs_.window; ++c) {
+        const index row = l * pairs_.window + c;
+        out.effect(l, c) = static_cast<double>(logits(row, 0)) - logits(row, 1);
+      }
+    out.true_effect = static_cast<double>(clean.last_logits(0, 0)) - clean.last_logits(0, 1);
+    out.false_effect = static_cast<double>(base.last_logits(0, 0)) - base.last_logits(0, 1);
+    out.right = out.false_effect < 0.0 ? 1 : 0;
+    if (same) {
+      out.right += out.true_effect > 0.0 ? 1 : 0;
+    } else {
+      // The target's verdict on the true prompt is not part of the sweep; read it.
+      forward_options o;
+      o.logit_tokens = answers();
+      o.last_position_only = true;
+      o.threads = options_.threads;
+      const auto l = target_.forward(std::vector<std::vector<token_id>>{pair.true_prompt}, o)[0];
+      out.right += l(0, 0) > l(0, 1) ? 1 : 0;
+    }
+    return out;
+  }
+
+  // Pairs must come in pair order, each once: the sums are then those of one loop.
+  void add(const knowledge_pair_trace& t) {
+    detail::require(added_ < pairs_.pairs.size(), "trace_knowledge: more than the " +
+                                                      std::to_string(pairs_.pairs.size()) + " pairs were added");
+    detail::require(t.effect.rows() == layers() && t.effect.cols() == pairs_.window,
+                    "trace_knowledge: a pair's map is " + std::to_string(t.effect.rows()) + " x " +
+                        std::to_string(t.effect.cols()) + "; expected " + std::to_string(layers()) + " x " +
+                        std::to_string(pairs_.window));
+    for (index l = 0; l < layers(); ++l)
+      for (index c = 0; c < pairs_.window; ++c) trace_.mean_effect(l, c) += t.effect(l, c);
+    trace_.true_effect += t.true_effect;
+    trace_.false_effect += t.false_effect;
+    right_ += t.right;
+    ++added_;
+  }
+
+  knowledge_trace result() const {
+    detail::require(added_ == pairs_.pairs.size(), "trace_knowledge: " + std::to_string(added_) + " of " +
+                                                       std::to_string(pairs_.pairs.size()) + " pairs were added");
+    knowledge_trace t = trace_;
+    const auto n = static_cast<double>(pairs_.pairs.size());
+    t.mean_effect /= n;
+    t.true_effect /= n;
+    t.false_effect /= n;
+    t.target_accuracy = static_cast<double>(right_) / (2.0 * n);
+    t.score = quantised_heatmap(t.mean_effect);
+    return t;
+  }
+
+ private:
+  using contexts = std::map<std::vector<token_id>, cached_run>;
+
+  index layers() const { return target_.config().n_layers; }
+  std::vector<token_id> answers() const { return {pairs_.true_token, pairs_.false_token}; }
+
+  // Prompts with the same order of examples share everything before the statement: record that
+  // context once per model and continue it for each prompt (extend_run, the same bits). At most
+  // max_shared_contexts are kept; the paper's four examples have 24 orders.
+  cached_run recorded(const transformer_model& model, contexts& kept, const std::vector<token_id>& prompt) const {
+    constexpr std::size_t max_shared_contexts = 32;
+    const auto context = static_cast<index>(prompt.size()) - pairs_.window;
+    if (context < 1) return record_run(model, prompt, answers(), options_.threads);
+    std::vector<token_id> key(prompt.begin(), prompt.begin() + context);
+    auto it = kept.find(key);
+    if (it == kept.end()) {
+      if (kept.size() >= max_shared_contexts) kept.clear();
+      it = kept.emplace(key, record_run(model, key, answers(), options_.threads)).first;
+    }
+    return extend_run(model, it->second, prompt, answers(), options_.threads);
+  }
+
+  const transformer_model& source_;
+  const transformer_model& target_;
+  const knowledge_pairs& pairs_;
+  knowledge_tracing_options options_;
+  knowledge_trace trace_;  // the sums so far
+  std::size_t right_ = 0, added_ = 0;
+  contexts source_prefixes_, target_prefixes_;
+};
+
 // The heatmap of `source`'s true-prompt activations patched into `target`'s false-prompt runs,
 // every layer x every window column, averaged over the pairs. Throws invalid_argument when the
 // models differ in layers or width, when a prompt is longer than either model's context or has a
@@ -85,78 +217,12 @@ inline knowledge_trace trace_knowledge(const transformer_model& source, std::str
                                        const transformer_model& target, std::string target_name,
                                        const knowledge_pairs& pairs,
                                        const knowledge_tracing_options& options = {}) {
-  detail::check_tracing_models(source, target, pairs);
-  const index layers = target.config().n_layers;
-  const std::vector<token_id> answers = {pairs.true_token, pairs.false_token};
-  knowledge_trace trace{std::move(source_name), std::move(target_name),
-                        matrix::Zero(layers, pairs.window), {}, pairs.pairs.size()};
-  std::size_t right = 0;
-  // Prompts with the same order of examples share everything before the statement: record that
-  // context once per model and continue it for each prompt (extend_run, the same bits). At most
-  // max_shared_contexts are kept; the paper's four examples have 24 orders.
-  constexpr std::size_t max_shared_contexts = 32;
-  std::map<std::vector<token_id>, cached_run> source_prefixes, target_prefixes;
-  const auto recorded = [&](const transformer_model& model, std::map<std::vector<token_id>, cached_run>& contexts,
-                            const std::vector<token_id>& prompt) {
-    const auto context = static_cast<index>(prompt.size()) - pairs.window;
-    if (context < 1) return record_run(model, prompt, answers, options.threads);
-    std::vector<token_id> key(prompt.begin(), prompt.begin() + context);
-    auto it = contexts.find(key);
-    if (it == contexts.end()) {
-      if (contexts.size() >= max_shared_contexts) contexts.clear();
-      it = contexts.emplace(key, record_run(model, key, answers, options.threads)).first;
-    }
-    return extend_run(model, it->second, prompt, answers, options.threads);
-  };
-  for (std::size_t i = 0; i < pairs.pairs.size(); ++i) {
-    const auto& pair = pairs.pairs[i];
-    if (pair.true_prompt.size() != pair.false_prompt.size() ||
-        static_cast<index>(pair.false_prompt.size()) < pairs.window)
-      throw invalid_argument("trace_knowledge: pair " + std::to_string(i) +
-                             " has prompts of unequal length or shorter than the window");
-    const cached_run clean = recorded(source, source_prefixes, pair.true_prompt);
-    const cached_run base = recorded(target, &source == &target ? source_prefixes : target_prefixes, pair.false_prompt);
-    const index first = static_cast<index>(pair.false_prompt.size()) - pairs.window;
-    std::vector<residual_patch> patches;
-    for (index l = 0; l < layers; ++l)
-      for (index p = first; p < first + pairs.window; ++p) {
-        // resid_post.l is the stream entering layer l + 1.
-        const auto& stream = clean.residual[static_cast<std::size_t>(l + 1)];
-        patches.push_back({l + 1, p, {stream.row(p).data(), static_cast<std::size_t>(stream.cols())}});
-      }
-    const float_matrix logits =
-        patched_logits(target, base, patches, {answers, options.batch_cells, options.threads, true, {}});
-    for (index l = 0; l < layers; ++l)
-      for (index c = 0; c < pairs.window; ++c) {
-        const index row = l * pairs.window + c;
-        trace.mean_effect(l, c) += static_cast<double>(logits(row, 0)) - logits(row, 1);
-      }
-    const double d_true = static_cast<double>(clean.last_logits(0, 0)) - clean.last_logits(0, 1);
-    const double d_false = static_cast<double>(base.last_logits(0, 0)) - base.last_logits(0, 1);
-    trace.true_effect += d_true;
-    trace.false_effect += d_false;
-    right += d_false < 0.0;
-    if (&source == &target) right += d_true > 0.0;
-    if (options.progress) options.progress(i + 1, pairs.pairs.size());
+  knowledge_tracer tracer(source, std::move(source_name), target, std::move(target_name), pairs, options);
+  for (std::size_t i = 0; i < tracer.pair_count(); ++i) {
+    tracer.add(tracer.trace_pair(i));
+    if (options.progress) options.progress(i + 1, tracer.pair_count());
   }
-  const auto n = static_cast<double>(pairs.pairs.size());
-  trace.mean_effect /= n;
-  trace.true_effect /= n;
-  trace.false_effect /= n;
-  if (&source != &target) {
-    // The target's verdict on the true prompts was not computed by the sweep; read it.
-    forward_options o;
-    o.logit_tokens = answers;
-    o.last_position_only = true;
-    o.threads = options.threads;
-    for (const auto& pair : pairs.pairs) {
-      const auto l = target.forward(std::vector<std::vector<token_id>>{pair.true_prompt}, o)[0];
-      right += l(0, 0) > l(0, 1);
-    }
-  }
-  trace.target_accuracy = static_cast<double>(right) / (2.0 * n);
-  trace.score = quantised_heatmap(trace.mean_effect);
-  return trace;
+  return tracer.result();
 }
 
 // Heatmaps and the comparisons of Table 1 (storage) or of section 3.2 (transfer).
