@@ -135,11 +135,14 @@ def llm_study(study, out, base, post, **options):
         else:
             args.append(f"{name}={value}")
     folder = pathlib.Path(out)
-    before = {p: p.stat().st_mtime_ns for p in folder.glob("*.json")} if folder.is_dir() else {}
+    # The command writes each file to a temporary name and renames it over the old one, so a file
+    # this run wrote is a new inode even when the clock has not moved since the last run; files
+    # of earlier runs of other studies keep theirs and are left out.
+    before = {p: p.stat().st_ino for p in folder.glob("*.json")} if folder.is_dir() else {}
     _llm_study(args)
     results = {}
     for path in sorted(folder.glob("*.json")):
-        if before.get(path) != path.stat().st_mtime_ns:
+        if before.get(path) != path.stat().st_ino:
             results[path.stem] = json.loads(path.read_text())
     return results
 

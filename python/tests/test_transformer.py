@@ -291,3 +291,7 @@ def test_llm_study_returns_what_the_command_line_writes(cli, tmp_path):
                     "--max-pairs", "2", "--out", str(tmp_path / "cli"), "--quiet"], check=True)
     assert results["knowledge"] == json.loads((tmp_path / "cli" / "knowledge.json").read_text())
     assert (tmp_path / "py" / "knowledge.svg").exists()
+    # Run again into the same folder at once: the rewritten file is returned again, however
+    # coarse the file system's clock.
+    again = attrib.llm_study("knowledge", tmp_path / "py", STORIES / "stories260K.gguf", post, **options)
+    assert again == results

@@ -86,46 +86,11 @@ class communicator {
 
   // Every rank's rows stacked in rank order on rank 0 (all blocks have `columns` columns; a rank
   // may have none); an empty matrix elsewhere. Doubles travel bit for bit.
-  matrix gather_rows(const row_major& rows, index columns) const {
-    if (!distributed()) return rows;
-    return inside_collective([&]() -> matrix {
-      detail::require(rows.cols() == columns || rows.rows() == 0,
-                      "gather_rows: this rank's block has " + std::to_string(rows.cols()) + " columns; expected " +
-                          std::to_string(columns));
-      const int count = count_of(static_cast<std::size_t>(rows.size()), "gather_rows");
-      std::vector<int> counts(is_root() ? static_cast<std::size_t>(size_) : 0);
-      MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_);
-      if (!is_root()) {
-        MPI_Gatherv(rows.data(), count, MPI_DOUBLE, nullptr, nullptr, nullptr, MPI_DOUBLE, 0, comm_);
-        return {};
-      }
-      const std::vector<int> offsets = displacements(counts, "gather_rows");
-      const index total = offsets.back() + counts.back();
-      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> all(columns == 0 ? 0 : total / columns,
-                                                                                columns);
-      MPI_Gatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0, comm_);
-      return all;
-    });
-  }
+  matrix gather_rows(const row_major& rows, index columns) const { return stacked_rows(rows, columns, false); }
 
   // Every rank's rows stacked in rank order on every rank: what a computation that every rank
   // continues from (the next wave of a sampler) needs. As gather_rows, bit for bit.
-  matrix allgather_rows(const row_major& rows, index columns) const {
-    if (!distributed()) return rows;
-    return inside_collective([&]() -> matrix {
-      detail::require(rows.cols() == columns || rows.rows() == 0,
-                      "allgather_rows: this rank's block has " + std::to_string(rows.cols()) + " columns; expected " +
-                          std::to_string(columns));
-      const int count = count_of(static_cast<std::size_t>(rows.size()), "allgather_rows");
-      std::vector<int> counts(static_cast<std::size_t>(size_));
-      MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_);
-      const std::vector<int> offsets = displacements(counts, "allgather_rows");
-      const index total = offsets.back() + counts.back();
-      row_major all(columns == 0 ? 0 : total / columns, columns);
-      MPI_Allgatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, comm_);
-      return all;
-    });
-  }
+  matrix allgather_rows(const row_major& rows, index columns) const { return stacked_rows(rows, columns, true); }
 
   // Rank 0's rows x cols matrix on every rank (the others pass any matrix); bit for bit. Every
   // rank must pass the same shape, and count_of(rows * cols) must hold (check it before agreeing).
@@ -165,6 +130,36 @@ class communicator {
       MPI_Abort(comm_, 1);
       throw;
     }
+  }
+
+  // gather_rows (to rank 0) and allgather_rows (to every rank): the counts, then the rows.
+  matrix stacked_rows(const row_major& rows, index columns, bool everywhere) const {
+    if (!distributed()) return rows;
+    const char* who = everywhere ? "allgather_rows" : "gather_rows";
+    return inside_collective([&]() -> matrix {
+      detail::require(rows.cols() == columns || rows.rows() == 0,
+                      std::string(who) + ": this rank's block has " + std::to_string(rows.cols()) +
+                          " columns; expected " + std::to_string(columns));
+      const int count = count_of(static_cast<std::size_t>(rows.size()), who);
+      const bool receives = everywhere || is_root();
+      std::vector<int> counts(receives ? static_cast<std::size_t>(size_) : 0);
+      if (everywhere)
+        MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_);
+      else
+        MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_);
+      if (!receives) {
+        MPI_Gatherv(rows.data(), count, MPI_DOUBLE, nullptr, nullptr, nullptr, MPI_DOUBLE, 0, comm_);
+        return {};
+      }
+      const std::vector<int> offsets = displacements(counts, who);
+      const index total = offsets.back() + counts.back();
+      row_major all(columns == 0 ? 0 : total / columns, columns);
+      if (everywhere)
+        MPI_Allgatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, comm_);
+      else
+        MPI_Gatherv(rows.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0, comm_);
+      return all;
+    });
   }
 
   static std::vector<int> displacements(const std::vector<int>& counts, const char* who) {
