@@ -30,6 +30,7 @@
 #include "attrib/methods/graph/myerson.hpp"
 #include "attrib/methods/graph/node_mask_explainer.hpp"
 #include "attrib/methods/graph/page_link.hpp"
+#include "attrib/methods/graph/pg_explainer.hpp"
 #include "attrib/models/gnn/edge_message_regressor.hpp"
 #include "attrib/models/gnn/gcn.hpp"
 #include "attrib/models/gnn/gin.hpp"

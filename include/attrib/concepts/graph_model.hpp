@@ -24,6 +24,13 @@ concept edge_differentiable_model =
       { m.edge_weight_gradient(in, c, keep) } -> std::convertible_to<matrix>;
     };
 
+// ... with the node embeddings of the last message-passing layer (n x hidden) on the whole graph:
+// what PGExplainer's mask network reads.
+template <class Model>
+concept embedding_model = edge_differentiable_model<Model> && requires(const Model& m, const gcn_input& in) {
+  { m.node_embeddings(in) } -> std::convertible_to<matrix>;
+};
+
 // ... with d log p_c / d features (n x d): what node masks learn through.
 template <class Model>
 concept feature_differentiable_model = node_mask_model<Model> && requires(const Model& m, const gcn_input& in, index c) {
@@ -46,6 +53,14 @@ struct edge_differentiable_model : node_mask_model {
     return matrix::Zero(in.node_count(), in.node_count());
   }
 };
+// ... with one-hot node embeddings of width 2 (a node's parity).
+struct embedding_model : edge_differentiable_model {
+  matrix node_embeddings(const gcn_input& in) const {
+    matrix z = matrix::Zero(in.node_count(), 2);
+    for (index i = 0; i < in.node_count(); ++i) z(i, i % 2) = 1.0;
+    return z;
+  }
+};
 struct feature_differentiable_model : node_mask_model {
   matrix feature_gradient(const gcn_input& in, index) const {
     return matrix::Zero(in.node_count(), in.features.cols());
@@ -56,5 +71,6 @@ struct feature_differentiable_model : node_mask_model {
 static_assert(node_mask_model<archetypes::node_mask_model>);
 static_assert(edge_differentiable_model<archetypes::edge_differentiable_model>);
 static_assert(feature_differentiable_model<archetypes::feature_differentiable_model>);
+static_assert(embedding_model<archetypes::embedding_model>);
 
 }  // namespace attrib

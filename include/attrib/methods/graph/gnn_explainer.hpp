@@ -80,18 +80,24 @@ struct gnn_explainer {
       adam.update(0, w, gradient, learning_rate);
     }
     result.edge_mask = sigmoid(w);
-    result.scores = vector::Zero(n);
-    vector degree = vector::Zero(n);
-    for (index e = 0; e < count; ++e) {
-      const auto [u, v] = result.edges[static_cast<std::size_t>(e)];
-      result.scores(u) += result.edge_mask(e);
-      result.scores(v) += result.edge_mask(e);
+    result.scores = node_scores(n, result.edges, result.edge_mask);
+    return result;
+  }
+
+  // Node i's score from an edge mask: the mean mask of its incident edges (0 when it has none).
+  // Shared by the explainers that learn edge masks (pg_explainer.hpp).
+  static vector node_scores(index nodes, const std::vector<std::pair<index, index>>& edges, const vector& mask) {
+    vector scores = vector::Zero(nodes), degree = vector::Zero(nodes);
+    for (std::size_t e = 0; e < edges.size(); ++e) {
+      const auto [u, v] = edges[e];
+      scores(u) += mask(static_cast<index>(e));
+      scores(v) += mask(static_cast<index>(e));
       degree(u) += 1.0;
       degree(v) += 1.0;
     }
-    for (index i = 0; i < n; ++i)
-      if (degree(i) > 0) result.scores(i) /= degree(i);
-    return result;
+    for (index i = 0; i < nodes; ++i)
+      if (degree(i) > 0) scores(i) /= degree(i);
+    return scores;
   }
 
  private:

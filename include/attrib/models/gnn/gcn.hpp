@@ -106,6 +106,12 @@ class gcn : public gnn_classifier<gcn> {
   std::vector<vector>& biases() { return theta_.biases; }
   gnn_parameters& parameters() { return theta_; }
   const gnn_parameters& parameters() const { return theta_; }
+  // The last layer's node embeddings on the whole graph (n x hidden): what PGExplainer reads.
+  matrix node_embeddings(const gcn_input& in) const {
+    cache c;
+    forward(in, vector::Ones(in.node_count()), &c);
+    return c.post.back();
+  }
   bool learns_epsilons() const { return false; }
 
   using gnn_classifier<gcn>::accumulate_gradient;

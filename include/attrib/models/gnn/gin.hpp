@@ -124,6 +124,12 @@ class gin : public gnn_classifier<gin> {
   // weights[2l], weights[2l + 1]: layer l's MLP; weights.back(): the classifier; epsilons(l).
   gnn_parameters& parameters() { return theta_; }
   const gnn_parameters& parameters() const { return theta_; }
+  // The last layer's node embeddings on the whole graph (n x hidden): what PGExplainer reads.
+  matrix node_embeddings(const gcn_input& in) const {
+    cache c;
+    forward(in, vector::Ones(in.node_count()), &c);
+    return c.outputs[static_cast<std::size_t>(config_.layers - 1)];  // the pooled vector follows it
+  }
   bool learns_epsilons() const { return config_.learn_epsilon; }
 
  private:
