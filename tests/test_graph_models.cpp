@@ -85,6 +85,24 @@ void check_feature_gradient(const Model& model, const attrib::gcn_input& in, Eig
   }
 }
 
+// A GIN trained on `count` BA-2Motifs graphs (seed 11) from constant features: sum readout,
+// jumping knowledge, 3 x 16.
+struct ba_2motifs_gin {
+  std::vector<attrib::gcn_input> inputs;
+  std::vector<int> labels;
+  attrib::gin model{{.readout = attrib::gin_readout::sum, .jumping_knowledge = true, .inputs = 10, .hidden = 16,
+                     .layers = 3, .classes = 2},
+                    1};
+  double loss = 0.0;  // the final training loss
+  ba_2motifs_gin(attrib::index count, attrib::index epochs) {
+    for (const auto& lg : attrib::ba_2motifs(11, count)) {
+      inputs.push_back(attrib::make_gcn_input(lg.structure));
+      labels.push_back(lg.label);
+    }
+    loss = model.train(inputs, labels, {.epochs = epochs, .batch_size = 32, .learning_rate = 0.005, .seed = 2});
+  }
+};
+
 }  // namespace
 
 // attrib's graph classifiers model every graph-model concept (docs/concepts/graph_model.md).
@@ -150,17 +168,10 @@ TEST_CASE("graph models: GIN learns BA-2Motifs from constant features") {
   // nearly perfect on unseen graphs; 0.9 leaves room for a seed that has not fully converged
   // after 60 epochs (0.94-1.0 seen while tuning), far above the chance level 0.5 at which a
   // normalised GCN stays (docs/methods/graph.md).
-  const auto train = attrib::ba_2motifs(11, 400), test = attrib::ba_2motifs(12, 100);
-  std::vector<attrib::gcn_input> inputs;
-  std::vector<int> labels;
-  for (const auto& lg : train) {
-    inputs.push_back(attrib::make_gcn_input(lg.structure));
-    labels.push_back(lg.label);
-  }
-  attrib::gin model({.readout = attrib::gin_readout::sum, .jumping_knowledge = true, .inputs = 10, .hidden = 16,
-                     .layers = 3, .classes = 2},
-                    1);
-  const double loss = model.train(inputs, labels, {.epochs = 60, .batch_size = 32, .learning_rate = 0.005, .seed = 2});
+  const auto test = attrib::ba_2motifs(12, 100);
+  const ba_2motifs_gin trained(400, 60);
+  const attrib::gin& model = trained.model;
+  const double loss = trained.loss;
   double hits = 0;
   for (const auto& lg : test) hits += model.predict(attrib::make_gcn_input(lg.structure)) == lg.label ? 1.0 : 0.0;
   const double accuracy = hits / static_cast<double>(test.size());
@@ -323,17 +334,10 @@ TEST_CASE("graph models: PGExplainer's trained network lowers the mask objective
   // masks against the same network before training. (Whether its masks find planted motifs
   // depends on the model: a GIN that counts edges to tell BA-2Motifs apart, as this one can, is
   // not explained by its motif; the H-fidelity tables of docs/graph-results.md measure the rest.)
-  const auto train = attrib::ba_2motifs(11, 160), test = attrib::ba_2motifs(12, 40);
-  std::vector<attrib::gcn_input> inputs;
-  std::vector<int> labels;
-  for (const auto& lg : train) {
-    inputs.push_back(attrib::make_gcn_input(lg.structure));
-    labels.push_back(lg.label);
-  }
-  attrib::gin model({.readout = attrib::gin_readout::sum, .jumping_knowledge = true, .inputs = 10, .hidden = 16,
-                     .layers = 3, .classes = 2},
-                    1);
-  model.train(inputs, labels, {.epochs = 30, .batch_size = 32, .learning_rate = 0.005, .seed = 2});
+  const auto test = attrib::ba_2motifs(12, 40);
+  const ba_2motifs_gin trained(160, 30);
+  const attrib::gin& model = trained.model;
+  const std::vector<attrib::gcn_input>& inputs = trained.inputs;
   const attrib::pg_explainer recipe{.epochs = 10};
   const attrib::trained_pg_explainer e = recipe.fit(model, inputs, 7);
   CHECK(e.graphs_trained() == 160);

@@ -1,10 +1,12 @@
 // Heterogeneous link explanations: the typed graph and its planted-path generator, the R-GCN
 // link scorer (gradients against finite differences, a hand-computed forward pass, save/load),
-// PaGE-Link and the GNNExplainer-style edge mask (a hand-built graph whose explanation is
-// obvious, mask-AUC against chance on the synthetic graph, thread-count determinism, bad input)
-// and the link metrics on hand-worked cases.
+// PaGE-Link, the GNNExplainer-style edge mask and the PGExplainer-style link MLP (a hand-built
+// graph whose explanation is obvious, mask-AUC against chance on the synthetic graph,
+// thread-count determinism, bad input), the citation-style generator's planted paths, and the
+// link metrics on hand-worked cases.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -24,6 +26,7 @@
 #include "attrib/methods/graph/link_edge_mask.hpp"
 #include "attrib/methods/graph/link_explanation.hpp"
 #include "attrib/methods/graph/link_metrics.hpp"
+#include "attrib/methods/graph/link_pg_explainer.hpp"
 #include "attrib/methods/graph/page_link.hpp"
 
 namespace {
@@ -129,6 +132,28 @@ const trained_model& trained() {
   return fixture;
 }
 
+// The mean mask-AUC of explanations `a` over their links, and of uniform random masks on the same
+// edges (seeded): the explainer against chance. Checks that `b`, the same links explained on
+// another thread count, has the same masks.
+std::pair<double, double> mean_auc_against_chance(const std::vector<attrib::link_explanation>& a,
+                                                  const std::vector<attrib::link_explanation>& b,
+                                                  const std::vector<const attrib::link_truth*>& truths,
+                                                  std::uint64_t seed) {
+  REQUIRE(a.size() == truths.size());
+  REQUIRE(b.size() == a.size());
+  attrib::rng random(seed);
+  double auc = 0.0, chance_auc = 0.0;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    CHECK(a[k].mask == b[k].mask);
+    auc += attrib::link_mask_auc(a[k], truths[k]->edges);
+    attrib::link_explanation chance = a[k];
+    for (Index e = 0; e < chance.mask.size(); ++e) chance.mask(e) = random.uniform();
+    chance_auc += attrib::link_mask_auc(chance, truths[k]->edges);
+  }
+  const auto n = static_cast<double>(a.size());
+  return {auc / n, chance_auc / n};
+}
+
 }  // namespace
 
 TEST_CASE("hetero_graph: typed edges, per-relation normalised messages, induced subgraphs and bad input") {
@@ -231,7 +256,7 @@ TEST_CASE("rgcn: a one-layer forward pass by hand") {
   CHECK(grad.edge_weights(0) == doctest::Approx(1.3 * -1.0 * hi + hu * -0.4 * 2.0).epsilon(1e-14));
 }
 
-TEST_CASE("rgcn: edge-weight, feature and parameter gradients match finite differences; save/load") {
+TEST_CASE("rgcn: edge-weight, feature and parameter gradients match finite differences, save/load") {
   attrib::user_item_attribute_config small;
   small.users = 6;
   small.items = 8;
@@ -377,7 +402,7 @@ TEST_CASE("page_link: on a hand-built graph the path the model uses comes first"
   }
 }
 
-TEST_CASE("page_link: mask-AUC beats a random mask; identical results on 1 and 2 threads") {
+TEST_CASE("page_link: mask-AUC beats a random mask, identical results on 1 and 2 threads") {
   const auto& f = trained();
   const hetero_graph& g = f.data.graph;
   const matrix h = f.model.embed(g);
@@ -397,19 +422,11 @@ TEST_CASE("page_link: mask-AUC beats a random mask; identical results on 1 and 2
   one.seed = two.seed = 5;
   const auto a = attrib::explain_links(attrib::page_link{}, f.model, g, links, one);
   const auto b = attrib::explain_links(attrib::page_link{}, f.model, g, links, two);
-  attrib::rng random(9);
-  double page_auc = 0.0, random_auc = 0.0;
   for (std::size_t k = 0; k < links.size(); ++k) {
-    CHECK(a[k].mask == b[k].mask);
     REQUIRE(a[k].paths.size() == b[k].paths.size());
     for (std::size_t p = 0; p < a[k].paths.size(); ++p) CHECK(a[k].paths[p].nodes == b[k].paths[p].nodes);
-    page_auc += attrib::link_mask_auc(a[k], truths[k]->edges);
-    attrib::link_explanation chance = a[k];
-    for (Index e = 0; e < chance.mask.size(); ++e) chance.mask(e) = random.uniform();
-    random_auc += attrib::link_mask_auc(chance, truths[k]->edges);
   }
-  page_auc /= static_cast<double>(links.size());
-  random_auc /= static_cast<double>(links.size());
+  const auto [page_auc, random_auc] = mean_auc_against_chance(a, b, truths, 9);
   MESSAGE("mean mask-AUC over 12 links: PaGE-Link " << page_auc << ", random mask " << random_auc);
   CHECK(page_auc >= random_auc + 0.15);
 }
@@ -441,6 +458,31 @@ TEST_CASE("page_link and link_edge_mask_explainer: bad input is a named exceptio
   CHECK_THROWS_AS(pl.explain(wrong, x.g, x.u, x.t), attrib::invalid_argument);
 }
 
+TEST_CASE("mask_paths: without the degree term a path costs -log mask alone") {
+  const two_path_graph x;
+  const auto c = attrib::computation_graph_of(x.g, x.u, x.t, 2);
+  const auto id = [&](Index u, Index v) {  // computation-graph edge id of an input-graph edge
+    const Index e = x.g.edge_between(u, v);
+    for (std::size_t k = 0; k < c.edges.size(); ++k)
+      if (c.edges[k] == e) return static_cast<Index>(k);
+    return Index{-1};
+  };
+  // Uniform 1/2: 3 log 2 per path without degrees (5 log 2 with them, as the test above shows).
+  const auto uniform = attrib::mask_paths(c.graph, vector::Constant(c.graph.edge_count(), 0.5), c.source, c.target,
+                                          5, 3, false);
+  REQUIRE(uniform.size() == 2);
+  for (const auto& p : uniform) CHECK(p.cost == doctest::Approx(3 * std::log(2.0)).epsilon(1e-14));
+  // The tag path's edges at 0.9, the rest at 1/2: it comes first at cost -3 log 0.9.
+  vector mask = vector::Constant(c.graph.edge_count(), 0.5);
+  for (const auto& [u, v] : {std::pair{x.u, x.j2}, std::pair{x.j2, x.a2}, std::pair{x.a2, x.t}}) mask(id(u, v)) = 0.9;
+  const auto by_mask = attrib::mask_paths(c.graph, mask, c.source, c.target, 1, 3, false);
+  REQUIRE(by_mask.size() == 1);
+  CHECK(by_mask.front().cost == doctest::Approx(-3 * std::log(0.9)).epsilon(1e-14));
+  std::vector<Index> tag_path;
+  for (Index v : by_mask.front().nodes) tag_path.push_back(c.nodes[static_cast<std::size_t>(v)]);
+  CHECK(tag_path == std::vector<Index>{x.u, x.j2, x.a2, x.t});
+}
+
 TEST_CASE("link metrics: mask-AUC, top-k edge path hit and top path hit by hand") {
   attrib::link_explanation e;
   e.edges = {10, 11, 12, 13};
@@ -458,4 +500,172 @@ TEST_CASE("link metrics: mask-AUC, top-k edge path hit and top path hit by hand"
   e.paths = {{{1, 2, 3}, {10, 13}, 0.0}};
   CHECK(attrib::top_path_hit(e, {{1, 2, 3}}));
   CHECK_FALSE(attrib::top_path_hit(e, {{1, 4, 3}}));
+}
+
+TEST_CASE("citation_graph: planted paths exist, join source to target, ground truth is complete, seeded") {
+  using cg = attrib::planted_citation_graph;
+  const auto data = attrib::citation_graph({}, 3);
+  const hetero_graph& g = data.graph;
+  CHECK(g.nodes_of_type(cg::author).size() == 60);
+  CHECK(g.nodes_of_type(cg::paper).size() == 120);
+  CHECK(g.nodes_of_type(cg::venue).size() == 3);
+  CHECK(g.nodes_of_type(cg::term).size() == 20);
+  // The stored edges as (source, target, relation), read from the edge list, not edge_between.
+  std::set<std::tuple<Index, Index, int>> stored;
+  for (const auto& e : g.edges()) stored.emplace(e.source, e.target, e.relation);
+  const auto is = [&](Index x, Index y, int r) { return stored.count({x, y, r}) > 0; };
+  // Every author who wrote a paper gets 5 links (links_per_author), the others none.
+  std::size_t expected_links = 0;
+  for (Index a : g.nodes_of_type(cg::author)) {
+    bool wrote = false;
+    for (Index p : g.nodes_of_type(cg::paper)) wrote = wrote || is(a, p, cg::writes);
+    expected_links += wrote ? 5 : 0;
+  }
+  CHECK(data.links.size() == expected_links);
+  CHECK(expected_links >= 250);
+  auto middles = g.nodes_of_type(cg::paper);
+  for (Index w : g.nodes_of_type(cg::term)) middles.push_back(w);
+  std::set<std::pair<Index, Index>> pairs;
+  for (const auto& link : data.links) {
+    const Index a = link.source, t = link.target;
+    CHECK(g.node_type(a) == cg::author);
+    CHECK(g.node_type(t) == cg::paper);
+    CHECK_FALSE(g.has_edge(a, t));  // the predicted link is not an edge
+    CHECK(pairs.insert({a, t}).second);
+    // Brute force over every (paper, paper or term): the planted paths are exactly the chains
+    // a -writes- p -cites- x -cites- t and the shared terms a -writes- p -has- x <-has- t.
+    std::vector<std::vector<Index>> expected;
+    std::set<Index> expected_edges;
+    for (Index p : g.nodes_of_type(cg::paper))
+      for (Index x : middles) {
+        if (p == t || x == t || !is(a, p, cg::writes)) continue;
+        const bool chain = is(p, x, cg::cites) && is(x, t, cg::cites);
+        const bool shared = is(p, x, cg::has) && is(t, x, cg::has);
+        if (!chain && !shared) continue;
+        expected.push_back({a, p, x, t});
+        for (Index e : {g.edge_between(a, p), g.edge_between(p, x), g.edge_between(x, t)}) expected_edges.insert(e);
+      }
+    CHECK_FALSE(expected.empty());  // every planted link has its cause in the graph
+    std::sort(expected.begin(), expected.end());
+    CHECK(link.paths == expected);
+    CHECK(link.edges == std::vector<Index>(expected_edges.begin(), expected_edges.end()));
+    for (const auto& path : link.paths) {  // paths from source to target along edges, no node twice
+      REQUIRE(path.size() == 4);
+      CHECK(path.front() == a);
+      CHECK(path.back() == t);
+      CHECK(std::set<Index>(path.begin(), path.end()).size() == 4);
+      for (std::size_t i = 0; i + 1 < path.size(); ++i) CHECK(g.has_edge(path[i], path[i + 1]));
+    }
+  }
+  const auto same = attrib::citation_graph({}, 3), other = attrib::citation_graph({}, 4);
+  REQUIRE(same.graph.edge_count() == g.edge_count());
+  for (Index e = 0; e < g.edge_count(); ++e) {
+    CHECK(same.graph.edge(e).source == g.edge(e).source);
+    CHECK(same.graph.edge(e).target == g.edge(e).target);
+  }
+  CHECK(same.links.back().paths == data.links.back().paths);
+  bool differs = other.graph.edge_count() != g.edge_count();
+  for (Index e = 0; !differs && e < g.edge_count(); ++e) differs = other.graph.edge(e).target != g.edge(e).target;
+  CHECK(differs);
+  // A single author who wrote every paper has nothing left to cite: no link, and no endless search.
+  const auto tiny = attrib::citation_graph({.authors = 1, .papers = 4, .venues = 1, .terms = 1, .authors_per_paper = 1,
+                                            .cites_per_paper = 1, .terms_per_paper = 1, .links_per_author = 1,
+                                            .feature_dim = 0},
+                                           1);
+  CHECK(tiny.links.empty());
+  CHECK_THROWS_WITH_AS(attrib::citation_graph({.authors = 0}, 1), doctest::Contains("authors >= 1"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::citation_graph({.cites_per_paper = 0}, 1), doctest::Contains("cites_per_paper"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::citation_graph({.authors_per_paper = 61}, 1), doctest::Contains("authors_per_paper"),
+                       attrib::invalid_argument);
+}
+
+TEST_CASE("link_pg_explainer: on a hand-built graph the MLP's mask favours the path the model uses") {
+  const two_path_graph x;
+  const rgcn model = has_path_model();
+  // One link to learn from; the model's score rises with the has path and falls with the tag
+  // path (see has_path_model), so the prediction loss keeps the has path and cuts the tag path,
+  // for which one edge suffices.
+  const attrib::link_pg_explainer options{.epochs = 300, .batch = 1};
+  const auto trained = options.fit(model, x.g, {{x.u, x.t}}, 3);
+  const auto e = trained.explain(model, x.g, x.u, x.t);
+  const auto mask_of = [&](Index edge) {
+    for (std::size_t k = 0; k < e.edges.size(); ++k)
+      if (e.edges[k] == edge) return e.mask(static_cast<Index>(k));
+    return -1.0;
+  };
+  const Index on[] = {x.g.edge_between(x.u, x.j1), x.g.edge_between(x.j1, x.a1), x.g.edge_between(x.a1, x.t)};
+  const Index off[] = {x.g.edge_between(x.u, x.j2), x.g.edge_between(x.j2, x.a2), x.g.edge_between(x.a2, x.t)};
+  double on_min = 1.0, off_min = 1.0;
+  for (Index edge : on) on_min = std::min(on_min, mask_of(edge));
+  for (Index edge : off) off_min = std::min(off_min, mask_of(edge));
+  MESSAGE("PGExplainer-style mask: weakest has-path edge " << on_min << ", weakest tag-path edge " << off_min);
+  CHECK(on_min > 0.9);
+  CHECK(off_min < 0.1);
+  REQUIRE_FALSE(e.paths.empty());
+  CHECK(e.paths.front().nodes == std::vector<Index>{x.u, x.j1, x.a1, x.t});
+  CHECK(e.score == doctest::Approx(model.score(x.g, x.u, x.t)));
+}
+
+TEST_CASE("link_pg_explainer: mask-AUC beats a random mask on the planted graph, seeded and thread-independent") {
+  const auto& f = trained();
+  const hetero_graph& g = f.data.graph;
+  const matrix h = f.model.embed(g);
+  std::vector<std::pair<Index, Index>> train, links;
+  std::vector<const attrib::link_truth*> truths;
+  for (std::size_t i = 0; i < f.data.links.size(); ++i) {
+    const auto& link = f.data.links[i];
+    if (f.model.score(h, link.source, link.target) <= 0.0) continue;  // predicted links only
+    if (i % 5 != 4 && train.size() < 48) train.emplace_back(link.source, link.target);
+    if (i % 5 == 4 && links.size() < 12) {
+      links.emplace_back(link.source, link.target);
+      truths.push_back(&link);
+    }
+  }
+  REQUIRE(links.size() == 12);
+  const attrib::link_pg_explainer options{.epochs = 10};
+  const auto trained_pg = options.fit(f.model, g, train, 2);
+  const auto again = options.fit(f.model, g, train, 2);
+  CHECK(trained_pg.network().parameters() == again.network().parameters());
+  CHECK(trained_pg.links_trained() == 48);
+  CHECK(std::isfinite(trained_pg.last_loss()));
+  attrib::run_settings one, two;
+  one.threads = 1;
+  two.threads = 2;
+  const auto a = attrib::explain_links(trained_pg, f.model, g, links, one);
+  const auto b = attrib::explain_links(trained_pg, f.model, g, links, two);
+  const auto [pg_auc, random_auc] = mean_auc_against_chance(a, b, truths, 11);
+  MESSAGE("mean mask-AUC over 12 links: PGExplainer-style " << pg_auc << ", random mask " << random_auc);
+  CHECK(pg_auc >= random_auc + 0.1);
+}
+
+TEST_CASE("link_pg_explainer and page_link: empty graphs, out-of-range nodes and bad options name the problem") {
+  const two_path_graph x;
+  const rgcn model = has_path_model();
+  const attrib::link_pg_explainer options;
+  CHECK_THROWS_WITH_AS(options.fit(model, x.g, {}, 1), doctest::Contains("links is empty"), attrib::invalid_argument);
+  const hetero_graph empty{{"user", "item", "attribute"}, {{"buys", 0, 1}, {"has", 1, 2}, {"tag", 1, 2}}};
+  CHECK_THROWS_WITH_AS(options.fit(model, empty, {{0, 1}}, 1), doctest::Contains("the graph is empty"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(options.fit(model, x.g, {{x.u, 99}}, 1), doctest::Contains("node 99 outside 0..12"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(options.fit(model, x.g, {{x.u, x.lone}}, 1), doctest::Contains("no path joins nodes"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS((attrib::link_pg_explainer{.hidden = 0}.fit(model, x.g, {{x.u, x.t}}, 1)),
+                       doctest::Contains("hidden >= 1"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS((attrib::link_pg_explainer{.temperature_end = 0.0}.fit(model, x.g, {{x.u, x.t}}, 1)),
+                       doctest::Contains("temperatures"), attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::trained_link_pg_explainer{}.explain(model, x.g, x.u, x.t),
+                       doctest::Contains("not trained"), attrib::invalid_argument);
+  const auto trained_pg = attrib::link_pg_explainer{.epochs = 1}.fit(model, x.g, {{x.u, x.t}}, 1);
+  CHECK_THROWS_WITH_AS(trained_pg.explain(model, x.g, x.u, -1), doctest::Contains("node -1 outside 0..12"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(trained_pg.explain(model, x.g, x.u, x.u), doctest::Contains("source and target must differ"),
+                       attrib::invalid_argument);
+  // PaGE-Link and the edge mask on an empty graph: the node they are asked about does not exist.
+  CHECK_THROWS_WITH_AS(attrib::page_link{}.explain(model, empty, 0, 1), doctest::Contains("node 0 outside"),
+                       attrib::invalid_argument);
+  CHECK_THROWS_WITH_AS(attrib::link_edge_mask_explainer{}.explain(model, empty, 0, 1),
+                       doctest::Contains("node 0 outside"), attrib::invalid_argument);
 }

@@ -385,14 +385,23 @@ attrib::matrix run_test_sharded_data_method(const std::string& method, const arg
     const attrib::explicit_inverse_hessian ih(model.hessian(x, y), {.damping = a.number("damping", 0.0)});
     const auto k = a.integer("k", std::min<Eigen::Index>(100, x.rows()), 1, x.rows());
     const attrib::matrix rx = attrib::last_layer_inputs(model, x), rtx = attrib::last_layer_inputs(model, tx);
-    messages(a) << "attrib data: fastif: the " << k << " nearest of " << x.rows()
-                << " training points scored for each test row (the others 0)\n";
-    return by_test_points([&](Eigen::Index b, Eigen::Index e) {
-      return attrib::matrix(attrib::fast_influence(ih, model, x, y, tx.middleRows(b, e - b), ty.segment(b, e - b), rx,
-                                                   rtx.middleRows(b, e - b), {.k = k, .threads = threads})
-                                .dense()
-                                .transpose());
+    const Eigen::Index n = x.rows();
+    // Each shard's rows carry, past the n scores, the pairs it scored and the training gradients
+    // it computed (on its first row), so that the root reports what the method did.
+    const attrib::matrix stacked = processes.shard_rows(test_shards(tx.rows()), n + 2, [&](Eigen::Index b, Eigen::Index e) {
+      const auto r = attrib::fast_influence(ih, model, x, y, tx.middleRows(b, e - b), ty.segment(b, e - b), rx,
+                                            rtx.middleRows(b, e - b), {.k = k, .threads = threads});
+      attrib::matrix block = attrib::matrix::Zero(e - b, n + 2);
+      block.leftCols(n) = r.dense().transpose();
+      block(0, n) = static_cast<double>(r.scored_pairs);
+      block(0, n + 1) = static_cast<double>(r.gradient_evaluations);
+      return block;
     });
+    if (stacked.rows() == 0) return {};  // not the root
+    messages(a) << "attrib data: fastif: " << stacked.col(n).sum() << " of " << n * tx.rows() << " pairs scored, "
+                << stacked.col(n + 1).sum() << " training gradients computed (the candidates of each shard of up to "
+                << "16 test rows), against " << n << " to score every pair\n";
+    return stacked.leftCols(n).transpose();
   }
   if (method == "sgd-influence") {
     constexpr bool is_linear = !std::is_same_v<M, attrib::mlp>;

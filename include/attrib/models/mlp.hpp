@@ -227,12 +227,17 @@ class basic_mlp {
 
   // Row i: the gradient with respect to parameters() of sum_c cotangent(i, c) logit_c(x_i).
   matrix per_example_logit_gradients(const matrix& inputs, const matrix& cotangent) const {
-    detail::require_input_columns(inputs, input_dim(), "mlp");
-    detail::require(cotangent.rows() == inputs.rows() && cotangent.cols() == output_dim(),
-                    "mlp: logit cotangent is " + std::to_string(cotangent.rows()) + " x " +
-                        std::to_string(cotangent.cols()) + ", expected " + std::to_string(inputs.rows()) +
-                        " x " + std::to_string(output_dim()) + " (inputs x outputs)");
+    check_logit_cotangent(inputs, cotangent);
     return logit_gradient_rows(forward(standardizer_.transform(inputs)), cotangent);
+  }
+
+  // The gradient with respect to parameters() of sum_i sum_c cotangent(i, c) logit_c(x_i), in one
+  // backward pass over the batch (per_example_logit_gradients keeps each row's gradient apart):
+  // what a network trained through another objective (an explainer's mask network) needs.
+  vector logit_gradient(const matrix& inputs, const matrix& cotangent) const {
+    check_logit_cotangent(inputs, cotangent);
+    const trace t = forward(standardizer_.transform(inputs));
+    return summed_gradient(t, backward(t, cotangent), 0.0);
   }
 
   // The exact Hessian of loss() times `direction`, by forward-mode differentiation (the
@@ -329,6 +334,14 @@ class basic_mlp {
     detail::require_head_targets(head_, output_dim(), inputs, targets, "mlp");
   }
 
+  void check_logit_cotangent(const matrix& inputs, const matrix& cotangent) const {
+    detail::require_input_columns(inputs, input_dim(), "mlp");
+    detail::require(cotangent.rows() == inputs.rows() && cotangent.cols() == output_dim(),
+                    "mlp: logit cotangent is " + std::to_string(cotangent.rows()) + " x " +
+                        std::to_string(cotangent.cols()) + ", expected " + std::to_string(inputs.rows()) +
+                        " x " + std::to_string(output_dim()) + " (inputs x outputs)");
+  }
+
   trace forward(const matrix& standardized) const {
     trace t;
     t.post.reserve(layers_.size() + 1);
@@ -384,11 +397,16 @@ class basic_mlp {
     const double n = static_cast<double>(standardized.rows());
     const matrix residual =
         detail::head_loss_gradient(head_, detail::apply_head(head_, t.post.back()), targets) / n;
-    const std::vector<matrix> e = backward(t, residual);
+    return summed_gradient(t, backward(t, residual), l2_);
+  }
+
+  // The parameter gradient summed over the batch, in parameters() order, from the trace and the
+  // pre-activation gradients e of a backward pass, plus l2 times the weights.
+  vector summed_gradient(const trace& t, const std::vector<matrix>& e, double l2) const {
     vector g(parameter_count());
     index at = 0;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
-      const matrix dw = e[l].transpose() * t.post[l] + l2_ * layers_[l].weight;
+      const matrix dw = e[l].transpose() * t.post[l] + l2 * layers_[l].weight;
       g.segment(at, dw.size()) = Eigen::Map<const vector>(dw.data(), dw.size());
       at += dw.size();
       g.segment(at, e[l].cols()) = e[l].colwise().sum().transpose();

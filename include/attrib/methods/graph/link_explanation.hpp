@@ -1,5 +1,6 @@
 #pragma once
-// What the link explainers (PaGE-Link, the GNNExplainer-style edge mask) share: the computation
+// What the link explainers (PaGE-Link, the GNNExplainer-style edge mask, the PGExplainer-style
+// link MLP) share: the computation
 // graph of a link, the result type, and the extraction of paths from an edge mask under
 // PaGE-Link's edge cost log in-degree(v) - log mask(e), by Yen's k shortest paths.
 #include <algorithm>
@@ -83,9 +84,10 @@ link_explanation begin_link_explanation(const Model& model, const link_computati
 // counted as 1 (PaGE-Link's get_neg_path_score_func), so paths through hubs and through
 // low-mask edges are expensive. Edges with mask 0 are absent. Yen's order is by cost, so the
 // bounded paths among the k' cheapest are the cheapest bounded ones; k' doubles until k are
-// found or no more paths exist (capped at 64 k).
+// found or no more paths exist (capped at 64 k). With degree_cost = false an edge costs
+// -log mask(e) alone, which separates what the mask ranks from what the degrees add.
 inline std::vector<explanation_path> mask_paths(const hetero_graph& g, const vector& mask, index source, index target,
-                                                std::size_t k, index max_length) {
+                                                std::size_t k, index max_length, bool degree_cost = true) {
   detail::require(mask.size() == g.edge_count(), "mask_paths: mask has " + std::to_string(mask.size()) +
                                                      " entries for " + std::to_string(g.edge_count()) + " edges");
   detail::require(mask.allFinite() && (mask.array() >= 0.0).all() && (mask.array() <= 1.0).all(),
@@ -100,7 +102,8 @@ inline std::vector<explanation_path> mask_paths(const hetero_graph& g, const vec
       ++degree[static_cast<std::size_t>(g.edge(e).target)];
     }
   const auto log_degree = [&](index v) {
-    return v == source || v == target ? 0.0 : std::log(static_cast<double>(degree[static_cast<std::size_t>(v)]));
+    return !degree_cost || v == source || v == target ? 0.0
+                                                       : std::log(static_cast<double>(degree[static_cast<std::size_t>(v)]));
   };
   weighted_adjacency out(static_cast<std::size_t>(n));
   for (index e = 0; e < g.edge_count(); ++e) {

@@ -12,7 +12,7 @@
 // explained in one forward pass, m = sigmoid(w), without optimisation or randomness: PGExplainer
 // is inductive, and fast per explanation once trained. Node scores are the mean mask of each
 // node's incident edges, as for GNNExplainer. The network is an attrib::mlp, trained through its
-// own per-example gradients; the model is frozen.
+// logit gradient (mlp::logit_gradient); the model is frozen.
 // Usage: trained_pg_explainer e = pg_explainer{}.fit(model, training_graphs, seed);
 //        gnn_explainer_result r = e.explain(model, graph);
 #include <algorithm>
@@ -132,7 +132,7 @@ class trained_pg_explainer {
     if (w.size() == 0) return {loss, vector::Zero(network_.parameter_count())};
     matrix cotangent(rows.rows(), 1);
     for (index e = 0; e < w.size(); ++e) cotangent(2 * e, 0) = cotangent(2 * e + 1, 0) = 0.5 * ds(e) / t;
-    return {loss, network_.per_example_logit_gradients(rows, cotangent).colwise().sum().transpose()};
+    return {loss, network_.logit_gradient(rows, cotangent)};
   }
 
  private:
