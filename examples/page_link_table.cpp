@@ -12,8 +12,9 @@
 // alone pick, and how often the mask alone (without the degree term) ranks a planted path first.
 // Prints markdown to stdout (scripts/graph_tables.sh appends it to docs/graph-results.md).
 // Usage: page_link_table [FIGURE_DIR]: with a folder, also draws the first explained link of each
-// graph family's first seed (svg_link_paths.hpp) under PaGE-Link, PaGE-Link without the path loss
-// and the GNNExplainer-style mask, as page_link_<family>[_no_path_loss|_gnnexplainer].svg.
+// graph family's first seed (svg_link_paths.hpp; the sparse user-item-attribute graph and the
+// citation graph) under PaGE-Link, PaGE-Link without the path loss and the GNNExplainer-style mask,
+// as page_link_<family>[_no_path_loss|_gnnexplainer].svg.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -262,7 +263,7 @@ struct graph_case {
   int target_type = 0;
   std::string targets;  // what the target nodes are, for the notes
   index k_core = 2;     // PaGE-Link's pruning: 2 on its synthetic data, 3 on its citation data
-  std::string figure;   // the drawings' file name part
+  std::string figure;   // the drawings' file name part; empty: not drawn
   // Generates the graph of a seed; returns its graph and planted links.
   std::function<std::pair<attrib::hetero_graph, std::vector<attrib::link_truth>>(std::uint64_t)> make;
 };
@@ -305,7 +306,7 @@ int main(int argc, char** argv) {
   std::vector<graph_case> cases{
       {"user-item-attribute, 3 purchases/user, 20 attributes", attrib::planted_link_graph::item, "items", 2, "sparse",
        uia(sparse)},
-      {"user-item-attribute, 6 purchases/user, 30 attributes", attrib::planted_link_graph::item, "items", 2, "dense",
+      {"user-item-attribute, 6 purchases/user, 30 attributes", attrib::planted_link_graph::item, "items", 2, "",
        uia(dense)},
       {"citation, 60 authors, 120 papers, 3 venues", attrib::planted_citation_graph::paper, "papers", 3, "citation",
        [&](std::uint64_t seed) {
@@ -353,7 +354,7 @@ int main(int argc, char** argv) {
       evaluate(fixed_mask{}, d, seed, uniform_top, acc[random_row]);
       evaluate(page_long, d, seed, uniform_top, acc[long_row]);
       const auto unlooped = evaluate(page_no_path_loss, d, seed, uniform_top, acc[no_path_loss_row]);
-      if (!figures.empty() && seed == seeds.front()) {
+      if (!figures.empty() && !gc.figure.empty() && seed == seeds.front()) {
         // The first explained link of the first seed under PaGE-Link, the ablation without the
         // path loss and the GNNExplainer-style mask, its planted edges dashed beneath.
         const auto& truth = links[d.explained.front()];
