@@ -154,6 +154,22 @@ std::pair<double, double> mean_auc_against_chance(const std::vector<attrib::link
   return {auc / n, chance_auc / n};
 }
 
+// A generator's output for its seed (`data`) against the same seed again and another seed: the
+// same edges and planted paths, and other edges.
+template <class Planted>
+void same_seed_same_graph(const Planted& data, const Planted& same, const Planted& other) {
+  const hetero_graph& g = data.graph;
+  REQUIRE(same.graph.edge_count() == g.edge_count());
+  for (Index e = 0; e < g.edge_count(); ++e) {
+    CHECK(same.graph.edge(e).source == g.edge(e).source);
+    CHECK(same.graph.edge(e).target == g.edge(e).target);
+  }
+  CHECK(same.links.back().paths == data.links.back().paths);
+  bool differs = other.graph.edge_count() != g.edge_count();
+  for (Index e = 0; !differs && e < g.edge_count(); ++e) differs = other.graph.edge(e).target != g.edge(e).target;
+  CHECK(differs);
+}
+
 }  // namespace
 
 TEST_CASE("hetero_graph: typed edges, per-relation normalised messages, induced subgraphs and bad input") {
@@ -223,15 +239,7 @@ TEST_CASE("user_item_attribute_graph: planted paths exist, ground truth is compl
     CHECK(link.edges == std::vector<Index>(expected_edges.begin(), expected_edges.end()));
   }
   const auto same = attrib::user_item_attribute_graph({}, 4), other = attrib::user_item_attribute_graph({}, 5);
-  REQUIRE(same.graph.edge_count() == g.edge_count());
-  for (Index e = 0; e < g.edge_count(); ++e) {
-    CHECK(same.graph.edge(e).source == g.edge(e).source);
-    CHECK(same.graph.edge(e).target == g.edge(e).target);
-  }
-  CHECK(same.links.back().paths == data.links.back().paths);
-  bool differs = other.graph.edge_count() != g.edge_count();
-  for (Index e = 0; !differs && e < g.edge_count(); ++e) differs = other.graph.edge(e).target != g.edge(e).target;
-  CHECK(differs);
+  same_seed_same_graph(data, same, other);
   CHECK_THROWS_AS(attrib::user_item_attribute_graph({.users = 0}, 1), attrib::invalid_argument);
   CHECK_THROWS_AS(attrib::user_item_attribute_graph({.items = 3}, 1), attrib::invalid_argument);
 }
@@ -558,15 +566,7 @@ TEST_CASE("citation_graph: planted paths exist, join source to target, ground tr
     }
   }
   const auto same = attrib::citation_graph({}, 3), other = attrib::citation_graph({}, 4);
-  REQUIRE(same.graph.edge_count() == g.edge_count());
-  for (Index e = 0; e < g.edge_count(); ++e) {
-    CHECK(same.graph.edge(e).source == g.edge(e).source);
-    CHECK(same.graph.edge(e).target == g.edge(e).target);
-  }
-  CHECK(same.links.back().paths == data.links.back().paths);
-  bool differs = other.graph.edge_count() != g.edge_count();
-  for (Index e = 0; !differs && e < g.edge_count(); ++e) differs = other.graph.edge(e).target != g.edge(e).target;
-  CHECK(differs);
+  same_seed_same_graph(data, same, other);
   // A single author who wrote every paper has nothing left to cite: no link, and no endless search.
   const auto tiny = attrib::citation_graph({.authors = 1, .papers = 4, .venues = 1, .terms = 1, .authors_per_paper = 1,
                                             .cites_per_paper = 1, .terms_per_paper = 1, .links_per_author = 1,
