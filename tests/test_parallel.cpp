@@ -3,8 +3,11 @@
 // memory flat, and the vectorised activations equal the scalar ones.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <stdexcept>
@@ -12,9 +15,11 @@
 #include <vector>
 
 #include "attrib/core/parallel.hpp"
+#include "attrib/core/random.hpp"
 #include "attrib/games/perturbed_model.hpp"
 #include "attrib/methods/feature/shapley.hpp"
 #include "attrib/models/activation.hpp"
+#include "attrib/models/detail/dense_forward.hpp"
 #include "attrib/models/mlp.hpp"
 
 using namespace attrib;
@@ -134,4 +139,109 @@ TEST_CASE("vectorised activations equal the scalar ones to a few ulp") {
   nan(0, 0) = std::numeric_limits<double>::quiet_NaN();
   CHECK(std::isnan(activate(activation::tanh, nan)(0, 0)));
   CHECK(std::isnan(activate(activation::sigmoid, nan)(0, 0)));
+}
+
+namespace {
+std::int64_t ulp_distance(double a, double b) {
+  std::int64_t ia = 0, ib = 0;
+  std::memcpy(&ia, &a, sizeof a);
+  std::memcpy(&ib, &b, sizeof b);
+  if (ia < 0) ia = std::numeric_limits<std::int64_t>::min() - ia;  // order negative doubles too
+  if (ib < 0) ib = std::numeric_limits<std::int64_t>::min() - ib;
+  return ia > ib ? ia - ib : ib - ia;
+}
+}  // namespace
+
+TEST_CASE("the batch tanh is within 3 ulp of std::tanh everywhere, keeping NaN and the sign of zero") {
+  // Both paths: the one this processor takes (AVX2 and FMA where it has them) and the portable one.
+  MESSAGE("this processor " << (attrib::detail::has_avx2_fma() ? "runs" : "does not run")
+                            << " the AVX2 and FMA kernels");
+  std::vector<double> xs;
+  for (double x = -25.0; x <= 25.0; x += 0.0007) xs.push_back(x);
+  for (int e = -1074; e < 8; ++e)  // subnormal to large, both signs
+    for (double m : {1.0, 1.3, 1.7, 1.999}) {
+      xs.push_back(std::ldexp(m, e));
+      xs.push_back(-std::ldexp(m, e));
+    }
+  const auto n = static_cast<attrib::index>(xs.size());
+  std::vector<double> fast(xs.size()), portable(xs.size());
+  attrib::detail::tanh_batch(xs.data(), fast.data(), n);
+  attrib::detail::elementwise(xs.data(), portable.data(), n, attrib::detail::tanh_value);
+  std::int64_t worst_fast = 0, worst_portable = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    worst_fast = std::max(worst_fast, ulp_distance(fast[i], std::tanh(xs[i])));
+    worst_portable = std::max(worst_portable, ulp_distance(portable[i], std::tanh(xs[i])));
+  }
+  CHECK(worst_fast <= 3);
+  CHECK(worst_portable <= 5);
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  std::vector<double> special = {0.0, -0.0, nan, inf, -inf, 1e300, -1e-310}, out(special.size());
+  for (std::size_t length : {special.size(), std::size_t{3}}) {  // whole registers and a masked tail
+    attrib::detail::tanh_batch(special.data(), out.data(), static_cast<attrib::index>(length));
+    CHECK(out[0] == 0.0);
+    CHECK(!std::signbit(out[0]));
+    CHECK(std::signbit(out[1]));
+    CHECK(std::isnan(out[2]));
+  }
+  CHECK(out[3] == 1.0);
+  CHECK(out[4] == -1.0);
+  CHECK(out[5] == 1.0);
+  CHECK(out[6] == -1e-310);
+}
+
+TEST_CASE("dense layers: equal to a long-double reference, and a row's bits never depend on its batch") {
+  rng gen(5);
+  for (activation act : {activation::identity, activation::tanh, activation::relu, activation::gelu, activation::sigmoid})
+    for (attrib::index inputs : {1, 3, 13, 16, 40})
+      for (attrib::index outputs : {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 21}) {
+        CAPTURE(activation_name(act));
+        CAPTURE(inputs);
+        CAPTURE(outputs);
+        const attrib::index rows = 26;  // 8- 6- 4- and 3-row tiles, each with single rows left over
+        matrix x(rows, inputs), w(outputs, inputs);
+        vector b(outputs);
+        for (attrib::index i = 0; i < x.size(); ++i) x.data()[i] = 1.5 * gen.normal();
+        for (attrib::index i = 0; i < w.size(); ++i) w.data()[i] = gen.normal() / std::sqrt(double(inputs));
+        for (attrib::index i = 0; i < b.size(); ++i) b(i) = gen.normal();
+        matrix pre(rows, outputs), post(rows, outputs), portable(rows, outputs);
+        const auto packing = attrib::detail::pack_dense(w, b);
+        CHECK(packing.values.empty() == !attrib::detail::has_avx2_fma());  // every shape here fits the kernel
+        attrib::detail::dense_forward(x.data(), rows, inputs, w, b, act, packing, pre.data(), post.data());
+        attrib::detail::dense_forward_portable(x.data(), rows, inputs, w, b, act, nullptr, portable.data());
+        for (attrib::index r = 0; r < rows; ++r) {
+          matrix alone(1, outputs);
+          attrib::detail::dense_forward(x.row(r).data(), 1, inputs, w, b, act, packing, nullptr, alone.data());
+          CHECK(alone.row(0) == post.row(r));
+          for (attrib::index j = 0; j < outputs; ++j) {
+            long double sum = b(j), magnitude = std::abs(b(j));
+            for (attrib::index k = 0; k < inputs; ++k) {
+              sum += static_cast<long double>(w(j, k)) * x(r, k);
+              magnitude += std::abs(static_cast<long double>(w(j, k)) * x(r, k));
+            }
+            const double tolerance = 4e-16 * static_cast<double>(magnitude) * inputs;
+            CHECK(std::abs(pre(r, j) - static_cast<double>(sum)) <= tolerance);
+            // The activations' slopes are at most 1.13 (gelu), so the sum's error carries over.
+            CHECK(std::abs(post(r, j) - activate(act, pre(r, j))) <= 1e-15 * std::max(1.0, std::abs(post(r, j))));
+            CHECK(std::abs(portable(r, j) - post(r, j)) <= 1.13 * 2 * tolerance + 2e-15 * std::max(1.0, std::abs(post(r, j))));
+          }
+        }
+      }
+  // A NaN input spoils its own row only; an empty batch writes nothing.
+  matrix x = matrix::Ones(5, 13), w = matrix::Ones(16, 13), out(5, 16);
+  x(2, 7) = std::numeric_limits<double>::quiet_NaN();
+  const vector zero = vector::Zero(16);
+  const auto packing = attrib::detail::pack_dense(w, zero);
+  attrib::detail::dense_forward(x.data(), 5, 13, w, zero, activation::tanh, packing, nullptr, out.data());
+  for (attrib::index r = 0; r < 5; ++r) CHECK(out.row(r).array().isNaN().all() == (r == 2));
+  out(0, 0) = 42.0;
+  attrib::detail::dense_forward(x.data(), 0, 13, w, zero, activation::tanh, packing, nullptr, out.data());
+  CHECK(out(0, 0) == 42.0);
+  // An MLP packs its weights once: set_parameters must repack, or it would predict with the old ones.
+  mlp net({{13, 16, activation::tanh}, {16, 3, activation::identity}}, output_head::identity, 3);
+  const mlp other({{13, 16, activation::tanh}, {16, 3, activation::identity}}, output_head::identity, 4);
+  const matrix rows = matrix::Ones(7, 13);
+  const matrix before = net.logits(rows);
+  net.set_parameters(other.parameters());
+  CHECK(net.logits(rows) == other.logits(rows));
+  CHECK(net.logits(rows) != before);
 }

@@ -21,6 +21,7 @@
 #include "attrib/core/attribution.hpp"
 #include "attrib/core/coalitions.hpp"
 #include "attrib/core/component_attribution.hpp"
+#include "attrib/core/cpu_dispatch.hpp"
 #include "attrib/core/data_attribution.hpp"
 #include "attrib/core/error.hpp"
 #include "attrib/core/explain_instances.hpp"

@@ -2,9 +2,11 @@
 // Portable SIMD values: the widest register the build targets, through GCC's and clang's vector
 // extensions (no intrinsics, so SSE2, AVX and NEON builds share one code), and e^x on a whole
 // register of floats. (A double version was tried for the MLPs' tanh: a 13-term polynomial on
-// two lanes is slower than glibc's table-driven exp on SSE2, so they keep glibc's.) Only ever local variables, loaded and stored through memcpy (any alignment) and passed
-// by reference, so no function's ABI depends on -march. ATTRIB_SIMD is undefined elsewhere (MSVC,
-// device code), where callers keep their scalar loops.
+// two lanes is slower than glibc's table-driven exp on SSE2. The MLPs' tanh runs four lanes with
+// fused multiply-adds instead, chosen at run time: models/detail/tanh_avx2.hpp.) Only ever local
+// variables, loaded and stored through memcpy (any alignment) and passed by reference, so no
+// function's ABI depends on -march. ATTRIB_SIMD is undefined elsewhere (MSVC, device code), where
+// callers keep their scalar loops.
 #include <cmath>
 #include <cstdint>
 #include <cstring>

@@ -12,6 +12,7 @@
 
 #include "attrib/core/error.hpp"
 #include "attrib/core/types.hpp"
+#include "attrib/models/detail/tanh_avx2.hpp"
 
 namespace attrib {
 
@@ -156,14 +157,6 @@ matrix elementwise(const matrix& pre, Kernel&& kernel) {
 
 // The kernels, each for a double and for a block.
 inline constexpr auto tanh_value = [](const auto& x) -> std::decay_t<decltype(x)> { return tanh_of(x); };
-inline constexpr auto tanh_first = [](const auto& x) -> std::decay_t<decltype(x)> {
-  const auto t = tanh_of(x);
-  return 1.0 - t * t;
-};
-inline constexpr auto tanh_second = [](const auto& x) -> std::decay_t<decltype(x)> {
-  const auto t = tanh_of(x);
-  return -2.0 * t * (1.0 - t * t);
-};
 inline constexpr auto logistic_value = [](const auto& x) -> std::decay_t<decltype(x)> {
   return logistic_of(x);
 };
@@ -175,6 +168,23 @@ inline constexpr auto logistic_second = [](const auto& x) -> std::decay_t<declty
   const auto s = logistic_of(x);
   return s * (1.0 - s) * (1.0 - 2.0 * s);
 };
+
+// tanh of n doubles, in and out possibly the same: four at a time with AVX2 and FMA where the
+// processor has them (models/detail/tanh_avx2.hpp), else through exp as above. Every batch path of
+// the tanh activation and its derivatives goes through here, so a model's forward pass, its
+// trace for gradients and its derivatives see the same bits.
+inline void tanh_batch(const double* in, double* out, index n) {
+#ifdef ATTRIB_X86_DISPATCH
+  if (has_avx2_fma()) return tanh_array_avx2(in, out, n);
+#endif
+  elementwise(in, out, n, tanh_value);
+}
+
+inline matrix tanh_batch(const matrix& pre) {
+  matrix out(pre.rows(), pre.cols());
+  tanh_batch(pre.data(), out.data(), pre.size());
+  return out;
+}
 }  // namespace detail
 
 // Applies the activation to data[0 .. n) in place, as activate(a, matrix) below.
@@ -182,7 +192,7 @@ template <class = void>
 void activate_in_place(activation a, double* data, index n) {
   switch (a) {
     case activation::identity: return;
-    case activation::tanh: return detail::elementwise(data, data, n, detail::tanh_value);
+    case activation::tanh: return detail::tanh_batch(data, data, n);
     case activation::sigmoid: return detail::elementwise(data, data, n, detail::logistic_value);
     case activation::relu:
       Eigen::Map<Eigen::ArrayXd>(data, n) = Eigen::Map<Eigen::ArrayXd>(data, n).max(0.0);
@@ -207,7 +217,11 @@ template <class = void>
 matrix activation_derivative(activation a, const matrix& pre) {
   switch (a) {
     case activation::identity: return matrix::Ones(pre.rows(), pre.cols());
-    case activation::tanh: return detail::elementwise(pre, detail::tanh_first);
+    case activation::tanh: {
+      matrix t = detail::tanh_batch(pre);
+      t.array() = 1.0 - t.array().square();
+      return t;
+    }
     case activation::sigmoid: return detail::elementwise(pre, detail::logistic_first);
     case activation::relu:
     case activation::gelu: break;
@@ -221,7 +235,11 @@ matrix activation_second_derivative(activation a, const matrix& pre) {
   switch (a) {
     case activation::identity:
     case activation::relu: return matrix::Zero(pre.rows(), pre.cols());
-    case activation::tanh: return detail::elementwise(pre, detail::tanh_second);
+    case activation::tanh: {
+      matrix t = detail::tanh_batch(pre);
+      t.array() = -2.0 * t.array() * (1.0 - t.array().square());
+      return t;
+    }
     case activation::sigmoid: return detail::elementwise(pre, detail::logistic_second);
     case activation::gelu: break;
   }

@@ -19,6 +19,7 @@
 #include "attrib/models/activation.hpp"
 #include "attrib/concepts/layered_model.hpp"
 #include "attrib/models/detail/checks.hpp"
+#include "attrib/models/detail/dense_forward.hpp"
 #include "attrib/models/output_head.hpp"
 #include "attrib/models/standardizer.hpp"
 #include "attrib/optimizers/adam.hpp"
@@ -73,6 +74,7 @@ class basic_mlp {
                             " inputs, but the previous layer has " +
                             std::to_string(layers_[l - 1].weight.rows()) + " outputs");
     }
+    pack_layers();
   }
 
   // Random initial weights drawn from attrib::rng(seed): He-normal (sd sqrt(2 / inputs)) before
@@ -103,8 +105,10 @@ class basic_mlp {
     std::vector<matrix> a{standardizer_.transform(inputs)};
     for (std::size_t l = 0; l + 1 < layers_.size(); ++l) {
       const auto& layer = layers_[l];
-      a.push_back(activate(layer.act, matrix((a.back() * layer.weight.transpose()).rowwise() +
-                                             layer.bias.transpose())));
+      matrix post(inputs.rows(), layer.weight.rows());
+      detail::dense_forward(a.back().data(), inputs.rows(), a.back().cols(), layer.weight, layer.bias, layer.act,
+                            packed_[l], nullptr, post.data());
+      a.push_back(std::move(post));
     }
     return a;
   }
@@ -150,9 +154,7 @@ class basic_mlp {
       if (l + 1 == layers_.size()) result.resize(rows, out_cols);
       auto out = l + 1 == layers_.size() ? Eigen::Map<matrix>(result.data(), rows, out_cols)
                                          : buffer(in == ping.data() ? pong : ping, out_cols);
-      out.noalias() = Eigen::Map<const matrix>(in, rows, in_cols) * layer.weight.transpose();
-      out.rowwise() += layer.bias.transpose();
-      activate_in_place(layer.act, out.data(), out.size());
+      detail::dense_forward(in, rows, in_cols, layer.weight, layer.bias, layer.act, packed_[l], nullptr, out.data());
       in = out.data();
       in_cols = out_cols;
     }
@@ -203,6 +205,7 @@ class basic_mlp {
       layer.bias = theta.segment(at, layer.bias.size());
       at += layer.bias.size();
     }
+    pack_layers();
   }
 
   // Mean per-example loss (cross-entropy for softmax and sigmoid heads, squared error / 2 for
@@ -347,10 +350,14 @@ class basic_mlp {
     t.post.reserve(layers_.size() + 1);
     t.pre.reserve(layers_.size());
     t.post.push_back(standardized);
-    for (const auto& layer : layers_) {
-      t.pre.push_back((t.post.back() * layer.weight.transpose()).rowwise() +
-                      layer.bias.transpose());
-      t.post.push_back(activate(layer.act, t.pre.back()));
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const auto& layer = layers_[l];
+      const matrix& in = t.post.back();
+      matrix pre(in.rows(), layer.weight.rows()), post(in.rows(), layer.weight.rows());
+      detail::dense_forward(in.data(), in.rows(), in.cols(), layer.weight, layer.bias, layer.act, packed_[l],
+                            pre.data(), post.data());
+      t.pre.push_back(std::move(pre));
+      t.post.push_back(std::move(post));
     }
     return t;
   }
@@ -468,7 +475,15 @@ class basic_mlp {
     return hv;
   }
 
+  // Each layer's weights packed for the tiled kernel (detail::pack_dense), rebuilt wherever the
+  // weights change: the constructor and set_parameters, the only writers of layers_.
+  void pack_layers() {
+    packed_.clear();
+    for (const auto& layer : layers_) packed_.push_back(detail::pack_dense(layer.weight, layer.bias));
+  }
+
   std::vector<dense_layer> layers_;
+  std::vector<detail::dense_packing> packed_;
   output_head head_;
   standardizer standardizer_;
   double l2_ = 0.0;
