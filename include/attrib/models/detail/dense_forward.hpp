@@ -3,9 +3,10 @@
 // forward pass repeats. Games ask for thousands of rows of a narrow model (13-16-16-3 for the wine
 // study): products of 13 or 16 columns are too short for Eigen's GEMM to reach speed, and the tanh
 // after them cost as much again. On processors with AVX2 and FMA (core/cpu_dispatch.hpp) a
-// register-tiled kernel computes 3 rows x 16 outputs (or more rows of fewer outputs) at a time, keeps the tile in registers from
-// the bias to the activation, and stores it once; elsewhere, and for layers too large for the
-// kernel's working set, Eigen's product and the batch activations run as before.
+// register-tiled kernel computes 3 rows x 16 outputs (or more rows of fewer outputs) at a time,
+// keeps the tile in registers from the bias to the activation, and stores it once; elsewhere, and
+// for layers too large for the kernel's working set, Eigen's product and the batch activations
+// run as before.
 //
 // Each output is b_j + sum_k x_k W_jk accumulated in k order with one fused multiply-add per term,
 // in every tile shape, so a row's result never depends on its place in the batch or on the
