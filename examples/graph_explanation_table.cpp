@@ -420,8 +420,8 @@ std::string run_gap_study(const gap_study& study, const std::string& key,
   std::ostringstream out;
   out << "### " << study.dataset << " gap experiment (`graph_explanation_table OUT DATA " << max_graphs << " "
       << key << "`)\n\n"
-      << study.model_text << " per split seed, width and training budget; mean H over sparsity 0.4-0.75 on the first "
-      << max_graphs << " test graphs of each split (under 65 nodes). The paper's HN: " << fixed(study.paper_h, 4)
+      << study.model_text << " per split seed, width and training budget; mean H over sparsity 0.4-0.75 on at most "
+      << max_graphs << " test graphs of each split (the first ones under 65 nodes). The paper's HN: " << fixed(study.paper_h, 4)
       << ".\n\n"
       << "| split seed | width | epochs | accuracy train / validation / test | HN subgraph size (over 20 nodes) | HN mean "
          "H (norm_prob) | HN mean H (raw probability) | occlusion mean H | seconds (training + HN) |\n"

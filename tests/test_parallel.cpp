@@ -189,6 +189,60 @@ TEST_CASE("the batch tanh is within 3 ulp of std::tanh everywhere, keeping NaN a
   CHECK(out[6] == -1e-310);
 }
 
+#ifdef ATTRIB_X86_DISPATCH
+TEST_CASE("the AVX-512 kernels give the AVX2 kernels' bits") {
+  if (!attrib::detail::has_avx512f()) {
+    MESSAGE("this processor does not run AVX-512F: its kernels are not compared here");
+    return;
+  }
+  // tanh: a sweep through every range of the method and the special values, in whole registers.
+  std::vector<double> xs = {0.0, -0.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                            -std::numeric_limits<double>::infinity(), 1e300, -1e-310, 40.0};
+  for (double x = -30.0; x <= 30.0; x += 0.00093) xs.push_back(x);
+  for (int e = -1074; e < 10; ++e)
+    for (double m : {1.0, 1.37, 1.999}) {
+      xs.push_back(std::ldexp(m, e));
+      xs.push_back(-std::ldexp(m, e));
+    }
+  while (xs.size() % 8 != 0) xs.push_back(0.5);
+  const auto n = static_cast<attrib::index>(xs.size());
+  std::vector<double> four(xs.size()), eight(xs.size());
+  attrib::detail::tanh_array_avx2(xs.data(), four.data(), n);
+  attrib::detail::tanh_array_avx512(xs.data(), eight.data(), n);
+  CHECK(std::memcmp(four.data(), eight.data(), sizeof(double) * xs.size()) == 0);
+
+  // Dense layers: both kernels on the same packing (padded to 8), every activation and shape of the
+  // test below, bit for bit, with and without pre-activations.
+  rng gen(8);
+  for (activation act : {activation::identity, activation::tanh, activation::relu, activation::sigmoid})
+    for (attrib::index inputs : {1, 13, 16, 40})
+      for (attrib::index outputs : {1, 3, 7, 8, 9, 16, 17, 24, 33}) {
+        CAPTURE(inputs);
+        CAPTURE(outputs);
+        const attrib::index rows = 29;
+        matrix x(rows, inputs), w(outputs, inputs);
+        vector b(outputs);
+        for (attrib::index i = 0; i < x.size(); ++i) x.data()[i] = 1.5 * gen.normal();
+        for (attrib::index i = 0; i < w.size(); ++i) w.data()[i] = gen.normal() / std::sqrt(double(inputs));
+        for (attrib::index i = 0; i < b.size(); ++i) b(i) = gen.normal();
+        const auto packing = attrib::detail::pack_dense(w, b);
+        REQUIRE(packing.padded % 8 == 0);
+        matrix pre4(rows, outputs), post4(rows, outputs), pre8(rows, outputs), post8(rows, outputs);
+        const double* packed = packing.values.data();
+        const attrib::detail::dense_operands four_lanes{
+            x.data(), rows, inputs, packed, packed + inputs * packing.padded, outputs, packing.padded, act, pre4.data(),
+            post4.data()};
+        attrib::detail::dense_operands eight_lanes = four_lanes;
+        eight_lanes.pre = pre8.data();
+        eight_lanes.post = post8.data();
+        attrib::detail::dense_forward_avx2(four_lanes);
+        attrib::detail::dense_forward_avx512(eight_lanes);
+        CHECK(pre4 == pre8);
+        CHECK(post4 == post8);
+      }
+}
+#endif
+
 TEST_CASE("dense layers: equal to a long-double reference, and a row's bits never depend on its batch") {
   rng gen(5);
   for (activation act :

@@ -137,7 +137,10 @@ explain_inputs read_explain_inputs(const Model& model, const attrib::matrix& x, 
 // The players of `groups` as lists of feature indices, for the Python side's names.
 inline std::vector<std::vector<Eigen::Index>> group_members(const attrib::feature_groups& groups) {
   std::vector<std::vector<Eigen::Index>> members;
-  for (attrib::index p = 0; p < groups.player_count(); ++p) members.push_back(groups.members(p));
+  for (attrib::index p = 0; p < groups.player_count(); ++p) {
+    const auto group = groups.members(p);
+    members.emplace_back(group.begin(), group.end());
+  }
   return members;
 }
 

@@ -20,6 +20,11 @@ namespace detail {
 inline void require(bool ok, const std::string& what) {
   if (!ok) fail(what);
 }
+// A literal message is turned into a string only when the check fails: hot paths (a game's
+// values and gradients, thousands of calls a second) would otherwise allocate it on every call.
+inline void require(bool ok, const char* what) {
+  if (!ok) fail(what);
+}
 }  // namespace detail
 
 }  // namespace attrib

@@ -1,5 +1,8 @@
 #pragma once
 // Players made of several input features: a player is present when all its features are.
+#include <algorithm>
+#include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,41 +15,45 @@ class feature_groups {
  public:
   // One player per feature.
   static feature_groups singletons(index features) {
-    detail::require(features > 0, "feature_groups: feature count must be positive, got " +
-                                      std::to_string(features));
+    if (features <= 0)
+      detail::fail("feature_groups: feature count must be positive, got " + std::to_string(features));
     feature_groups g;
     g.features_ = features;
-    for (index f = 0; f < features; ++f) {
-      g.groups_.push_back({f});
-      g.owner_.push_back(f);
-    }
+    g.owner_.resize(static_cast<std::size_t>(features));
+    std::iota(g.owner_.begin(), g.owner_.end(), index{0});
+    g.members_ = g.owner_;
+    g.starts_.resize(static_cast<std::size_t>(features) + 1);
+    std::iota(g.starts_.begin(), g.starts_.end(), index{0});
+    g.one_per_feature_ = true;
     return g;
   }
 
   // groups[p] lists the features of player p; every feature in [0, features) must belong to
   // exactly one group.
-  feature_groups(std::vector<std::vector<index>> groups, index features)
-      : groups_(std::move(groups)), features_(features) {
-    detail::require(!groups_.empty(), "feature_groups: at least one group is needed");
+  feature_groups(const std::vector<std::vector<index>>& groups, index features) : features_(features) {
+    detail::require(!groups.empty(), "feature_groups: at least one group is needed");
     owner_.assign(static_cast<std::size_t>(features), -1);
-    for (std::size_t p = 0; p < groups_.size(); ++p) {
-      detail::require(!groups_[p].empty(),
-                      "feature_groups: group " + std::to_string(p) + " is empty");
-      for (index f : groups_[p]) {
-        detail::require(f >= 0 && f < features,
-                        "feature_groups: group " + std::to_string(p) + " names feature " +
-                            std::to_string(f) + ", expected 0 <= feature < " +
-                            std::to_string(features));
+    starts_.push_back(0);
+    for (std::size_t p = 0; p < groups.size(); ++p) {
+      if (groups[p].empty()) detail::fail("feature_groups: group " + std::to_string(p) + " is empty");
+      for (index f : groups[p]) {
+        if (f < 0 || f >= features)
+          detail::fail("feature_groups: group " + std::to_string(p) + " names feature " + std::to_string(f) +
+                       ", expected 0 <= feature < " + std::to_string(features));
         auto& o = owner_[static_cast<std::size_t>(f)];
-        detail::require(o < 0, "feature_groups: feature " + std::to_string(f) +
-                                   " belongs to groups " + std::to_string(o) + " and " +
-                                   std::to_string(p));
+        if (o >= 0)
+          detail::fail("feature_groups: feature " + std::to_string(f) + " belongs to groups " +
+                       std::to_string(o) + " and " + std::to_string(p));
         o = static_cast<index>(p);
+        members_.push_back(f);
       }
+      starts_.push_back(static_cast<index>(members_.size()));
     }
     for (index f = 0; f < features; ++f)
-      detail::require(owner_[static_cast<std::size_t>(f)] >= 0,
-                      "feature_groups: feature " + std::to_string(f) + " is in no group");
+      if (owner_[static_cast<std::size_t>(f)] < 0)
+        detail::fail("feature_groups: feature " + std::to_string(f) + " is in no group");
+    one_per_feature_ = true;
+    for (index f = 0; f < features; ++f) one_per_feature_ = one_per_feature_ && owner_[static_cast<std::size_t>(f)] == f;
   }
 
   // Groups from one integer label per feature (captum's feature_mask): labels 0..k-1.
@@ -62,19 +69,27 @@ class feature_groups {
     return feature_groups(std::move(members), static_cast<index>(labels.size()));
   }
 
-  index player_count() const { return static_cast<index>(groups_.size()); }
+  index player_count() const { return static_cast<index>(starts_.size()) - 1; }
   index feature_count() const { return features_; }
-  const std::vector<index>& members(index player) const {
-    return groups_[static_cast<std::size_t>(player)];
+  std::span<const index> members(index player) const {
+    const auto p = static_cast<std::size_t>(player);
+    return std::span<const index>(members_).subspan(static_cast<std::size_t>(starts_[p]),
+                                                    static_cast<std::size_t>(starts_[p + 1] - starts_[p]));
   }
   // The player that feature f belongs to, for every f.
   const std::vector<index>& player_of_features() const { return owner_; }
+  // Player f is feature f alone, for every f: perturbations then skip the lookup and vectorise.
+  bool one_per_feature() const { return one_per_feature_; }
 
  private:
   feature_groups() = default;
-  std::vector<std::vector<index>> groups_;
+  // Players' features stored flat: player p owns members_[starts_[p], starts_[p + 1]) (one
+  // allocation, not one per player, so that building a game for each instance stays cheap).
+  std::vector<index> members_;
+  std::vector<index> starts_;
   std::vector<index> owner_;  // owner_[f]: the group of feature f
   index features_ = 0;
+  bool one_per_feature_ = false;
 };
 
 }  // namespace attrib

@@ -56,7 +56,7 @@ inline quadrature gauss_legendre_unit(int n) {
 }  // namespace detail
 
 inline quadrature make_quadrature(quadrature_rule rule, int steps) {
-  detail::require(steps >= 1, "quadrature: steps must be >= 1, got " + std::to_string(steps));
+  if (steps < 1) detail::fail("quadrature: steps must be >= 1, got " + std::to_string(steps));
   detail::require(rule != quadrature_rule::trapezoid || steps >= 2, "quadrature: the trapezoid rule needs steps >= 2");
   quadrature q;
   const double n = steps;

@@ -28,9 +28,9 @@ class perturbed_model {
     detail::require_size(x_.size(), m.input_dim(), "explained point x");
     detail::require_size(perturbation_.input_dim(), m.input_dim(), "perturbation input dimension");
     detail::require_finite(x_, "explained point x");
-    detail::require(output_ >= 0 && output_ < m.output_dim(),
-                    "output index " + std::to_string(output_) + " is out of range; the model has " +
-                        std::to_string(m.output_dim()) + " outputs");
+    if (output_ < 0 || output_ >= m.output_dim())
+      detail::fail("output index " + std::to_string(output_) + " is out of range; the model has " +
+                   std::to_string(m.output_dim()) + " outputs");
   }
 
   index player_count() const { return perturbation_.interpretable_dim(); }
@@ -45,11 +45,10 @@ class perturbed_model {
     matrix inputs;
     perturbation_.map(x_, points, inputs);
     const matrix outputs = get_model().predict(inputs);
-    detail::require(outputs.rows() == inputs.rows() && outputs.cols() == get_model().output_dim(),
-                    "model returned a " + std::to_string(outputs.rows()) + " x " +
-                        std::to_string(outputs.cols()) + " batch for " + std::to_string(inputs.rows()) +
-                        " inputs; expected " + std::to_string(inputs.rows()) + " x " +
-                        std::to_string(get_model().output_dim()));
+    if (outputs.rows() != inputs.rows() || outputs.cols() != get_model().output_dim())
+      detail::fail("model returned a " + std::to_string(outputs.rows()) + " x " + std::to_string(outputs.cols()) +
+                   " batch for " + std::to_string(inputs.rows()) + " inputs; expected " +
+                   std::to_string(inputs.rows()) + " x " + std::to_string(get_model().output_dim()));
     const index per = perturbation_.inputs_per_point();
     vector result(points.rows());
     for (index i = 0; i < points.rows(); ++i) {
@@ -77,6 +76,7 @@ class perturbed_model {
                     "model returned input gradients of the wrong shape");
     matrix result;
     perturbation_.pull_back(x_, points, input_gradients, result);
+    if (detail::all_finite(result)) return result;  // the loops below name the bad entry
     for (index r = 0; r < result.rows(); ++r)
       for (index c = 0; c < result.cols(); ++c)
         if (!std::isfinite(result(r, c)))

@@ -386,7 +386,13 @@ class basic_mlp {
     std::vector<matrix> e(layers_.size());
     matrix delta = dlogits;
     for (std::size_t l = layers_.size(); l-- > 0;) {
-      e[l] = delta.cwiseProduct(activation_derivative(layers_[l].act, t.pre[l]));
+      // tanh' = 1 - tanh^2 from the trace's post-activation (the same bits as tanh of pre, so
+      // the same products as a fresh tanh, without its cost); identity's derivative is 1.
+      switch (layers_[l].act) {
+        case activation::identity: e[l] = delta; break;
+        case activation::tanh: e[l] = delta.array() * (1.0 - t.post[l + 1].array().square()); break;
+        default: e[l] = delta.cwiseProduct(activation_derivative(layers_[l].act, t.pre[l]));
+      }
       if (l > 0) delta = e[l] * layers_[l].weight;
     }
     return e;
@@ -478,8 +484,8 @@ class basic_mlp {
   // Each layer's weights packed for the tiled kernel (detail::pack_dense), rebuilt wherever the
   // weights change: the constructor and set_parameters, the only writers of layers_.
   void pack_layers() {
-    packed_.clear();
-    for (const auto& layer : layers_) packed_.push_back(detail::pack_dense(layer.weight, layer.bias));
+    packed_.resize(layers_.size());  // repacked in place: set_parameters runs once per training step
+    for (std::size_t l = 0; l < layers_.size(); ++l) detail::pack_dense(layers_[l].weight, layers_[l].bias, packed_[l]);
   }
 
   std::vector<dense_layer> layers_;

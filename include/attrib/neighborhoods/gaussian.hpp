@@ -16,14 +16,13 @@ struct gaussian {
   double sigma = 0.1;
 
   neighborhood_sample sample(index n, std::size_t budget, rng& random) const {
-    detail::require(sigma > 0.0 && std::isfinite(sigma),
-                    "gaussian: sigma must be finite and > 0, got " + std::to_string(sigma));
+    if (!(sigma > 0.0 && std::isfinite(sigma)))
+      detail::fail("gaussian: sigma must be finite and > 0, got " + std::to_string(sigma));
     detail::require(n >= 1, "gaussian: the input has no features");
     neighborhood_sample out;
     const auto m = static_cast<index>(budget);
     out.points.resize(m, n);
-    for (index r = 0; r < m; ++r)
-      for (index j = 0; j < n; ++j) out.points(r, j) = sigma * random.normal();
+    random.fill_normal(out.points.data(), static_cast<std::size_t>(m * n), sigma);  // row-major: row by row
     out.weights = vector::Constant(m, 1.0 / static_cast<double>(std::max<index>(m, 1)));
     out.unit.resize(static_cast<std::size_t>(m));
     for (index r = 0; r < m; ++r) out.unit[static_cast<std::size_t>(r)] = r;

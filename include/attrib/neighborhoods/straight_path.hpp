@@ -19,7 +19,7 @@ struct straight_path {
 
   neighborhood_sample enumerate(index n) const {
     detail::require(n >= 1, "straight_path: the game has no players");
-    detail::require(steps >= 1, "straight_path: steps must be >= 1, got " + std::to_string(steps));
+    if (steps < 1) detail::fail("straight_path: steps must be >= 1, got " + std::to_string(steps));
     const quadrature q = make_quadrature(rule, steps);
     neighborhood_sample out;
     const auto m = static_cast<index>(q.nodes.size());

@@ -42,8 +42,8 @@ class progress_counter {
 template <game G, class Points>
 vector checked_values(const G& g, const Points& points, std::uint64_t first, const char* what = "point") {
   vector v = g.values(points);
-  require(v.size() == points.rows(), "game returned " + std::to_string(v.size()) + " values for " +
-                                         std::to_string(points.rows()) + " points");
+  if (v.size() != points.rows())
+    fail("game returned " + std::to_string(v.size()) + " values for " + std::to_string(points.rows()) + " points");
   for (index r = 0; r < v.size(); ++r)
     if (!std::isfinite(v(r)))
       fail(std::string("game value at ") + what + " " + std::to_string(first + static_cast<std::uint64_t>(r)) +
@@ -79,7 +79,7 @@ std::pair<double, double> endpoint_values(const G& g) {
 template <game G>
 index require_players(const G& g, const std::string& method) {
   const index n = g.player_count();
-  require(n >= 1, method + ": the game has " + std::to_string(n) + " players; expected at least 1");
+  if (n < 1) fail(method + ": the game has " + std::to_string(n) + " players; expected at least 1");
   return n;
 }
 

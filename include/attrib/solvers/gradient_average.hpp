@@ -29,6 +29,11 @@ namespace detail {
 template <differentiable_game G>
 matrix evaluate_gradients(const G& g, const matrix& points, const run_settings& settings) {
   const index n = points.rows();
+  if (n <= chunk_points(g)) {  // one chunk (an IG path, a SmoothGrad sample): no copies in or out
+    matrix grads = g.gradients(points);
+    require(grads.rows() == n && grads.cols() == points.cols(), "game returned gradients of the wrong shape");
+    return grads;
+  }
   matrix out(n, points.cols());
   parallel_chunks(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(chunk_points(g)), settings.threads,
                   [&](std::size_t, std::uint64_t first, std::uint64_t end) {
@@ -66,7 +71,12 @@ struct approximation_solver<N, gradient_matching, gradient_average> {
     detail::require(total_weight > 0.0, std::string(N::name) + ": neighbourhood weights sum to zero");
     const vector w = sample.weights / total_weight;
     const vector mean = grads.transpose() * w;
-    const matrix centred = grads.rowwise() - mean.transpose();
+    // Deviations from the mean, materialised only where a statistic or a standard error needs
+    // them (an exhaustive path's mean needs only their weighted sum of squares, below).
+    const index m = sample.points.rows();
+    const bool sampled = !sample.exhaustive && m >= 2;
+    matrix centred;
+    if (sampled || solver.statistic == gradient_statistic::variance) centred = grads.rowwise() - mean.transpose();
 
     attribution a;
     a.method = std::string(N::name) + "+gradient_matching";
@@ -75,17 +85,21 @@ struct approximation_solver<N, gradient_matching, gradient_average> {
       case gradient_statistic::mean_square: a.values = grads.array().square().matrix().transpose() * w; break;
       case gradient_statistic::variance: a.values = centred.array().square().matrix().transpose() * w; break;
     }
-    const index m = sample.points.rows();
-    if (!sample.exhaustive && m >= 2) {
+    if (sampled) {
       // Standard error of a weighted mean of iid draws (equal weights here).
-      matrix per_draw(m, n);
+      // For the mean the deviations are `centred` itself (values = mean): no copies.
+      matrix deviations;
       switch (solver.statistic) {
-        case gradient_statistic::mean: per_draw = grads; break;
-        case gradient_statistic::mean_square: per_draw = grads.array().square(); break;
-        case gradient_statistic::variance: per_draw = centred.array().square(); break;
+        case gradient_statistic::mean: break;
+        case gradient_statistic::mean_square:
+          deviations = grads.array().square().matrix().rowwise() - a.values.transpose();
+          break;
+        case gradient_statistic::variance:
+          deviations = centred.array().square().matrix().rowwise() - a.values.transpose();
+          break;
       }
-      const matrix deviations = per_draw.rowwise() - a.values.transpose();
-      a.standard_errors = (deviations.colwise().squaredNorm().transpose() / static_cast<double>(m * (m - 1))).cwiseSqrt();
+      const matrix& d = solver.statistic == gradient_statistic::mean ? centred : deviations;
+      a.standard_errors = (d.colwise().squaredNorm().transpose() / static_cast<double>(m * (m - 1))).cwiseSqrt();
     }
     // In masking space v(0) is the baseline and v(1) the explained point, which frames the
     // completeness check sum(values) = v(1) - v(0); in input space z = 0 is x itself and there
@@ -103,7 +117,11 @@ struct approximation_solver<N, gradient_matching, gradient_average> {
     }
     a.fit.exhaustive = sample.exhaustive;
     a.fit.distinct_points = static_cast<std::size_t>(m);
-    a.fit.weighted_rmse = std::sqrt((centred.rowwise().squaredNorm().transpose() * w)(0));
+    double weighted_square = 0.0;
+    for (index i = 0; i < m; ++i)
+      weighted_square += w(i) * (centred.size() != 0 ? centred.row(i).squaredNorm()
+                                                     : (grads.row(i) - mean.transpose()).squaredNorm());
+    a.fit.weighted_rmse = std::sqrt(weighted_square);
     a.game_evaluations = static_cast<std::size_t>(m) + 2;
     a.model_evaluations = a.game_evaluations * static_cast<std::size_t>(model_evaluations_per_value(g));
     return a;

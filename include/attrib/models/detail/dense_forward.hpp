@@ -18,6 +18,7 @@
 #include "attrib/core/types.hpp"
 #include "attrib/models/activation.hpp"
 #include "attrib/models/detail/tanh_avx2.hpp"
+#include "attrib/models/detail/tanh_avx512.hpp"
 
 #ifdef ATTRIB_X86_DISPATCH
 #include <immintrin.h>
@@ -27,8 +28,9 @@ namespace attrib::detail {
 
 #ifdef ATTRIB_X86_DISPATCH
 // Row-major operands: in is rows x in_cols, pre and post rows x outputs (pre may be null). The
-// weights come transposed and packed, in_cols rows of `padded` outputs (a multiple of 4, the
-// padding zero), with the bias padded the same way, so every load is a whole register.
+// weights come transposed and packed, in_cols rows of `padded` outputs (a multiple of 4, or of 8
+// for AVX-512; the padding zero), with the bias padded the same way, so every load is a whole
+// register.
 struct dense_operands {
   const double* in;
   index rows;
@@ -112,6 +114,67 @@ ATTRIB_TARGET_AVX2_FMA inline void dense_forward_avx2(const dense_operands& d) {
     activate_in_place(d.act, d.post, d.rows * d.outputs);
 }
 
+ATTRIB_AVX512_WARNINGS_OFF
+// The same kernel with AVX-512F: R rows by JV registers of 8 outputs, the same fused
+// multiply-adds in the same order and the same tanh, so its results equal the AVX2 kernel's bit
+// for bit (tested); it needs the outputs padded to a multiple of 8 (pack_dense does so on
+// processors that run it).
+template <int R, int JV>
+ATTRIB_TARGET_AVX512 inline void dense_tile_avx512(const dense_operands& d, index r0, index j0) {
+  __m512d acc[R][JV];
+  _Pragma("GCC unroll 8") for (int v = 0; v < JV; ++v) {
+    const __m512d b = _mm512_loadu_pd(d.packed_bias + j0 + 8 * v);
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r][v] = b;
+  }
+  const double* row = d.in + r0 * d.in_cols;
+  for (index k = 0; k < d.in_cols; ++k) {
+    __m512d x[R];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) x[r] = _mm512_set1_pd(row[r * d.in_cols + k]);
+    const double* w = d.packed_weight + k * d.padded + j0;
+    _Pragma("GCC unroll 8") for (int v = 0; v < JV; ++v) {
+      const __m512d wv = _mm512_loadu_pd(w + 8 * v);
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r][v] = _mm512_fmadd_pd(x[r], wv, acc[r][v]);
+    }
+  }
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+    _Pragma("GCC unroll 8") for (int v = 0; v < JV; ++v) {
+      const index j = j0 + 8 * v;
+      const index at = (r0 + r) * d.outputs + j;
+      const __m512d value = d.act == activation::tanh ? tanh_avx512(acc[r][v]) : acc[r][v];
+      // Only the live lanes are written (all eight but in a row's last, partial register).
+      const auto live = static_cast<__mmask8>(j + 8 <= d.outputs ? 0xff : (1u << (d.outputs - j)) - 1u);
+      if (d.pre) _mm512_mask_storeu_pd(d.pre + at, live, acc[r][v]);
+      _mm512_mask_storeu_pd(d.post + at, live, value);
+    }
+  }
+}
+
+template <int R>
+ATTRIB_TARGET_AVX512 inline void dense_rows_avx512(const dense_operands& d, index r0) {
+  index j = 0;
+  for (; j + 16 <= d.padded; j += 16) dense_tile_avx512<R, 2>(d, r0, j);
+  if (j < d.padded) dense_tile_avx512<R, 1>(d, r0, j);
+}
+
+template <int R>
+ATTRIB_TARGET_AVX512 inline void dense_blocks_avx512(const dense_operands& d) {
+  index r = 0;
+  for (; r + R <= d.rows; r += R) dense_rows_avx512<R>(d, r);
+  for (; r < d.rows; ++r) dense_rows_avx512<1>(d, r);
+}
+
+// 3 rows of 16 outputs (6 accumulators, the 32 registers keeping tanh's constants), or 8 rows of
+// an output layer's few logits; measured on the 13-16-16-3 MLP, 1.45x the AVX2 kernel.
+ATTRIB_TARGET_AVX512 inline void dense_forward_avx512(const dense_operands& d) {
+  if (d.padded == 8)
+    dense_blocks_avx512<8>(d);
+  else
+    dense_blocks_avx512<3>(d);
+  if (d.act != activation::tanh && d.act != activation::identity)
+    activate_in_place(d.act, d.post, d.rows * d.outputs);
+}
+ATTRIB_AVX512_WARNINGS_ON
+
 // Every tile streams all the packed weights, which must stay in the second-level cache: 8192
 // doubles (64 KiB) cover the narrow models games and gradients evaluate by the thousand rows;
 // larger layers go to Eigen's packed GEMM.
@@ -119,7 +182,7 @@ inline constexpr index dense_avx2_max_weights = 8192;
 #endif
 
 // A layer's weights as the tiled kernel reads them: W^T with the outputs padded to a multiple of
-// 4 (the padding zero), then the padded bias. Packed once per set of weights by the model that
+// 4, or 8 where the AVX-512 kernel runs (the padding zero), then the padded bias. Packed once per set of weights by the model that
 // owns them (a pass of 50 rows, an IG path, would otherwise spend a fifth of its time packing);
 // empty where the kernel does not run, which sends dense_forward to the portable path.
 struct dense_packing {
@@ -127,13 +190,16 @@ struct dense_packing {
   index padded = 0;
 };
 
+// Packs into p, reusing its storage (training repacks after every step; no allocation then).
 template <class = void>
-dense_packing pack_dense(const matrix& weight, const vector& bias) {
-  dense_packing p;
+void pack_dense(const matrix& weight, const vector& bias, dense_packing& p) {
+  p.values.clear();
+  p.padded = 0;
 #ifdef ATTRIB_X86_DISPATCH
   const index outputs = weight.rows(), inputs = weight.cols();
-  const index padded = (outputs + 3) / 4 * 4;
-  if (!has_avx2_fma() || inputs * padded > dense_avx2_max_weights) return p;
+  const index lanes = has_avx512f() ? 8 : 4;  // a whole register of outputs for the kernel that runs
+  const index padded = (outputs + lanes - 1) / lanes * lanes;
+  if (!has_avx2_fma() || inputs * padded > dense_avx2_max_weights) return;
   p.padded = padded;
   p.values.assign(static_cast<std::size_t>((inputs + 1) * padded), 0.0);
   for (index j = 0; j < outputs; ++j) {
@@ -144,6 +210,11 @@ dense_packing pack_dense(const matrix& weight, const vector& bias) {
   (void)weight;
   (void)bias;
 #endif
+}
+template <class = void>
+dense_packing pack_dense(const matrix& weight, const vector& bias) {
+  dense_packing p;
+  pack_dense(weight, bias, p);
   return p;
 }
 
@@ -167,8 +238,12 @@ void dense_forward(const double* in, index rows, index in_cols, const matrix& we
 #ifdef ATTRIB_X86_DISPATCH
   if (!packing.values.empty()) {
     const double* packed = packing.values.data();
-    dense_forward_avx2({in, rows, in_cols, packed, packed + in_cols * packing.padded, weight.rows(), packing.padded,
-                        act, pre, post});
+    const dense_operands d{in,  rows, in_cols, packed, packed + in_cols * packing.padded, weight.rows(), packing.padded,
+                           act, pre,  post};
+    if (has_avx512f())
+      dense_forward_avx512(d);
+    else
+      dense_forward_avx2(d);
     return;
   }
 #endif

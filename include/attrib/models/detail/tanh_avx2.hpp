@@ -18,31 +18,34 @@
 
 namespace attrib::detail {
 
+// The kernel's constants, shared with its eight-lane version (tanh_avx512.hpp), which must compute
+// the same operations to give the same bits.
+namespace tanh_kernel {
+inline constexpr double shift = 6755399441055744.0;  // 1.5 * 2^52: k = round(y / ln 2) in the low bits
+inline constexpr double inv_ln2 = 1.4426950408889634;
+inline constexpr double ln2_high = 6.93145751953125e-1;  // Cody and Waite's two parts of ln 2
+inline constexpr double ln2_low = 1.42860682030941723212e-6;
+// 1/13!, ..., 1/2!, 1: Horner's order for e^r - 1 = r (1 + r/2! + ... + r^12/13!).
+inline constexpr double series[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                    1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+                                    1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5,
+                                    1.0};
+}  // namespace tanh_kernel
+
 ATTRIB_TARGET_AVX2_FMA inline __m256d tanh_avx2(__m256d x) {
   const __m256d sign = _mm256_set1_pd(-0.0);
   const __m256d a = _mm256_andnot_pd(sign, x);
   // max() returns its second operand for NaN, so a NaN lane computes tanh(20) and is put back below.
   const __m256d y = _mm256_max_pd(_mm256_mul_pd(a, _mm256_set1_pd(-2.0)), _mm256_set1_pd(-40.0));
   // k = round(y / ln 2): adding 1.5 * 2^52 leaves k in the low bits of the sum.
-  const __m256d shift = _mm256_set1_pd(6755399441055744.0);
-  const __m256d shifted = _mm256_fmadd_pd(y, _mm256_set1_pd(1.4426950408889634), shift);
+  const __m256d shift = _mm256_set1_pd(tanh_kernel::shift);
+  const __m256d shifted = _mm256_fmadd_pd(y, _mm256_set1_pd(tanh_kernel::inv_ln2), shift);
   const __m256d k = _mm256_sub_pd(shifted, shift);
-  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(6.93145751953125e-1), y);
-  r = _mm256_fnmadd_pd(k, _mm256_set1_pd(1.42860682030941723212e-6), r);
-  // e^r - 1 by Horner on the Taylor coefficients 1/13!, ..., 1/2!, 1.
-  __m256d q = _mm256_set1_pd(1.0 / 6227020800.0);
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 479001600.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 39916800.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 3628800.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 362880.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 40320.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 5040.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 720.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 120.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 24.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 6.0));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(0.5));
-  q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0));
+  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(tanh_kernel::ln2_high), y);
+  r = _mm256_fnmadd_pd(k, _mm256_set1_pd(tanh_kernel::ln2_low), r);
+  // e^r - 1 by Horner on the Taylor coefficients.
+  __m256d q = _mm256_set1_pd(tanh_kernel::series[0]);
+  _Pragma("GCC unroll 12") for (int i = 1; i < 13; ++i) q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(tanh_kernel::series[i]));
   const __m256d em1_r = _mm256_mul_pd(q, r);
   // 2^k from its exponent bits: the low 12 bits of the shifted sum plus the bias, moved up 52.
   const __m256i k_bits = _mm256_add_epi64(_mm256_castpd_si256(shifted), _mm256_set1_epi64x(1023));
