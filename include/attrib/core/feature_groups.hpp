@@ -53,7 +53,8 @@ class feature_groups {
       if (owner_[static_cast<std::size_t>(f)] < 0)
         detail::fail("feature_groups: feature " + std::to_string(f) + " is in no group");
     one_per_feature_ = true;
-    for (index f = 0; f < features; ++f) one_per_feature_ = one_per_feature_ && owner_[static_cast<std::size_t>(f)] == f;
+    for (index f = 0; f < features; ++f)
+      one_per_feature_ = one_per_feature_ && owner_[static_cast<std::size_t>(f)] == f;
   }
 
   // Groups from one integer label per feature (captum's feature_mask): labels 0..k-1.

@@ -29,7 +29,8 @@ void require_finite(const Eigen::DenseBase<Derived>& values, std::string_view na
 // The name is a view so that a literal costs nothing when the size is right.
 inline void require_size(index actual, index expected, std::string_view name) {
   if (actual != expected)
-    fail(std::string(name) + " has size " + std::to_string(actual) + ", expected " + std::to_string(expected));
+    fail(std::string(name) + " has size " + std::to_string(actual) + ", expected " +
+         std::to_string(expected));
 }
 
 }  // namespace attrib::detail

@@ -46,8 +46,8 @@ class perturbed_model {
     perturbation_.map(x_, points, inputs);
     const matrix outputs = get_model().predict(inputs);
     if (outputs.rows() != inputs.rows() || outputs.cols() != get_model().output_dim())
-      detail::fail("model returned a " + std::to_string(outputs.rows()) + " x " + std::to_string(outputs.cols()) +
-                   " batch for " + std::to_string(inputs.rows()) + " inputs; expected " +
+      detail::fail("model returned a " + std::to_string(outputs.rows()) + " x " +
+                   std::to_string(outputs.cols()) + " batch for " + std::to_string(inputs.rows()) + " inputs; expected " +
                    std::to_string(inputs.rows()) + " x " + std::to_string(get_model().output_dim()));
     const index per = perturbation_.inputs_per_point();
     vector result(points.rows());

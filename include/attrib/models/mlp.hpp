@@ -485,7 +485,8 @@ class basic_mlp {
   // weights change: the constructor and set_parameters, the only writers of layers_.
   void pack_layers() {
     packed_.resize(layers_.size());  // repacked in place: set_parameters runs once per training step
-    for (std::size_t l = 0; l < layers_.size(); ++l) detail::pack_dense(layers_[l].weight, layers_[l].bias, packed_[l]);
+    for (std::size_t l = 0; l < layers_.size(); ++l)
+      detail::pack_dense(layers_[l].weight, layers_[l].bias, packed_[l]);
   }
 
   std::vector<dense_layer> layers_;

@@ -43,7 +43,8 @@ template <game G, class Points>
 vector checked_values(const G& g, const Points& points, std::uint64_t first, const char* what = "point") {
   vector v = g.values(points);
   if (v.size() != points.rows())
-    fail("game returned " + std::to_string(v.size()) + " values for " + std::to_string(points.rows()) + " points");
+    fail("game returned " + std::to_string(v.size()) + " values for " + std::to_string(points.rows()) +
+         " points");
   for (index r = 0; r < v.size(); ++r)
     if (!std::isfinite(v(r)))
       fail(std::string("game value at ") + what + " " + std::to_string(first + static_cast<std::uint64_t>(r)) +

@@ -76,7 +76,8 @@ struct approximation_solver<N, gradient_matching, gradient_average> {
     const index m = sample.points.rows();
     const bool sampled = !sample.exhaustive && m >= 2;
     matrix centred;
-    if (sampled || solver.statistic == gradient_statistic::variance) centred = grads.rowwise() - mean.transpose();
+    if (sampled || solver.statistic == gradient_statistic::variance)
+      centred = grads.rowwise() - mean.transpose();
 
     attribution a;
     a.method = std::string(N::name) + "+gradient_matching";
@@ -99,7 +100,8 @@ struct approximation_solver<N, gradient_matching, gradient_average> {
           break;
       }
       const matrix& d = solver.statistic == gradient_statistic::mean ? centred : deviations;
-      a.standard_errors = (d.colwise().squaredNorm().transpose() / static_cast<double>(m * (m - 1))).cwiseSqrt();
+      a.standard_errors =
+          (d.colwise().squaredNorm().transpose() / static_cast<double>(m * (m - 1))).cwiseSqrt();
     }
     // In masking space v(0) is the baseline and v(1) the explained point, which frames the
     // completeness check sum(values) = v(1) - v(0); in input space z = 0 is x itself and there

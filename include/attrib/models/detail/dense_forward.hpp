@@ -182,8 +182,8 @@ inline constexpr index dense_avx2_max_weights = 8192;
 #endif
 
 // A layer's weights as the tiled kernel reads them: W^T with the outputs padded to a multiple of
-// 4, or 8 where the AVX-512 kernel runs (the padding zero), then the padded bias. Packed once per set of weights by the model that
-// owns them (a pass of 50 rows, an IG path, would otherwise spend a fifth of its time packing);
+// 4, or 8 where the AVX-512 kernel runs (the padding zero), then the padded bias. Packed once per
+// set of weights by the model that owns them (a pass of 50 rows, an IG path, would otherwise spend a fifth of its time packing);
 // empty where the kernel does not run, which sends dense_forward to the portable path.
 struct dense_packing {
   std::vector<double> values;
@@ -238,8 +238,8 @@ void dense_forward(const double* in, index rows, index in_cols, const matrix& we
 #ifdef ATTRIB_X86_DISPATCH
   if (!packing.values.empty()) {
     const double* packed = packing.values.data();
-    const dense_operands d{in,  rows, in_cols, packed, packed + in_cols * packing.padded, weight.rows(), packing.padded,
-                           act, pre,  post};
+    const dense_operands d{in, rows, in_cols, packed, packed + in_cols * packing.padded,
+                           weight.rows(), packing.padded, act, pre, post};
     if (has_avx512f())
       dense_forward_avx512(d);
     else

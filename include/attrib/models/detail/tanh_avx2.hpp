@@ -45,7 +45,8 @@ ATTRIB_TARGET_AVX2_FMA inline __m256d tanh_avx2(__m256d x) {
   r = _mm256_fnmadd_pd(k, _mm256_set1_pd(tanh_kernel::ln2_low), r);
   // e^r - 1 by Horner on the Taylor coefficients.
   __m256d q = _mm256_set1_pd(tanh_kernel::series[0]);
-  _Pragma("GCC unroll 12") for (int i = 1; i < 13; ++i) q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(tanh_kernel::series[i]));
+  _Pragma("GCC unroll 12") for (int i = 1; i < 13; ++i)
+      q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(tanh_kernel::series[i]));
   const __m256d em1_r = _mm256_mul_pd(q, r);
   // 2^k from its exponent bits: the low 12 bits of the shifted sum plus the bias, moved up 52.
   const __m256i k_bits = _mm256_add_epi64(_mm256_castpd_si256(shifted), _mm256_set1_epi64x(1023));

@@ -24,7 +24,8 @@ ATTRIB_TARGET_AVX512 inline __m512d tanh_avx512(__m512d x) {
   __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(tanh_kernel::ln2_high), y);
   r = _mm512_fnmadd_pd(k, _mm512_set1_pd(tanh_kernel::ln2_low), r);
   __m512d q = _mm512_set1_pd(tanh_kernel::series[0]);
-  _Pragma("GCC unroll 12") for (int i = 1; i < 13; ++i) q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(tanh_kernel::series[i]));
+  _Pragma("GCC unroll 12") for (int i = 1; i < 13; ++i)
+      q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(tanh_kernel::series[i]));
   const __m512d em1_r = _mm512_mul_pd(q, r);
   const __m512i k_bits = _mm512_add_epi64(_mm512_castpd_si512(shifted), _mm512_set1_epi64(1023));
   const __m512d two_k = _mm512_castsi512_pd(_mm512_slli_epi64(k_bits, 52));
