@@ -763,8 +763,8 @@ template <class S>
 void check_products_match_definition() {
   attrib::rng gen(5);
   for (long n : {1L, 7L, 8L, 13L, 64L, 172L})
-    for (long rows : {1L, 2L, 3L, 5L})
-      for (long outputs : {1L, 3L, 4L, 9L}) {
+    for (long rows : {1L, 2L, 3L, 5L, 7L})
+      for (long outputs : {1L, 3L, 4L, 7L, 9L}) {
         std::vector<S> x(static_cast<std::size_t>(rows * n)), w(static_cast<std::size_t>(outputs * n));
         for (auto& v : x) v = static_cast<S>(gen.normal());
         for (auto& v : w) v = static_cast<S>(gen.normal());

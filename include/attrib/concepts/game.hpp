@@ -30,6 +30,14 @@ concept bitmask_game = game<G> && requires(const G& g, std::uint64_t mask) {
   { g.value(mask) } -> std::convertible_to<double>;
 };
 
+// Opt-in fast path: the values of the consecutive coalitions first, ..., first + count - 1
+// (bitmasks) in one call, equal to values() of their 0/1 rows; exact enumeration then hands
+// over ranges of masks instead of building 0/1 rows.
+template <class G>
+concept bitmask_range_game = game<G> && requires(const G& g, std::uint64_t first, index count) {
+  { g.values_of_masks(first, count) } -> std::convertible_to<vector>;
+};
+
 template <game G>
 index model_evaluations_per_value(const G& g) {
   if constexpr (costed_game<G>)

@@ -1,6 +1,7 @@
 #pragma once
 // perturbation_for: how an interpretable point z becomes model inputs around a point x.
 #include <concepts>
+#include <cstdint>
 
 #include "attrib/core/types.hpp"
 
@@ -24,6 +25,16 @@ template <class P, class X = vector>
 concept differentiable_perturbation_for =
     perturbation_for<P, X> && requires(const P& p, const X& x, const matrix& z, const matrix& g, matrix& out) {
       p.pull_back(x, z, g, out);
+    };
+
+// Opt-in fast path for exact enumeration: p.map_coalitions(x, first, count, inputs) writes the
+// inputs of the coalitions first, ..., first + count - 1, read as bitmasks (bit p: player p
+// present), as map() would for their 0/1 rows.
+template <class P, class X = vector>
+concept coalition_perturbation_for =
+    perturbation_for<P, X> &&
+    requires(const P& p, const X& x, std::uint64_t first, index count, matrix& inputs) {
+      p.map_coalitions(x, first, count, inputs);
     };
 
 namespace archetypes {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,15 +49,16 @@ std::string coalition_key(const Row& row) {
   return key;
 }
 
-// A uniformly random subset of `size` players out of n (partial Fisher-Yates).
-inline std::vector<index> random_subset(index n, index size, rng& random, std::vector<index>& scratch) {
+// A uniformly random subset of `size` players out of n (partial Fisher-Yates), as the first
+// `size` entries of `scratch`: valid until scratch's next use, and no allocation per draw.
+inline std::span<const index> random_subset(index n, index size, rng& random, std::vector<index>& scratch) {
   scratch.resize(static_cast<std::size_t>(n));
   std::iota(scratch.begin(), scratch.end(), index{0});
   for (index i = 0; i < size; ++i) {
     const auto j = i + static_cast<index>(random.below(static_cast<std::uint64_t>(n - i)));
     std::swap(scratch[static_cast<std::size_t>(i)], scratch[static_cast<std::size_t>(j)]);
   }
-  return {scratch.begin(), scratch.begin() + size};
+  return {scratch.data(), static_cast<std::size_t>(size)};
 }
 
 // Calls visit(members) for every subset of {0..n-1} of the given size, in lexicographic order.

@@ -9,6 +9,9 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
 #define ATTRIB_X86_DISPATCH 1
 #define ATTRIB_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
+// AVX2 without FMA: kernels whose sums must equal the baseline build's bit for bit (the
+// compiler fuses a multiply and an add wherever the target allows it).
+#define ATTRIB_TARGET_AVX2 __attribute__((target("avx2")))
 #define ATTRIB_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 // GCC 12 warns that the AVX-512 intrinsics' own "undefined" source registers are used
 // uninitialised (GCC bug 105593, fixed in 13): AVX-512 kernels sit between these two, so that
@@ -34,6 +37,19 @@ inline bool has_avx2_fma() {
   static const bool yes = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
+// Whether this processor (and the operating system) runs AVX2 instructions.
+inline bool has_avx2() {
+#ifdef ATTRIB_X86_DISPATCH
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
   }();
   return yes;
 #else

@@ -79,11 +79,14 @@ class rng {
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
 
-  // Uniform integer in [0, n), without modulo bias: draws below 2^64 mod n are rejected.
+  // Uniform integer in [0, n), without modulo bias: draws below 2^64 mod n are rejected. That
+  // bound is below n, so its division is needed only for the rare draw below n.
   std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t threshold = (0 - n) % n;
     std::uint64_t r = (*this)();
-    while (r < threshold) r = (*this)();
+    if (r < n) {
+      const std::uint64_t threshold = (0 - n) % n;
+      while (r < threshold) r = (*this)();
+    }
     return r % n;
   }
 

@@ -32,7 +32,14 @@ struct regression_problem {
 
   // Adds the rows of `points` (players columns) with targets and weights.
   void add(const matrix& points, const vector& targets, const vector& weights) {
-    const matrix design = design_matrix(points);
+    if (intercept)
+      add_design_rows(design_matrix(points), targets, weights);
+    else
+      add_design_rows(points, targets, weights);  // the points are the design rows: no copy
+  }
+
+  // Adds design rows x_k (unknowns() columns) with targets and weights.
+  void add_design_rows(const matrix& design, const vector& targets, const vector& weights) {
     const matrix weighted = weights.asDiagonal() * design;
     gram.noalias() += design.transpose() * weighted;
     moment.noalias() += weighted.transpose() * targets;

@@ -3,6 +3,7 @@
 // With masking this is shap's "masked model", a cooperative game over features; with
 // additive noise it is the model restricted to a neighbourhood of x.
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -44,21 +45,18 @@ class perturbed_model {
     detail::require_size(points.cols(), player_count(), "interpretable points (columns)");
     matrix inputs;
     perturbation_.map(x_, points, inputs);
-    const matrix outputs = get_model().predict(inputs);
-    if (outputs.rows() != inputs.rows() || outputs.cols() != get_model().output_dim())
-      detail::fail("model returned a " + std::to_string(outputs.rows()) + " x " +
-                   std::to_string(outputs.cols()) + " batch for " + std::to_string(inputs.rows()) + " inputs; expected " +
-                   std::to_string(inputs.rows()) + " x " + std::to_string(get_model().output_dim()));
-    const index per = perturbation_.inputs_per_point();
-    vector result(points.rows());
-    for (index i = 0; i < points.rows(); ++i) {
-      const double mean = outputs.col(output_).segment(i * per, per).mean();
-      if (!std::isfinite(mean))
-        detail::fail("model output " + std::to_string(output_) + " is not finite (" + std::to_string(mean) +
-                     ") for a perturbed input; check the model and the baseline");
-      result(i) = mean;
-    }
-    return result;
+    return output_means(inputs, points.rows());
+  }
+
+  // The values of the coalitions first, ..., first + count - 1 as bitmasks, without their 0/1
+  // rows (see bitmask_range_game). The inputs go through a per-thread buffer that keeps its
+  // capacity, as exact enumeration calls this once per chunk of thousands of rows.
+  vector values_of_masks(std::uint64_t first, index count) const
+    requires coalition_perturbation_for<P, vector>
+  {
+    thread_local matrix inputs;
+    perturbation_.map_coalitions(x_, first, count, inputs);
+    return output_means(inputs, count);
   }
 
   // Gradient of the value with respect to the interpretable point, one row per point: the
@@ -87,6 +85,26 @@ class perturbed_model {
   }
 
  private:
+  // The chosen output averaged over each point's inputs (consecutive blocks of inputs_per_point rows).
+  vector output_means(const matrix& inputs, index points) const {
+    const matrix outputs = get_model().predict(inputs);
+    if (outputs.rows() != inputs.rows() || outputs.cols() != get_model().output_dim())
+      detail::fail("model returned a " + std::to_string(outputs.rows()) + " x " +
+                   std::to_string(outputs.cols()) + " batch for " + std::to_string(inputs.rows()) +
+                   " inputs; expected " + std::to_string(inputs.rows()) + " x " +
+                   std::to_string(get_model().output_dim()));
+    const index per = perturbation_.inputs_per_point();
+    vector result(points);
+    for (index i = 0; i < points; ++i) {
+      const double mean = outputs.col(output_).segment(i * per, per).mean();
+      if (!std::isfinite(mean))
+        detail::fail("model output " + std::to_string(output_) + " is not finite (" + std::to_string(mean) +
+                     ") for a perturbed input; check the model and the baseline");
+      result(i) = mean;
+    }
+    return result;
+  }
+
   M model_;
   vector x_;
   P perturbation_;

@@ -7,6 +7,8 @@
 #include <bit>
 #include <cmath>
 #include <cstddef>
+#include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -44,13 +46,13 @@ struct shapley_kernel {
       pair_mass[static_cast<std::size_t>(s)] =
           size_mass[static_cast<std::size_t>(s)] + (s != n - s ? size_mass[static_cast<std::size_t>(n - s)] : 0.0);
 
-    std::vector<std::vector<double>> rows;
+    std::vector<double> rows;  // n values per point, one flat array (no allocation per point)
     std::vector<double> weights;
     std::vector<std::ptrdiff_t> units;
-    auto push = [&](const std::vector<index>& members, bool complement, double w, std::ptrdiff_t unit) {
-      std::vector<double> row(static_cast<std::size_t>(n), complement ? 1.0 : 0.0);
-      for (index m : members) row[static_cast<std::size_t>(m)] = complement ? 0.0 : 1.0;
-      rows.push_back(std::move(row));
+    auto push = [&](std::span<const index> members, bool complement, double w, std::ptrdiff_t unit) {
+      const std::size_t start = rows.size();
+      rows.resize(start + static_cast<std::size_t>(n), complement ? 1.0 : 0.0);
+      for (index m : members) rows[start + static_cast<std::size_t>(m)] = complement ? 0.0 : 1.0;
       weights.push_back(w);
       units.push_back(unit);
     };
@@ -79,9 +81,10 @@ struct shapley_kernel {
       for (index s = first_sampled; s <= half; ++s)
         cumulative.push_back((cumulative.empty() ? 0.0 : cumulative.back()) + pair_mass[static_cast<std::size_t>(s)]);
       std::unordered_map<std::string, std::size_t> seen;  // unit key -> unit index
-      std::vector<std::vector<index>> unit_members;
+      std::vector<index> unit_members, unit_starts{0};   // unit u: members [starts[u], starts[u + 1])
       std::vector<double> unit_draws;
-      std::vector<index> scratch;
+      std::vector<index> scratch, members;
+      std::string key;
       std::size_t distinct_points = 0;
       const auto wanted = static_cast<std::size_t>(remaining);
       const std::size_t max_draws = 20 * wanted + 100;
@@ -90,18 +93,21 @@ struct shapley_kernel {
         const double u = random.uniform() * cumulative.back();
         const auto pick = static_cast<index>(std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin());
         const index s = first_sampled + std::min(pick, static_cast<index>(cumulative.size()) - 1);
-        std::vector<index> members = detail::random_subset(n, s, random, scratch);
+        const auto drawn = detail::random_subset(n, s, random, scratch);
+        members.assign(drawn.begin(), drawn.end());
         std::sort(members.begin(), members.end());
-        // A pair {z, complement} is keyed by the side that leaves out player n-1.
-        std::vector<double> key_row(static_cast<std::size_t>(n), 0.0);
-        for (index m : members) key_row[static_cast<std::size_t>(m)] = 1.0;
-        if (key_row.back() > 0.5)
-          for (auto& v : key_row) v = 1.0 - v;
-        const std::string key = detail::coalition_key(Eigen::Map<const vector>(key_row.data(), n));
+        // A pair {z, complement} is keyed by the side that leaves out player n-1: the members'
+        // bits, all flipped when n-1 is among them (the last member, as they are sorted).
+        key.assign(static_cast<std::size_t>((n + 7) / 8), '\0');
+        for (index m : members) key[static_cast<std::size_t>(m / 8)] |= static_cast<char>(1 << (m % 8));
+        if (members.back() == n - 1)
+          for (index j = 0; j < n; ++j)
+            key[static_cast<std::size_t>(j / 8)] ^= static_cast<char>(1 << (j % 8));
         ++draws;
-        auto [it, inserted] = seen.emplace(key, unit_members.size());
+        auto [it, inserted] = seen.emplace(key, unit_draws.size());
         if (inserted) {
-          unit_members.push_back(members);
+          unit_members.insert(unit_members.end(), members.begin(), members.end());
+          unit_starts.push_back(static_cast<index>(unit_members.size()));
           unit_draws.push_back(1.0);
           distinct_points += 2;
         } else {
@@ -110,17 +116,17 @@ struct shapley_kernel {
       }
       // Each draw carries sampled_mass / draws, split evenly between z and its complement.
       const double per_point = sampled_mass / static_cast<double>(draws) / 2.0;
-      for (std::size_t u = 0; u < unit_members.size(); ++u) {
+      for (std::size_t u = 0; u < unit_draws.size(); ++u) {
         const double w = per_point * unit_draws[u];
-        push(unit_members[u], false, w, static_cast<std::ptrdiff_t>(u));
-        push(unit_members[u], true, w, static_cast<std::ptrdiff_t>(u));
+        const std::span<const index> unit(unit_members.data() + unit_starts[u],
+                                          static_cast<std::size_t>(unit_starts[u + 1] - unit_starts[u]));
+        push(unit, false, w, static_cast<std::ptrdiff_t>(u));
+        push(unit, true, w, static_cast<std::ptrdiff_t>(u));
       }
       out.draws = std::move(unit_draws);
     }
 
-    out.points.resize(static_cast<index>(rows.size()), n);
-    for (std::size_t r = 0; r < rows.size(); ++r)
-      out.points.row(static_cast<index>(r)) = Eigen::Map<const vector>(rows[r].data(), n).transpose();
+    out.points = Eigen::Map<const matrix>(rows.data(), static_cast<index>(weights.size()), n);
     out.weights = Eigen::Map<const vector>(weights.data(), static_cast<index>(weights.size()));
     out.unit = std::move(units);
     out.exhaustive = first_sampled > half;

@@ -5,8 +5,13 @@
 // Between the corners a point z in [0, 1]^players interpolates, (1 - z) b + z x per group: the
 // straight path from the baseline (z = 0) to x (z = 1) that Integrated Gradients integrates
 // along, so gradient methods and coalition methods share one interpretable space.
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "attrib/concepts/perturbation.hpp"
 #include "attrib/core/feature_groups.hpp"
@@ -67,6 +72,59 @@ class masking {
     }
   }
 
+  // The inputs of the consecutive coalitions first, ..., first + count - 1 read as bitmasks
+  // (bit p set: player p present), equal bit for bit to what map() writes for their 0/1 rows.
+  // Exact enumeration asks for thousands of rows per chunk; building them from the bits, with
+  // a bitwise select instead of the arithmetic and without the 0/1 matrix, costs less than the
+  // model's first layer.
+  void map_coalitions(const vector& x, std::uint64_t first, index count, matrix& inputs) const {
+    const index rows = background_.rows();
+    const index d = background_.cols();
+    detail::require(interpretable_dim() < 64, "masking: coalitions as bitmasks need fewer than 64 players");
+    detail::require(count >= 0, "masking: negative coalition count");
+    inputs.resize(count * rows, d);
+    // What map() writes at t = 1 and at t = 0, per baseline row, as bits: the select below
+    // then reproduces its arithmetic, signed zeros included.
+    std::vector<std::uint64_t> present(static_cast<std::size_t>(rows * d)), absent(present.size());
+    for (index r = 0; r < rows; ++r)
+      for (index f = 0; f < d; ++f) {
+        const double b = background_(r, f);
+        const auto k = static_cast<std::size_t>(r * d + f);
+        present[k] = std::bit_cast<std::uint64_t>((1.0 - 1.0) * b + 1.0 * x(f));
+        absent[k] = std::bit_cast<std::uint64_t>((1.0 - 0.0) * b + 0.0 * x(f));
+      }
+    // All-ones where feature j of a byte's eight is present: one table read selects eight features.
+    static constexpr auto byte_selects = [] {
+      std::array<std::array<std::uint64_t, 8>, 256> table{};
+      for (std::size_t byte = 0; byte < 256; ++byte)
+        for (std::size_t j = 0; j < 8; ++j) table[byte][j] = ((byte >> j) & 1u) != 0 ? ~std::uint64_t{0} : 0;
+      return table;
+    }();
+    const bool singletons = groups_.one_per_feature();
+    const index* player = groups_.player_of_features().data();
+    for (index i = 0; i < count; ++i) {
+      const std::uint64_t mask = first + static_cast<std::uint64_t>(i);
+      for (index r = 0; r < rows; ++r) {
+        double* out = &inputs(i * rows + r, 0);
+        const std::uint64_t* p = present.data() + r * d;
+        const std::uint64_t* a = absent.data() + r * d;
+        index f = 0;
+        if (singletons)
+          for (; f + 8 <= d; f += 8) {
+            const auto& select = byte_selects[(mask >> f) & 255u];
+            std::uint64_t bits[8];
+            for (std::size_t j = 0; j < 8; ++j) bits[j] = (p[f + j] & select[j]) | (a[f + j] & ~select[j]);
+            std::memcpy(out + f, bits, sizeof bits);
+          }
+        for (; f < d; ++f) {
+          const std::uint64_t select = std::uint64_t{0} - ((mask >> player[f]) & 1u);
+          const std::uint64_t bits = (p[f] & select) | (a[f] & ~select);
+          std::memcpy(out + f, &bits, sizeof bits);
+        }
+      }
+    }
+  }
+
   // d value / d z_p = mean over baseline rows of sum_{f in p} (x_f - b_f) d model / d input_f.
   void pull_back(const vector& x, const matrix& z, const matrix& input_gradients, matrix& out) const {
     const index rows = background_.rows();
@@ -97,5 +155,6 @@ class masking {
 };
 
 static_assert(differentiable_perturbation_for<masking, vector>);
+static_assert(coalition_perturbation_for<masking, vector>);
 
 }  // namespace attrib

@@ -4,6 +4,8 @@
 // values checked by checked_values, progress reported as chunks finish.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdint>
 #include <mutex>
 #include <string>
 
@@ -11,6 +13,7 @@
 #include "attrib/core/error.hpp"
 #include "attrib/core/parallel.hpp"
 #include "attrib/core/run_settings.hpp"
+#include "attrib/core/validate.hpp"
 
 namespace attrib::detail {
 
@@ -37,26 +40,36 @@ class progress_counter {
   std::mutex mutex_;
 };
 
-// g.values(points), checked: one value per row, every one finite. `first` numbers the rows in
-// messages (the chunk's offset in the whole batch); `what` names them ("point", "coalition").
-template <game G, class Points>
-vector checked_values(const G& g, const Points& points, std::uint64_t first, const char* what = "point") {
-  vector v = g.values(points);
-  if (v.size() != points.rows())
-    fail("game returned " + std::to_string(v.size()) + " values for " + std::to_string(points.rows()) +
-         " points");
+// Values of `expected` points checked: the right count, every one finite. `first` numbers the
+// points in messages (the chunk's offset in the whole batch); `what` names them ("point", "coalition").
+inline void check_values(const vector& v, index expected, std::uint64_t first, const char* what) {
+  if (v.size() != expected)
+    fail("game returned " + std::to_string(v.size()) + " values for " + std::to_string(expected) + " points");
+  if (all_finite(v)) return;
   for (index r = 0; r < v.size(); ++r)
     if (!std::isfinite(v(r)))
       fail(std::string("game value at ") + what + " " + std::to_string(first + static_cast<std::uint64_t>(r)) +
            " is not finite (" + std::to_string(v(r)) + ")");
+}
+
+// g.values(points), checked.
+template <game G, class Points>
+vector checked_values(const G& g, const Points& points, std::uint64_t first, const char* what = "point") {
+  vector v = g.values(points);
+  check_values(v, points.rows(), first, what);
   return v;
 }
 
 template <game G>
 vector evaluate_points(const G& g, const matrix& points, const run_settings& settings) {
   const index n = points.rows();
-  vector out(n);
   progress_counter progress(settings, static_cast<std::size_t>(n));
+  if (n <= chunk_points(g)) {  // one chunk: the points themselves, without a copy
+    vector out = checked_values(g, points, 0);
+    progress.add(static_cast<std::size_t>(n));
+    return out;
+  }
+  vector out(n);
   parallel_chunks(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(chunk_points(g)), settings.threads,
                   [&](std::size_t, std::uint64_t begin, std::uint64_t end) {
                     const auto b = static_cast<index>(begin), len = static_cast<index>(end - begin);

@@ -78,22 +78,32 @@ void for_all_coalitions(const G& g, const coalition_chunking& chunking, const ru
 }
 
 // Calls visit(chunk_index, mask, value) for every coalition, chunk by chunk; bitmask games
-// are read directly, others through batches of 0/1 rows.
+// are read directly, bitmask-range games a chunk of masks at a time, others through batches of
+// 0/1 rows.
 template <game G, class Visit>
 void for_each_coalition_value(const G& g, const coalition_chunking& chunking, const run_settings& settings,
                               Visit&& visit) {
-  if constexpr (bitmask_game<G>) {
+  if constexpr (bitmask_range_game<G> || bitmask_game<G>) {
     const std::uint64_t total = std::uint64_t{1} << g.player_count();
     progress_counter progress(settings, static_cast<std::size_t>(total));
-    parallel_chunks(total, chunking.chunk, settings.threads, [&](std::size_t c, std::uint64_t begin, std::uint64_t end) {
-      for (std::uint64_t mask = begin; mask < end; ++mask) {
-        const double v = static_cast<double>(g.value(mask));
-        if (!std::isfinite(v))
-          fail("game value of coalition " + std::to_string(mask) + " is not finite (" + std::to_string(v) + ")");
-        visit(c, mask, v);
+    const auto chunk = [&](std::size_t c, std::uint64_t begin, std::uint64_t end) {
+      if constexpr (bitmask_range_game<G>) {
+        const auto len = static_cast<index>(end - begin);
+        const vector values = g.values_of_masks(begin, len);
+        check_values(values, len, begin, "coalition");
+        for (index r = 0; r < len; ++r) visit(c, begin + static_cast<std::uint64_t>(r), values(r));
+      } else {
+        for (std::uint64_t mask = begin; mask < end; ++mask) {
+          const double v = static_cast<double>(g.value(mask));
+          if (!std::isfinite(v))
+            fail("game value of coalition " + std::to_string(mask) + " is not finite (" + std::to_string(v) +
+                 ")");
+          visit(c, mask, v);
+        }
       }
       progress.add(static_cast<std::size_t>(end - begin));
-    });
+    };
+    parallel_chunks(total, chunking.chunk, settings.threads, chunk);
   } else {
     for_all_coalitions(g, chunking, settings, [&](std::size_t c, const matrix&, const vector& values) {
       const std::uint64_t begin = c * chunking.chunk;

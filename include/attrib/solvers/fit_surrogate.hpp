@@ -41,7 +41,8 @@ surrogate_fit fit_surrogate(const Loss& loss, const neighborhood_sample& sample,
 
   if constexpr (quadratic_loss<Loss>) {
     if (sample.exhaustive || sample.draws.empty()) return fit;
-    const matrix design = problem.design_matrix(sample.points);
+    const matrix with_intercept = intercept ? problem.design_matrix(sample.points) : matrix();
+    const matrix& design = intercept ? with_intercept : sample.points;  // no copy without one
     const vector residuals = targets - design * beta;
     const index p = beta.size();
     // Per-unit score: sum over the unit's points of (weight per draw) * x * r.

@@ -72,21 +72,31 @@ struct approximation_solver<N, L, sampled_regression> {
       const neighborhood_sample sample = nb.sample(n, round_budget, random);
       vector targets(sample.points.rows());
       if constexpr (binary) {
-        // Evaluate only the coalitions not seen in an earlier round.
+        // Evaluate only the coalitions not seen in an earlier round. Each point keeps a pointer
+        // to its value in the cache (stable while the map grows), so every key is hashed once.
         std::vector<index> fresh;
-        std::vector<std::string> keys(static_cast<std::size_t>(sample.points.rows()));
+        std::vector<double*> slots(static_cast<std::size_t>(sample.points.rows()));
+        cache.reserve(cache.size() + slots.size());
         for (index r = 0; r < sample.points.rows(); ++r) {
-          keys[static_cast<std::size_t>(r)] = detail::coalition_key(sample.points.row(r));
           // Reserve the key now so a repeat later in this round is not evaluated again.
-          if (cache.emplace(keys[static_cast<std::size_t>(r)], 0.0).second) fresh.push_back(r);
+          auto [it, inserted] = cache.emplace(detail::coalition_key(sample.points.row(r)), 0.0);
+          slots[static_cast<std::size_t>(r)] = &it->second;
+          if (inserted) fresh.push_back(r);
         }
-        matrix fresh_points(static_cast<index>(fresh.size()), n);
-        for (std::size_t i = 0; i < fresh.size(); ++i) fresh_points.row(static_cast<index>(i)) = sample.points.row(fresh[i]);
-        const vector fresh_values = detail::evaluate_points(g, fresh_points, settings);
-        for (std::size_t i = 0; i < fresh.size(); ++i)
-          cache[keys[static_cast<std::size_t>(fresh[i])]] = fresh_values(static_cast<index>(i));
         evaluations += fresh.size();
-        for (index r = 0; r < sample.points.rows(); ++r) targets(r) = cache.at(keys[static_cast<std::size_t>(r)]);
+        if (static_cast<index>(fresh.size()) == sample.points.rows()) {
+          // Every point is new (the usual first round): evaluated in place, without a copy.
+          targets = detail::evaluate_points(g, sample.points, settings);
+          for (index r = 0; r < targets.size(); ++r) *slots[static_cast<std::size_t>(r)] = targets(r);
+        } else {
+          matrix fresh_points(static_cast<index>(fresh.size()), n);
+          for (std::size_t i = 0; i < fresh.size(); ++i)
+            fresh_points.row(static_cast<index>(i)) = sample.points.row(fresh[i]);
+          const vector fresh_values = detail::evaluate_points(g, fresh_points, settings);
+          for (std::size_t i = 0; i < fresh.size(); ++i)
+            *slots[static_cast<std::size_t>(fresh[i])] = fresh_values(static_cast<index>(i));
+          for (index r = 0; r < sample.points.rows(); ++r) targets(r) = *slots[static_cast<std::size_t>(r)];
+        }
       } else {
         targets = detail::evaluate_points(g, sample.points, settings);
         evaluations += static_cast<std::size_t>(sample.points.rows());

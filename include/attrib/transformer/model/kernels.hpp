@@ -21,8 +21,13 @@
 #include <numbers>
 #include <type_traits>
 
+#include "attrib/core/cpu_dispatch.hpp"
 #include "attrib/core/simd.hpp"
 #include "attrib/core/types.hpp"
+
+#ifdef ATTRIB_X86_DISPATCH
+#include <immintrin.h>
+#endif
 
 namespace attrib::detail::kernels {
 
@@ -165,13 +170,53 @@ inline void dot4(const S* x, const S* const* w, index n, S* out) {
   for (int r = 0; r < 4; ++r) out[r] = dot(x, w[r], n);
 }
 
+#ifdef ATTRIB_X86_DISPATCH
+// dot_tile for floats on a processor with AVX2 under a baseline build: each sum's eight lanes in
+// one 256-bit register instead of two SSE ones, so a 3 x 3 tile fits AVX's sixteen registers
+// (3 x 4 spills) and every instruction does twice the work: 71 against 35 GFLOP/s on GPT-2
+// small's 768 x 3072 layer here. The same lane-wise multiplies and adds - the target leaves out
+// FMA, so the compiler cannot fuse them - and dot()'s combination and tail: the bits of dot(),
+// whichever path a processor takes (tested).
+template <int R, int C>
+ATTRIB_TARGET_AVX2 void dot_tile_avx2(const float* x, index x_stride, const float* w, index w_stride,
+                                      index n, float* y, index y_stride) {
+  __m256 acc[R][C];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  index j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256 xv[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) xv[r] = _mm256_loadu_ps(x + r * x_stride + j);
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+      const __m256 wv = _mm256_loadu_ps(w + c * w_stride + j);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_add_ps(acc[r][c], _mm256_mul_ps(xv[r], wv));
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      float lane[8];
+      _mm256_storeu_ps(lane, acc[r][c]);
+      float tail = 0;
+      for (index k = j; k < n; ++k) tail += x[r * x_stride + k] * w[c * w_stride + k];
+      y[r * y_stride + c] =
+          ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])) + tail;
+    }
+}
+#endif
+
 // y[i y_stride + o] = dot(x_i, w_o, n) for the rows i < rows of x and o < outputs of w: a block
 // of x w^T in tiles of several rows and outputs (fewer at the edges).
 template <class S>
 void dot_rows(const S* x, index x_stride, index rows, const S* w, index w_stride, index outputs,
               index n, S* y, index y_stride) {
   // 3 x 2 tiles of eight-lane sums fill 12 of SSE's 16 registers (2 x 4 spilled: 0.54 of the
-  // same-run GEMM's speed on GPT-2 small's prompt, against 0.73); AVX holds eight lanes in one.
+  // same-run GEMM's speed on GPT-2 small's prompt, against 0.73); AVX holds eight lanes in one,
+  // and a baseline build on an AVX2 processor takes dot_tile_avx2 for floats.
   constexpr int tile_rows = 3;
 #ifdef ATTRIB_SIMD
   constexpr int tile_cols = simd_bytes == 32 ? 4 : 2;
@@ -179,6 +224,20 @@ void dot_rows(const S* x, index x_stride, index rows, const S* w, index w_stride
   constexpr int tile_cols = 2;
 #endif
   index i = 0;
+#ifdef ATTRIB_X86_DISPATCH
+  if constexpr (std::is_same_v<S, float> && simd_bytes == 16)
+    if (has_avx2()) {
+      for (; i + 3 <= rows; i += 3) {
+        const float* xi = x + i * x_stride;
+        float* yi = y + i * y_stride;
+        index o = 0;
+        for (; o + 3 <= outputs; o += 3)
+          dot_tile_avx2<3, 3>(xi, x_stride, w + o * w_stride, w_stride, n, yi + o, y_stride);
+        for (; o < outputs; ++o)
+          dot_tile_avx2<3, 1>(xi, x_stride, w + o * w_stride, w_stride, n, yi + o, y_stride);
+      }
+    }
+#endif
   for (; i + tile_rows <= rows; i += tile_rows) {
     const S* xi = x + i * x_stride;
     S* yi = y + i * y_stride;
