@@ -101,6 +101,37 @@ class masking {
       return table;
     }();
     const bool singletons = groups_.one_per_feature();
+    if (singletons && rows == 1 && d <= 24) {
+      // One reference row, one player per feature, at most three blocks of eight: each block's
+      // eight values for all 256 bytes of the mask, selected once per call (48 KB at most), so a
+      // row is two or three copies of whole blocks.
+      const index blocks = (d + 7) / 8;
+      thread_local std::vector<double> table;
+      table.resize(static_cast<std::size_t>(blocks * 256 * 8));
+      for (index k = 0; k < blocks; ++k)
+        for (std::size_t byte = 0; byte < 256; ++byte)
+          for (index j = 0; j < 8 && 8 * k + j < d; ++j) {
+            const auto f = static_cast<std::size_t>(8 * k + j);
+            const std::uint64_t bits = ((byte >> j) & 1u) != 0 ? present[f] : absent[f];
+            std::memcpy(&table[(static_cast<std::size_t>(k) * 256 + byte) * 8 + f % 8], &bits, sizeof bits);
+          }
+      const index full = d / 8, tail = d % 8;
+      for (index i = 0; i < count; ++i) {
+        const std::uint64_t mask = first + static_cast<std::uint64_t>(i);
+        double* out = &inputs(i, 0);
+        for (index k = 0; k < full; ++k) {
+          const std::size_t byte = (mask >> (8 * k)) & 255u;
+          const double* src = &table[(static_cast<std::size_t>(k) * 256 + byte) * 8];
+          std::memcpy(out + 8 * k, src, 8 * sizeof(double));
+        }
+        if (tail != 0) {
+          const std::size_t byte = (mask >> (8 * full)) & 255u;
+          const double* src = &table[(static_cast<std::size_t>(full) * 256 + byte) * 8];
+          for (index j = 0; j < tail; ++j) out[8 * full + j] = src[j];
+        }
+      }
+      return;
+    }
     const index* player = groups_.player_of_features().data();
     for (index i = 0; i < count; ++i) {
       const std::uint64_t mask = first + static_cast<std::uint64_t>(i);
