@@ -258,6 +258,52 @@ TEST_CASE("TRAK on an MLP: margin gradients match finite differences; subset mem
   CHECK(scores.cwiseAbs().maxCoeff() > 0.0);
 }
 
+// The identity transform with a counter, with and without the keeps_train_rows promise.
+template <bool Keeps>
+struct counting_identity {
+  static constexpr bool keeps_train_rows = Keeps;
+  int* train_calls;
+  attrib::transformed_features train(const matrix& phi) const {
+    ++*train_calls;
+    return {phi, {}};
+  }
+  attrib::transformed_features test(const matrix& phi) const { return {2.0 * phi, {}}; }
+};
+
+TEST_CASE("a transform that keeps training rows is scored on the caller's rows, with the same values") {
+  static_assert(attrib::train_rows_kept<counting_identity<true>>);
+  static_assert(!attrib::train_rows_kept<counting_identity<false>>);
+  static_assert(attrib::train_rows_kept<attrib::identity_transform>);
+  static_assert(attrib::train_rows_kept<attrib::inverse_hessian_transform<attrib::explicit_inverse_hessian>>);
+  static_assert(!attrib::train_rows_kept<attrib::normalize_transform>);
+  const auto& c = cancer();
+  const matrix g = c.model.per_example_loss_gradients(c.x, c.y);
+  const matrix gt = c.model.per_example_loss_gradients(c.test_x.topRows(3), c.test_y.head(3));
+  int kept_calls = 0, copied_calls = 0;
+  const counting_identity<true> kept{&kept_calls};
+  const counting_identity<false> copied{&copied_calls};
+  const auto a = attrib::inner_product_attribution("kept", g, gt, kept, -0.5);
+  const auto b = attrib::inner_product_attribution("copied", g, gt, copied, -0.5);
+  CHECK(kept_calls == 0);
+  CHECK(copied_calls == 1);
+  CHECK(a.scores == b.scores);
+  CHECK(a.scores(4, 2) == doctest::Approx(-g.row(4).dot(gt.row(2))));
+  // The two-halves form used for blocks of training rows.
+  const auto test_side = attrib::transformed_test_features("kept", gt, kept);
+  const matrix block =
+      attrib::inner_product_scores("kept", matrix(g.middleRows(10, 7)), test_side, kept, -0.5);
+  CHECK(kept_calls == 0);
+  // A block's product is blocked differently from the whole one's: equal up to rounding.
+  CHECK((block - a.scores.middleRows(10, 7)).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK(attrib::inner_product_scores("copied", matrix(g.middleRows(10, 7)), test_side, copied, -0.5) ==
+        block);
+  // A test side of the wrong width is refused on both paths.
+  CHECK_THROWS_AS(attrib::inner_product_scores("kept", matrix(g.leftCols(5)), test_side, kept),
+                  attrib::invalid_argument);
+  CHECK_THROWS_AS(attrib::inner_product_scores("copied", matrix(g.leftCols(5)), test_side, copied),
+                  attrib::invalid_argument);
+}
+
 TEST_CASE("Spearman, ROC-AUC and LDS on hand-computed cases") {
   vector a(4), b(4);
   a << 1, 2, 2, 3;

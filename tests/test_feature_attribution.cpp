@@ -6,6 +6,7 @@
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <limits>
@@ -215,6 +216,24 @@ TEST_CASE("KernelSHAP: exact efficiency, enumeration of small sizes, deduplicati
   for (Eigen::Index r = 0; r < s.points.rows(); ++r) {
     const vector complement = (1.0 - s.points.row(r).array()).matrix().transpose();
     CHECK(keys.count(detail::coalition_key(complement)) == 1);
+  }
+  // A key from members is the key of their 0/1 row, or of its complement's.
+  std::string key;
+  for (const Eigen::Index players : {1, 8, 10, 17}) {
+    for (std::uint64_t mask : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{0x1b5a3}}) {
+      mask &= (std::uint64_t{1} << players) - 1;
+      vector row(players), flipped(players);
+      std::vector<Eigen::Index> members;
+      for (Eigen::Index j = 0; j < players; ++j) {
+        row(j) = static_cast<double>((mask >> j) & 1u);
+        flipped(j) = 1.0 - row(j);
+        if (row(j) > 0) members.push_back(j);
+      }
+      detail::coalition_key_of_members(members, players, false, key);
+      CHECK(key == detail::coalition_key(row));
+      detail::coalition_key_of_members(members, players, true, key);
+      CHECK(key == detail::coalition_key(flipped));
+    }
   }
 }
 
@@ -475,6 +494,36 @@ TEST_CASE("masked models give exact enumeration the same values from mask ranges
   matrix inputs;
   CHECK_THROWS_WITH_AS(games[0].perturbation().map_coalitions(x, 0, -1, inputs),
                        doctest::Contains("negative coalition count"), invalid_argument);
+  // Masks beyond the players' 2^n coalitions name no coalition: refused, not truncated.
+  const auto& three_rows = games[1].perturbation();  // 10 players: masks 0 .. 1023
+  CHECK_NOTHROW(three_rows.map_coalitions(x, 1020, 4, inputs));
+  CHECK_THROWS_WITH_AS(three_rows.map_coalitions(x, 1020, 5, inputs),
+                       doctest::Contains("exceed the 1024 of 10"), invalid_argument);
+  CHECK_THROWS_AS(three_rows.map_coalitions(x, 2000, 0, inputs), invalid_argument);
+  CHECK_THROWS_AS(three_rows.map_coalitions(x, ~std::uint64_t{0}, 2, inputs), invalid_argument);
+  // One reference row with more features than the per-byte tables' common case (every block full
+  // but one, and masks with high bits set), against map() on the same coalitions' 0/1 rows.
+  for (const Eigen::Index d : {29, 40, 63}) {
+    CAPTURE(d);
+    vector wide(d);
+    for (auto& v : wide) v = random.normal();
+    wide(d - 1) = -0.0;
+    vector wide_reference(d);
+    for (auto& v : wide_reference) v = random.normal();
+    wide_reference(2) = -0.0;
+    const masking m(wide_reference);
+    const std::uint64_t last = (std::uint64_t{1} << d) - 1;
+    for (const std::uint64_t first : {std::uint64_t{0}, std::uint64_t{0x5a5a5a5} << (d - 28), last - 40}) {
+      matrix rows(41, d);
+      for (Eigen::Index i = 0; i < rows.rows(); ++i)
+        for (Eigen::Index p = 0; p < d; ++p)
+          rows(i, p) = static_cast<double>(((first + static_cast<std::uint64_t>(i)) >> p) & 1u);
+      matrix from_rows, from_masks;
+      m.map(wide, rows, from_rows);
+      m.map_coalitions(wide, first, 41, from_masks);
+      CHECK(same_bits(from_rows, from_masks));
+    }
+  }
 }
 
 TEST_CASE("rng: uniform, bounded and normal draws have the right moments and are reproducible") {

@@ -112,6 +112,19 @@ void check_derivatives(Model model, const matrix& inputs, const vector& targets)
     CHECK(agrees(per_example.row(i).transpose(), alone, 1e-12));
   }
 
+  // Per-example logit gradients: row i is d/dtheta of sum_c cotangent(i, c) logit_c(x_i).
+  const matrix logit_rows = model.per_example_logit_gradients(inputs, cotangent);
+  REQUIRE(logit_rows.rows() == n);
+  REQUIRE(logit_rows.cols() == p);
+  for (index j = 0; j < p; ++j) {
+    vector delta = vector::Zero(p);
+    delta[j] = step;
+    const matrix change = shifted(delta).logits(inputs) - shifted(-delta).logits(inputs);
+    for (index i = 0; i < n; ++i)
+      CHECK(logit_rows(i, j) ==
+            doctest::Approx(change.row(i).dot(cotangent.row(i)) / (2 * step)).epsilon(1e-6));
+  }
+
   // Hessian-vector product against the finite-difference derivative of the gradient.
   const vector direction = random_matrix(p, 1, 7);
   const vector hv = model.hessian_vector_product(inputs, targets, direction);

@@ -22,6 +22,14 @@ concept feature_transform = requires(const T& t, const matrix& phi) {
   { t.test(phi) } -> std::convertible_to<transformed_features>;
 };
 
+// Opt-in: a transform whose train() returns its rows unchanged (identity, inverse-Hessian
+// products) says so with `static constexpr bool keeps_train_rows = true;`, and the inner product
+// then reads the caller's training rows instead of a copy of them.
+template <class T>
+concept train_rows_kept = feature_transform<T> && requires {
+  requires T::keeps_train_rows;
+};
+
 namespace archetypes {
 // The least a representation must be: each example is its own input row.
 struct data_representation {

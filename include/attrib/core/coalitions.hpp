@@ -40,13 +40,28 @@ void mask_to_row(std::uint64_t mask, Row&& row) {
   for (index j = 0; j < row.size(); ++j) row(j) = static_cast<double>((mask >> j) & 1u);
 }
 
-// A byte string identifying a 0/1 row, for hashing.
+// Coalition keys: byte strings for hashing, player j as bit j % 8 of byte j / 8.
+inline void set_key_bit(std::string& key, index j) {
+  key[static_cast<std::size_t>(j / 8)] |= static_cast<char>(1 << (j % 8));
+}
+
+// The key of a 0/1 row.
 template <class Row>
 std::string coalition_key(const Row& row) {
   std::string key(static_cast<std::size_t>((row.size() + 7) / 8), '\0');
   for (index j = 0; j < row.size(); ++j)
-    if (row(j) > 0.5) key[static_cast<std::size_t>(j / 8)] |= static_cast<char>(1 << (j % 8));
+    if (row(j) > 0.5) set_key_bit(key, j);
   return key;
+}
+
+// The key of the coalition of `members` out of n players, or of its complement, written into
+// `key` (reused by callers that key many draws).
+inline void coalition_key_of_members(std::span<const index> members, index n, bool complement,
+                                     std::string& key) {
+  key.assign(static_cast<std::size_t>((n + 7) / 8), '\0');
+  for (const index m : members) set_key_bit(key, m);
+  if (complement)
+    for (index j = 0; j < n; ++j) key[static_cast<std::size_t>(j / 8)] ^= static_cast<char>(1 << (j % 8));
 }
 
 // A uniformly random subset of `size` players out of n (partial Fisher-Yates), as the first

@@ -51,6 +51,15 @@ class standardizer {
     return (raw.rowwise() - mean_.transpose()).array().rowwise() / scale_.transpose().array();
   }
 
+  // The same values written into `out` (raw's shape; a block of a larger matrix is fine), so
+  // that callers which keep standardised rows inside their result need no second matrix.
+  void transform_into(const matrix& raw, Eigen::Ref<matrix> out) const {
+    if (is_identity())
+      out = raw;
+    else
+      out = (raw.rowwise() - mean_.transpose()).array().rowwise() / scale_.transpose().array();
+  }
+
   // Pulls a gradient with respect to standardised inputs back to raw inputs (chain rule).
   matrix pull_back(const matrix& standardized_gradient) const {
     if (is_identity()) return standardized_gradient;

@@ -98,11 +98,7 @@ struct shapley_kernel {
         std::sort(members.begin(), members.end());
         // A pair {z, complement} is keyed by the side that leaves out player n-1: the members'
         // bits, all flipped when n-1 is among them (the last member, as they are sorted).
-        key.assign(static_cast<std::size_t>((n + 7) / 8), '\0');
-        for (index m : members) key[static_cast<std::size_t>(m / 8)] |= static_cast<char>(1 << (m % 8));
-        if (members.back() == n - 1)
-          for (index j = 0; j < n; ++j)
-            key[static_cast<std::size_t>(j / 8)] ^= static_cast<char>(1 << (j % 8));
+        detail::coalition_key_of_members(members, n, members.back() == n - 1, key);
         ++draws;
         auto [it, inserted] = seen.emplace(key, unit_draws.size());
         if (inserted) {

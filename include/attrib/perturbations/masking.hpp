@@ -80,40 +80,44 @@ class masking {
   void map_coalitions(const vector& x, std::uint64_t first, index count, matrix& inputs) const {
     const index rows = background_.rows();
     const index d = background_.cols();
-    detail::require(interpretable_dim() < 64, "masking: coalitions as bitmasks need fewer than 64 players");
+    const index players = interpretable_dim();
+    detail::require(players < 64, "masking: coalitions as bitmasks need fewer than 64 players");
     detail::require(count >= 0, "masking: negative coalition count");
+    const std::uint64_t coalitions = std::uint64_t{1} << players;
+    if (first > coalitions || static_cast<std::uint64_t>(count) > coalitions - first)
+      detail::fail("masking: coalitions " + std::to_string(first) + " .. " +
+                   std::to_string(first + static_cast<std::uint64_t>(count)) + " (exclusive) exceed the " +
+                   std::to_string(coalitions) + " of " + std::to_string(players) + " players");
     inputs.resize(count * rows, d);
-    // What map() writes at t = 1 and at t = 0, per baseline row, as bits: the select below
-    // then reproduces its arithmetic, signed zeros included.
-    std::vector<std::uint64_t> present(static_cast<std::size_t>(rows * d)), absent(present.size());
+    // What map() writes at t = 1 and at t = 0, per baseline row, as bits: the selects below
+    // then reproduce its arithmetic, signed zeros included. Kept per thread: enumeration calls
+    // this once per chunk.
+    thread_local std::vector<std::uint64_t> endpoints;
+    endpoints.resize(static_cast<std::size_t>(2 * rows * d));
+    std::uint64_t* present = endpoints.data();
+    std::uint64_t* absent = present + rows * d;
     for (index r = 0; r < rows; ++r)
       for (index f = 0; f < d; ++f) {
         const double b = background_(r, f);
-        const auto k = static_cast<std::size_t>(r * d + f);
-        present[k] = std::bit_cast<std::uint64_t>((1.0 - 1.0) * b + 1.0 * x(f));
-        absent[k] = std::bit_cast<std::uint64_t>((1.0 - 0.0) * b + 0.0 * x(f));
+        present[r * d + f] = std::bit_cast<std::uint64_t>((1.0 - 1.0) * b + 1.0 * x(f));
+        absent[r * d + f] = std::bit_cast<std::uint64_t>((1.0 - 0.0) * b + 0.0 * x(f));
       }
-    // All-ones where feature j of a byte's eight is present: one table read selects eight features.
-    static constexpr auto byte_selects = [] {
-      std::array<std::array<std::uint64_t, 8>, 256> table{};
-      for (std::size_t byte = 0; byte < 256; ++byte)
-        for (std::size_t j = 0; j < 8; ++j) table[byte][j] = ((byte >> j) & 1u) != 0 ? ~std::uint64_t{0} : 0;
-      return table;
-    }();
     const bool singletons = groups_.one_per_feature();
-    if (singletons && rows == 1 && d <= 24) {
-      // One reference row, one player per feature, at most three blocks of eight: each block's
-      // eight values for all 256 bytes of the mask, selected once per call (48 KB at most), so a
-      // row is two or three copies of whole blocks.
+    if (singletons && rows == 1) {
+      // One reference row, one player per feature (so d < 64, at most eight blocks of eight):
+      // each block's eight values for all 256 bytes of the mask, selected once per call (16 KB a
+      // block), so that a row is a copy of whole blocks.
       const index blocks = (d + 7) / 8;
       thread_local std::vector<double> table;
       table.resize(static_cast<std::size_t>(blocks * 256 * 8));
       for (index k = 0; k < blocks; ++k)
         for (std::size_t byte = 0; byte < 256; ++byte)
           for (index j = 0; j < 8 && 8 * k + j < d; ++j) {
-            const auto f = static_cast<std::size_t>(8 * k + j);
+            const index f = 8 * k + j;
             const std::uint64_t bits = ((byte >> j) & 1u) != 0 ? present[f] : absent[f];
-            std::memcpy(&table[(static_cast<std::size_t>(k) * 256 + byte) * 8 + f % 8], &bits, sizeof bits);
+            std::memcpy(&table[(static_cast<std::size_t>(k) * 256 + byte) * 8 +
+                               static_cast<std::size_t>(j)],
+                        &bits, sizeof bits);
           }
       const index full = d / 8, tail = d % 8;
       for (index i = 0; i < count; ++i) {
@@ -121,24 +125,32 @@ class masking {
         double* out = &inputs(i, 0);
         for (index k = 0; k < full; ++k) {
           const std::size_t byte = (mask >> (8 * k)) & 255u;
-          const double* src = &table[(static_cast<std::size_t>(k) * 256 + byte) * 8];
-          std::memcpy(out + 8 * k, src, 8 * sizeof(double));
+          std::memcpy(out + 8 * k, &table[(static_cast<std::size_t>(k) * 256 + byte) * 8],
+                      8 * sizeof(double));
         }
         if (tail != 0) {
           const std::size_t byte = (mask >> (8 * full)) & 255u;
-          const double* src = &table[(static_cast<std::size_t>(full) * 256 + byte) * 8];
-          for (index j = 0; j < tail; ++j) out[8 * full + j] = src[j];
+          std::memcpy(out + 8 * full, &table[(static_cast<std::size_t>(full) * 256 + byte) * 8],
+                      static_cast<std::size_t>(tail) * sizeof(double));
         }
       }
       return;
     }
+    // Several reference rows or feature groups: a bitwise select per value. All-ones where
+    // feature j of a byte's eight is present, so that one table read selects eight features.
+    static constexpr auto byte_selects = [] {
+      std::array<std::array<std::uint64_t, 8>, 256> table{};
+      for (std::size_t byte = 0; byte < 256; ++byte)
+        for (std::size_t j = 0; j < 8; ++j) table[byte][j] = ((byte >> j) & 1u) != 0 ? ~std::uint64_t{0} : 0;
+      return table;
+    }();
     const index* player = groups_.player_of_features().data();
     for (index i = 0; i < count; ++i) {
       const std::uint64_t mask = first + static_cast<std::uint64_t>(i);
       for (index r = 0; r < rows; ++r) {
         double* out = &inputs(i * rows + r, 0);
-        const std::uint64_t* p = present.data() + r * d;
-        const std::uint64_t* a = absent.data() + r * d;
+        const std::uint64_t* p = present + r * d;
+        const std::uint64_t* a = absent + r * d;
         index f = 0;
         if (singletons)
           for (; f + 8 <= d; f += 8) {

@@ -61,6 +61,10 @@ struct approximation_solver<N, L, sampled_regression> {
     }
     std::size_t evaluations = binary ? 2 : 1;
     std::unordered_map<std::string, double> cache;  // coalition values already paid for
+    // A round's new points and where their values go, kept across rounds (which grow).
+    std::vector<index> fresh;
+    std::vector<double*> slots;
+    matrix fresh_points;
 
     std::size_t round_budget = budget;
     if (solver.target_standard_error > 0.0)
@@ -74,8 +78,8 @@ struct approximation_solver<N, L, sampled_regression> {
       if constexpr (binary) {
         // Evaluate only the coalitions not seen in an earlier round. Each point keeps a pointer
         // to its value in the cache (stable while the map grows), so every key is hashed once.
-        std::vector<index> fresh;
-        std::vector<double*> slots(static_cast<std::size_t>(sample.points.rows()));
+        fresh.clear();
+        slots.resize(static_cast<std::size_t>(sample.points.rows()));
         cache.reserve(cache.size() + slots.size());
         for (index r = 0; r < sample.points.rows(); ++r) {
           // Reserve the key now so a repeat later in this round is not evaluated again.
@@ -89,7 +93,7 @@ struct approximation_solver<N, L, sampled_regression> {
           targets = detail::evaluate_points(g, sample.points, settings);
           for (index r = 0; r < targets.size(); ++r) *slots[static_cast<std::size_t>(r)] = targets(r);
         } else {
-          matrix fresh_points(static_cast<index>(fresh.size()), n);
+          fresh_points.resize(static_cast<index>(fresh.size()), n);
           for (std::size_t i = 0; i < fresh.size(); ++i)
             fresh_points.row(static_cast<index>(i)) = sample.points.row(fresh[i]);
           const vector fresh_values = detail::evaluate_points(g, fresh_points, settings);

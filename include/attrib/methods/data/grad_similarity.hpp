@@ -37,6 +37,7 @@ struct loss_gradients {
 };
 
 struct identity_transform {
+  static constexpr bool keeps_train_rows = true;
   transformed_features train(const matrix& phi) const { return {phi, {}}; }
   transformed_features test(const matrix& phi) const { return {phi, {}}; }
 };
@@ -59,6 +60,7 @@ struct normalize_transform {
 template <inverse_hessian_product S>
 struct inverse_hessian_transform {
   const S* solver;
+  static constexpr bool keeps_train_rows = true;
   explicit inverse_hessian_transform(const S& s) : solver(&s) {}
   transformed_features train(const matrix& phi) const { return {phi, {}}; }
   transformed_features test(const matrix& phi) const {
@@ -107,18 +109,23 @@ template <feature_transform T>
 data_attribution inner_product_attribution(std::string method, const matrix& train_features,
                                            const matrix& test_features, const T& transform, double scale = 1.0) {
   detail::require_features(train_features, test_features, method);
-  transformed_features tr = transform.train(train_features);
   transformed_features te = transform.test(test_features);
-  detail::require_transformed(method, tr, train_features.rows(), te.features.cols(), "training");
-  detail::require_transformed(method, te, test_features.rows(), tr.features.cols(), "test");
-  data_attribution out{std::move(method), scale * (tr.features * te.features.transpose()), std::move(te.diagnostics)};
-  return out;
+  if constexpr (train_rows_kept<T>) {
+    detail::require_transformed(method, te, test_features.rows(), train_features.cols(), "test");
+    return {std::move(method), scale * (train_features * te.features.transpose()), std::move(te.diagnostics)};
+  } else {
+    transformed_features tr = transform.train(train_features);
+    detail::require_transformed(method, tr, train_features.rows(), te.features.cols(), "training");
+    detail::require_transformed(method, te, test_features.rows(), tr.features.cols(), "test");
+    return {std::move(method), scale * (tr.features * te.features.transpose()), std::move(te.diagnostics)};
+  }
 }
 
 // The same step in two halves, for callers that score the training set block by block (a
 // distributed run: attrib/mpi/shard_rows.hpp): the test side transformed once (the costly half
 // for influence functions, one inverse-Hessian solve per test point), then any block of
-// training rows scored against it. A training row's score does not depend on the block it is in.
+// training rows scored against it. A training row's score depends on the block it is in only
+// through the product's rounding; the same blocks give the same bits wherever they run.
 template <feature_transform T>
 transformed_features transformed_test_features(const std::string& method, const matrix& test_features,
                                                const T& transform) {
@@ -134,9 +141,16 @@ matrix inner_product_scores(const std::string& method, const matrix& train_featu
                             const T& transform, double scale = 1.0) {
   detail::require(train_features.rows() > 0, method + ": the training block must not be empty");
   detail::require_finite(train_features, method + ": training features");
-  const transformed_features tr = transform.train(train_features);
-  detail::require_transformed(method, tr, train_features.rows(), test.features.cols(), "training");
-  return scale * (tr.features * test.features.transpose());
+  if constexpr (train_rows_kept<T>) {
+    detail::require(train_features.cols() == test.features.cols(),
+                    method + ": training features have " + std::to_string(train_features.cols()) +
+                        " columns but the transformed test features " + std::to_string(test.features.cols()));
+    return scale * (train_features * test.features.transpose());
+  } else {
+    const transformed_features tr = transform.train(train_features);
+    detail::require_transformed(method, tr, train_features.rows(), test.features.cols(), "training");
+    return scale * (tr.features * test.features.transpose());
+  }
 }
 
 // The whole pipeline from data.

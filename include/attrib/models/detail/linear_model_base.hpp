@@ -94,8 +94,9 @@ class linear_model_base {
   // Their mean plus the penalty's gradient is loss_gradient().
   matrix per_example_loss_gradients(const matrix& inputs, const vector& targets) const {
     check_training(inputs, targets);
-    const matrix z = standardizer_.transform(inputs);
-    return logit_gradient_rows(z, residuals(z, targets));
+    matrix grads = standardized_rows_in_gradient_layout(inputs);
+    scale_gradient_rows(grads, residuals(grads.leftCols(input_dim()), targets));
+    return grads;
   }
 
   // Row i: the gradient with respect to parameters() of sum_c cotangent(i, c) logit_c(x_i).
@@ -105,7 +106,9 @@ class linear_model_base {
             who_ + ": logit cotangent is " + std::to_string(cotangent.rows()) + " x " +
                 std::to_string(cotangent.cols()) + ", expected " + std::to_string(inputs.rows()) + " x " +
                 std::to_string(bias_.size()) + " (inputs x outputs)");
-    return logit_gradient_rows(standardizer_.transform(inputs), cotangent);
+    matrix grads = standardized_rows_in_gradient_layout(inputs);
+    scale_gradient_rows(grads, cotangent);
+    return grads;
   }
 
   // Hessian of loss() times `direction`, exactly: the logits are linear in the parameters, so
@@ -123,12 +126,11 @@ class linear_model_base {
   // k (k + 1) / 2 weighted GEMMs instead of p Hessian-vector products.
   matrix hessian(const matrix& inputs, const vector& targets) const {
     check_training(inputs, targets);
-    const matrix z = standardizer_.transform(inputs);
-    const matrix prediction = head_prediction(z);
-    const index n = z.rows(), d = input_dim(), k = bias_.size(), weights = k * d;
+    const index n = inputs.rows(), d = input_dim(), k = bias_.size(), weights = k * d;
     matrix augmented(n, d + 1);
-    augmented.leftCols(d) = z;
+    standardizer_.transform_into(inputs, augmented.leftCols(d));
     augmented.col(d).setOnes();
+    const matrix prediction = head_prediction(augmented.leftCols(d));
     matrix h = matrix::Zero(parameter_count(), parameter_count());
     for (index c2 = 0; c2 < k; ++c2) {
       matrix unit = matrix::Zero(n, k);
@@ -170,7 +172,8 @@ class linear_model_base {
     require_head_targets(head_, bias_.size(), inputs, targets, who_);
   }
 
-  matrix head_prediction(const matrix& standardized) const {
+  template <class Standardized>
+  matrix head_prediction(const Eigen::MatrixBase<Standardized>& standardized) const {
     return apply_head(head_, (standardized * weight_.transpose()).rowwise() + bias_.transpose());
   }
 
@@ -184,20 +187,28 @@ class linear_model_base {
   }
 
  private:
-  // The logits are z W^T + b, so example i's gradient is cotangent(i, c) z_i for the weight row c
-  // and cotangent(i, c) for bias c.
-  matrix logit_gradient_rows(const matrix& z, const matrix& cotangent) const {
-    const index d = input_dim();
-    const index k = bias_.size();
-    matrix grads(z.rows(), parameter_count());
-    for (index i = 0; i < z.rows(); ++i) {
-      for (index c = 0; c < k; ++c) grads.row(i).segment(c * d, d) = cotangent(i, c) * z.row(i);
-      grads.row(i).tail(k) = cotangent.row(i);
-    }
+  // A gradient matrix whose first input_dim() columns hold the standardised inputs: the per-example
+  // gradients are built over them in place (scale_gradient_rows), without a second n x d matrix.
+  matrix standardized_rows_in_gradient_layout(const matrix& inputs) const {
+    matrix grads(inputs.rows(), parameter_count());
+    standardizer_.transform_into(inputs, grads.leftCols(input_dim()));
     return grads;
   }
 
-  matrix residuals(const matrix& standardized, const vector& targets) const {
+  // The logits are z W^T + b, so example i's gradient is cotangent(i, c) z_i for the weight row c
+  // and cotangent(i, c) for bias c. z_i sits in the row's first segment, so class 0 is written last.
+  void scale_gradient_rows(matrix& grads, const matrix& cotangent) const {
+    const index d = input_dim();
+    const index k = bias_.size();
+    for (index i = 0; i < grads.rows(); ++i) {
+      for (index c = k - 1; c >= 0; --c)
+        grads.row(i).segment(c * d, d) = cotangent(i, c) * grads.row(i).head(d);
+      grads.row(i).tail(k) = cotangent.row(i);
+    }
+  }
+
+  template <class Standardized>
+  matrix residuals(const Eigen::MatrixBase<Standardized>& standardized, const vector& targets) const {
     return head_loss_gradient(head_, head_prediction(standardized), targets);
   }
 
